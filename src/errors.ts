@@ -1,0 +1,82 @@
+/**
+ * Every error a person can see, by surface: proxy rejections (CONTRACT §3.5), admin API envelope
+ * codes (§4) and configuration errors. Callers branch on `code`, never on `instanceof`.
+ * docs/errors.md documents each code with how to fix it.
+ */
+
+export const REJECTIONS = {
+  proxy_auth_required: { status: 407, hint: 'Send Proxy-Authorization: use the HTTPS_PROXY URL from the sandbox env (http://sb:<access_token>@host:port).' },
+  stand_in_wrong_sandbox: { status: 403, hint: 'This stand-in token belongs to another sandbox; use the tokens from this sandbox\'s own env.' },
+  credential_host_mismatch: { status: 403, hint: 'This secret may not be sent to this host; add the host to the secret\'s hosts or call an allowed host.' },
+  host_denied: { status: 403, hint: 'The sandbox\'s network.deny_out blocks this host.' },
+  host_not_allowed: { status: 403, hint: 'The sandbox\'s network.allow_out does not include this host.' },
+  internal_address_denied: { status: 403, hint: 'Loopback, private and link-local addresses are not reachable; set egress.allowPrivateNetworks or upstream.resolve if this is intended.' },
+  cleartext_injection_refused: { status: 403, hint: 'Credentials are only injected over https; call https:// instead of http://.' },
+  credential_revoked: { status: 503, hint: 'The secret behind this stand-in was deleted; create it again and bind it to a sandbox.' },
+  proxy_token_revoked: { status: 503, hint: 'This stand-in was detached from the sandbox; attach the secret again for a new token.' },
+  body_too_large: { status: 413, hint: 'The request body exceeds proxy.maxBodyBytes.' },
+  upstream_unreachable: { status: 502, hint: 'The upstream refused or dropped the connection, or its name did not resolve.' },
+  upstream_tls_error: { status: 502, hint: 'The upstream\'s TLS certificate did not verify; add its CA with upstream.caFile if it is private.' },
+  upstream_timeout: { status: 504, hint: 'The upstream did not connect or answer in time.' },
+  inject_error: { status: 502, hint: 'The credential could not be placed in the request (e.g. it contains CR/LF); fix the secret\'s value or auth config.' },
+  bad_request: { status: 400, hint: 'The request could not be parsed as HTTP/1.1.' },
+} as const;
+
+export type RejectionCode = keyof typeof REJECTIONS;
+
+/** A refusal made by the proxy itself; written to the client by proxy/reject.ts only. */
+export class ProxyRejection extends Error {
+  readonly code: RejectionCode;
+  readonly status: number;
+  /** Extra sentence for the body, e.g. the rule's explain(); never a credential. */
+  readonly detail: string | undefined;
+  /** The secret whose stand-in caused the refusal, for the audit row. */
+  readonly secretId: string | undefined;
+
+  constructor(code: RejectionCode, detail?: string, secretId?: string) {
+    super(detail ? `${code}: ${detail}` : code);
+    this.name = 'ProxyRejection';
+    this.code = code;
+    this.status = REJECTIONS[code].status;
+    this.detail = detail;
+    this.secretId = secretId;
+  }
+}
+
+export const API_ERRORS = {
+  bad_request: 400,
+  secret_not_found: 400,
+  unauthorized: 401,
+  not_found: 404,
+  conflict: 409,
+  payload_too_large: 413,
+  internal_error: 500,
+} as const;
+
+export type ApiErrorCode = keyof typeof API_ERRORS;
+
+/** An admin API failure; api/error-envelope.ts turns it into `{"error":{"code","message"}}`. */
+export class ApiError extends Error {
+  readonly code: ApiErrorCode;
+  readonly status: number;
+
+  constructor(code: ApiErrorCode, message: string) {
+    super(message);
+    this.name = 'ApiError';
+    this.code = code;
+    this.status = API_ERRORS[code];
+  }
+}
+
+/** A configuration value that cannot be used; the CLI prints the message and exits 2. */
+export class ConfigError extends Error {
+  readonly code = 'config_invalid';
+  /** The config key (dotted path) at fault. */
+  readonly key: string;
+
+  constructor(key: string, message: string) {
+    super(`invalid configuration: ${key}: ${message}`);
+    this.name = 'ConfigError';
+    this.key = key;
+  }
+}

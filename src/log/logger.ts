@@ -1,0 +1,38 @@
+import pino, { type DestinationStream, type Logger } from 'pino';
+
+export type { Logger };
+
+/** Header names that can carry a credential, lowercased as Node delivers them. */
+const CREDENTIAL_HEADERS = [
+  'authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'x-api-key', 'api-key',
+  'x-goog-api-key', 'private-token', 'x-auth-token', 'x-access-token',
+];
+const CREDENTIAL_FIELDS = ['value', 'apiKey', 'api_key', 'masterKey', 'access_token', 'accessToken', 'password', 'token', 'secret', 'standIn', 'stand_in'];
+
+/**
+ * The second net behind SecretValue: anything that still reaches a log under one of these paths
+ * is replaced. Logs are built from explicit fields, never from whole requests.
+ */
+export const REDACT_PATHS = [
+  ...CREDENTIAL_HEADERS.flatMap((h) => [`headers["${h}"]`, `*.headers["${h}"]`, `req.headers["${h}"]`, `res.headers["${h}"]`]),
+  ...CREDENTIAL_FIELDS.flatMap((f) => [f, `*.${f}`]),
+];
+
+export interface LoggerOptions {
+  level: string;
+  /** Defaults to stdout, written synchronously so nothing is lost on exit (no worker transport). */
+  destination?: DestinationStream;
+}
+
+export function createLogger(options: LoggerOptions): Logger {
+  return pino(
+    {
+      level: options.level,
+      base: { name: 'credproxy' },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    options.destination ?? pino.destination({ dest: 1, sync: true }),
+  );
+}

@@ -1,0 +1,72 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Transform } from 'node:stream';
+
+/** The sandbox a tunnel or request belongs to, established from Proxy-Authorization. */
+export interface SandboxIdentity {
+  readonly sandboxId: string;
+  readonly sandboxName: string;
+}
+
+/** One stand-in found in a request: which secret it stands for, for the audit row and metrics. */
+export interface CredentialMatch {
+  readonly secretId: string;
+  readonly secretName: string;
+  /** bearer | basic | api-key | custom (per_host reports the shape actually injected). */
+  readonly authType: string;
+  /** The rule that allowed it, from explain(), e.g. `secret openai allows api.openai.com`. */
+  readonly rule: string;
+}
+
+/** Puts back the stand-in wherever an upstream echoes the injected real value (CONTRACT §7). */
+export interface EchoScrubber {
+  /** Rewrites response header values in place (Node's lowercased header object). */
+  scrubHeaders(headers: Record<string, string | string[] | undefined>): void;
+  /**
+   * A streaming transform for the response body with a bounded look-behind; receives the
+   * response's content-encoding and decodes it when it has to (then reports 'identity').
+   */
+  bodyTransform(contentEncoding: string | undefined): { transform: Transform; contentEncoding: string | undefined };
+}
+
+export interface InjectionResult {
+  /** Empty when the request carried no stand-in of this sandbox. */
+  readonly matches: readonly CredentialMatch[];
+  /** Present when a real value was injected. */
+  readonly scrubber: EchoScrubber | undefined;
+}
+
+/** Where the request is going, as the proxy established it (never from the Host header). */
+export interface RequestTarget {
+  /** Lowercased host name or IP literal, no brackets, no port. */
+  readonly host: string;
+  readonly port: number;
+  /** true inside a CONNECT tunnel (TLS to the upstream), false for absolute-URI http requests. */
+  readonly secure: boolean;
+}
+
+/**
+ * The seam between the data plane and the credential rules. The proxy calls it once per tunnel
+ * (authenticate, checkEgress) and once per request (authorizeRequest); every method either
+ * returns or throws a ProxyRejection. It never does disk I/O for an unknown token.
+ */
+export interface ProxyPolicy {
+  /**
+   * Proxy-Authorization → identity. Returns null for an unattributed request when
+   * proxy.requireAuth is false; throws ProxyRejection('proxy_auth_required') otherwise.
+   */
+  authenticate(proxyAuthorization: string | undefined): SandboxIdentity | null;
+  /** The sandbox's network.allow_out / deny_out for a host; throws host_denied / host_not_allowed. */
+  checkEgress(identity: SandboxIdentity | null, host: string): void;
+  /**
+   * Finds stand-in tokens in the request headers, checks them (identity still valid, revoked,
+   * cleartext, host) and rewrites the headers in place (strip, then set). Throws ProxyRejection.
+   */
+  authorizeRequest(identity: SandboxIdentity | null, target: RequestTarget, headers: IncomingHttpHeaders): InjectionResult;
+}
+
+/** A policy that authenticates nobody and injects nothing: the data plane on its own. */
+export const PASS_THROUGH_POLICY: ProxyPolicy = {
+  authenticate: () => null,
+  checkEgress: () => undefined,
+  authorizeRequest: () => ({ matches: [], scrubber: undefined }),
+};
