@@ -1,0 +1,148 @@
+import { mkdir } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import type { FrozenConfig } from './config/schema.js';
+import { createLogger, type Logger } from './log/logger.js';
+import { ProxyEvents } from './proxy/events.js';
+import { ProxyServer } from './proxy/server.js';
+import { LeafCertStore, loadOrCreateCa, writeCaBundle } from './tls/index.js';
+import { loadOrCreateMasterKey, SecretCipher } from './secrets/crypto.js';
+import { loadOrCreateApiKey } from './secrets/key-files.js';
+import { openStore } from './store/index.js';
+import { EventsRepository } from './store/events.js';
+import { RuleTable, StandInPolicy } from './rules/index.js';
+import { buildAdminApp } from './api/app.js';
+import { auditRoutes } from './api/routes/audit.js';
+import { networkRoutes } from './api/routes/network.js';
+import { metricsRoute } from './api/routes/metrics.js';
+import { agentsRoutes } from './api/routes/agents.js';
+import { createMetrics, subscribeMetrics } from './metrics/index.js';
+import { AuditQueue, startRetention, subscribeAudit } from './audit/index.js';
+
+export type { FrozenConfig } from './config/schema.js';
+export { loadConfig } from './config/load.js';
+
+/** A running credproxy: both listeners bound, CA and state loaded. */
+export interface Daemon {
+  /** Bound proxy address as host:port ([v6]:port for IPv6). */
+  readonly proxyAddress: string;
+  /** Bound admin API address as host:port. */
+  readonly adminAddress: string;
+  /** Path of the CA certificate PEM. */
+  readonly caPath: string;
+  /** The admin API key in force (configured or generated). */
+  readonly apiKey: string;
+  /** Stop accepting, drain requests in flight (bounded), flush the audit log, close the database. */
+  close(): Promise<void>;
+}
+
+export interface DaemonOptions {
+  /** Defaults to pino on stdout at config.log.level. */
+  logger?: Logger;
+}
+
+/**
+ * Wires every boundary together; the only module that knows them all. Resolves once both
+ * listeners accept connections, after writing the `ready` log line.
+ */
+export async function createDaemon(config: FrozenConfig, options: DaemonOptions = {}): Promise<Daemon> {
+  const logger = options.logger ?? createLogger({ level: config.log.level });
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+
+  const ca = await loadOrCreateCa({ certPath: config.ca.cert, keyPath: config.ca.key, logger });
+  const bundlePath = join(config.dataDir, 'ca-bundle.pem');
+  await writeCaBundle(ca.certPem, bundlePath);
+
+  const events = new ProxyEvents();
+  const certs = await LeafCertStore.create(ca, { onLookup: (result) => events.emit('certCache', result) });
+
+  const cipher = new SecretCipher(await loadOrCreateMasterKey(config));
+  const apiKey = await loadOrCreateApiKey(config);
+  const store = openStore({ dataDir: config.dataDir, cipher });
+
+  const rules = new RuleTable(store.ruleSource);
+  store.onChange((change) => rules.apply(change));
+  const policy = new StandInPolicy(rules, { requireAuth: config.proxy.requireAuth });
+
+  const eventRows = new EventsRepository(store.db);
+  const queue = new AuditQueue(eventRows, { config, logger });
+  subscribeAudit(events, queue);
+  const retention = startRetention(eventRows, { config, logger });
+  const metrics = createMetrics({ auditQueue: queue });
+  subscribeMetrics(events, metrics);
+
+  let adminBound: AddressInfo | undefined;
+  const proxy = new ProxyServer({
+    config,
+    logger: logger.child({ component: 'proxy' }),
+    policy,
+    certs,
+    events,
+    protectedAddresses: () => (adminBound ? [adminBound] : []),
+  });
+
+  const closers: Array<() => unknown> = [];
+  try {
+    const proxyBound = await proxy.listen();
+    closers.push(() => proxy.close());
+    const proxyAddress = formatAddress(proxyBound);
+
+    const app = buildAdminApp({
+      config,
+      logger: logger.child({ component: 'admin' }),
+      apiKey,
+      caCertPem: ca.certPem,
+      store,
+      sandboxEnv: {
+        proxyUrl: config.sandbox.proxyUrl ?? `http://${formatAddress(proxyBound, true)}`,
+        caPath: config.sandbox.caPath ?? bundlePath,
+      },
+      extraRoutes: [
+        auditRoutes({ events: eventRows, secretIdByName: (name) => store.secrets.getByName(name)?.id }),
+        networkRoutes({ events: eventRows, sandboxExists: (id) => store.sandboxes.get(id) !== undefined }),
+        metricsRoute({ registry: metrics.registry, requireAuth: config.admin.metricsAuth }),
+        agentsRoutes({ store, cipher }),
+      ],
+    });
+    const [adminHost, adminPort] = splitListen(config.admin.listen);
+    await app.listen({ host: adminHost, port: adminPort });
+    closers.unshift(() => app.close());
+    adminBound = app.server.address() as AddressInfo;
+    const adminAddress = formatAddress(adminBound);
+
+    logger.info({ proxy: proxyAddress, admin: adminAddress, ca: ca.certPath }, 'ready');
+
+    let closing: Promise<void> | undefined;
+    return {
+      proxyAddress,
+      adminAddress,
+      caPath: ca.certPath,
+      apiKey,
+      close: () => (closing ??= shutdown()),
+    };
+  } catch (err) {
+    await shutdown();
+    throw err;
+  }
+
+  async function shutdown(): Promise<void> {
+    // Listeners first (proxy drains in flight), then the audit rows those requests produced.
+    await Promise.allSettled(closers.map((close) => close()));
+    retention.stop();
+    queue.close();
+    store.close();
+  }
+}
+
+/** Splits `host:port` / `[v6]:port` (already validated by the config schema). */
+export function splitListen(listen: string): [string, number] {
+  const at = listen.lastIndexOf(':');
+  return [listen.slice(0, at).replace(/^\[|\]$/g, ''), Number(listen.slice(at + 1))];
+}
+
+/** host:port for humans and clients; `forClients` shows a wildcard bind as loopback. */
+export function formatAddress(address: AddressInfo, forClients = false): string {
+  let host = address.address;
+  if (forClients && (host === '0.0.0.0' || host === '::')) host = '127.0.0.1';
+  return host.includes(':') ? `[${host}]:${address.port}` : `${host}:${address.port}`;
+}
