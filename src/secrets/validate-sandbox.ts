@@ -1,0 +1,138 @@
+import { badRequest, optionalString, optionalStringArray, optionalStringMap, readObject } from './body-fields.js';
+import { isNetworkEntry } from './hostnames.js';
+import { secretNameProblem } from './validate-secret.js';
+
+/**
+ * Validation of `POST /sandboxes` and `POST /sandboxes/{id}/secrets` bodies. Messages and limits
+ * follow Superserve's sandbox handler (superserve-api-facts.md §3; the rest from its Go source);
+ * whether each referenced secret exists is the caller's check (`secret_not_found`).
+ */
+
+/** A validated sandbox create request. */
+export interface SandboxDefinition {
+  readonly name: string;
+  /** ENV_KEY → secret name, in the client's order. */
+  readonly secrets: Record<string, string>;
+  readonly env_vars: Record<string, string>;
+  readonly network: { allow_out: string[]; deny_out: string[] };
+  readonly metadata: Record<string, unknown>;
+}
+
+const MAX_SANDBOX_NAME_BYTES = 64;
+const MAX_SECRET_BINDINGS = 32;
+const MAX_NETWORK_ENTRIES = 256;
+const ENV_KEY_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+// C0 controls and DEL: a name is printed in logs, tables and audit rows.
+const CONTROL_RE = /[\u0000-\u001f\u007f]/;
+
+/** Byte limits on a string map: Superserve's for env_vars and metadata. */
+interface MapLimits {
+  readonly maxKeys: number;
+  readonly maxKeyBytes: number;
+  readonly maxValueBytes: number;
+  readonly maxTotalBytes: number;
+}
+
+const ENV_VARS_LIMITS: MapLimits = { maxKeys: 64, maxKeyBytes: 256, maxValueBytes: 8192, maxTotalBytes: 65536 };
+const METADATA_LIMITS: MapLimits = { maxKeys: 64, maxKeyBytes: 256, maxValueBytes: 2048, maxTotalBytes: 16384 };
+
+function bytes(text: string): number {
+  return Buffer.byteLength(text, 'utf8');
+}
+
+function checkName(raw: string | undefined): string {
+  const name = (raw ?? '').trim();
+  if (name === '' || bytes(name) > MAX_SANDBOX_NAME_BYTES) badRequest('name is required and must be 1-64 characters');
+  if (CONTROL_RE.test(name)) badRequest('name must not contain control characters');
+  return name;
+}
+
+function checkNetworkList(entries: readonly string[], path: string): string[] {
+  if (entries.length > MAX_NETWORK_ENTRIES) badRequest(`${path} has ${entries.length} entries, max is ${MAX_NETWORK_ENTRIES}`);
+  entries.forEach((entry, i) => {
+    if (!isNetworkEntry(entry)) badRequest(`${path}[${i}]: ${JSON.stringify(entry)} is not a valid host, IP address or CIDR`);
+  });
+  return [...entries];
+}
+
+function readNetwork(value: unknown): SandboxDefinition['network'] {
+  if (value === undefined || value === null) return { allow_out: [], deny_out: [] };
+  const obj = readObject(value, 'network', ['allow_out', 'deny_out']);
+  return {
+    allow_out: checkNetworkList(optionalStringArray(obj, 'allow_out', 'network') ?? [], 'network.allow_out'),
+    deny_out: checkNetworkList(optionalStringArray(obj, 'deny_out', 'network') ?? [], 'network.deny_out'),
+  };
+}
+
+/** Superserve's size rules for a string map; `label` names it in messages. */
+function checkMapSizes(map: Record<string, string>, label: string, limits: MapLimits): void {
+  const keys = Object.keys(map);
+  if (keys.length > limits.maxKeys) badRequest(`${label} has ${keys.length} keys, max is ${limits.maxKeys}`);
+  let total = 0;
+  for (const key of keys) {
+    const value = map[key] as string;
+    if (key === '') badRequest(`${label} keys cannot be empty`);
+    const keyBytes = bytes(key);
+    const valueBytes = bytes(value);
+    if (keyBytes > limits.maxKeyBytes) badRequest(`${label} key ${JSON.stringify(key)} is ${keyBytes} bytes, max is ${limits.maxKeyBytes}`);
+    if (valueBytes > limits.maxValueBytes) {
+      badRequest(`${label} value for key ${JSON.stringify(key)} is ${valueBytes} bytes, max is ${limits.maxValueBytes}`);
+    }
+    total += keyBytes + valueBytes;
+    if (total > limits.maxTotalBytes) badRequest(`${label} exceeds ${limits.maxTotalBytes} bytes total`);
+  }
+}
+
+function checkEnvVars(envVars: Record<string, string>): Record<string, string> {
+  checkMapSizes(envVars, 'env_vars', ENV_VARS_LIMITS);
+  for (const [key, value] of Object.entries(envVars)) {
+    if (!ENV_KEY_RE.test(key)) badRequest(`env_vars key ${JSON.stringify(key)} is not a valid env-var name`);
+    // A NUL cannot be passed in a process environment.
+    if (value.includes('\0')) badRequest(`env_vars value for key ${JSON.stringify(key)} contains a NUL byte`);
+  }
+  return envVars;
+}
+
+/** Checks ENV_KEY → secret-name references (not their existence); returns them with names trimmed. */
+function checkSecretRefs(refs: Record<string, string>): Record<string, string> {
+  const count = Object.keys(refs).length;
+  if (count > MAX_SECRET_BINDINGS) badRequest(`secrets has ${count} entries, max is ${MAX_SECRET_BINDINGS}`);
+  return Object.fromEntries(
+    Object.entries(refs).map(([envKey, rawName]) => {
+      if (!ENV_KEY_RE.test(envKey)) badRequest(`secrets key ${JSON.stringify(envKey)} is not a valid env-var name`);
+      const name = rawName.trim();
+      const problem = secretNameProblem(name);
+      if (problem) badRequest(`secrets[${envKey}]: ${problem}`);
+      return [envKey, name];
+    }),
+  );
+}
+
+/** Parses and validates a `POST /sandboxes` body; throws ApiError('bad_request'). */
+export function parseCreateSandbox(body: unknown): SandboxDefinition {
+  const obj = readObject(body, '', ['name', 'secrets', 'env_vars', 'network', 'metadata']);
+  const rawName = optionalString(obj, 'name', '');
+  const secrets = optionalStringMap(obj, 'secrets', '') ?? {};
+  const envVars = optionalStringMap(obj, 'env_vars', '') ?? {};
+  const metadata = optionalStringMap(obj, 'metadata', '') ?? {};
+
+  const name = checkName(rawName);
+  const network = readNetwork(obj.network);
+  checkMapSizes(metadata, 'metadata', METADATA_LIMITS);
+  checkEnvVars(envVars);
+  const refs = checkSecretRefs(secrets);
+  // env_vars and secrets share one environment namespace.
+  for (const key of Object.keys(refs)) {
+    if (Object.hasOwn(envVars, key)) badRequest(`env-var key ${JSON.stringify(key)} appears in both env_vars and secrets; pick one`);
+  }
+  return { name, secrets: refs, env_vars: envVars, network, metadata };
+}
+
+/** Parses a `POST /sandboxes/{id}/secrets` body `{env_key, secret_name}` with the same rules as one `secrets` entry. */
+export function parseAttachBinding(body: unknown): { env_key: string; secret_name: string } {
+  const obj = readObject(body, '', ['env_key', 'secret_name']);
+  const envKey = optionalString(obj, 'env_key', '') ?? '';
+  const secretName = optionalString(obj, 'secret_name', '') ?? '';
+  const refs = checkSecretRefs({ [envKey]: secretName });
+  return { env_key: envKey, secret_name: refs[envKey] as string };
+}

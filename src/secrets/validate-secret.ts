@@ -1,0 +1,232 @@
+import type { AuthType } from '../rules/source.js';
+import {
+  badRequest,
+  optionalArray,
+  optionalString,
+  optionalStringArray,
+  optionalStringMap,
+  readObject,
+  type JsonObject,
+} from './body-fields.js';
+import { isSecretHostPattern, overbroadWildcardSuffix, patternCovers, patternsOverlap } from './hostnames.js';
+import { findProvider, providerNameList } from './providers.js';
+
+/**
+ * Validation of `POST /secrets` and `PATCH /secrets/{name}` bodies with Superserve's rules and
+ * messages (superserve-api-facts.md §2; the order of checks follows Superserve's handler, so the
+ * first problem reported is the same one Superserve reports).
+ */
+
+/** A validated secret, ready to store. `authConfig` is exactly the API's `auth_config`. */
+export interface SecretDefinition {
+  readonly name: string;
+  readonly value: string;
+  readonly provider: string | null;
+  readonly authType: AuthType;
+  readonly authConfig: Record<string, unknown>;
+  readonly hosts: string[];
+}
+
+const MAX_NAME_LENGTH = 128;
+const MAX_VALUE_BYTES = 8192;
+const MAX_HOSTS = 16;
+const MAX_PER_HOST_RULES = 16;
+const MAX_CUSTOM_HEADERS = 8;
+const NAME_RE = /^[A-Za-z_][A-Za-z0-9_-]*$/;
+/** RFC 7230 `token`: what a header name may be. */
+const HEADER_TOKEN_RE = /^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$/;
+/** Characters that can never reach a header line; refusing them here beats an inject_error per request. */
+const HEADER_BREAKING_RE = /[\r\n\0]/;
+const VALUE_PLACEHOLDER = '{{ value }}';
+
+const RULE_FIELDS = ['type', 'header', 'prefix', 'username', 'headers'] as const;
+
+/** One auth shape as sent; empty strings and empty maps already read as absent. */
+interface RuleInput {
+  readonly type: string | undefined;
+  readonly header: string | undefined;
+  readonly prefix: string | undefined;
+  readonly username: string | undefined;
+  readonly headers: Record<string, string> | undefined;
+}
+
+interface PerHostInput extends RuleInput {
+  readonly hosts: string[];
+}
+
+interface AuthInput extends RuleInput {
+  readonly perHost: PerHostInput[] | undefined;
+}
+
+/** Superserve's name rule; undefined when `name` (already trimmed) is acceptable. */
+export function secretNameProblem(name: string): string | undefined {
+  if (name === '') return 'name is required';
+  // Superserve counts bytes (Go's len); names that pass the pattern are ASCII anyway.
+  if (Buffer.byteLength(name, 'utf8') > MAX_NAME_LENGTH) return `name exceeds ${MAX_NAME_LENGTH} characters`;
+  if (!NAME_RE.test(name)) return "name must start with a letter or underscore and contain only letters, digits, '_', '-'";
+  return undefined;
+}
+
+function checkValue(value: string): void {
+  if (value === '') badRequest('value is required');
+  if (Buffer.byteLength(value, 'utf8') > MAX_VALUE_BYTES) badRequest(`value exceeds ${MAX_VALUE_BYTES} bytes`);
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === '' ? undefined : value;
+}
+
+function readRuleFields(obj: JsonObject, path: string): RuleInput {
+  const headers = optionalStringMap(obj, 'headers', path);
+  return {
+    type: nonEmpty(optionalString(obj, 'type', path)),
+    header: nonEmpty(optionalString(obj, 'header', path)),
+    prefix: nonEmpty(optionalString(obj, 'prefix', path)),
+    username: nonEmpty(optionalString(obj, 'username', path)),
+    headers: headers && Object.keys(headers).length > 0 ? headers : undefined,
+  };
+}
+
+function readAuth(value: unknown): AuthInput {
+  const obj = readObject(value, 'auth', [...RULE_FIELDS, 'per_host']);
+  const rules = optionalArray(obj, 'per_host', 'auth')?.map((item, i): PerHostInput => {
+    const path = `auth.per_host[${i}]`;
+    const rule = readObject(item, path, ['hosts', ...RULE_FIELDS]);
+    return { ...readRuleFields(rule, path), hosts: optionalStringArray(rule, 'hosts', path) ?? [] };
+  });
+  return { ...readRuleFields(obj, 'auth'), perHost: rules && rules.length > 0 ? rules : undefined };
+}
+
+/** Trims `hosts` and checks count, syntax and public-suffix wildcards; `path` prefixes messages of per_host rules. */
+function checkHosts(hosts: readonly string[], path: string): string[] {
+  const at = path === '' ? '' : `${path}: `;
+  if (hosts.length === 0) badRequest(`${at}hosts is required (at least one upstream)`);
+  if (hosts.length > MAX_HOSTS) badRequest(`${at}hosts has ${hosts.length} entries, max is ${MAX_HOSTS}`);
+  return hosts.map((raw, i) => {
+    const host = raw.trim();
+    if (!isSecretHostPattern(host)) badRequest(`${at}hosts[${i}]: ${JSON.stringify(host)} is not a valid hostname`);
+    const suffix = overbroadWildcardSuffix(host);
+    if (suffix !== undefined) {
+      badRequest(`${at}wildcard ${JSON.stringify(host)} is too broad — ${JSON.stringify(suffix)} is a public suffix; narrow to a specific subdomain`);
+    }
+    return host;
+  });
+}
+
+/** Checks one auth shape and returns its stored fields (the rule minus `type`). */
+function checkShape(rule: RuleInput, path: string): Record<string, unknown> {
+  const { type, header, prefix, username, headers } = rule;
+  switch (type) {
+    case 'bearer':
+      if (header || prefix || username || headers) badRequest(`${path}.type="bearer" does not accept header/prefix/username/headers`);
+      return {};
+    case 'basic':
+      if (header || prefix || headers) badRequest(`${path}.type="basic" does not accept header/prefix/headers`);
+      if (username && /[:\r\n]/.test(username)) badRequest(`${path}.username may not contain ':' or CR/LF`);
+      return username ? { username } : {};
+    case 'api-key':
+      if (!header) badRequest(`${path}.header is required for type=api-key`);
+      if (!HEADER_TOKEN_RE.test(header)) badRequest(`${path}.header ${JSON.stringify(header)} is not a valid header name`);
+      if (headers) badRequest(`${path}.headers is not allowed for type=api-key`);
+      if (username) badRequest(`${path}.username is not allowed for type=api-key`);
+      if (prefix && HEADER_BREAKING_RE.test(prefix)) badRequest(`${path}.prefix may not contain CR, LF or NUL`);
+      return prefix ? { header, prefix } : { header };
+    case 'custom':
+      return { headers: checkCustomHeaders(rule, path) };
+    case undefined:
+      return badRequest(`${path}.type is required`);
+    default:
+      return badRequest(`${path}.type ${JSON.stringify(type)} is not supported (got: bearer, basic, api-key, custom)`);
+  }
+}
+
+function checkCustomHeaders({ header, prefix, username, headers }: RuleInput, path: string): Record<string, string> {
+  if (!headers) badRequest(`${path}.headers is required for type=custom`);
+  const names = Object.keys(headers);
+  if (names.length > MAX_CUSTOM_HEADERS) badRequest(`${path}.headers has ${names.length} entries, max is ${MAX_CUSTOM_HEADERS}`);
+  for (const name of names) {
+    const template = headers[name] as string;
+    if (!HEADER_TOKEN_RE.test(name)) badRequest(`${path}.headers: ${JSON.stringify(name)} is not a valid header name`);
+    if (!template.includes(VALUE_PLACEHOLDER)) {
+      badRequest(`${path}.headers[${name}]: template must reference {{ value }} so the credential is actually injected`);
+    }
+    if (HEADER_BREAKING_RE.test(template)) badRequest(`${path}.headers[${name}]: template may not contain CR, LF or NUL`);
+  }
+  if (header || prefix || username) badRequest(`${path}.type=custom does not accept header/prefix/username; use headers map`);
+  return headers;
+}
+
+/** Validates per_host rules against the (checked) top-level hosts; returns the stored rule list. */
+function checkPerHost(rules: readonly PerHostInput[], allowed: readonly string[]): Record<string, unknown>[] {
+  if (rules.length > MAX_PER_HOST_RULES) badRequest(`auth.per_host has ${rules.length} rules, max is ${MAX_PER_HOST_RULES}`);
+  const seen: { rule: number; host: string }[] = [];
+  return rules.map((rule, i) => {
+    const path = `auth.per_host[${i}]`;
+    const hosts = checkHosts(rule.hosts, path);
+    for (const host of hosts) {
+      if (!allowed.some((pattern) => patternCovers(pattern, host))) {
+        badRequest(`${path}.hosts: ${JSON.stringify(host)} is not reachable from the top-level hosts allowlist`);
+      }
+      const clash = seen.find((prev) => patternsOverlap(host, prev.host));
+      if (clash) {
+        badRequest(`${path}.hosts: ${JSON.stringify(host)} overlaps with auth.per_host[${clash.rule}].hosts ${JSON.stringify(clash.host)}`);
+      }
+      seen.push({ rule: i, host });
+    }
+    return { hosts, type: rule.type, ...checkShape(rule, path) };
+  });
+}
+
+function resolveExplicitAuth(auth: AuthInput | undefined, rawHosts: readonly string[]): Pick<SecretDefinition, 'authType' | 'authConfig' | 'hosts'> {
+  if (!auth) badRequest('auth is required when provider is not set');
+  const { perHost } = auth;
+  if (perHost) {
+    if (auth.type || auth.header || auth.prefix || auth.username || auth.headers) {
+      badRequest('auth.per_host is mutually exclusive with auth.type and the type-specific fields');
+    }
+    const hosts = checkHosts(rawHosts, '');
+    return { authType: 'per_host', authConfig: { per_host: checkPerHost(perHost, hosts) }, hosts };
+  }
+  if (!auth.type) badRequest('auth.type or auth.per_host is required');
+  // The shape's own errors come before the hosts', as in Superserve.
+  const authConfig = checkShape(auth, 'auth');
+  return { authType: auth.type as AuthType, authConfig, hosts: checkHosts(rawHosts, '') };
+}
+
+/** Parses and validates a `POST /secrets` body; throws ApiError('bad_request') with Superserve's message. */
+export function parseCreateSecret(body: unknown): SecretDefinition {
+  const obj = readObject(body, '', ['name', 'value', 'provider', 'auth', 'hosts']);
+  const name = (optionalString(obj, 'name', '') ?? '').trim();
+  const value = optionalString(obj, 'value', '') ?? '';
+  const provider = (optionalString(obj, 'provider', '') ?? '').trim();
+  const auth = obj.auth === undefined || obj.auth === null ? undefined : readAuth(obj.auth);
+  const hosts = optionalStringArray(obj, 'hosts', '') ?? [];
+
+  const nameProblem = secretNameProblem(name);
+  if (nameProblem) badRequest(nameProblem);
+  checkValue(value);
+
+  const explicit = auth !== undefined || hosts.length > 0;
+  if (provider !== '' && explicit) badRequest('provider is mutually exclusive with auth/hosts; pick one');
+  if (provider === '' && !explicit) badRequest(`must specify either provider (one of: ${providerNameList()}) or auth + hosts`);
+  if (provider === '') return { name, value, provider: null, ...resolveExplicitAuth(auth, hosts) };
+
+  const shortcut = findProvider(provider);
+  if (!shortcut) badRequest(`provider ${JSON.stringify(provider)} is not supported (got: ${providerNameList()})`);
+  return {
+    name,
+    value,
+    provider: shortcut.name,
+    authType: shortcut.auth_type,
+    authConfig: structuredClone(shortcut.auth_config) as Record<string, unknown>,
+    hosts: [...shortcut.hosts],
+  };
+}
+
+/** Parses a `PATCH /secrets/{name}` (rotate) body: `{"value"}` and nothing else. */
+export function parseRotateSecret(body: unknown): { value: string } {
+  const obj = readObject(body, '', ['value']);
+  const value = optionalString(obj, 'value', '') ?? '';
+  checkValue(value);
+  return { value };
+}

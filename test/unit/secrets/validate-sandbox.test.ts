@@ -1,0 +1,143 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ApiError } from '../../../src/errors.js';
+import { parseAttachBinding, parseCreateSandbox } from '../../../src/secrets/validate-sandbox.js';
+
+function rejects(body: unknown, message: string, parse: (body: unknown) => unknown = parseCreateSandbox): void {
+  assert.throws(
+    () => parse(body),
+    (err: unknown) => {
+      assert.ok(err instanceof ApiError);
+      assert.equal(err.code, 'bad_request');
+      assert.equal(err.status, 400);
+      assert.equal(err.message, message);
+      return true;
+    },
+  );
+}
+
+function sandbox(extra: Record<string, unknown>): Record<string, unknown> {
+  return { name: 'agent-1', ...extra };
+}
+
+// --- facts §3: every quoted message, exactly -------------------------------------------------
+
+test('secrets key must be an env-var name', () => {
+  for (const key of ['1KEY', 'MY-KEY', 'MY KEY', '', 'KÉY']) {
+    rejects(sandbox({ secrets: { OK: 'openai', [key]: 'openai' } }), `secrets key ${JSON.stringify(key)} is not a valid env-var name`);
+  }
+});
+
+test('secrets has N entries, max is 32', () => {
+  const secrets = Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`KEY_${i}`, 'openai']));
+  rejects(sandbox({ secrets }), 'secrets has 33 entries, max is 32');
+  delete secrets.KEY_0;
+  assert.equal(Object.keys(parseCreateSandbox(sandbox({ secrets })).secrets).length, 32);
+});
+
+test('a key in both env_vars and secrets', () => {
+  rejects(
+    sandbox({ secrets: { OPENAI_API_KEY: 'openai' }, env_vars: { LOG: 'debug', OPENAI_API_KEY: 'x' } }),
+    'env-var key "OPENAI_API_KEY" appears in both env_vars and secrets; pick one',
+  );
+});
+
+// --- Superserve's other messages and credproxy's sanity checks ---------------------------------
+
+test('sandbox name', () => {
+  rejects({}, 'name is required and must be 1-64 characters');
+  rejects({ name: '  ' }, 'name is required and must be 1-64 characters');
+  rejects({ name: 'a'.repeat(65) }, 'name is required and must be 1-64 characters');
+  rejects({ name: 'a\nb' }, 'name must not contain control characters');
+  assert.equal(parseCreateSandbox({ name: ' My agent #1 ' }).name, 'My agent #1');
+  assert.equal(parseCreateSandbox({ name: 'a'.repeat(64) }).name.length, 64);
+});
+
+test('secret names in the secrets map follow the secret name rule', () => {
+  rejects(sandbox({ secrets: { KEY: '  ' } }), 'secrets[KEY]: name is required');
+  rejects(sandbox({ secrets: { KEY: 'bad name' } }), "secrets[KEY]: name must start with a letter or underscore and contain only letters, digits, '_', '-'");
+  rejects(sandbox({ secrets: { KEY: 'a'.repeat(129) } }), 'secrets[KEY]: name exceeds 128 characters');
+});
+
+test('env_vars rules', () => {
+  rejects(sandbox({ env_vars: { 'BAD-KEY': 'x' } }), 'env_vars key "BAD-KEY" is not a valid env-var name');
+  rejects(sandbox({ env_vars: { '': 'x' } }), 'env_vars keys cannot be empty');
+  rejects(sandbox({ env_vars: { K: 'x'.repeat(8193) } }), 'env_vars value for key "K" is 8193 bytes, max is 8192');
+  rejects(sandbox({ env_vars: { K: 'a\0b' } }), 'env_vars value for key "K" contains a NUL byte');
+  rejects(sandbox({ env_vars: { [`K${'x'.repeat(256)}`]: 'v' } }), `env_vars key "K${'x'.repeat(256)}" is 257 bytes, max is 256`);
+  const many = Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`K${i}`, 'v']));
+  rejects(sandbox({ env_vars: many }), 'env_vars has 65 keys, max is 64');
+  const big = Object.fromEntries(Array.from({ length: 9 }, (_, i) => [`K${i}`, 'x'.repeat(8000)]));
+  rejects(sandbox({ env_vars: big }), 'env_vars exceeds 65536 bytes total');
+  rejects(sandbox({ env_vars: { K: 1 } }), 'env_vars["K"] must be a string');
+});
+
+test('metadata rules', () => {
+  rejects(sandbox({ metadata: { env: 1 } }), 'metadata["env"] must be a string');
+  rejects(sandbox({ metadata: { '': 'x' } }), 'metadata keys cannot be empty');
+  rejects(sandbox({ metadata: { k: 'x'.repeat(2049) } }), 'metadata value for key "k" is 2049 bytes, max is 2048');
+  const many = Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, 'v']));
+  rejects(sandbox({ metadata: many }), 'metadata has 65 keys, max is 64');
+  const big = Object.fromEntries(Array.from({ length: 9 }, (_, i) => [`k${i}`, 'x'.repeat(2000)]));
+  rejects(sandbox({ metadata: big }), 'metadata exceeds 16384 bytes total');
+  rejects(sandbox({ metadata: ['x'] }), 'metadata must be an object');
+});
+
+test('network rules', () => {
+  rejects(sandbox({ network: { allow_out: ['api.example.com', 'http://x.com'] } }), 'network.allow_out[1]: "http://x.com" is not a valid host, IP address or CIDR');
+  rejects(sandbox({ network: { deny_out: ['10.0.0.0/33'] } }), 'network.deny_out[0]: "10.0.0.0/33" is not a valid host, IP address or CIDR');
+  rejects(sandbox({ network: { allow_out: Array.from({ length: 257 }, () => '1.1.1.1') } }), 'network.allow_out has 257 entries, max is 256');
+  rejects(sandbox({ network: { allow_out: 'x.com' } }), 'network.allow_out must be an array');
+  rejects(sandbox({ network: { allow_out: [1] } }), 'network.allow_out[0] must be a string');
+  rejects(sandbox({ network: { allow: [] } }), 'unknown field "network.allow"');
+  rejects(sandbox({ network: [] }), 'network must be an object');
+});
+
+test('unknown fields and wrong types', () => {
+  rejects(sandbox({ timeout_seconds: 60 }), 'unknown field "timeout_seconds"');
+  rejects(null, 'request body must be a JSON object');
+  rejects({ name: 7 }, 'name must be a string');
+  rejects(sandbox({ secrets: ['openai'] }), 'secrets must be an object');
+  rejects(sandbox({ secrets: { KEY: 1 } }), 'secrets["KEY"] must be a string');
+});
+
+test('happy path: defaults and full body', () => {
+  assert.deepEqual(parseCreateSandbox({ name: 'bare' }), {
+    name: 'bare',
+    secrets: {},
+    env_vars: {},
+    network: { allow_out: [], deny_out: [] },
+    metadata: {},
+  });
+  const def = parseCreateSandbox({
+    name: 'agent',
+    secrets: { ANTHROPIC_API_KEY: ' anthropic-prod ', CLAUDE_KEY: 'anthropic-prod', _X: 'custom_1' },
+    env_vars: { LOG_LEVEL: 'debug', EMPTY: '' },
+    network: { allow_out: ['api.anthropic.com', '*.example.com', '10.0.0.0/8', '2001:db8::1'], deny_out: ['169.254.169.254'] },
+    metadata: { env: 'prod', owner: 'agent-7' },
+  });
+  assert.deepEqual(def, {
+    name: 'agent',
+    secrets: { ANTHROPIC_API_KEY: 'anthropic-prod', CLAUDE_KEY: 'anthropic-prod', _X: 'custom_1' },
+    env_vars: { LOG_LEVEL: 'debug', EMPTY: '' },
+    network: { allow_out: ['api.anthropic.com', '*.example.com', '10.0.0.0/8', '2001:db8::1'], deny_out: ['169.254.169.254'] },
+    metadata: { env: 'prod', owner: 'agent-7' },
+  });
+  assert.deepEqual(parseCreateSandbox({ name: 'n', secrets: null, env_vars: null, network: null, metadata: null }).network, { allow_out: [], deny_out: [] });
+});
+
+test('a __proto__ key stays data', () => {
+  const body = JSON.parse('{"name":"n","env_vars":{"__proto__":"x"}}') as unknown;
+  const def = parseCreateSandbox(body);
+  assert.equal(Object.getPrototypeOf(def.env_vars), Object.prototype);
+  assert.deepEqual(Object.keys(def.env_vars), ['__proto__']);
+});
+
+test('attach binding', () => {
+  assert.deepEqual(parseAttachBinding({ env_key: 'OPENAI_API_KEY', secret_name: ' openai ' }), { env_key: 'OPENAI_API_KEY', secret_name: 'openai' });
+  rejects({ env_key: 'BAD-KEY', secret_name: 'openai' }, 'secrets key "BAD-KEY" is not a valid env-var name', parseAttachBinding);
+  rejects({ secret_name: 'openai' }, 'secrets key "" is not a valid env-var name', parseAttachBinding);
+  rejects({ env_key: 'K' }, 'secrets[K]: name is required', parseAttachBinding);
+  rejects({ env_key: 'K', secret_name: 'openai', revoked: false }, 'unknown field "revoked"', parseAttachBinding);
+  rejects({ env_key: 1, secret_name: 'openai' }, 'env_key must be a string', parseAttachBinding);
+});
