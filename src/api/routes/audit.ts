@@ -1,0 +1,34 @@
+import type { FastifyInstance } from 'fastify';
+import { ApiError } from '../../errors.js';
+import { AUDIT_STATUS_FILTERS, type EventsRepository } from '../../store/events.js';
+import { parseChoice, parseLimit, queryText } from './event-query.js';
+
+export interface AuditRoutesDeps {
+  events: Pick<EventsRepository, 'auditForSecret'>;
+  /** The secret's id, or undefined when no secret has that name. */
+  secretIdByName(name: string): string | undefined;
+}
+
+/** `GET /secrets/:name/audit?limit&before&status` → ProxyAuditEvent[], newest first. */
+export function auditRoutes(deps: AuditRoutesDeps): (app: FastifyInstance) => void {
+  return (app) => {
+    app.get<{ Params: { name: string } }>('/secrets/:name/audit', async (request) => {
+      const limit = parseLimit(request.query);
+      const before = parseEventId(request.query);
+      const status = parseChoice(request.query, 'status', AUDIT_STATUS_FILTERS);
+      const secretId = deps.secretIdByName(request.params.name);
+      if (secretId === undefined) throw new ApiError('not_found', 'Secret not found');
+      return deps.events.auditForSecret(secretId, { limit, before, status });
+    });
+  };
+}
+
+/** `before`: a numeric event id, exclusive. */
+function parseEventId(query: unknown): number | undefined {
+  const message = 'before must be a positive integer';
+  const text = queryText(query, 'before', message);
+  if (text === undefined) return undefined;
+  const id = Number(text);
+  if (!/^\d+$/.test(text) || id < 1 || !Number.isSafeInteger(id)) throw new ApiError('bad_request', message);
+  return id;
+}

@@ -1,0 +1,33 @@
+import type { FastifyInstance } from 'fastify';
+import { ApiError } from '../../errors.js';
+import { NETWORK_VERDICTS, decodeCursor, type EventsRepository } from '../../store/events.js';
+import { parseChoice, parseLimit, parseTimestamp, queryText } from './event-query.js';
+
+export interface NetworkRoutesDeps {
+  events: Pick<EventsRepository, 'networkForSandbox'>;
+  sandboxExists(id: string): boolean;
+}
+
+/** `GET /sandboxes/:id/network?limit&before&since&verdict` → `{data, next_cursor, has_more}`. */
+export function networkRoutes(deps: NetworkRoutesDeps): (app: FastifyInstance) => void {
+  return (app) => {
+    app.get<{ Params: { id: string } }>('/sandboxes/:id/network', async (request) => {
+      const limit = parseLimit(request.query);
+      const cursor = parseCursor(request.query);
+      const since = parseTimestamp(request.query, 'since');
+      const verdict = parseChoice(request.query, 'verdict', NETWORK_VERDICTS);
+      if (!deps.sandboxExists(request.params.id)) throw new ApiError('not_found', 'Sandbox not found');
+      return deps.events.networkForSandbox(request.params.id, { limit, cursor, since, verdict });
+    });
+  };
+}
+
+/** `before`: an opaque cursor, the `next_cursor` of a previous page. */
+function parseCursor(query: unknown): number | undefined {
+  const message = 'before must be the next_cursor of a previous page';
+  const text = queryText(query, 'before', message);
+  if (text === undefined) return undefined;
+  const id = decodeCursor(text);
+  if (id === undefined) throw new ApiError('bad_request', message);
+  return id;
+}

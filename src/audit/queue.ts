@@ -1,0 +1,136 @@
+import type { FrozenConfig } from '../config/schema.js';
+import type { Logger } from '../log/logger.js';
+import type { EventRow } from '../store/events.js';
+
+/** Where batches go: EventsRepository, or a fake in tests. */
+export interface AuditSink {
+  insertBatch(rows: readonly EventRow[]): void;
+  touchLastUsed(secretIds: Iterable<string>, ts: string): void;
+}
+
+export interface AuditQueueOptions {
+  /**
+   * `audit.queueSize`: rows held before new ones are dropped; `audit.flushIntervalMs`: longest a
+   * row waits before its batch is written.
+   */
+  config: { readonly audit: Pick<FrozenConfig['audit'], 'queueSize' | 'flushIntervalMs'> };
+  logger: Logger;
+  /** Rows per transaction; reaching it schedules a flush at once. Default 500. */
+  batchSize?: number;
+}
+
+/**
+ * Audit rows on their way to SQLite. `push` is the only call on the proxy's hot path: it appends
+ * to an array and returns; it never blocks, never throws, and drops (and counts) a row when the
+ * queue is full. Writes happen from a timer or a setImmediate, one transaction per batch, so a crash
+ * loses at most one flush interval of rows.
+ */
+export class AuditQueue {
+  readonly #sink: AuditSink;
+  readonly #capacity: number;
+  readonly #batchSize: number;
+  readonly #logger: Logger;
+  readonly #timer: NodeJS.Timeout;
+  #rows: EventRow[] = [];
+  /** Secret id → latest epoch ms it was used, written once per batch (throttles last_used_at). */
+  #used = new Map<string, number>();
+  #immediate: NodeJS.Immediate | undefined;
+  #dropped = 0;
+  #closed = false;
+
+  constructor(sink: AuditSink, options: AuditQueueOptions) {
+    this.#sink = sink;
+    this.#capacity = options.config.audit.queueSize;
+    this.#batchSize = options.batchSize ?? 500;
+    this.#logger = options.logger;
+    this.#timer = setInterval(() => this.#drain(), options.config.audit.flushIntervalMs);
+    this.#timer.unref();
+  }
+
+  /** Rows waiting to be written (the `credproxy_audit_queue_depth` gauge). */
+  get depth(): number {
+    return this.#rows.length;
+  }
+
+  /** Rows that never reached the database: queue full, a failed write, or pushed after close(). */
+  get dropped(): number {
+    return this.#dropped;
+  }
+
+  /** Queues a row; false when it was dropped. */
+  push(row: EventRow): boolean {
+    if (this.#closed || this.#rows.length >= this.#capacity) {
+      this.#dropped++;
+      return false;
+    }
+    this.#rows.push(row);
+    if (this.#rows.length >= this.#batchSize && this.#immediate === undefined) {
+      this.#immediate = setImmediate(() => this.#drain());
+    }
+    return true;
+  }
+
+  /** Records that a secret's stand-in was used at `ts` (epoch ms); lands with the next batch. */
+  markUsed(secretId: string, ts: number): void {
+    if (this.#closed) return;
+    const seen = this.#used.get(secretId);
+    if (seen === undefined || seen < ts) this.#used.set(secretId, ts);
+  }
+
+  /** Stops the timer and writes every queued row synchronously (SIGTERM path). Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#timer);
+    if (this.#immediate !== undefined) clearImmediate(this.#immediate);
+    this.#immediate = undefined;
+    while (this.#rows.length > 0) this.#writeBatch();
+    this.#writeUsed();
+  }
+
+  /** Writes one batch, then yields to the event loop before the next so the proxy keeps serving. */
+  #drain(): void {
+    this.#immediate = undefined;
+    if (this.#rows.length > 0) this.#writeBatch();
+    if (this.#rows.length > 0) {
+      this.#immediate = setImmediate(() => this.#drain());
+      return;
+    }
+    this.#writeUsed();
+  }
+
+  #writeBatch(): void {
+    let batch: EventRow[];
+    if (this.#rows.length <= this.#batchSize) {
+      batch = this.#rows;
+      this.#rows = [];
+    } else {
+      batch = this.#rows.splice(0, this.#batchSize);
+    }
+    try {
+      this.#sink.insertBatch(batch);
+    } catch (err) {
+      this.#dropped += batch.length;
+      this.#logFailure('audit batch write failed; rows dropped', err, batch.length);
+    }
+  }
+
+  #writeUsed(): void {
+    if (this.#used.size === 0) return;
+    const used = this.#used;
+    this.#used = new Map();
+    let latest = 0;
+    for (const ts of used.values()) if (ts > latest) latest = ts;
+    try {
+      this.#sink.touchLastUsed(used.keys(), new Date(latest).toISOString());
+    } catch (err) {
+      this.#logFailure('last_used_at update failed', err, used.size);
+    }
+  }
+
+  #logFailure(msg: string, err: unknown, count: number): void {
+    // Only the driver's code and message: never the rows, which name hosts and paths.
+    const e = err as { code?: unknown; message?: unknown };
+    this.#logger.error({ err: { code: e?.code, message: String(e?.message ?? err) }, count }, msg);
+  }
+}

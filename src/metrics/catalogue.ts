@@ -1,0 +1,180 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { REJECTIONS, type RejectionCode } from '../errors.js';
+import type { ProxyEventMap, RequestEvent } from '../proxy/events.js';
+
+type Outcome = RequestEvent['outcome'];
+type CertCacheResult = ProxyEventMap['certCache'];
+
+const OUTCOMES: readonly Outcome[] = ['forwarded', 'injected', 'rejected', 'upstream_error', 'client_aborted'];
+const CERT_CACHE_RESULTS: readonly CertCacheResult[] = ['hit', 'miss', 'coalesced'];
+
+/** Client-view and upstream latency: LLM calls and streams run for minutes. */
+const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
+/** Time the proxy adds: 50 µs to 100 ms. */
+const OVERHEAD_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1];
+
+/** prom-client default metrics that break Prometheus naming rules (gauges with a `_total` suffix). */
+const LINT_FAILING_DEFAULTS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
+
+/** What the audit queue exposes to metrics; read at scrape time, never pushed. */
+export interface AuditQueueStats {
+  readonly depth: number;
+  readonly dropped: number;
+}
+
+interface CounterChild { inc(value?: number): void }
+
+export interface MetricsOptions {
+  /** Source of `credproxy_audit_queue_depth` / `credproxy_audit_dropped_total`; both read 0 without one. */
+  auditQueue?: AuditQueueStats;
+  /** Register prom-client's default process/Node.js metrics (standard names). Default true. */
+  defaultMetrics?: boolean;
+}
+
+/**
+ * Every metric credproxy exports, on its own Registry (never prom-client's global one). Label sets
+ * that come from finite tables are bound once here, so recording an event allocates no label object.
+ * Label values are outcomes, rejection codes, cache results, secret names and auth types: never a
+ * credential, stand-in, host or path.
+ */
+export class CredproxyMetrics {
+  readonly registry = new Registry();
+
+  /** `credproxy_requests_total{outcome}` children. */
+  readonly requests: Readonly<Record<Outcome, CounterChild>>;
+  readonly requestDuration: Histogram;
+  readonly upstreamDuration: Histogram;
+  readonly proxyOverhead: Histogram;
+  /** `credproxy_rejections_total{reason}` children, one per REJECTIONS code. */
+  readonly rejections: Readonly<Record<RejectionCode, CounterChild>>;
+  readonly activeTunnels: Gauge;
+  /** `credproxy_cert_cache_total{result}` children. */
+  readonly certCache: Readonly<Record<CertCacheResult, CounterChild>>;
+
+  readonly #injections: Counter<'secret' | 'auth_type'>;
+  /** secret name → auth type → child; created on first use and kept. */
+  readonly #injectionChildren = new Map<string, Map<string, CounterChild>>();
+
+  constructor(options: MetricsOptions = {}) {
+    const registers = [this.registry];
+
+    const requests = new Counter({
+      name: 'credproxy_requests_total',
+      help: 'Requests the proxy handled, by outcome.',
+      labelNames: ['outcome'] as const,
+      registers,
+    });
+    this.requests = bindAll(OUTCOMES, (outcome) => requests.labels(outcome));
+
+    this.requestDuration = new Histogram({
+      name: 'credproxy_request_duration_seconds',
+      help: 'Client view of a request: head received to response finished.',
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.upstreamDuration = new Histogram({
+      name: 'credproxy_upstream_duration_seconds',
+      help: 'Upstream dispatch to upstream response finished, for requests that were forwarded.',
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.proxyOverhead = new Histogram({
+      name: 'credproxy_proxy_overhead_seconds',
+      help: 'Time spent in the proxy itself (request duration minus upstream duration), for forwarded requests.',
+      buckets: OVERHEAD_BUCKETS,
+      registers,
+    });
+
+    this.#injections = new Counter({
+      name: 'credproxy_injections_total',
+      help: 'Credentials injected, by secret name and the auth shape used.',
+      labelNames: ['secret', 'auth_type'] as const,
+      registers,
+    });
+
+    const rejections = new Counter({
+      name: 'credproxy_rejections_total',
+      help: 'Responses the proxy made itself instead of the upstream, by X-Credproxy-Reason.',
+      labelNames: ['reason'] as const,
+      registers,
+    });
+    this.rejections = bindAll(Object.keys(REJECTIONS) as RejectionCode[], (code) => rejections.labels(code));
+
+    this.activeTunnels = new Gauge({
+      name: 'credproxy_active_tunnels',
+      help: 'CONNECT tunnels currently open.',
+      registers,
+    });
+
+    const certCache = new Counter({
+      name: 'credproxy_cert_cache_total',
+      help: 'Leaf certificate lookups: served from cache, minted, or joined a mint in flight.',
+      labelNames: ['result'] as const,
+      registers,
+    });
+    this.certCache = bindAll(CERT_CACHE_RESULTS, (result) => certCache.labels(result));
+
+    const auditQueue = options.auditQueue;
+    new Gauge({
+      name: 'credproxy_audit_queue_depth',
+      help: 'Audit rows waiting to be written.',
+      registers,
+      collect() {
+        this.set(auditQueue?.depth ?? 0);
+      },
+    });
+    let droppedSeen = 0;
+    new Counter({
+      name: 'credproxy_audit_dropped_total',
+      help: 'Audit rows dropped because the queue was full or a write failed.',
+      registers,
+      collect() {
+        // The queue owns the count; add what it gained since the last scrape.
+        const dropped = auditQueue?.dropped ?? 0;
+        if (dropped > droppedSeen) this.inc(dropped - droppedSeen);
+        droppedSeen = dropped;
+      },
+    });
+
+    if (options.defaultMetrics ?? true) {
+      collectDefaultMetrics({ register: this.registry });
+      // Gauges named `_total` fail `promtool check metrics`; their per-type series remain.
+      for (const name of LINT_FAILING_DEFAULTS) this.registry.removeSingleMetric(name);
+    }
+  }
+
+  /** The `credproxy_injections_total{secret,auth_type}` child, created once per pair. */
+  injection(secretName: string, authType: string): CounterChild {
+    let byType = this.#injectionChildren.get(secretName);
+    if (byType === undefined) {
+      byType = new Map();
+      this.#injectionChildren.set(secretName, byType);
+    }
+    let child = byType.get(authType);
+    if (child === undefined) {
+      child = this.#injections.labels(secretName, authType);
+      byType.set(authType, child);
+    }
+    return child;
+  }
+
+  /** Prometheus text exposition of every metric. */
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+}
+
+/** Builds the metrics catalogue on a fresh Registry. */
+export function createMetrics(options: MetricsOptions = {}): CredproxyMetrics {
+  return new CredproxyMetrics(options);
+}
+
+function bindAll<K extends string>(keys: readonly K[], bind: (key: K) => CounterChild): Record<K, CounterChild> {
+  const children = {} as Record<K, CounterChild>;
+  for (const key of keys) {
+    children[key] = bind(key);
+    // Export every known series from the start, so rate() and absent() see a 0 rather than nothing.
+    children[key].inc(0);
+  }
+  return children;
+}

@@ -1,0 +1,267 @@
+import type { Database, Statement } from 'better-sqlite3';
+
+/**
+ * One audit/network row as the audit queue holds it: every column present (null when absent) so
+ * all rows share one object shape, and `ts` kept as epoch ms until the batch is written.
+ */
+export interface EventRow {
+  kind: 'request' | 'connection';
+  /** Epoch ms. */
+  ts: number;
+  sandboxId: string | null;
+  sandboxName: string | null;
+  secretId: string | null;
+  host: string | null;
+  method: string | null;
+  /** Without the query string. */
+  path: string | null;
+  status: number | null;
+  upstreamStatus: number | null;
+  latencyMs: number | null;
+  errorCode: string | null;
+  dstIp: string | null;
+  dstPort: number | null;
+  verdict: 'allowed' | 'blocked' | 'failed' | null;
+  matchRule: string | null;
+  bytesSent: number | null;
+  bytesRecv: number | null;
+}
+
+/** `GET /secrets/{name}/audit` item (superserve-api-facts §3); absent optionals are omitted. */
+export interface ProxyAuditEvent {
+  id: number;
+  ts: string;
+  /** null only for requests made without a sandbox identity (proxy.requireAuth false). */
+  sandbox_id: string | null;
+  sandbox_name?: string;
+  secret_id?: string;
+  method: string;
+  host: string;
+  path: string;
+  status: number;
+  upstream_status?: number;
+  latency_ms?: number;
+  error_code?: string;
+}
+
+/** `GET /sandboxes/{id}/network` item (superserve-api-facts §3); absent optionals are omitted. */
+export interface NetworkEvent {
+  kind: 'connection' | 'request';
+  id: number;
+  ts: string;
+  host?: string;
+  dst_ip?: string;
+  dst_port?: number;
+  verdict?: 'allowed' | 'blocked' | 'failed';
+  match_rule?: string;
+  bytes_sent?: number;
+  bytes_recv?: number;
+  method?: string;
+  path?: string;
+  status?: number;
+  upstream_status?: number;
+  latency_ms?: number;
+  secret_id?: string;
+  error_code?: string;
+}
+
+export interface NetworkPage {
+  data: NetworkEvent[];
+  next_cursor: string | null;
+  has_more: boolean;
+}
+
+/** Status classes of the audit `status` filter; `errors` = status ≥ 400. */
+export const AUDIT_STATUS_FILTERS = ['2xx', '3xx', '4xx', '5xx', 'errors'] as const;
+export type AuditStatusFilter = (typeof AUDIT_STATUS_FILTERS)[number];
+
+export const NETWORK_VERDICTS = ['allowed', 'blocked', 'failed'] as const;
+export type NetworkVerdict = (typeof NETWORK_VERDICTS)[number];
+
+const STATUS_RANGES: Record<AuditStatusFilter, readonly [number, number]> = {
+  '2xx': [200, 299],
+  '3xx': [300, 399],
+  '4xx': [400, 499],
+  '5xx': [500, 599],
+  errors: [400, Number.MAX_SAFE_INTEGER],
+};
+const ANY_STATUS = [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER] as const;
+const CURSOR_PREFIX = 'ev1:';
+
+/** Encodes an event id as the network log's opaque `next_cursor`. */
+export function encodeCursor(id: number): string {
+  return Buffer.from(`${CURSOR_PREFIX}${id}`).toString('base64url');
+}
+
+/** The event id inside a cursor made by encodeCursor, or undefined when it is not one. */
+export function decodeCursor(cursor: string): number | undefined {
+  if (!/^[A-Za-z0-9_-]{1,40}$/.test(cursor)) return undefined;
+  const text = Buffer.from(cursor, 'base64url').toString('utf8');
+  if (!text.startsWith(CURSOR_PREFIX)) return undefined;
+  const digits = text.slice(CURSOR_PREFIX.length);
+  if (!/^[1-9]\d{0,15}$/.test(digits)) return undefined;
+  const id = Number(digits);
+  return Number.isSafeInteger(id) ? id : undefined;
+}
+
+interface EventDbRow {
+  id: number;
+  kind: 'request' | 'connection';
+  ts: string;
+  sandbox_id: string | null;
+  sandbox_name: string | null;
+  secret_id: string | null;
+  host: string | null;
+  method: string | null;
+  path: string | null;
+  status: number | null;
+  upstream_status: number | null;
+  latency_ms: number | null;
+  error_code: string | null;
+  dst_ip: string | null;
+  dst_port: number | null;
+  verdict: 'allowed' | 'blocked' | 'failed' | null;
+  match_rule: string | null;
+  bytes_sent: number | null;
+  bytes_recv: number | null;
+}
+
+/** Columns copied onto a NetworkEvent when not null, in wire order. */
+const NETWORK_OPTIONAL_COLUMNS = [
+  'host', 'dst_ip', 'dst_port', 'verdict', 'match_rule', 'bytes_sent', 'bytes_recv', 'method', 'path',
+  'status', 'upstream_status', 'latency_ms', 'secret_id', 'error_code',
+] as const satisfies ReadonlyArray<keyof EventDbRow & keyof NetworkEvent>;
+
+/**
+ * The `events` table: the audit trail and the network log share one id sequence, so both list
+ * newest first by id and a cursor is just an id. All statements are prepared once.
+ */
+export class EventsRepository {
+  readonly #insert: Statement;
+  readonly #insertMany: (rows: readonly EventRow[]) => void;
+  readonly #touch: Statement;
+  readonly #touchMany: (secretIds: Iterable<string>, ts: string) => void;
+  readonly #audit: Statement;
+  readonly #network: Statement;
+  readonly #networkByVerdict: Statement;
+  readonly #deleteOld: Statement;
+
+  constructor(db: Database) {
+    this.#insert = db.prepare(
+      `INSERT INTO events (kind, ts, sandbox_id, sandbox_name, secret_id, host, method, path, status,
+         upstream_status, latency_ms, error_code, dst_ip, dst_port, verdict, match_rule, bytes_sent, bytes_recv)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    this.#insertMany = db.transaction((rows: readonly EventRow[]) => {
+      for (const r of rows) {
+        this.#insert.run(
+          r.kind, new Date(r.ts).toISOString(), r.sandboxId, r.sandboxName, r.secretId, r.host, r.method, r.path,
+          r.status, r.upstreamStatus, r.latencyMs, r.errorCode, r.dstIp, r.dstPort, r.verdict, r.matchRule,
+          r.bytesSent, r.bytesRecv,
+        );
+      }
+    });
+    // Never moves last_used_at backwards when batches land out of order.
+    this.#touch = db.prepare(
+      'UPDATE secrets SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)',
+    );
+    this.#touchMany = db.transaction((secretIds: Iterable<string>, ts: string) => {
+      for (const id of secretIds) this.#touch.run(ts, id, ts);
+    });
+    // `kind = 'request'` lets SQLite use the partial index events_secret_requests.
+    this.#audit = db.prepare(
+      `SELECT * FROM events
+       WHERE kind = 'request' AND secret_id = ? AND id < ? AND status BETWEEN ? AND ?
+       ORDER BY id DESC LIMIT ?`,
+    );
+    this.#network = db.prepare(
+      `SELECT * FROM events WHERE sandbox_id = ? AND id < ? AND ts >= ? ORDER BY id DESC LIMIT ?`,
+    );
+    this.#networkByVerdict = db.prepare(
+      `SELECT * FROM events
+       WHERE sandbox_id = ? AND id < ? AND ts >= ? AND kind = 'connection' AND verdict = ?
+       ORDER BY id DESC LIMIT ?`,
+    );
+    this.#deleteOld = db.prepare(
+      'DELETE FROM events WHERE id IN (SELECT id FROM events WHERE ts < ? ORDER BY ts LIMIT ?)',
+    );
+  }
+
+  /** Writes rows in one transaction. */
+  insertBatch(rows: readonly EventRow[]): void {
+    if (rows.length > 0) this.#insertMany(rows);
+  }
+
+  /** Sets `last_used_at` (RFC 3339) on each secret, in one transaction; never moves it backwards. */
+  touchLastUsed(secretIds: Iterable<string>, ts: string): void {
+    this.#touchMany(secretIds, ts);
+  }
+
+  /** A secret's request rows, newest first; `before` is an event id, exclusive. */
+  auditForSecret(
+    secretId: string,
+    options: { limit: number; before?: number | undefined; status?: AuditStatusFilter | undefined },
+  ): ProxyAuditEvent[] {
+    const [low, high] = options.status ? STATUS_RANGES[options.status] : ANY_STATUS;
+    const rows = this.#audit.all(secretId, options.before ?? Number.MAX_SAFE_INTEGER, low, high, options.limit) as EventDbRow[];
+    return rows.map(toAuditEvent);
+  }
+
+  /**
+   * A sandbox's connection and request rows, newest first, one page at a time. `cursor` is a
+   * previous page's `next_cursor` (decode it with decodeCursor), `since` an RFC 3339 time
+   * (inclusive); `verdict` returns connection rows only.
+   */
+  networkForSandbox(
+    sandboxId: string,
+    options: { limit: number; cursor?: number | undefined; since?: Date | undefined; verdict?: NetworkVerdict | undefined },
+  ): NetworkPage {
+    const before = options.cursor ?? Number.MAX_SAFE_INTEGER;
+    // ISO strings with fixed width order like the instants they name; '' is before all of them.
+    const since = options.since ? options.since.toISOString() : '';
+    const fetch = options.limit + 1;
+    const rows = (options.verdict
+      ? this.#networkByVerdict.all(sandboxId, before, since, options.verdict, fetch)
+      : this.#network.all(sandboxId, before, since, fetch)) as EventDbRow[];
+    const hasMore = rows.length > options.limit;
+    if (hasMore) rows.length = options.limit;
+    const last = rows[rows.length - 1];
+    return {
+      data: rows.map(toNetworkEvent),
+      next_cursor: hasMore && last ? encodeCursor(last.id) : null,
+      has_more: hasMore,
+    };
+  }
+
+  /**
+   * Deletes at most `maxRows` of the oldest rows with `ts` before `isoTs` and returns how many it
+   * deleted; callers loop (yielding between calls) so no single statement holds the database long.
+   */
+  deleteOlderThan(isoTs: string, maxRows = 5000): number {
+    return this.#deleteOld.run(isoTs, maxRows).changes;
+  }
+}
+
+function toAuditEvent(row: EventDbRow): ProxyAuditEvent {
+  // Built in the documented key order; absent optionals are left out rather than null.
+  const event: Partial<ProxyAuditEvent> = { id: row.id, ts: row.ts, sandbox_id: row.sandbox_id };
+  if (row.sandbox_name !== null) event.sandbox_name = row.sandbox_name;
+  if (row.secret_id !== null) event.secret_id = row.secret_id;
+  event.method = row.method ?? '';
+  event.host = row.host ?? '';
+  event.path = row.path ?? '';
+  event.status = row.status ?? 0;
+  if (row.upstream_status !== null) event.upstream_status = row.upstream_status;
+  if (row.latency_ms !== null) event.latency_ms = row.latency_ms;
+  if (row.error_code !== null) event.error_code = row.error_code;
+  return event as ProxyAuditEvent;
+}
+
+function toNetworkEvent(row: EventDbRow): NetworkEvent {
+  const event: Record<string, unknown> = { kind: row.kind, id: row.id, ts: row.ts };
+  for (const column of NETWORK_OPTIONAL_COLUMNS) {
+    const value = row[column];
+    if (value !== null) event[column] = value;
+  }
+  return event as unknown as NetworkEvent;
+}

@@ -1,0 +1,171 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { EventsRepository, decodeCursor, encodeCursor, type EventRow } from '../../../src/store/events.js';
+import { connectionRowFixture, requestRowFixture, tempDatabase } from '../../helpers/event-rows.js';
+
+const T0 = Date.UTC(2025, 0, 2, 3, 4, 5);
+
+function setup(t: { after(fn: () => void): void }) {
+  const temp = tempDatabase();
+  t.after(() => temp.cleanup());
+  return { ...temp, events: new EventsRepository(temp.db) };
+}
+
+test('audit rows come back newest first in the documented shape, absent optionals omitted', (t) => {
+  const { events } = setup(t);
+  events.insertBatch([
+    requestRowFixture({ secretId: 's1', ts: T0 }),
+    requestRowFixture({ secretId: 's1', ts: T0 + 1, status: 403, upstreamStatus: null, errorCode: 'credential_host_mismatch', sandboxName: null }),
+    requestRowFixture({ secretId: 's2', ts: T0 + 2 }),
+  ]);
+  const rows = events.auditForSecret('s1', { limit: 10 });
+  assert.deepEqual(rows, [
+    { id: 2, ts: '2025-01-02T03:04:05.001Z', sandbox_id: 'sb-1', secret_id: 's1', method: 'GET', host: 'api.example.com', path: '/v1/x', status: 403, latency_ms: 12, error_code: 'credential_host_mismatch' },
+    { id: 1, ts: '2025-01-02T03:04:05.000Z', sandbox_id: 'sb-1', sandbox_name: 'one', secret_id: 's1', method: 'GET', host: 'api.example.com', path: '/v1/x', status: 200, upstream_status: 200, latency_ms: 12 },
+  ]);
+  assert.deepEqual(Object.keys(rows[1]!), ['id', 'ts', 'sandbox_id', 'sandbox_name', 'secret_id', 'method', 'host', 'path', 'status', 'upstream_status', 'latency_ms']);
+});
+
+test('audit status filters: each class and errors (>= 400)', (t) => {
+  const { events } = setup(t);
+  const statuses = [200, 204, 301, 404, 403, 502, 503, 0];
+  events.insertBatch(statuses.map((status, i) => requestRowFixture({ secretId: 's1', ts: T0 + i, status })));
+  const of = (status?: '2xx' | '3xx' | '4xx' | '5xx' | 'errors') =>
+    events.auditForSecret('s1', { limit: 100, status }).map((e) => e.status);
+  assert.deepEqual(of('2xx'), [204, 200]);
+  assert.deepEqual(of('3xx'), [301]);
+  assert.deepEqual(of('4xx'), [403, 404]);
+  assert.deepEqual(of('5xx'), [503, 502]);
+  assert.deepEqual(of('errors'), [503, 502, 403, 404]);
+  assert.deepEqual(of(), [0, 503, 502, 403, 404, 301, 204, 200]);
+});
+
+test('audit excludes connection rows and other secrets; before pages 2,500 rows exactly once', (t) => {
+  const { events } = setup(t);
+  const rows: EventRow[] = [];
+  for (let i = 0; i < 2500; i++) {
+    rows.push(requestRowFixture({ secretId: 's1', ts: T0 + Math.floor(i / 100) * 1000 }));
+    if (i % 10 === 0) rows.push(requestRowFixture({ secretId: 's2' }), connectionRowFixture());
+  }
+  events.insertBatch(rows);
+  const seen = new Set<number>();
+  let before: number | undefined;
+  for (let page = 0; page < 10; page++) {
+    const batch = events.auditForSecret('s1', { limit: 1000, before });
+    if (batch.length === 0) break;
+    for (const e of batch) {
+      assert.equal(e.secret_id, 's1');
+      assert.ok(!seen.has(e.id), `id ${e.id} repeated`);
+      if (before !== undefined) assert.ok(e.id < before);
+      seen.add(e.id);
+    }
+    before = batch[batch.length - 1]!.id;
+  }
+  assert.equal(seen.size, 2500);
+});
+
+test('network pages 2,500 rows exactly once with an opaque cursor, even when timestamps tie', (t) => {
+  const { events } = setup(t);
+  const rows: EventRow[] = [];
+  for (let i = 0; i < 2500; i++) {
+    // Every row in the same second, the case that breaks timestamp cursors.
+    rows.push(i % 3 === 0 ? connectionRowFixture({ ts: T0 }) : requestRowFixture({ ts: T0 }));
+    if (i % 7 === 0) rows.push(requestRowFixture({ sandboxId: 'sb-other' }));
+  }
+  events.insertBatch(rows);
+  const seen = new Set<number>();
+  let cursor: number | undefined;
+  let pages = 0;
+  for (; pages < 10; pages++) {
+    const page = events.networkForSandbox('sb-1', { limit: 1000, cursor });
+    for (const e of page.data) {
+      assert.ok(!seen.has(e.id), `id ${e.id} repeated`);
+      seen.add(e.id);
+    }
+    assert.equal(page.has_more, page.next_cursor !== null);
+    if (!page.has_more) break;
+    assert.doesNotMatch(page.next_cursor!, /^\d+$/, 'cursor is opaque, not a bare id');
+    cursor = decodeCursor(page.next_cursor!);
+    assert.ok(cursor !== undefined);
+  }
+  assert.equal(pages, 2, 'three pages: 1000, 1000, 500');
+  assert.equal(seen.size, 2500);
+});
+
+test('network: exact page end has has_more false; shapes per kind', (t) => {
+  const { events } = setup(t);
+  events.insertBatch([
+    connectionRowFixture({ dstIp: null, errorCode: 'host_denied', verdict: 'blocked', bytesSent: 0, bytesRecv: 0 }),
+    requestRowFixture({ secretId: 's1', upstreamStatus: null }),
+  ]);
+  const page = events.networkForSandbox('sb-1', { limit: 2 });
+  assert.equal(page.has_more, false);
+  assert.equal(page.next_cursor, null);
+  assert.deepEqual(page.data, [
+    { kind: 'request', id: 2, ts: '2025-01-02T03:04:05.000Z', host: 'api.example.com', method: 'GET', path: '/v1/x', status: 200, latency_ms: 12, secret_id: 's1' },
+    { kind: 'connection', id: 1, ts: '2025-01-02T03:04:05.000Z', host: 'api.example.com', dst_port: 443, verdict: 'blocked', match_rule: 'allow_out *', bytes_sent: 0, bytes_recv: 0, error_code: 'host_denied' },
+  ]);
+});
+
+test('network filters: since is inclusive, verdict returns connection rows only', (t) => {
+  const { events } = setup(t);
+  events.insertBatch([
+    connectionRowFixture({ ts: T0, verdict: 'allowed' }),
+    requestRowFixture({ ts: T0 + 500 }),
+    connectionRowFixture({ ts: T0 + 1000, verdict: 'blocked' }),
+    connectionRowFixture({ ts: T0 + 2000, verdict: 'failed' }),
+    requestRowFixture({ ts: T0 + 3000 }),
+  ]);
+  const ids = (options: Parameters<EventsRepository['networkForSandbox']>[1]) =>
+    events.networkForSandbox('sb-1', options).data.map((e) => e.id);
+  assert.deepEqual(ids({ limit: 10, since: new Date(T0 + 1000) }), [5, 4, 3]);
+  assert.deepEqual(ids({ limit: 10, verdict: 'blocked' }), [3]);
+  assert.deepEqual(ids({ limit: 10, verdict: 'allowed' }), [1]);
+  assert.deepEqual(ids({ limit: 10, verdict: 'failed', since: new Date(T0 + 2001) }), []);
+  assert.deepEqual(ids({ limit: 10 }), [5, 4, 3, 2, 1]);
+  assert.deepEqual(events.networkForSandbox('sb-none', { limit: 10 }), { data: [], next_cursor: null, has_more: false });
+});
+
+test('cursors: round trip, and anything else decodes to undefined', () => {
+  assert.equal(decodeCursor(encodeCursor(42)), 42);
+  for (const bad of ['', '42', 'not base64!', Buffer.from('ev1:0').toString('base64url'), Buffer.from('ev1:-3').toString('base64url'), Buffer.from('xx:5').toString('base64url'), 'A'.repeat(100)]) {
+    assert.equal(decodeCursor(bad), undefined, bad);
+  }
+});
+
+test('insertBatch is one transaction: a bad row in the middle writes nothing', (t) => {
+  const { events, db } = setup(t);
+  const bad = connectionRowFixture({ verdict: 'maybe' as EventRow['verdict'] });
+  assert.throws(() => events.insertBatch([requestRowFixture(), bad, requestRowFixture()]), /CHECK constraint/);
+  assert.equal((db.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n, 0);
+});
+
+test('deleteOlderThan deletes only older rows, at most maxRows per call', (t) => {
+  const { events, db } = setup(t);
+  const old = Array.from({ length: 25 }, (_, i) => requestRowFixture({ ts: T0 - 10_000 + i }));
+  events.insertBatch([...old, requestRowFixture({ ts: T0 }), connectionRowFixture({ ts: T0 + 1 })]);
+  const cutoff = new Date(T0).toISOString();
+  assert.equal(events.deleteOlderThan(cutoff, 10), 10);
+  assert.equal(events.deleteOlderThan(cutoff, 10), 10);
+  assert.equal(events.deleteOlderThan(cutoff, 10), 5);
+  assert.equal(events.deleteOlderThan(cutoff, 10), 0);
+  const left = db.prepare('SELECT ts FROM events ORDER BY id').all() as Array<{ ts: string }>;
+  assert.deepEqual(left.map((r) => r.ts), [cutoff, new Date(T0 + 1).toISOString()]);
+});
+
+test('touchLastUsed sets last_used_at and never moves it backwards', (t) => {
+  const { events, db } = setup(t);
+  const insert = db.prepare(
+    `INSERT INTO secrets (id, name, auth_type, auth_config, hosts, value_enc, created_at, updated_at)
+     VALUES (?, ?, 'bearer', '{}', '["a.example.com"]', x'00', '2025-01-01T00:00:00.000Z', '2025-01-01T00:00:00.000Z')`,
+  );
+  insert.run('s1', 'one');
+  insert.run('s2', 'two');
+  const lastUsed = (id: string) => (db.prepare('SELECT last_used_at AS v FROM secrets WHERE id = ?').get(id) as { v: string | null }).v;
+  events.touchLastUsed(['s1'], '2025-01-02T00:00:00.000Z');
+  assert.equal(lastUsed('s1'), '2025-01-02T00:00:00.000Z');
+  assert.equal(lastUsed('s2'), null);
+  events.touchLastUsed(new Set(['s1', 's2', 'gone']), '2025-01-01T12:00:00.000Z');
+  assert.equal(lastUsed('s1'), '2025-01-02T00:00:00.000Z');
+  assert.equal(lastUsed('s2'), '2025-01-01T12:00:00.000Z');
+});
