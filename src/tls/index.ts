@@ -1,0 +1,3 @@
+export { loadOrCreateCa, type CertificateAuthority, type LoadCaOptions } from './ca.js';
+export { writeCaBundle } from './ca-bundle.js';
+export { LeafCertStore, type CertLookupResult, type LeafCertStoreOptions } from './leaf-certs.js';
