@@ -1,0 +1,100 @@
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { FrozenConfig } from '../config/schema.js';
+import type { Logger } from '../log/logger.js';
+import type { Store } from '../store/index.js';
+import { apiKeyAuth } from './api-key.js';
+import { describeForLog, sendFailure, toFailure } from './error-envelope.js';
+import { caRoutes } from './routes/ca.js';
+import { healthRoutes } from './routes/health.js';
+import { providerRoutes } from './routes/providers.js';
+import { sandboxRoutes } from './routes/sandboxes.js';
+import { secretRoutes } from './routes/secrets.js';
+import type { SandboxEnvOptions } from './sandbox-env.js';
+
+/** Largest request body the admin API reads (413 `payload_too_large` beyond). */
+const BODY_LIMIT = 1024 * 1024;
+
+export interface AdminDeps {
+  readonly config: FrozenConfig;
+  readonly logger: Logger;
+  /** The admin API key every route needs unless it says `config: { auth: false }`. */
+  readonly apiKey: string;
+  /** Served at GET /ca.pem. */
+  readonly caCertPem: string;
+  readonly store: Store;
+  /** Proxy URL and CA path put into each sandbox's `env`. */
+  readonly sandboxEnv: SandboxEnvOptions;
+  /**
+   * More routes (audit, network log, metrics, agents), registered after the built-in ones and
+   * under the same auth hook and error handler.
+   */
+  readonly extraRoutes?: ReadonlyArray<(app: FastifyInstance) => void | Promise<void>>;
+}
+
+/**
+ * The admin REST API as a fastify instance, ready to `listen()` (or `inject()` in tests); routes
+ * are registered when fastify boots (`ready()`/`listen()`), in the order given here.
+ * fastify's own request logging is off, so what reaches the log about a request is chosen
+ * here: a debug line with method, route pattern and status, never headers, query or body.
+ */
+export function buildAdminApp(deps: AdminDeps): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: BODY_LIMIT,
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+  });
+
+  strictJsonBodies(app);
+
+  app.setErrorHandler((err, request, reply) => {
+    const failure = toFailure(err);
+    if (failure.internal) {
+      request.log.error({ err: describeForLog(err), method: request.method, route: request.routeOptions.url }, 'admin API request failed');
+    }
+    return sendFailure(request, reply, failure);
+  });
+  app.setNotFoundHandler((request, reply) => sendFailure(request, reply, { status: 404, code: 'not_found', message: 'Route not found' }));
+
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.debug({ method: request.method, route: request.routeOptions.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'admin request');
+  });
+
+  app.register(apiKeyAuth, { apiKey: deps.apiKey });
+  healthRoutes(app);
+  caRoutes(app, deps.caCertPem);
+  providerRoutes(app);
+  secretRoutes(app, deps.store);
+  sandboxRoutes(app, deps.store, deps.sandboxEnv);
+  for (const register of deps.extraRoutes ?? []) app.register(inRootContext(register));
+  return app;
+}
+
+/**
+ * Bodies are JSON only (text/plain and other types: 400). An empty body with a JSON content
+ * type reads as absent, because some clients send the header on DELETE too; the body's own
+ * parse is fastify's (secure-json-parse, proto-poisoning refused).
+ */
+function strictJsonBodies(app: FastifyInstance): void {
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (body === '') {
+      done(null, undefined);
+      return;
+    }
+    parseJson(request, body as string, done);
+  });
+}
+
+/**
+ * Wraps a route registrar as a non-encapsulated plugin: its routes join the root context as if
+ * declared here, and fastify waits for it when it is async.
+ */
+function inRootContext(register: (app: FastifyInstance) => void | Promise<void>) {
+  const plugin = async (instance: FastifyInstance): Promise<void> => {
+    await register(instance);
+  };
+  return Object.assign(plugin, { [Symbol.for('skip-override')]: true });
+}

@@ -1,0 +1,49 @@
+import type { FastifyInstance } from 'fastify';
+import { ApiError } from '../../errors.js';
+import { parseAttachBinding, parseCreateSandbox } from '../../secrets/validate-sandbox.js';
+import type { SandboxRecord, Store } from '../../store/index.js';
+import { buildSandboxEnv, type SandboxEnvOptions } from '../sandbox-env.js';
+
+interface IdParams {
+  id: string;
+}
+
+/** `/sandboxes` CRUD and binding attach/detach (CONTRACT §4, superserve-api-facts §3). */
+export function sandboxRoutes(app: FastifyInstance, store: Store, envOptions: SandboxEnvOptions): void {
+  const toWire = (sandbox: SandboxRecord) => ({
+    id: sandbox.id,
+    name: sandbox.name,
+    status: sandbox.status,
+    created_at: sandbox.createdAt,
+    access_token: sandbox.accessToken,
+    secrets: sandbox.bindings.map((b) => ({ env_key: b.envKey, secret_name: b.secretName, revoked: b.revoked !== null })),
+    network: sandbox.network,
+    metadata: sandbox.metadata,
+    env: buildSandboxEnv(sandbox, envOptions),
+  });
+
+  app.post('/sandboxes', async (request, reply) => reply.code(201).send(toWire(store.sandboxes.create(parseCreateSandbox(request.body)))));
+
+  app.get('/sandboxes', async () => store.sandboxes.list().map(toWire));
+
+  app.get<{ Params: IdParams }>('/sandboxes/:id', async (request) => {
+    const sandbox = store.sandboxes.get(request.params.id);
+    if (!sandbox) throw new ApiError('not_found', 'Sandbox not found');
+    return toWire(sandbox);
+  });
+
+  app.delete<{ Params: IdParams }>('/sandboxes/:id', async (request, reply) => {
+    store.sandboxes.delete(request.params.id);
+    return reply.code(204).send();
+  });
+
+  app.post<{ Params: IdParams }>('/sandboxes/:id/secrets', async (request, reply) => {
+    const { env_key, secret_name } = parseAttachBinding(request.body);
+    return reply.code(201).send(store.sandboxes.attach(request.params.id, env_key, secret_name));
+  });
+
+  app.delete<{ Params: IdParams & { env_key: string } }>('/sandboxes/:id/secrets/:env_key', async (request, reply) => {
+    store.sandboxes.detach(request.params.id, request.params.env_key);
+    return reply.code(204).send();
+  });
+}

@@ -1,0 +1,58 @@
+import { join } from 'node:path';
+import type { RuleSource, StoreChange } from '../rules/source.js';
+import type { SecretCipher } from '../secrets/crypto.js';
+import { openDatabase, type Database } from './db.js';
+import { StoreRuleSource } from './rule-source.js';
+import { SandboxesRepository } from './sandboxes.js';
+import { SecretsRepository } from './secrets.js';
+
+export { openDatabase, type Database } from './db.js';
+export type { SecretInfo } from './secrets.js';
+export type { SandboxBinding, SandboxRecord, SecretSandboxBinding } from './sandboxes.js';
+export { SecretsRepository, SandboxesRepository, StoreRuleSource };
+
+/** File name of the database inside the data dir. */
+export const DATABASE_FILE = 'credproxy.db';
+
+export interface StoreOptions {
+  /** The database lives at `<dataDir>/credproxy.db`. */
+  readonly dataDir: string;
+  readonly cipher: SecretCipher;
+}
+
+/** All persistent state: the open database and the repositories over it. */
+export interface Store {
+  readonly db: Database;
+  readonly secrets: SecretsRepository;
+  readonly sandboxes: SandboxesRepository;
+  readonly ruleSource: RuleSource;
+  /**
+   * Calls `listener` synchronously after each committed mutation, before the mutating call
+   * returns (so a request that starts after an API call returned sees the change). Listener
+   * errors propagate to the caller. Returns a function that removes the listener.
+   */
+  onChange(listener: (change: StoreChange) => void): () => void;
+  close(): void;
+}
+
+export function openStore(options: StoreOptions): Store {
+  const db = openDatabase(join(options.dataDir, DATABASE_FILE));
+  const listeners = new Set<(change: StoreChange) => void>();
+  const emit = (change: StoreChange): void => {
+    for (const listener of listeners) listener(change);
+  };
+  return {
+    db,
+    secrets: new SecretsRepository(db, options.cipher, emit),
+    sandboxes: new SandboxesRepository(db, emit),
+    ruleSource: new StoreRuleSource(db, options.cipher),
+    onChange(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    close() {
+      listeners.clear();
+      if (db.open) db.close();
+    },
+  };
+}

@@ -1,0 +1,118 @@
+import type { Statement } from 'better-sqlite3';
+import type {
+  AuthType,
+  BindingRecord,
+  BindingRevocation,
+  NetworkPolicyRecord,
+  RuleSource,
+  SandboxRuleRecord,
+  SecretRuleRecord,
+} from '../rules/source.js';
+import type { SecretCipher } from '../secrets/crypto.js';
+import type { SecretValue } from '../secrets/secret-value.js';
+import type { Database } from './db.js';
+
+interface SandboxRow {
+  id: string;
+  name: string;
+  access_token: string;
+  network: string;
+}
+
+interface BindingRow {
+  id: number;
+  sandbox_id: string;
+  env_key: string;
+  stand_in: string;
+  secret_id: string | null;
+  secret_name: string;
+  revoked: BindingRevocation;
+}
+
+interface SecretRuleRow {
+  id: string;
+  name: string;
+  auth_type: string;
+  auth_config: string;
+  hosts: string;
+}
+
+const SANDBOX_COLUMNS = 'id, name, access_token, network';
+const BINDING_COLUMNS = 'id, sandbox_id, env_key, stand_in, secret_id, secret_name, revoked';
+
+/**
+ * The rule table's read model of the store. Unlike the API's view it includes detached
+ * bindings: their stand-ins must keep answering `proxy_token_revoked`.
+ */
+export class StoreRuleSource implements RuleSource {
+  readonly #cipher: SecretCipher;
+  readonly #allSandboxes: Statement<[]>;
+  readonly #allBindings: Statement<[]>;
+  readonly #sandbox: Statement<[string]>;
+  readonly #bindingsOf: Statement<[string]>;
+  readonly #secretRule: Statement<[string]>;
+  readonly #secretValue: Statement<[string]>;
+
+  constructor(db: Database, cipher: SecretCipher) {
+    this.#cipher = cipher;
+    this.#allSandboxes = db.prepare(`SELECT ${SANDBOX_COLUMNS} FROM sandboxes ORDER BY created_at, rowid`);
+    this.#allBindings = db.prepare(`SELECT ${BINDING_COLUMNS} FROM bindings ORDER BY id`);
+    this.#sandbox = db.prepare(`SELECT ${SANDBOX_COLUMNS} FROM sandboxes WHERE id = ?`);
+    this.#bindingsOf = db.prepare(`SELECT ${BINDING_COLUMNS} FROM bindings WHERE sandbox_id = ? ORDER BY id`);
+    this.#secretRule = db.prepare('SELECT id, name, auth_type, auth_config, hosts FROM secrets WHERE id = ?');
+    this.#secretValue = db.prepare('SELECT value_enc FROM secrets WHERE id = ?');
+  }
+
+  listSandboxes(): SandboxRuleRecord[] {
+    const bySandbox = new Map<string, BindingRecord[]>();
+    for (const row of this.#allBindings.all() as BindingRow[]) {
+      const group = bySandbox.get(row.sandbox_id);
+      if (group) group.push(toBinding(row));
+      else bySandbox.set(row.sandbox_id, [toBinding(row)]);
+    }
+    return (this.#allSandboxes.all() as SandboxRow[]).map((row) => toSandbox(row, bySandbox.get(row.id) ?? []));
+  }
+
+  getSandbox(sandboxId: string): SandboxRuleRecord | undefined {
+    const row = this.#sandbox.get(sandboxId) as SandboxRow | undefined;
+    return row && toSandbox(row, (this.#bindingsOf.all(sandboxId) as BindingRow[]).map(toBinding));
+  }
+
+  getSecretRule(secretId: string): SecretRuleRecord | undefined {
+    const row = this.#secretRule.get(secretId) as SecretRuleRow | undefined;
+    return row && {
+      id: row.id,
+      name: row.name,
+      authType: row.auth_type as AuthType,
+      authConfig: JSON.parse(row.auth_config) as Record<string, unknown>,
+      hosts: JSON.parse(row.hosts) as string[],
+    };
+  }
+
+  revealSecret(secretId: string): SecretValue | undefined {
+    const row = this.#secretValue.get(secretId) as { value_enc: Buffer } | undefined;
+    return row && this.#cipher.open(row.value_enc, secretId);
+  }
+}
+
+function toSandbox(row: SandboxRow, bindings: BindingRecord[]): SandboxRuleRecord {
+  return {
+    id: row.id,
+    name: row.name,
+    accessToken: row.access_token,
+    network: JSON.parse(row.network) as NetworkPolicyRecord,
+    bindings,
+  };
+}
+
+function toBinding(row: BindingRow): BindingRecord {
+  return {
+    id: row.id,
+    sandboxId: row.sandbox_id,
+    envKey: row.env_key,
+    standIn: row.stand_in,
+    secretId: row.secret_id,
+    secretName: row.secret_name,
+    revoked: row.revoked,
+  };
+}

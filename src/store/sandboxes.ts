@@ -1,0 +1,216 @@
+import { randomUUID } from 'node:crypto';
+import type { Statement } from 'better-sqlite3';
+import { ApiError } from '../errors.js';
+import type { BindingRevocation, NetworkPolicyRecord, StoreChange } from '../rules/source.js';
+import { findProvider } from '../secrets/providers.js';
+import { mintAccessToken, mintStandIn } from '../secrets/stand-in.js';
+import type { SandboxDefinition } from '../secrets/validate-sandbox.js';
+import type { Database } from './db.js';
+
+/** Most bindings one sandbox may hold (Superserve's cap). */
+const MAX_BINDINGS = 32;
+
+/** A binding as the sandbox shows it; detached bindings are not shown. */
+export interface SandboxBinding {
+  readonly envKey: string;
+  readonly secretName: string;
+  readonly standIn: string;
+  /** `credential_revoked` once the secret was deleted; never `proxy_token_revoked` here. */
+  readonly revoked: BindingRevocation;
+}
+
+export interface SandboxRecord {
+  readonly id: string;
+  readonly name: string;
+  readonly status: 'active';
+  readonly createdAt: string;
+  readonly accessToken: string;
+  readonly envVars: Readonly<Record<string, string>>;
+  readonly network: NetworkPolicyRecord;
+  readonly metadata: Readonly<Record<string, unknown>>;
+  /** Bindings not detached, in the order they were made. */
+  readonly bindings: readonly SandboxBinding[];
+}
+
+/** `GET /secrets/{name}/sandboxes` item. */
+export interface SecretSandboxBinding {
+  sandbox_id: string;
+  sandbox_name: string;
+  env_key: string;
+  status: string;
+}
+
+interface SandboxRow {
+  id: string;
+  name: string;
+  access_token: string;
+  env_vars: string;
+  network: string;
+  metadata: string;
+  created_at: string;
+}
+
+interface BindingRow {
+  id: number;
+  sandbox_id: string;
+  env_key: string;
+  secret_name: string;
+  stand_in: string;
+  revoked: BindingRevocation;
+}
+
+const SANDBOX_COLUMNS = 'id, name, access_token, env_vars, network, metadata, created_at';
+const BINDING_COLUMNS = 'id, sandbox_id, env_key, secret_name, stand_in, revoked';
+/** A binding that still occupies its env key: live, or revoked because its secret was deleted. */
+const NOT_DETACHED = "(revoked IS NULL OR revoked <> 'proxy_token_revoked')";
+
+/** Sandboxes and their bindings. Every mutation is one transaction, then one StoreChange. */
+export class SandboxesRepository {
+  readonly #db: Database;
+  readonly #emit: (change: StoreChange) => void;
+  readonly #insertSandbox: Statement<[string, string, string, string, string, string, string]>;
+  readonly #insertBinding: Statement<[string, string, string, string, string, string]>;
+  readonly #sandboxById: Statement<[string]>;
+  readonly #listSandboxes: Statement<[]>;
+  readonly #bindingsOf: Statement<[string]>;
+  readonly #allBindings: Statement<[]>;
+  readonly #bindingAt: Statement<[string, string]>;
+  readonly #detach: Statement<[number]>;
+  readonly #deleteSandbox: Statement<[string]>;
+  readonly #secretByName: Statement<[string]>;
+  readonly #bindingsOfSecret: Statement<[string]>;
+
+  constructor(db: Database, emit: (change: StoreChange) => void) {
+    this.#db = db;
+    this.#emit = emit;
+    this.#insertSandbox = db.prepare(`INSERT INTO sandboxes (id, name, access_token, env_vars, network, metadata, created_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?)`);
+    this.#insertBinding = db.prepare(`INSERT INTO bindings (sandbox_id, env_key, secret_id, secret_name, stand_in, created_at)
+      VALUES (?, ?, ?, ?, ?, ?)`);
+    this.#sandboxById = db.prepare(`SELECT ${SANDBOX_COLUMNS} FROM sandboxes WHERE id = ?`);
+    this.#listSandboxes = db.prepare(`SELECT ${SANDBOX_COLUMNS} FROM sandboxes ORDER BY created_at, rowid`);
+    this.#bindingsOf = db.prepare(`SELECT ${BINDING_COLUMNS} FROM bindings WHERE sandbox_id = ? AND ${NOT_DETACHED} ORDER BY id`);
+    this.#allBindings = db.prepare(`SELECT ${BINDING_COLUMNS} FROM bindings WHERE ${NOT_DETACHED} ORDER BY id`);
+    this.#bindingAt = db.prepare(`SELECT ${BINDING_COLUMNS} FROM bindings WHERE sandbox_id = ? AND env_key = ? AND ${NOT_DETACHED}`);
+    this.#detach = db.prepare("UPDATE bindings SET revoked = 'proxy_token_revoked' WHERE id = ?");
+    this.#deleteSandbox = db.prepare('DELETE FROM sandboxes WHERE id = ?');
+    this.#secretByName = db.prepare('SELECT id, provider FROM secrets WHERE name = ?');
+    this.#bindingsOfSecret = db.prepare(`SELECT b.sandbox_id, s.name AS sandbox_name, b.env_key, s.status
+      FROM bindings b JOIN sandboxes s ON s.id = b.sandbox_id
+      WHERE b.secret_id = ? AND b.revoked IS NULL ORDER BY b.id`);
+  }
+
+  /**
+   * Creates the sandbox with its access token and one fresh stand-in per binding. A binding
+   * naming a missing secret fails the whole create with 400 `secret_not_found`.
+   */
+  create(def: SandboxDefinition): SandboxRecord {
+    const id = randomUUID();
+    const now = new Date().toISOString();
+    this.#db.transaction(() => {
+      const resolved = Object.entries(def.secrets).map(([envKey, secretName]) => ({ envKey, secretName, secret: this.#secret(envKey, secretName) }));
+      this.#insertSandbox.run(id, def.name, mintAccessToken(), JSON.stringify(def.env_vars), JSON.stringify(def.network),
+        JSON.stringify(def.metadata), now);
+      for (const { envKey, secretName, secret } of resolved) this.#bind(id, envKey, secretName, secret, now);
+    })();
+    this.#emit({ kind: 'sandbox', sandboxId: id });
+    return this.get(id)!;
+  }
+
+  get(id: string): SandboxRecord | undefined {
+    const row = this.#sandboxById.get(id) as SandboxRow | undefined;
+    return row && toRecord(row, this.#bindingsOf.all(id) as BindingRow[]);
+  }
+
+  list(): SandboxRecord[] {
+    const bySandbox = new Map<string, BindingRow[]>();
+    for (const b of this.#allBindings.all() as BindingRow[]) {
+      const group = bySandbox.get(b.sandbox_id);
+      if (group) group.push(b);
+      else bySandbox.set(b.sandbox_id, [b]);
+    }
+    return (this.#listSandboxes.all() as SandboxRow[]).map((row) => toRecord(row, bySandbox.get(row.id) ?? []));
+  }
+
+  /** Deletes the sandbox; its bindings go with it and its access token stops at once. 404 when absent. */
+  delete(id: string): void {
+    if (this.#deleteSandbox.run(id).changes === 0) throw sandboxNotFound();
+    this.#emit({ kind: 'sandbox', sandboxId: id });
+  }
+
+  /**
+   * Binds a secret under a new env key with a fresh stand-in. 409 when the key is live-bound or
+   * set in env_vars; a key held by a binding whose secret was deleted is taken over (the old
+   * stand-in then answers `proxy_token_revoked`).
+   */
+  attach(sandboxId: string, envKey: string, secretName: string): { env_key: string; secret_name: string } {
+    this.#db.transaction(() => {
+      const sandbox = this.#requireSandbox(sandboxId);
+      const current = this.#bindingAt.get(sandboxId, envKey) as BindingRow | undefined;
+      if (current?.revoked === null) throw new ApiError('conflict', `env-var key ${JSON.stringify(envKey)} is already bound on this sandbox`);
+      if (Object.hasOwn(JSON.parse(sandbox.env_vars) as object, envKey)) {
+        throw new ApiError('conflict', `env-var key ${JSON.stringify(envKey)} is already set in env_vars on this sandbox`);
+      }
+      const occupied = (this.#bindingsOf.all(sandboxId) as BindingRow[]).length - (current ? 1 : 0);
+      if (occupied >= MAX_BINDINGS) throw new ApiError('bad_request', `sandbox already has the max ${MAX_BINDINGS} secret bindings`);
+      const secret = this.#secret(envKey, secretName);
+      if (current) this.#detach.run(current.id);
+      this.#bind(sandboxId, envKey, secretName, secret, new Date().toISOString());
+    })();
+    this.#emit({ kind: 'sandbox', sandboxId });
+    return { env_key: envKey, secret_name: secretName };
+  }
+
+  /** Detaches the binding at `envKey`: its stand-in answers `proxy_token_revoked` from now on. 404 when nothing is bound. */
+  detach(sandboxId: string, envKey: string): void {
+    this.#db.transaction(() => {
+      this.#requireSandbox(sandboxId);
+      const current = this.#bindingAt.get(sandboxId, envKey) as BindingRow | undefined;
+      if (!current) throw new ApiError('not_found', `no secret bound under env-var key ${JSON.stringify(envKey)} on this sandbox`);
+      this.#detach.run(current.id);
+    })();
+    this.#emit({ kind: 'sandbox', sandboxId });
+  }
+
+  /** The live bindings of a secret (by id), with their sandbox. */
+  bindingsOfSecret(secretId: string): SecretSandboxBinding[] {
+    return this.#bindingsOfSecret.all(secretId) as SecretSandboxBinding[];
+  }
+
+  #requireSandbox(id: string): SandboxRow {
+    const row = this.#sandboxById.get(id) as SandboxRow | undefined;
+    if (!row) throw sandboxNotFound();
+    return row;
+  }
+
+  #secret(envKey: string, name: string): { id: string; provider: string | null } {
+    const secret = this.#secretByName.get(name) as { id: string; provider: string | null } | undefined;
+    if (!secret) {
+      throw new ApiError('secret_not_found', `secrets[${envKey}] references ${JSON.stringify(name)}, which does not exist for this team`);
+    }
+    return secret;
+  }
+
+  #bind(sandboxId: string, envKey: string, secretName: string, secret: { id: string; provider: string | null }, now: string): void {
+    const provider = secret.provider === null ? undefined : findProvider(secret.provider);
+    this.#insertBinding.run(sandboxId, envKey, secret.id, secretName, mintStandIn(provider), now);
+  }
+}
+
+function sandboxNotFound(): ApiError {
+  return new ApiError('not_found', 'Sandbox not found');
+}
+
+function toRecord(row: SandboxRow, bindings: readonly BindingRow[]): SandboxRecord {
+  return {
+    id: row.id,
+    name: row.name,
+    status: 'active',
+    createdAt: row.created_at,
+    accessToken: row.access_token,
+    envVars: JSON.parse(row.env_vars) as Record<string, string>,
+    network: JSON.parse(row.network) as NetworkPolicyRecord,
+    metadata: JSON.parse(row.metadata) as Record<string, unknown>,
+    bindings: bindings.map((b) => ({ envKey: b.env_key, secretName: b.secret_name, standIn: b.stand_in, revoked: b.revoked })),
+  };
+}

@@ -1,0 +1,151 @@
+import { randomUUID } from 'node:crypto';
+import type { Statement } from 'better-sqlite3';
+import { ApiError } from '../errors.js';
+import type { AuthType, StoreChange } from '../rules/source.js';
+import type { SecretCipher } from '../secrets/crypto.js';
+import type { SecretDefinition } from '../secrets/validate-secret.js';
+import type { Database } from './db.js';
+
+/** The API's view of a secret (superserve-api-facts §2); the value is never part of it. */
+export interface SecretInfo {
+  id: string;
+  name: string;
+  auth_type: AuthType;
+  auth_config: Record<string, unknown>;
+  /** Omitted when the secret was created with explicit auth. */
+  provider_shortcut?: string;
+  hosts: string[];
+  created_at: string;
+  updated_at: string;
+  /** Omitted until a request used the secret. */
+  last_used_at?: string;
+}
+
+interface SecretRow {
+  id: string;
+  name: string;
+  auth_type: string;
+  auth_config: string;
+  provider: string | null;
+  hosts: string;
+  created_at: string;
+  updated_at: string;
+  last_used_at: string | null;
+}
+
+const INFO_COLUMNS = 'id, name, auth_type, auth_config, provider, hosts, created_at, updated_at, last_used_at';
+
+/** Secrets table access. Values go in sealed and never come out here (see rule-source.ts). */
+export class SecretsRepository {
+  readonly #db: Database;
+  readonly #cipher: SecretCipher;
+  readonly #emit: (change: StoreChange) => void;
+  readonly #insert: Statement<[string, string, string, string, string | null, string, Buffer, string, string]>;
+  readonly #list: Statement<[]>;
+  readonly #byName: Statement<[string]>;
+  readonly #byId: Statement<[string]>;
+  readonly #updateValue: Statement<[Buffer, string, string]>;
+  readonly #liveBoundSandboxes: Statement<[string]>;
+  readonly #revokeBindings: Statement<[string]>;
+  readonly #delete: Statement<[string]>;
+  readonly #touch: Statement<[string, string, string]>;
+
+  constructor(db: Database, cipher: SecretCipher, emit: (change: StoreChange) => void) {
+    this.#db = db;
+    this.#cipher = cipher;
+    this.#emit = emit;
+    this.#insert = db.prepare(`INSERT INTO secrets (id, name, auth_type, auth_config, provider, hosts, value_enc, created_at, updated_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    this.#list = db.prepare(`SELECT ${INFO_COLUMNS} FROM secrets ORDER BY created_at, rowid`);
+    this.#byName = db.prepare(`SELECT ${INFO_COLUMNS} FROM secrets WHERE name = ?`);
+    this.#byId = db.prepare(`SELECT ${INFO_COLUMNS} FROM secrets WHERE id = ?`);
+    this.#updateValue = db.prepare('UPDATE secrets SET value_enc = ?, updated_at = ? WHERE id = ?');
+    this.#liveBoundSandboxes = db.prepare('SELECT DISTINCT sandbox_id FROM bindings WHERE secret_id = ? AND revoked IS NULL');
+    this.#revokeBindings = db.prepare("UPDATE bindings SET revoked = 'credential_revoked' WHERE secret_id = ? AND revoked IS NULL");
+    this.#delete = db.prepare('DELETE FROM secrets WHERE id = ?');
+    // Only moves forward, so batches written out of order cannot make it go back in time.
+    this.#touch = db.prepare('UPDATE secrets SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)');
+  }
+
+  /** Stores a validated secret; 409 `conflict` when the name is taken. */
+  create(def: SecretDefinition): SecretInfo {
+    const id = randomUUID();
+    const now = new Date().toISOString();
+    try {
+      this.#insert.run(id, def.name, def.authType, JSON.stringify(def.authConfig), def.provider, JSON.stringify(def.hosts),
+        this.#cipher.seal(def.value, id), now, now);
+    } catch (err) {
+      if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
+        throw new ApiError('conflict', `a secret named ${JSON.stringify(def.name)} already exists`);
+      }
+      throw err;
+    }
+    return this.getById(id)!;
+  }
+
+  list(): SecretInfo[] {
+    return (this.#list.all() as SecretRow[]).map(toInfo);
+  }
+
+  getByName(name: string): SecretInfo | undefined {
+    const row = this.#byName.get(name) as SecretRow | undefined;
+    return row && toInfo(row);
+  }
+
+  getById(id: string): SecretInfo | undefined {
+    const row = this.#byId.get(id) as SecretRow | undefined;
+    return row && toInfo(row);
+  }
+
+  /** Replaces the value (bindings keep their stand-ins); 404 when there is no such secret. */
+  rotate(name: string, value: string): SecretInfo {
+    const existing = this.#require(name);
+    this.#updateValue.run(this.#cipher.seal(value, existing.id), new Date().toISOString(), existing.id);
+    this.#emit({ kind: 'secret', secretId: existing.id });
+    return this.getById(existing.id)!;
+  }
+
+  /**
+   * Deletes the secret and, in the same transaction, marks its live bindings
+   * `credential_revoked` so their stand-ins answer 503 from then on; 404 when absent.
+   */
+  delete(name: string): void {
+    const existing = this.#require(name);
+    const sandboxIds = this.#db.transaction(() => {
+      const ids = (this.#liveBoundSandboxes.all(existing.id) as Array<{ sandbox_id: string }>).map((r) => r.sandbox_id);
+      this.#revokeBindings.run(existing.id);
+      this.#delete.run(existing.id);
+      return ids;
+    })();
+    this.#emit({ kind: 'secret', secretId: existing.id });
+    for (const sandboxId of sandboxIds) this.#emit({ kind: 'sandbox', sandboxId });
+  }
+
+  /** Records that requests used these secrets at `ts` (RFC 3339); unknown ids are ignored. */
+  touchLastUsed(ids: readonly string[], ts: string): void {
+    if (ids.length === 0) return;
+    this.#db.transaction(() => {
+      for (const id of ids) this.#touch.run(ts, id, ts);
+    })();
+  }
+
+  #require(name: string): SecretInfo {
+    const info = this.getByName(name);
+    if (!info) throw new ApiError('not_found', 'Secret not found');
+    return info;
+  }
+}
+
+function toInfo(row: SecretRow): SecretInfo {
+  return {
+    id: row.id,
+    name: row.name,
+    auth_type: row.auth_type as AuthType,
+    auth_config: JSON.parse(row.auth_config) as Record<string, unknown>,
+    ...(row.provider !== null && { provider_shortcut: row.provider }),
+    hosts: JSON.parse(row.hosts) as string[],
+    created_at: row.created_at,
+    updated_at: row.updated_at,
+    ...(row.last_used_at !== null && { last_used_at: row.last_used_at }),
+  };
+}

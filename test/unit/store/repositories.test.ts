@@ -1,0 +1,255 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { StoreChange } from '../../../src/rules/source.js';
+import { SecretCipher } from '../../../src/secrets/crypto.js';
+import type { SecretDefinition } from '../../../src/secrets/validate-secret.js';
+import type { SandboxDefinition } from '../../../src/secrets/validate-sandbox.js';
+import { DATABASE_FILE, openDatabase, openStore, type Store } from '../../../src/store/index.js';
+import { MIGRATIONS } from '../../../src/store/migrations/index.js';
+
+const PLANTED = 'PLANTED-real-credential-7f3e9c1d2b4a';
+const ROTATED = 'ROTATED-real-credential-a1b2c3d4e5f6';
+
+function bearerSecret(name: string, value = PLANTED): SecretDefinition {
+  return { name, value, provider: null, authType: 'bearer', authConfig: {}, hosts: ['api.example.com'] };
+}
+
+function anthropicSecret(name: string): SecretDefinition {
+  return { name, value: PLANTED, provider: 'anthropic', authType: 'api-key', authConfig: { header: 'x-api-key' }, hosts: ['api.anthropic.com'] };
+}
+
+function sandboxDef(secrets: Record<string, string>, envVars: Record<string, string> = {}): SandboxDefinition {
+  return { name: 'sb-1', secrets, env_vars: envVars, network: { allow_out: [], deny_out: [] }, metadata: { team: 'a' } };
+}
+
+interface Fixture {
+  dir: string;
+  cipher: SecretCipher;
+  store: Store;
+  changes: StoreChange[];
+}
+
+function setup(t: { after: (fn: () => void) => void }): Fixture {
+  const dir = mkdtempSync(join(tmpdir(), 'credproxy-store-'));
+  const cipher = new SecretCipher(randomBytes(32));
+  const store = openStore({ dataDir: join(dir, 'data'), cipher });
+  const changes: StoreChange[] = [];
+  store.onChange((c) => changes.push(c));
+  t.after(() => {
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return { dir, cipher, store, changes };
+}
+
+test('openDatabase: WAL, foreign keys, schema version, file mode 0600', (t) => {
+  const { dir, store } = setup(t);
+  const path = join(dir, 'data', DATABASE_FILE);
+  assert.equal(statSync(path).mode & 0o777, 0o600);
+  assert.equal(store.db.pragma('journal_mode', { simple: true }), 'wal');
+  assert.equal(store.db.pragma('foreign_keys', { simple: true }), 1);
+  assert.equal(store.db.pragma('user_version', { simple: true }), MIGRATIONS.length);
+  store.secrets.create(bearerSecret('a'));
+  assert.equal(statSync(`${path}-wal`).mode & 0o777, 0o600);
+});
+
+test('openDatabase: reopening runs no migration twice and keeps the data', (t) => {
+  const { dir, store } = setup(t);
+  store.secrets.create(bearerSecret('kept'));
+  store.close();
+  const db = openDatabase(join(dir, 'data', DATABASE_FILE));
+  try {
+    assert.equal(db.pragma('user_version', { simple: true }), MIGRATIONS.length);
+    assert.equal((db.prepare('SELECT count(*) AS n FROM secrets').get() as { n: number }).n, 1);
+  } finally {
+    db.close();
+  }
+});
+
+test('openDatabase: a database from a newer build is refused', (t) => {
+  const { dir, store } = setup(t);
+  store.db.pragma('user_version = 99');
+  store.close();
+  assert.throws(() => openDatabase(join(dir, 'data', DATABASE_FILE)), /newer than this build/);
+});
+
+test('secrets: create returns SecretInfo; list/get; duplicate is 409', (t) => {
+  const { store } = setup(t);
+  const info = store.secrets.create(anthropicSecret('anthropic-prod'));
+  assert.match(info.id, /^[0-9a-f-]{36}$/);
+  assert.deepEqual(Object.keys(info), ['id', 'name', 'auth_type', 'auth_config', 'provider_shortcut', 'hosts', 'created_at', 'updated_at']);
+  assert.equal(info.provider_shortcut, 'anthropic');
+  assert.match(info.created_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+  assert.equal(JSON.stringify(info).includes(PLANTED), false);
+
+  const custom = store.secrets.create(bearerSecret('custom'));
+  assert.equal('provider_shortcut' in custom, false);
+  assert.equal('last_used_at' in custom, false);
+  assert.deepEqual(store.secrets.list().map((s) => s.name), ['anthropic-prod', 'custom']);
+  assert.deepEqual(store.secrets.getByName('custom'), custom);
+  assert.deepEqual(store.secrets.getById(custom.id), custom);
+  assert.equal(store.secrets.getByName('nope'), undefined);
+  assert.throws(() => store.secrets.create(bearerSecret('custom')), { code: 'conflict', message: 'a secret named "custom" already exists' });
+});
+
+test('secrets: rotate changes the value the rule source reveals and emits a change', async (t) => {
+  const { store, changes } = setup(t);
+  const info = store.secrets.create(bearerSecret('s'));
+  assert.equal(store.ruleSource.revealSecret(info.id)?.reveal(), PLANTED);
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  const rotated = store.secrets.rotate('s', ROTATED);
+  assert.notEqual(rotated.updated_at, info.updated_at);
+  assert.equal(store.ruleSource.revealSecret(info.id)?.reveal(), ROTATED);
+  assert.deepEqual(changes, [{ kind: 'secret', secretId: info.id }]);
+  assert.throws(() => store.secrets.rotate('missing', ROTATED), { code: 'not_found', message: 'Secret not found' });
+});
+
+test('secrets: touchLastUsed only moves forward', (t) => {
+  const { store } = setup(t);
+  const info = store.secrets.create(bearerSecret('s'));
+  store.secrets.touchLastUsed([info.id, 'unknown-id'], '2030-01-01T00:00:02.000Z');
+  store.secrets.touchLastUsed([info.id], '2030-01-01T00:00:01.000Z');
+  assert.equal(store.secrets.getById(info.id)?.last_used_at, '2030-01-01T00:00:02.000Z');
+});
+
+test('sandboxes: create mints a token and one stand-in per binding; missing secret fails the whole create', (t) => {
+  const { store, changes } = setup(t);
+  store.secrets.create(anthropicSecret('anthropic'));
+  store.secrets.create(bearerSecret('custom'));
+  const sb = store.sandboxes.create(sandboxDef({ ANTHROPIC_API_KEY: 'anthropic', TOKEN: 'custom', OTHER: 'custom' }, { LOG: 'debug' }));
+  assert.match(sb.accessToken, /^[A-Za-z0-9_-]{22,}$/);
+  assert.equal(sb.status, 'active');
+  assert.deepEqual(sb.envVars, { LOG: 'debug' });
+  assert.deepEqual(sb.bindings.map((b) => [b.envKey, b.secretName, b.revoked]), [
+    ['ANTHROPIC_API_KEY', 'anthropic', null], ['TOKEN', 'custom', null], ['OTHER', 'custom', null],
+  ]);
+  assert.match(sb.bindings[0]!.standIn, /^sk-ant-api03-[A-Za-z0-9]{48}$/);
+  assert.notEqual(sb.bindings[1]!.standIn, sb.bindings[2]!.standIn);
+  assert.deepEqual(changes, [{ kind: 'sandbox', sandboxId: sb.id }]);
+  assert.deepEqual(store.sandboxes.get(sb.id), sb);
+  assert.deepEqual(store.sandboxes.list(), [sb]);
+
+  assert.throws(() => store.sandboxes.create(sandboxDef({ A: 'custom', B: 'ghost' })), {
+    code: 'secret_not_found',
+    message: 'secrets[B] references "ghost", which does not exist for this team',
+  });
+  assert.equal(store.sandboxes.list().length, 1);
+});
+
+test('sandboxes: attach, 409 on a bound key, detach keeps the row revoked, 404 when nothing is bound', (t) => {
+  const { store, changes } = setup(t);
+  store.secrets.create(bearerSecret('custom'));
+  const sb = store.sandboxes.create(sandboxDef({ TOKEN: 'custom' }, { PLAIN: 'x' }));
+  changes.length = 0;
+
+  assert.deepEqual(store.sandboxes.attach(sb.id, 'SECOND', 'custom'), { env_key: 'SECOND', secret_name: 'custom' });
+  assert.throws(() => store.sandboxes.attach(sb.id, 'TOKEN', 'custom'), { code: 'conflict', message: 'env-var key "TOKEN" is already bound on this sandbox' });
+  assert.throws(() => store.sandboxes.attach(sb.id, 'PLAIN', 'custom'), { code: 'conflict' });
+  assert.throws(() => store.sandboxes.attach(sb.id, 'NEW', 'ghost'), { code: 'secret_not_found' });
+  assert.throws(() => store.sandboxes.attach('no-such-id', 'NEW', 'custom'), { code: 'not_found', message: 'Sandbox not found' });
+
+  const standIn = store.sandboxes.get(sb.id)!.bindings[0]!.standIn;
+  store.sandboxes.detach(sb.id, 'TOKEN');
+  assert.deepEqual(store.sandboxes.get(sb.id)!.bindings.map((b) => b.envKey), ['SECOND']);
+  const rule = store.ruleSource.getSandbox(sb.id)!;
+  assert.deepEqual(rule.bindings.find((b) => b.standIn === standIn)?.revoked, 'proxy_token_revoked');
+  assert.throws(() => store.sandboxes.detach(sb.id, 'TOKEN'), { code: 'not_found', message: 'no secret bound under env-var key "TOKEN" on this sandbox' });
+
+  store.sandboxes.attach(sb.id, 'TOKEN', 'custom');
+  const fresh = store.sandboxes.get(sb.id)!.bindings.find((b) => b.envKey === 'TOKEN')!;
+  assert.notEqual(fresh.standIn, standIn);
+  assert.deepEqual(changes, Array(3).fill({ kind: 'sandbox', sandboxId: sb.id }));
+});
+
+test('sandboxes: at most 32 bindings through attach', (t) => {
+  const { store } = setup(t);
+  store.secrets.create(bearerSecret('custom'));
+  const keys = Object.fromEntries(Array.from({ length: 32 }, (_, i) => [`K${i}`, 'custom']));
+  const sb = store.sandboxes.create(sandboxDef(keys));
+  assert.throws(() => store.sandboxes.attach(sb.id, 'ONE_MORE', 'custom'), { code: 'bad_request', message: 'sandbox already has the max 32 secret bindings' });
+});
+
+test('secret delete revokes its bindings in one step and notifies secret and sandboxes', (t) => {
+  const { store, changes } = setup(t);
+  const secret = store.secrets.create(bearerSecret('custom'));
+  store.secrets.create(bearerSecret('other'));
+  const sb = store.sandboxes.create(sandboxDef({ TOKEN: 'custom', KEEP: 'other' }));
+  assert.deepEqual(store.sandboxes.bindingsOfSecret(secret.id), [{ sandbox_id: sb.id, sandbox_name: 'sb-1', env_key: 'TOKEN', status: 'active' }]);
+  changes.length = 0;
+
+  store.secrets.delete('custom');
+  assert.equal(store.secrets.getByName('custom'), undefined);
+  assert.equal(store.ruleSource.getSecretRule(secret.id), undefined);
+  assert.equal(store.ruleSource.revealSecret(secret.id), undefined);
+  assert.deepEqual(store.sandboxes.get(sb.id)!.bindings.map((b) => [b.envKey, b.revoked]), [['TOKEN', 'credential_revoked'], ['KEEP', null]]);
+  const ruleBinding = store.ruleSource.getSandbox(sb.id)!.bindings[0]!;
+  assert.equal(ruleBinding.secretId, null);
+  assert.equal(ruleBinding.revoked, 'credential_revoked');
+  assert.deepEqual(changes, [{ kind: 'secret', secretId: secret.id }, { kind: 'sandbox', sandboxId: sb.id }]);
+  assert.deepEqual(store.sandboxes.bindingsOfSecret(secret.id), []);
+  assert.throws(() => store.secrets.delete('custom'), { code: 'not_found' });
+
+  // The key a deleted secret held can be bound again; the old stand-in then reads as detached.
+  const again = store.secrets.create(bearerSecret('custom'));
+  store.sandboxes.attach(sb.id, 'TOKEN', 'custom');
+  assert.deepEqual(store.sandboxes.get(sb.id)!.bindings.map((b) => [b.envKey, b.revoked]), [['KEEP', null], ['TOKEN', null]]);
+  assert.equal(store.ruleSource.getSandbox(sb.id)!.bindings[0]!.revoked, 'proxy_token_revoked');
+  assert.equal(store.sandboxes.bindingsOfSecret(again.id).length, 1);
+});
+
+test('sandbox delete cascades bindings and the token stops resolving', (t) => {
+  const { store, changes } = setup(t);
+  store.secrets.create(bearerSecret('custom'));
+  const sb = store.sandboxes.create(sandboxDef({ TOKEN: 'custom' }));
+  changes.length = 0;
+  store.sandboxes.delete(sb.id);
+  assert.equal(store.sandboxes.get(sb.id), undefined);
+  assert.equal(store.ruleSource.getSandbox(sb.id), undefined);
+  assert.deepEqual(store.ruleSource.listSandboxes(), []);
+  assert.equal((store.db.prepare('SELECT count(*) AS n FROM bindings').get() as { n: number }).n, 0);
+  assert.deepEqual(changes, [{ kind: 'sandbox', sandboxId: sb.id }]);
+  assert.throws(() => store.sandboxes.delete(sb.id), { code: 'not_found', message: 'Sandbox not found' });
+});
+
+test('rule source: records for the rule table', (t) => {
+  const { store } = setup(t);
+  const github = store.secrets.create({
+    name: 'gh', value: PLANTED, provider: 'github', authType: 'per_host',
+    authConfig: { per_host: [{ hosts: ['api.github.com'], type: 'bearer' }, { hosts: ['github.com'], type: 'basic', username: 'x-access-token' }] },
+    hosts: ['api.github.com', 'github.com'],
+  });
+  const sb = store.sandboxes.create({ ...sandboxDef({ GITHUB_TOKEN: 'gh' }), network: { allow_out: ['*.github.com'], deny_out: [] } });
+  assert.deepEqual(store.ruleSource.getSecretRule(github.id), {
+    id: github.id, name: 'gh', authType: 'per_host', authConfig: github.auth_config, hosts: ['api.github.com', 'github.com'],
+  });
+  const [record] = store.ruleSource.listSandboxes();
+  assert.equal(record!.accessToken, sb.accessToken);
+  assert.deepEqual(record!.network, { allow_out: ['*.github.com'], deny_out: [] });
+  assert.match(record!.bindings[0]!.standIn, /^ghp_[A-Za-z0-9]{36}$/);
+  assert.deepEqual(store.ruleSource.getSandbox(sb.id), record);
+});
+
+test('the database files never contain a planted value in cleartext', (t) => {
+  const { dir, store } = setup(t);
+  store.secrets.create(bearerSecret('one'));
+  store.secrets.create(anthropicSecret('two'));
+  store.secrets.rotate('one', ROTATED);
+  store.sandboxes.create(sandboxDef({ A: 'one', B: 'two' }));
+  const path = join(dir, 'data', DATABASE_FILE);
+  const check = (): void => {
+    for (const file of [path, `${path}-wal`]) {
+      if (!existsSync(file)) continue;
+      const bytes = readFileSync(file);
+      assert.equal(bytes.includes(Buffer.from(PLANTED)), false, `${file} holds the planted value`);
+      assert.equal(bytes.includes(Buffer.from(ROTATED)), false, `${file} holds the rotated value`);
+    }
+  };
+  check();
+  assert.ok(existsSync(`${path}-wal`));
+  store.db.pragma('wal_checkpoint(TRUNCATE)');
+  check();
+});
