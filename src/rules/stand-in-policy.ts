@@ -1,0 +1,167 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import { ProxyRejection } from '../errors.js';
+import type { CredentialMatch, InjectionResult, ProxyPolicy, RequestTarget, SandboxIdentity } from '../proxy/policy.js';
+import type { CompiledBinding } from './compiled-binding.js';
+import type { CompiledRule, CompiledSecret } from './compiled-secret.js';
+import type { EchoForms } from './echo-forms.js';
+import { ResponseEchoScrubber } from './echo-scrubber.js';
+import { applyInjections, type PlannedInjection } from './inject.js';
+import type { EgressDecision } from './network-policy.js';
+import { decodeBasic, RequestHeaderView } from './request-headers.js';
+import type { CompiledSandbox, RuleTable, StandInOwner } from './rule-table.js';
+import type { ShapeMatch } from './stand-in-matcher.js';
+import { scanTokenRuns } from './token-scan.js';
+
+export interface StandInPolicyOptions {
+  /** `proxy.requireAuth`: when false, requests without valid Proxy-Authorization are unattributed. */
+  requireAuth: boolean;
+}
+
+const NO_INJECTION: InjectionResult = Object.freeze({ matches: Object.freeze([]), scrubber: undefined });
+const ALLOWED_UNATTRIBUTED: EgressDecision = { allowed: true, code: undefined, explain: () => 'unattributed request: no sandbox network rule' };
+
+/** A stand-in found in its binding's shape, and the rule it will be sent under. */
+interface Hit {
+  readonly binding: CompiledBinding;
+  readonly secret: CompiledSecret;
+  readonly found: ShapeMatch;
+  rule: CompiledRule | undefined;
+}
+
+/** What one request collects before any header is touched. */
+interface Resolution {
+  readonly planned: PlannedInjection[];
+  readonly matches: CredentialMatch[];
+  readonly forms: EchoForms[];
+}
+
+/**
+ * The credential rules as the proxy sees them (the ProxyPolicy seam). Per request it only reads
+ * the RuleTable's memory: a sandbox is read from the store the first time it is used.
+ *
+ * authorizeRequest checks, in order, and changes nothing until all have passed:
+ * identity still valid (407) → a stand-in of another sandbox (403 stand_in_wrong_sandbox) →
+ * per stand-in found: revoked (503) → cleartext (403) → host (403) → rendering (502 inject_error);
+ * then strips every matched header and sets every real one.
+ */
+export class StandInPolicy implements ProxyPolicy {
+  readonly #table: RuleTable;
+  readonly #requireAuth: boolean;
+
+  constructor(table: RuleTable, options: StandInPolicyOptions) {
+    this.#table = table;
+    this.#requireAuth = options.requireAuth;
+  }
+
+  authenticate(proxyAuthorization: string | undefined): SandboxIdentity | null {
+    const credentials = decodeBasic(proxyAuthorization);
+    const identity = credentials && this.#table.identityForToken(credentials.password.toString('utf8'));
+    if (identity) return identity;
+    if (this.#requireAuth) throw new ProxyRejection('proxy_auth_required');
+    return null;
+  }
+
+  checkEgress(identity: SandboxIdentity | null, host: string): void {
+    const decision = this.egressDecision(identity, host);
+    if (decision.code) throw new ProxyRejection(decision.code, decision.explain());
+  }
+
+  /** checkEgress's verdict as a value, for the connection row's match_rule. Throws only 407. */
+  egressDecision(identity: SandboxIdentity | null, host: string): EgressDecision {
+    if (identity === null) return ALLOWED_UNATTRIBUTED;
+    return this.#liveSandbox(identity).network.decide(host);
+  }
+
+  authorizeRequest(identity: SandboxIdentity | null, target: RequestTarget, headers: IncomingHttpHeaders): InjectionResult {
+    const sandbox = identity === null ? undefined : this.#liveSandbox(identity);
+    const view = new RequestHeaderView(headers);
+    const owners = this.#standInOwners(view);
+    let resolution: Resolution | undefined;
+    if (sandbox) {
+      assertOwnStandIns(sandbox, owners);
+      resolution = this.#resolve(sandbox, owners, view, target, undefined);
+    } else {
+      // Unattributed: each stand-in is honoured as its own sandbox's.
+      for (const sandboxId of new Set(owners?.map((o) => o.sandboxId))) {
+        const owner = this.#table.sandbox(sandboxId);
+        if (owner) resolution = this.#resolve(owner, owners, view, target, resolution);
+      }
+    }
+    if (!resolution) return NO_INJECTION;
+    applyInjections(headers, resolution.planned);
+    return { matches: resolution.matches, scrubber: new ResponseEchoScrubber(resolution.forms) };
+  }
+
+  #liveSandbox(identity: SandboxIdentity): CompiledSandbox {
+    const sandbox = this.#table.sandbox(identity.sandboxId);
+    if (!sandbox) throw new ProxyRejection('proxy_auth_required', 'this sandbox no longer exists');
+    return sandbox;
+  }
+
+  /** Owners of every stand-in-like run in the headers; undefined when there are none. */
+  #standInOwners(view: RequestHeaderView): StandInOwner[] | undefined {
+    let owners: StandInOwner[] | undefined;
+    for (const run of scanTokenRuns(view, this.#table.isStandInLength) ?? []) {
+      const owner = this.#table.standInOwner(run);
+      if (owner) (owners ??= []).push(owner);
+    }
+    return owners;
+  }
+
+  /** Checks one sandbox's stand-ins in this request and renders their injections (no writes). */
+  #resolve(
+    sandbox: CompiledSandbox,
+    owners: readonly StandInOwner[] | undefined,
+    view: RequestHeaderView,
+    target: RequestTarget,
+    into: Resolution | undefined,
+  ): Resolution | undefined {
+    assertNotRevoked(sandbox, owners);
+    let hits: Hit[] | undefined;
+    for (const binding of sandbox.live) {
+      const matcher = binding.matcher!;
+      if (matcher.scanFindsEveryMatch && !scanned(owners, binding.id)) continue;
+      const found = matcher.match(view);
+      if (found) (hits ??= []).push({ binding, secret: binding.secret!, found, rule: undefined });
+    }
+    if (!hits) return into;
+    if (!target.secure) {
+      const { secret } = hits[0]!;
+      throw new ProxyRejection('cleartext_injection_refused', `secret ${JSON.stringify(secret.name)} is only sent over https`, secret.id);
+    }
+    for (const hit of hits) {
+      hit.rule = hit.secret.ruleFor(target.host);
+      if (!hit.rule) throw new ProxyRejection('credential_host_mismatch', hit.secret.explainMismatch(target.host), hit.secret.id);
+    }
+    const resolution = into ?? { planned: [], matches: [], forms: [] };
+    for (const { binding, secret, found, rule } of hits) {
+      const real = secret.value.reveal();
+      const injection = rule!.injector.render(real, found.clientUsername);
+      resolution.planned.push({ strip: found.headers, set: injection.headers, secret });
+      resolution.matches.push({ secretId: secret.id, secretName: secret.name, authType: rule!.injector.authType, rule: rule!.explanation });
+      resolution.forms.push(binding.valueForms(real));
+      if (injection.basicUsername !== undefined) resolution.forms.push(binding.basicForms(injection.basicUsername, real));
+    }
+    return resolution;
+  }
+}
+
+/** Whether the scan saw this binding's stand-in somewhere in the request. */
+function scanned(owners: readonly StandInOwner[] | undefined, bindingId: number): boolean {
+  if (owners) for (const owner of owners) if (owner.bindingId === bindingId) return true;
+  return false;
+}
+
+function assertOwnStandIns(sandbox: CompiledSandbox, owners: readonly StandInOwner[] | undefined): void {
+  const foreign = owners?.find((o) => o.sandboxId !== sandbox.identity.sandboxId);
+  if (foreign) throw new ProxyRejection('stand_in_wrong_sandbox', 'the request carries a stand-in token issued to another sandbox', foreign.secretId);
+}
+
+function assertNotRevoked(sandbox: CompiledSandbox, owners: readonly StandInOwner[] | undefined): void {
+  if (!owners) return;
+  for (const owner of owners) {
+    if (owner.sandboxId !== sandbox.identity.sandboxId) continue;
+    const refusal = sandbox.binding(owner.bindingId)?.refusal;
+    if (refusal) throw new ProxyRejection(refusal.code, refusal.detail, owner.secretId);
+  }
+}

@@ -1,0 +1,186 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import type {
+  AuthRule,
+  BindingRecord,
+  NetworkPolicyRecord,
+  PerHostRule,
+  RuleSource,
+  SandboxRuleRecord,
+  SecretRuleRecord,
+  StoreChange,
+} from '../../src/rules/source.js';
+import { SecretValue } from '../../src/secrets/secret-value.js';
+
+export interface MemorySecretInput {
+  name: string;
+  value: string;
+  auth: AuthRule | { per_host: PerHostRule[] };
+  hosts: string[];
+}
+
+export interface MemorySandboxInput {
+  name?: string;
+  network?: Partial<NetworkPolicyRecord>;
+  /** env key → secret id */
+  secrets?: Record<string, string>;
+}
+
+interface MutableBinding {
+  id: number;
+  envKey: string;
+  standIn: string;
+  secretId: string | null;
+  secretName: string;
+  revoked: BindingRecord['revoked'];
+}
+
+interface MutableSandbox {
+  id: string;
+  name: string;
+  accessToken: string;
+  network: NetworkPolicyRecord;
+  bindings: MutableBinding[];
+}
+
+/**
+ * An in-memory RuleSource for unit tests. Its mutators behave like the store (a deleted secret
+ * revokes its bindings and loses its id; a detach keeps the row) and return the StoreChange the
+ * store would emit. `reads` counts every call, to assert the hot path never reads the source.
+ */
+export class MemoryRuleSource implements RuleSource {
+  readonly reads = { listSandboxes: 0, getSandbox: 0, getSecretRule: 0, revealSecret: 0 };
+  readonly #secrets = new Map<string, { rule: SecretRuleRecord; value: string }>();
+  readonly #sandboxes = new Map<string, MutableSandbox>();
+  #nextBindingId = 1;
+
+  addSecret(input: MemorySecretInput): SecretRuleRecord {
+    const id = randomUUID();
+    const rule: SecretRuleRecord = 'per_host' in input.auth
+      ? { id, name: input.name, authType: 'per_host', authConfig: { per_host: input.auth.per_host }, hosts: input.hosts }
+      : { id, name: input.name, authType: input.auth.type, authConfig: authConfigOf(input.auth), hosts: input.hosts };
+    this.#secrets.set(id, { rule, value: input.value });
+    return rule;
+  }
+
+  rotateSecret(secretId: string, value: string): StoreChange {
+    this.#secret(secretId).value = value;
+    return { kind: 'secret', secretId };
+  }
+
+  deleteSecret(secretId: string): StoreChange {
+    this.#secrets.delete(secretId);
+    for (const sandbox of this.#sandboxes.values()) {
+      for (const b of sandbox.bindings) {
+        if (b.secretId !== secretId) continue;
+        b.secretId = null;
+        if (b.revoked === null) b.revoked = 'credential_revoked';
+      }
+    }
+    return { kind: 'secret', secretId };
+  }
+
+  addSandbox(input: MemorySandboxInput = {}): SandboxRuleRecord {
+    const id = randomUUID();
+    this.#sandboxes.set(id, {
+      id,
+      name: input.name ?? `sandbox-${id.slice(0, 8)}`,
+      accessToken: randomBytes(32).toString('base64url'),
+      network: { allow_out: input.network?.allow_out ?? [], deny_out: input.network?.deny_out ?? [] },
+      bindings: [],
+    });
+    for (const [envKey, secretId] of Object.entries(input.secrets ?? {})) this.attach(id, envKey, secretId);
+    return this.getSandboxRecord(id);
+  }
+
+  attach(sandboxId: string, envKey: string, secretId: string): StoreChange {
+    const secret = this.#secret(secretId);
+    this.#sandbox(sandboxId).bindings.push({
+      id: this.#nextBindingId++,
+      envKey,
+      standIn: `sk-test-${randomBytes(24).toString('base64url')}`,
+      secretId,
+      secretName: secret.rule.name,
+      revoked: null,
+    });
+    return { kind: 'sandbox', sandboxId };
+  }
+
+  detach(sandboxId: string, envKey: string): StoreChange {
+    this.#binding(sandboxId, envKey).revoked = 'proxy_token_revoked';
+    return { kind: 'sandbox', sandboxId };
+  }
+
+  deleteSandbox(sandboxId: string): StoreChange {
+    this.#sandboxes.delete(sandboxId);
+    return { kind: 'sandbox', sandboxId };
+  }
+
+  setNetwork(sandboxId: string, network: NetworkPolicyRecord): StoreChange {
+    this.#sandbox(sandboxId).network = network;
+    return { kind: 'sandbox', sandboxId };
+  }
+
+  /** The stand-in of a sandbox's binding (the newest one under that key). */
+  standIn(sandboxId: string, envKey: string): string {
+    return this.#binding(sandboxId, envKey).standIn;
+  }
+
+  /** A snapshot, without counting as a read. */
+  getSandboxRecord(sandboxId: string): SandboxRuleRecord {
+    return snapshot(this.#sandbox(sandboxId));
+  }
+
+  listSandboxes(): SandboxRuleRecord[] {
+    this.reads.listSandboxes++;
+    return [...this.#sandboxes.values()].map(snapshot);
+  }
+
+  getSandbox(sandboxId: string): SandboxRuleRecord | undefined {
+    this.reads.getSandbox++;
+    const sandbox = this.#sandboxes.get(sandboxId);
+    return sandbox && snapshot(sandbox);
+  }
+
+  getSecretRule(secretId: string): SecretRuleRecord | undefined {
+    this.reads.getSecretRule++;
+    return this.#secrets.get(secretId)?.rule;
+  }
+
+  revealSecret(secretId: string): SecretValue | undefined {
+    this.reads.revealSecret++;
+    const secret = this.#secrets.get(secretId);
+    return secret && new SecretValue(secret.value);
+  }
+
+  /** Total reads of every kind. */
+  get readCount(): number {
+    return Object.values(this.reads).reduce((a, b) => a + b, 0);
+  }
+
+  #secret(secretId: string): { rule: SecretRuleRecord; value: string } {
+    const secret = this.#secrets.get(secretId);
+    if (!secret) throw new Error(`no secret ${secretId}`);
+    return secret;
+  }
+
+  #sandbox(sandboxId: string): MutableSandbox {
+    const sandbox = this.#sandboxes.get(sandboxId);
+    if (!sandbox) throw new Error(`no sandbox ${sandboxId}`);
+    return sandbox;
+  }
+
+  #binding(sandboxId: string, envKey: string): MutableBinding {
+    const binding = this.#sandbox(sandboxId).bindings.findLast((b) => b.envKey === envKey);
+    if (!binding) throw new Error(`no binding ${envKey}`);
+    return binding;
+  }
+}
+
+function authConfigOf(rule: AuthRule): Record<string, unknown> {
+  const { type: _type, ...config } = rule;
+  return config;
+}
+
+function snapshot(sandbox: MutableSandbox): SandboxRuleRecord {
+  return structuredClone({ ...sandbox, bindings: sandbox.bindings.map((b) => ({ ...b, sandboxId: sandbox.id })) });
+}
