@@ -87,21 +87,22 @@ export async function createDaemon(config: FrozenConfig, options: DaemonOptions 
     closers.push(() => proxy.close());
     const proxyAddress = formatAddress(proxyBound);
 
+    const sandboxEnv = {
+      proxyUrl: config.sandbox.proxyUrl ?? `http://${formatAddress(proxyBound, true)}`,
+      caPath: config.sandbox.caPath ?? bundlePath,
+    };
     const app = buildAdminApp({
       config,
       logger: logger.child({ component: 'admin' }),
       apiKey,
       caCertPem: ca.certPem,
       store,
-      sandboxEnv: {
-        proxyUrl: config.sandbox.proxyUrl ?? `http://${formatAddress(proxyBound, true)}`,
-        caPath: config.sandbox.caPath ?? bundlePath,
-      },
+      sandboxEnv,
       extraRoutes: [
         auditRoutes({ events: eventRows, secretIdByName: (name) => store.secrets.getByName(name)?.id }),
         networkRoutes({ events: eventRows, sandboxExists: (id) => store.sandboxes.get(id) !== undefined }),
         metricsRoute({ registry: metrics.registry, requireAuth: config.admin.metricsAuth }),
-        agentsRoutes({ store, cipher }),
+        agentsRoutes({ store, cipher, sandboxEnv }),
       ],
     });
     const [adminHost, adminPort] = splitListen(config.admin.listen);

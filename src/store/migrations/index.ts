@@ -1,4 +1,5 @@
 import { MIGRATION_001_INIT } from './001-init.js';
+import { MIGRATION_002_AGENTS } from './002-agents.js';
 
 /** Ordered schema migrations; `PRAGMA user_version` records how many have run. Append only. */
-export const MIGRATIONS: readonly string[] = [MIGRATION_001_INIT];
+export const MIGRATIONS: readonly string[] = [MIGRATION_001_INIT, MIGRATION_002_AGENTS];

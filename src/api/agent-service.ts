@@ -1,0 +1,258 @@
+import { AGENT_NAME_PATTERN, AGENT_NAME_RULE, AgentFileError, ENV_KEY_PATTERN, ENV_KEY_RULE, validateAgentDefinition } from '../secrets/agent-file.js';
+import { providerForEnvKey } from '../secrets/providers.js';
+import { parseCreateSecret } from '../secrets/validate-secret.js';
+import type { AgentRecord, AgentsRepository } from '../store/agents.js';
+import type { SandboxRecord, SandboxesRepository } from '../store/sandboxes.js';
+import type { SecretsRepository } from '../store/secrets.js';
+
+/** Same cap as a secret's value (superserve-api-facts §2). */
+const MAX_VALUE_BYTES = 8192;
+
+/** An agent-API failure, sent as `{status, detail, details}` (seed 004). Never carries a value. */
+export class AgentApiError extends Error {
+  readonly status: number;
+  readonly details: Record<string, unknown>;
+
+  constructor(status: number, detail: string, details: Record<string, unknown> = {}) {
+    super(detail);
+    this.name = 'AgentApiError';
+    this.status = status;
+    this.details = details;
+  }
+}
+
+/** `GET /v1/agents/{agent}` and the list item. */
+export interface AgentView {
+  id: string;
+  name: string;
+  command: string | null;
+  required_secrets: string[];
+  secrets: Array<{ key: string; kind: 'provider' | 'plain' }>;
+  sandbox_id: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface AgentServiceDeps {
+  agents: AgentsRepository;
+  secrets: SecretsRepository;
+  sandboxes: SandboxesRepository;
+  /** The CONTRACT §3.6 environment of a sandbox (stand-ins, proxy, CA trust). */
+  sandboxEnv(sandbox: SandboxRecord): Record<string, string>;
+}
+
+/**
+ * The agent-secrets workflow over the repositories. A key named like a provider's conventional
+ * variable becomes a secret of that provider (`agent_<agent>_<KEY>`), bound into the agent's
+ * sandbox so the agent only ever sees a stand-in; other keys are sealed plain values. Every
+ * secret and binding change goes through SecretsRepository/SandboxesRepository, so the proxy's
+ * rule table hears of it.
+ */
+export class AgentService {
+  readonly #deps: AgentServiceDeps;
+
+  constructor(deps: AgentServiceDeps) {
+    this.#deps = deps;
+  }
+
+  list(): AgentView[] {
+    return this.#deps.agents.list().map((a) => this.#view(a));
+  }
+
+  get(ref: string): AgentView {
+    return this.#view(this.#require(ref));
+  }
+
+  keys(ref: string): string[] {
+    return this.#deps.agents.keys(this.#require(ref).id);
+  }
+
+  /** Sets keys, creating the agent named `ref` on first use; returns every key now set. */
+  setSecrets(ref: string, body: unknown): string[] {
+    const entries = readSecretsBody(body);
+    const agent = this.#deps.agents.find(ref) ?? this.#createNamed(ref, { command: null, secrets: [] });
+    const { agents, secrets } = this.#deps;
+    const current = new Map(agents.secrets(agent.id).map((s) => [s.key, s]));
+    for (const [key, value] of entries) {
+      const provider = providerForEnvKey(key);
+      const existing = current.get(key);
+      if (provider && existing?.kind === 'provider') {
+        secrets.rotate(this.#secretName(existing.secretId!), value);
+      } else if (provider) {
+        const def = parseCreateSecret({ name: providerSecretName(agent.name, key), value, provider: provider.name });
+        agents.putProviderKey(agent.id, key, secrets.create(def).id);
+      } else {
+        if (existing?.kind === 'provider') secrets.delete(this.#secretName(existing.secretId!));
+        agents.putPlainKey(agent.id, key, value);
+      }
+    }
+    this.#syncSandbox(agent);
+    return agents.keys(agent.id);
+  }
+
+  /** Removes one key (and the provider secret behind it); returns the keys left. */
+  deleteSecret(ref: string, key: string): string[] {
+    const agent = this.#require(ref);
+    const existing = this.#deps.agents.secrets(agent.id).find((s) => s.key === key);
+    if (!existing) throw new AgentApiError(404, 'Secret not found', { key });
+    // Deleting the secret cascades to the agent's key row and revokes the binding.
+    if (existing.kind === 'provider') this.#deps.secrets.delete(this.#secretName(existing.secretId!));
+    else this.#deps.agents.deleteKey(agent.id, key);
+    this.#syncSandbox(agent);
+    return this.#deps.agents.keys(agent.id);
+  }
+
+  /** Registers or updates an agent from its agent file; `created` tells 201 from 200. */
+  put(ref: string, body: unknown): { agent: AgentView; created: boolean } {
+    if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+      throw new AgentApiError(422, 'Invalid agent definition', { problem: 'expected a JSON object with name, command and secrets' });
+    }
+    let def;
+    try {
+      def = validateAgentDefinition(body as Record<string, unknown>, 'agent');
+    } catch (err) {
+      if (!(err instanceof AgentFileError)) throw err;
+      throw new AgentApiError(422, 'Invalid agent definition', { problem: err.message.replace(/^agent: /, '') });
+    }
+    const existing = this.#deps.agents.find(ref);
+    if (!existing) {
+      if (def.name !== ref) {
+        throw new AgentApiError(422, 'Invalid agent definition', { problem: `name "${def.name}" does not match the agent in the path ("${ref}")` });
+      }
+      return { agent: this.#view(this.#createNamed(ref, def)), created: true };
+    }
+    const holder = this.#deps.agents.find(def.name);
+    if (holder && holder.id !== existing.id) throw new AgentApiError(409, `An agent named '${def.name}' already exists`);
+    const updated = this.#deps.agents.update(existing.id, { name: def.name, command: def.command, requiredSecrets: def.secrets });
+    return { agent: this.#view(updated), created: false };
+  }
+
+  /** Deletes the agent, its provider secrets and its sandbox. */
+  delete(ref: string): void {
+    const agent = this.#require(ref);
+    for (const s of this.#deps.agents.secrets(agent.id)) {
+      if (s.kind === 'provider') this.#deps.secrets.delete(this.#secretName(s.secretId!));
+    }
+    if (agent.sandboxId && this.#deps.sandboxes.get(agent.sandboxId)) this.#deps.sandboxes.delete(agent.sandboxId);
+    this.#deps.agents.delete(agent.id);
+  }
+
+  /**
+   * The environment to start the agent with: its sandbox's (created on first run, reused
+   * after) plus plain values. 422 listing the missing keys when required secrets are unset.
+   */
+  run(ref: string): { sandbox_id: string; env: Record<string, string> } {
+    const agent = this.#require(ref);
+    const keys = new Set(this.#deps.agents.keys(agent.id));
+    const missing = agent.requiredSecrets.filter((k) => !keys.has(k));
+    if (missing.length > 0) throw new AgentApiError(422, `Missing required secret(s): ${missing.join(', ')}`, { missing });
+
+    const sandbox = this.#syncSandbox(agent) ?? this.#createSandbox(agent);
+    const env = this.#deps.sandboxEnv(sandbox);
+    for (const [key, value] of this.#deps.agents.plainValues(agent.id)) env[key] = value.reveal();
+    return { sandbox_id: sandbox.id, env };
+  }
+
+  #require(ref: string): AgentRecord {
+    const agent = this.#deps.agents.find(ref);
+    if (!agent) throw new AgentApiError(404, 'Agent not found');
+    return agent;
+  }
+
+  #createNamed(name: string, def: { command: string | null; secrets: string[] }): AgentRecord {
+    if (!AGENT_NAME_PATTERN.test(name)) throw new AgentApiError(422, 'Invalid agent name', { name, problem: `agent name ${AGENT_NAME_RULE}` });
+    return this.#deps.agents.create({ name, command: def.command, requiredSecrets: def.secrets });
+  }
+
+  #secretName(secretId: string): string {
+    const info = this.#deps.secrets.getById(secretId);
+    if (!info) throw new Error(`agent key points at missing secret ${secretId}`);
+    return info.name;
+  }
+
+  #createSandbox(agent: AgentRecord): SandboxRecord {
+    const bindings: Record<string, string> = {};
+    for (const s of this.#deps.agents.secrets(agent.id)) {
+      if (s.kind === 'provider') bindings[s.key] = this.#secretName(s.secretId!);
+    }
+    const sandbox = this.#deps.sandboxes.create({
+      name: `agent-${agent.name}`,
+      secrets: bindings,
+      env_vars: {},
+      network: { allow_out: [], deny_out: [] },
+      metadata: { agent: agent.name, agent_id: agent.id },
+    });
+    this.#deps.agents.setSandbox(agent.id, sandbox.id);
+    return sandbox;
+  }
+
+  /**
+   * Makes the agent's sandbox (when it has one) bind exactly its provider keys: attaches new
+   * ones, re-attaches keys whose secret was replaced, detaches removed ones. Stand-ins of
+   * unchanged keys survive, so a rotated key keeps working in a running agent.
+   */
+  #syncSandbox(agent: AgentRecord): SandboxRecord | undefined {
+    const { agents, sandboxes } = this.#deps;
+    const sandboxId = agents.find(agent.id)?.sandboxId;
+    if (!sandboxId) return undefined;
+    let sandbox = sandboxes.get(sandboxId);
+    if (!sandbox) return undefined;
+    const wanted = new Map<string, string>();
+    for (const s of agents.secrets(agent.id)) {
+      if (s.kind === 'provider') wanted.set(s.key, this.#secretName(s.secretId!));
+    }
+    let changed = false;
+    for (const b of sandbox.bindings) {
+      if (wanted.get(b.envKey) === b.secretName && b.revoked === null) {
+        wanted.delete(b.envKey);
+      } else {
+        sandboxes.detach(sandbox.id, b.envKey);
+        changed = true;
+      }
+    }
+    for (const [key, secretName] of wanted) {
+      sandboxes.attach(sandbox.id, key, secretName);
+      changed = true;
+    }
+    if (changed) sandbox = sandboxes.get(sandbox.id)!;
+    return sandbox;
+  }
+
+  #view(agent: AgentRecord): AgentView {
+    return {
+      id: agent.id,
+      name: agent.name,
+      command: agent.command,
+      required_secrets: [...agent.requiredSecrets],
+      secrets: this.#deps.agents.secrets(agent.id).map((s) => ({ key: s.key, kind: s.kind })),
+      sandbox_id: agent.sandboxId,
+      created_at: agent.createdAt,
+      updated_at: agent.updatedAt,
+    };
+  }
+}
+
+/** The provider secret behind an agent's key: valid under the secret-name rule (agent names and keys are). */
+export function providerSecretName(agentName: string, key: string): string {
+  return `agent_${agentName}_${key}`;
+}
+
+/** `{secrets: {KEY: "value"}}` → entries; 422 `Invalid secret format` naming the key, never the value. */
+function readSecretsBody(body: unknown): Array<[string, string]> {
+  const secrets = (body as { secrets?: unknown } | null)?.secrets;
+  if (secrets === null || typeof secrets !== 'object' || Array.isArray(secrets)) {
+    throw new AgentApiError(422, 'Invalid secret format', { problem: 'expected {"secrets": {"KEY": "value", ...}}' });
+  }
+  const entries = Object.entries(secrets as Record<string, unknown>);
+  for (const [key, value] of entries) {
+    if (!ENV_KEY_PATTERN.test(key)) throw new AgentApiError(422, 'Invalid secret format', { key, problem: `key ${ENV_KEY_RULE}` });
+    if (typeof value !== 'string') throw new AgentApiError(422, 'Invalid secret format', { key, problem: 'value must be a string' });
+    if (Buffer.byteLength(value, 'utf8') > MAX_VALUE_BYTES) {
+      throw new AgentApiError(422, 'Invalid secret format', { key, problem: `value exceeds ${MAX_VALUE_BYTES} bytes` });
+    }
+    if (value === '' && providerForEnvKey(key)) {
+      throw new AgentApiError(422, 'Invalid secret format', { key, problem: 'value is required for a provider key' });
+    }
+  }
+  return entries as Array<[string, string]>;
+}

@@ -1,0 +1,83 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { SecretCipher } from '../../secrets/crypto.js';
+import { AgentsRepository } from '../../store/agents.js';
+import type { Store } from '../../store/index.js';
+import { AgentApiError, AgentService } from '../agent-service.js';
+import { buildSandboxEnv, type SandboxEnvOptions } from '../sandbox-env.js';
+
+export interface AgentsRoutesDeps {
+  store: Pick<Store, 'db' | 'secrets' | 'sandboxes'>;
+  /** Seals plain agent secrets. */
+  cipher: SecretCipher;
+  /** Where sandboxes reach the proxy and find the CA bundle, for the `run` environment. */
+  sandboxEnv: SandboxEnvOptions;
+}
+
+type AgentParams = { Params: { agent: string } };
+type KeyParams = { Params: { agent: string; key: string } };
+
+/** Seed 004's error shape for every route here, auth failures included. */
+const config = { errorStyle: 'agents' } as const;
+
+/**
+ * The agent-secrets API (seed 004) and agent registration/run:
+ * `PATCH|GET /v1/agents/:agent/secrets`, `DELETE /v1/agents/:agent/secrets/:key`,
+ * `GET|PUT|DELETE /v1/agents/:agent`, `GET /v1/agents`, `POST /v1/agents/:agent/run`.
+ * `:agent` is the agent's id (`agt_…`) or its name.
+ */
+export function agentsRoutes(deps: AgentsRoutesDeps): (app: FastifyInstance) => void {
+  const service = new AgentService({
+    agents: new AgentsRepository(deps.store.db, deps.cipher),
+    secrets: deps.store.secrets,
+    sandboxes: deps.store.sandboxes,
+    sandboxEnv: (sandbox) => buildSandboxEnv(sandbox, deps.sandboxEnv),
+  });
+
+  return (app) => {
+    app.get('/v1/agents', { config }, async () => service.list());
+
+    app.get<AgentParams>('/v1/agents/:agent', { config }, agentRoute(async (request) => service.get(request.params.agent)));
+
+    app.put<AgentParams>('/v1/agents/:agent', { config }, agentRoute(async (request, reply) => {
+      const { agent, created } = service.put(request.params.agent, request.body);
+      reply.code(created ? 201 : 200);
+      return agent;
+    }));
+
+    app.delete<AgentParams>('/v1/agents/:agent', { config }, agentRoute(async (request, reply) => {
+      service.delete(request.params.agent);
+      return reply.code(204).send();
+    }));
+
+    app.get<AgentParams>('/v1/agents/:agent/secrets', { config }, agentRoute(async (request) => ({ keys: service.keys(request.params.agent) })));
+
+    app.patch<AgentParams>('/v1/agents/:agent/secrets', { config }, agentRoute(async (request) => ({
+      keys: service.setSecrets(request.params.agent, request.body),
+    })));
+
+    app.delete<KeyParams>('/v1/agents/:agent/secrets/:key', { config }, agentRoute(async (request) => ({
+      keys: service.deleteSecret(request.params.agent, request.params.key),
+    })));
+
+    app.post<AgentParams>('/v1/agents/:agent/run', { config }, agentRoute(async (request) => service.run(request.params.agent)));
+  };
+}
+
+/**
+ * Answers AgentApiError and store ApiErrors in `{status, detail, details}`; anything else
+ * goes to the app's error handler (which also uses this shape for these routes).
+ */
+function agentRoute<R extends { Params: Record<string, string> }>(
+  handler: (request: FastifyRequest<R>, reply: FastifyReply) => Promise<unknown>,
+): (request: FastifyRequest<R>, reply: FastifyReply) => Promise<unknown> {
+  return async (request, reply) => {
+    try {
+      return await handler(request, reply);
+    } catch (err) {
+      if (err instanceof AgentApiError) {
+        return reply.code(err.status).send({ status: err.status, detail: err.message, details: err.details });
+      }
+      throw err;
+    }
+  };
+}

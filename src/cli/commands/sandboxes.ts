@@ -1,0 +1,82 @@
+import type { Command } from 'commander';
+import { RequestError } from '../../sdk/request-error.js';
+import { action } from '../action.js';
+import { CliError, usageError } from '../cli-error.js';
+import { connect, withConnection, type ConnectionFlags } from '../connection.js';
+import type { Output } from '../output.js';
+import { confirm } from '../prompt.js';
+
+interface CreateFlags extends ConnectionFlags {
+  name: string;
+  secret: string[];
+  env: string[];
+  allowOut: string[];
+  denyOut: string[];
+  json?: boolean;
+}
+
+/** `credproxy sandboxes list|create|delete` over the Superserve-style sandbox API. */
+export function registerSandboxesCommands(program: Command): void {
+  const sandboxes = program.command('sandboxes').description('manage sandboxes (identities with bound secrets)');
+
+  withConnection(sandboxes.command('list'))
+    .description('list sandboxes')
+    .option('--json', 'print JSON')
+    .action(action(async (out, flags: ConnectionFlags & { json?: boolean }) => {
+      const list = await connect(flags).listSandboxes();
+      if (flags.json) return out.json(list);
+      if (list.length === 0) return out.line('No sandboxes');
+      out.table(['Id', 'Name', 'Secrets', 'Created'], list.map((s) => [
+        s.id, s.name, s.secrets.map((b) => `${b.env_key}${b.revoked ? ' (revoked)' : ''}`).join(', ') || '-', s.created_at,
+      ]));
+    }));
+
+  withConnection(sandboxes.command('create'))
+    .description('create a sandbox; prints its id and how to get its environment')
+    .requiredOption('--name <name>', 'sandbox name')
+    .option('--secret <ENV_KEY=secret>', 'bind a secret under an env var (repeatable)', collect, [])
+    .option('--env <KEY=VALUE>', 'plain env var (repeatable)', collect, [])
+    .option('--allow-out <host>', 'network.allow_out entry (repeatable)', collect, [])
+    .option('--deny-out <host>', 'network.deny_out entry (repeatable)', collect, [])
+    .option('--json', 'print the sandbox as JSON (includes its access token)')
+    .action(action(createSandbox));
+
+  withConnection(sandboxes.command('delete'))
+    .description("delete a sandbox; its tokens stop working at once")
+    .argument('<id>', 'sandbox id')
+    .option('-y, --yes', 'do not ask for confirmation')
+    .action(action(async (out, id: string, flags: ConnectionFlags & { yes?: boolean }) => {
+      if (!flags.yes && !(await confirm(`Delete sandbox '${id}'?`))) return out.line('Cancelled');
+      await connect(flags).deleteSandbox(id).catch((err: unknown) => {
+        if (err instanceof RequestError && err.status === 404) throw new CliError(`Sandbox '${id}' not found`);
+        throw err;
+      });
+      out.success(`Deleted sandbox '${id}'`);
+    }));
+}
+
+async function createSandbox(out: Output, flags: CreateFlags): Promise<void> {
+  const sandbox = await connect(flags).createSandbox({
+    name: flags.name,
+    secrets: splitPairs(flags.secret, '--secret', 'ENV_KEY=secret'),
+    env_vars: splitPairs(flags.env, '--env', 'KEY=VALUE'),
+    network: { allow_out: flags.allowOut, deny_out: flags.denyOut },
+  });
+  if (flags.json) return out.json(sandbox);
+  out.success(`Created sandbox '${sandbox.name}' (${sandbox.id})`);
+  out.line(`Its environment: credproxy env ${sandbox.id}`);
+}
+
+function splitPairs(pairs: readonly string[], flag: string, shape: string): Record<string, string> {
+  const map: Record<string, string> = {};
+  for (const kv of pairs) {
+    const eq = kv.indexOf('=');
+    if (eq <= 0) throw usageError(`Invalid ${flag} '${kv}'. Use ${shape}`);
+    map[kv.slice(0, eq)] = kv.slice(eq + 1);
+  }
+  return map;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}

@@ -1,0 +1,197 @@
+import { RequestError } from './request-error.js';
+import type {
+  AgentDefinition,
+  AgentInfo,
+  AgentRunInfo,
+  AgentSecretKeys,
+  AttachSecretRequest,
+  AuditQuery,
+  CreateSandboxRequest,
+  CreateSecretRequest,
+  HealthInfo,
+  NetworkPage,
+  NetworkQuery,
+  ProviderInfo,
+  ProxyAuditEvent,
+  SandboxInfo,
+  SecretInfo,
+  SecretSandboxBinding,
+} from './types.js';
+
+export interface CredproxyClientOptions {
+  /** Admin API base URL, e.g. `http://127.0.0.1:8081`. */
+  url: string;
+  /** Sent as `X-API-Key`; never part of an error message. */
+  apiKey: string;
+  /** Defaults to the global fetch (undici). */
+  fetch?: typeof fetch;
+}
+
+type Query = Record<string, string | number | undefined>;
+
+interface CallOptions {
+  body?: unknown;
+  query?: Query;
+  /** Read the body as text instead of JSON. */
+  text?: boolean;
+}
+
+/** Typed methods over the admin API. Every failure is a RequestError. */
+export class CredproxyClient {
+  readonly #base: string;
+  readonly #apiKey: string;
+  readonly #fetch: typeof fetch;
+
+  constructor(options: CredproxyClientOptions) {
+    this.#base = options.url.replace(/\/+$/, '');
+    this.#apiKey = options.apiKey;
+    this.#fetch = options.fetch ?? globalThis.fetch;
+  }
+
+  health(): Promise<HealthInfo> {
+    return this.#call('GET', '/healthz');
+  }
+
+  /** The CA certificate (PEM) sandboxes must trust. */
+  caPem(): Promise<string> {
+    return this.#call('GET', '/ca.pem', { text: true });
+  }
+
+  /** Prometheus text. */
+  metrics(): Promise<string> {
+    return this.#call('GET', '/metrics', { text: true });
+  }
+
+  listProviders(): Promise<ProviderInfo[]> {
+    return this.#call('GET', '/providers');
+  }
+
+  createSecret(request: CreateSecretRequest): Promise<SecretInfo> {
+    return this.#call('POST', '/secrets', { body: request });
+  }
+
+  listSecrets(): Promise<SecretInfo[]> {
+    return this.#call('GET', '/secrets');
+  }
+
+  getSecret(name: string): Promise<SecretInfo> {
+    return this.#call('GET', `/secrets/${seg(name)}`);
+  }
+
+  /** Replaces the value; bindings keep their stand-ins. */
+  rotateSecret(name: string, value: string): Promise<SecretInfo> {
+    return this.#call('PATCH', `/secrets/${seg(name)}`, { body: { value } });
+  }
+
+  deleteSecret(name: string): Promise<void> {
+    return this.#call('DELETE', `/secrets/${seg(name)}`);
+  }
+
+  secretAudit(name: string, query: AuditQuery = {}): Promise<ProxyAuditEvent[]> {
+    return this.#call('GET', `/secrets/${seg(name)}/audit`, { query: { ...query } });
+  }
+
+  secretSandboxes(name: string): Promise<SecretSandboxBinding[]> {
+    return this.#call('GET', `/secrets/${seg(name)}/sandboxes`);
+  }
+
+  createSandbox(request: CreateSandboxRequest): Promise<SandboxInfo> {
+    return this.#call('POST', '/sandboxes', { body: request });
+  }
+
+  listSandboxes(): Promise<SandboxInfo[]> {
+    return this.#call('GET', '/sandboxes');
+  }
+
+  getSandbox(id: string): Promise<SandboxInfo> {
+    return this.#call('GET', `/sandboxes/${seg(id)}`);
+  }
+
+  deleteSandbox(id: string): Promise<void> {
+    return this.#call('DELETE', `/sandboxes/${seg(id)}`);
+  }
+
+  attachSecret(sandboxId: string, request: AttachSecretRequest): Promise<AttachSecretRequest> {
+    return this.#call('POST', `/sandboxes/${seg(sandboxId)}/secrets`, { body: request });
+  }
+
+  detachSecret(sandboxId: string, envKey: string): Promise<void> {
+    return this.#call('DELETE', `/sandboxes/${seg(sandboxId)}/secrets/${seg(envKey)}`);
+  }
+
+  sandboxNetwork(sandboxId: string, query: NetworkQuery = {}): Promise<NetworkPage> {
+    return this.#call('GET', `/sandboxes/${seg(sandboxId)}/network`, { query: { ...query } });
+  }
+
+  /** Sets keys (creating the agent on first use); returns every key now set. */
+  setAgentSecrets(agent: string, secrets: Record<string, string>): Promise<AgentSecretKeys> {
+    return this.#call('PATCH', `/v1/agents/${seg(agent)}/secrets`, { body: { secrets } });
+  }
+
+  listAgentSecrets(agent: string): Promise<AgentSecretKeys> {
+    return this.#call('GET', `/v1/agents/${seg(agent)}/secrets`);
+  }
+
+  deleteAgentSecret(agent: string, key: string): Promise<AgentSecretKeys> {
+    return this.#call('DELETE', `/v1/agents/${seg(agent)}/secrets/${seg(key)}`);
+  }
+
+  listAgents(): Promise<AgentInfo[]> {
+    return this.#call('GET', '/v1/agents');
+  }
+
+  getAgent(agent: string): Promise<AgentInfo> {
+    return this.#call('GET', `/v1/agents/${seg(agent)}`);
+  }
+
+  /** Registers or updates an agent from its agent file. */
+  putAgent(agent: string, definition: AgentDefinition): Promise<AgentInfo> {
+    return this.#call('PUT', `/v1/agents/${seg(agent)}`, { body: definition });
+  }
+
+  deleteAgent(agent: string): Promise<void> {
+    return this.#call('DELETE', `/v1/agents/${seg(agent)}`);
+  }
+
+  /** The environment to run the agent with; RequestError 422 with `details.missing` when required secrets are unset. */
+  runAgent(agent: string): Promise<AgentRunInfo> {
+    return this.#call('POST', `/v1/agents/${seg(agent)}/run`);
+  }
+
+  async #call<T>(method: string, path: string, options: CallOptions = {}): Promise<T> {
+    const url = new URL(this.#base + path);
+    for (const [name, value] of Object.entries(options.query ?? {})) {
+      if (value !== undefined) url.searchParams.set(name, String(value));
+    }
+    const headers: Record<string, string> = { 'x-api-key': this.#apiKey, accept: options.text ? '*/*' : 'application/json' };
+    let body: string | undefined;
+    if (options.body !== undefined) {
+      headers['content-type'] = 'application/json';
+      body = JSON.stringify(options.body);
+    }
+    let response: Response;
+    try {
+      response = await this.#fetch(url, { method, headers, body });
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
+      throw new RequestError(0, 'network_error', `cannot reach the admin API at ${this.#base}: ${cause}`);
+    }
+    const text = await response.text();
+    if (!response.ok) throw RequestError.fromResponse(response.status, parseJson(text));
+    if (options.text) return text as T;
+    if (text === '') return undefined as T;
+    return parseJson(text) as T;
+  }
+}
+
+function seg(value: string): string {
+  return encodeURIComponent(value);
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}

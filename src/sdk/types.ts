@@ -1,0 +1,199 @@
+/**
+ * Wire types of the admin API, snake_case exactly as they travel (CONTRACT §4,
+ * superserve-api-facts.md §1–3). Written by hand, not inferred from the server's routes, so a
+ * server refactor cannot silently change what clients compile against.
+ */
+
+export type AuthType = 'bearer' | 'basic' | 'api-key' | 'custom' | 'per_host';
+
+/** One auth shape as sent on create. */
+export interface AuthRuleInput {
+  type: 'bearer' | 'basic' | 'api-key' | 'custom';
+  header?: string;
+  prefix?: string;
+  username?: string;
+  headers?: Record<string, string>;
+}
+
+export interface PerHostRuleInput extends AuthRuleInput {
+  hosts: string[];
+}
+
+/** `GET /providers` item. */
+export interface ProviderInfo {
+  name: string;
+  display: string;
+  auth_type: AuthType;
+  auth_config: Record<string, unknown>;
+  hosts: string[];
+  /** Stand-in prefix followed by `...`. */
+  token_shape: string;
+}
+
+/** `POST /secrets` body: either a provider shortcut or explicit auth + hosts. */
+export type CreateSecretRequest =
+  | { name: string; value: string; provider: string }
+  | { name: string; value: string; auth: AuthRuleInput | { per_host: PerHostRuleInput[] }; hosts: string[] };
+
+export interface SecretInfo {
+  id: string;
+  name: string;
+  auth_type: AuthType;
+  auth_config: Record<string, unknown>;
+  provider_shortcut?: string;
+  hosts: string[];
+  created_at: string;
+  updated_at: string;
+  last_used_at?: string;
+}
+
+export interface ProxyAuditEvent {
+  id: number;
+  ts: string;
+  sandbox_id: string;
+  sandbox_name?: string;
+  secret_id?: string;
+  method: string;
+  host: string;
+  path: string;
+  status: number;
+  upstream_status?: number;
+  latency_ms?: number;
+  error_code?: string;
+}
+
+export interface AuditQuery {
+  limit?: number;
+  before?: number;
+  status?: '2xx' | '3xx' | '4xx' | '5xx' | 'errors';
+}
+
+export interface SecretSandboxBinding {
+  sandbox_id: string;
+  sandbox_name: string;
+  env_key: string;
+  status: string;
+}
+
+export interface NetworkPolicy {
+  allow_out: string[];
+  deny_out: string[];
+}
+
+export interface CreateSandboxRequest {
+  name: string;
+  /** ENV_KEY → secret name. */
+  secrets: Record<string, string>;
+  env_vars?: Record<string, string>;
+  network?: Partial<NetworkPolicy>;
+  metadata?: Record<string, unknown>;
+}
+
+export interface SandboxSecretBinding {
+  env_key: string;
+  secret_name: string;
+  revoked: boolean;
+}
+
+export interface SandboxInfo {
+  id: string;
+  name: string;
+  status: string;
+  created_at: string;
+  access_token: string;
+  secrets: SandboxSecretBinding[];
+  env_vars?: Record<string, string>;
+  network: NetworkPolicy;
+  metadata: Record<string, unknown>;
+  /** The environment to start the sandbox with (CONTRACT §3.6). */
+  env: Record<string, string>;
+}
+
+export interface AttachSecretRequest {
+  env_key: string;
+  secret_name: string;
+}
+
+export interface NetworkEvent {
+  kind: 'connection' | 'request';
+  id: number;
+  ts: string;
+  host?: string;
+  dst_ip?: string;
+  dst_port?: number;
+  verdict?: 'allowed' | 'blocked' | 'failed';
+  match_rule?: string;
+  bytes_sent?: number;
+  bytes_recv?: number;
+  method?: string;
+  path?: string;
+  status?: number;
+  upstream_status?: number;
+  latency_ms?: number;
+  secret_id?: string;
+  error_code?: string;
+}
+
+export interface NetworkQuery {
+  limit?: number;
+  before?: string;
+  /** RFC 3339, inclusive. */
+  since?: string;
+  verdict?: 'allowed' | 'blocked' | 'failed';
+}
+
+export interface NetworkPage {
+  data: NetworkEvent[];
+  next_cursor: string | null;
+  has_more: boolean;
+}
+
+/** Agent-secrets responses (seed 004): every key now set, sorted. */
+export interface AgentSecretKeys {
+  keys: string[];
+}
+
+/** `provider`: stored as a provider secret and handed over as a stand-in; `plain`: handed over as is. */
+export type AgentSecretKind = 'provider' | 'plain';
+
+export interface AgentInfo {
+  id: string;
+  name: string;
+  command: string | null;
+  required_secrets: string[];
+  secrets: Array<{ key: string; kind: AgentSecretKind }>;
+  /** The sandbox `run` created for this agent, once it has run. */
+  sandbox_id: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+/** `PUT /v1/agents/{agent}` body: the agent file. */
+export interface AgentDefinition {
+  name: string;
+  command?: string | null;
+  /** Required secret keys. */
+  secrets?: string[];
+}
+
+/** `POST /v1/agents/{agent}/run` response. */
+export interface AgentRunInfo {
+  sandbox_id: string;
+  env: Record<string, string>;
+}
+
+export interface HealthInfo {
+  status: 'ok';
+}
+
+/** `{"error": {"code", "message"}}` (Superserve sandbox/secrets API). */
+export interface ErrorEnvelope {
+  error: { code: string; message: string };
+}
+
+/** `{"status", "detail", "details"}` (agent-secrets API, seed 004). */
+export interface AgentErrorEnvelope {
+  status: number;
+  detail: string;
+  details?: Record<string, unknown>;
+}
