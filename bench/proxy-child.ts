@@ -1,0 +1,37 @@
+// A proxy under test in its own process, so its CPU and memory are measured alone.
+// Usage (spawned by proxy-vs-direct.ts with an IPC channel): node --import tsx bench/proxy-child.ts <mode>
+// Parent → child: { type: 'start', target: BenchTarget } | { type: 'stats', gc?: boolean } | { type: 'stop' }
+// Child → parent: { type: 'ready', port, caPem } | { type: 'stats', cpuUs, rss, live } | { type: 'error', message }
+import type { BenchProxy, BenchTarget } from './proxy-modes.js';
+import { PROXY_MODES } from './proxy-modes.js';
+
+type Message = { type: 'start'; target: BenchTarget } | { type: 'stats'; gc?: boolean } | { type: 'stop' };
+
+const mode = process.argv[2] ?? 'credproxy';
+const factory = PROXY_MODES[mode];
+let proxy: BenchProxy | undefined;
+
+process.on('message', (message: Message) => {
+  void handle(message).catch((err: Error) => process.send!({ type: 'error', message: err.message }));
+});
+
+async function handle(message: Message): Promise<void> {
+  switch (message.type) {
+    case 'start': {
+      if (!factory) throw new Error(`unknown mode ${mode}; known: ${Object.keys(PROXY_MODES).join(', ')}`);
+      proxy = await factory(message.target);
+      process.send!({ type: 'ready', port: proxy.port, caPem: proxy.caPem });
+      return;
+    }
+    case 'stats': {
+      if (message.gc) (globalThis as { gc?: () => void }).gc?.();
+      const cpu = process.cpuUsage();
+      const memory = process.memoryUsage();
+      process.send!({ type: 'stats', cpuUs: cpu.user + cpu.system, rss: memory.rss, live: memory.heapUsed + memory.arrayBuffers });
+      return;
+    }
+    case 'stop':
+      await proxy?.close();
+      process.exit(0);
+  }
+}

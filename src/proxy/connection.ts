@@ -1,0 +1,53 @@
+import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import type { Logger } from 'pino';
+import type { FrozenConfig } from '../config/schema.js';
+import type { LeafCertStore } from '../tls/index.js';
+import type { EgressGuard } from './egress.js';
+import type { ProxyEvents } from './events.js';
+import type { ProxyPolicy, RequestTarget, SandboxIdentity } from './policy.js';
+import type { Upstream } from './upstream-agent.js';
+
+/**
+ * Where requests go: fixed per tunnel by the CONNECT authority, or per absolute-URI request.
+ * Built once and reused by every request on the tunnel.
+ */
+export interface ForwardTarget {
+  readonly identity: SandboxIdentity | null;
+  /** Passed to the policy as is (host lowercased, no brackets). */
+  readonly target: RequestTarget;
+  /** The Host header sent upstream. */
+  readonly authority: string;
+  /** undici origin, e.g. `https://api.example.com:443`. */
+  readonly origin: string;
+  /** The address the egress guard approved. */
+  readonly ip: string;
+}
+
+/** One client TCP connection to the proxy port: a tunnel or a plain-http keep-alive connection. */
+export class ClientConnection {
+  readonly raw: Socket;
+  /** Set once a CONNECT tunnel is established. */
+  tunnel: ForwardTarget | undefined;
+  /** The terminated TLS layer of a tunnel. */
+  tls: TLSSocket | undefined;
+  /** Requests in flight on this connection; the drain waits for 0. */
+  active = 0;
+
+  constructor(raw: Socket) {
+    this.raw = raw;
+  }
+}
+
+/** What every stage of the data plane shares; built once by ProxyServer. */
+export interface DataPlane {
+  readonly config: FrozenConfig;
+  readonly policy: ProxyPolicy;
+  readonly events: ProxyEvents;
+  readonly logger: Logger;
+  readonly certs: LeafCertStore;
+  readonly guard: EgressGuard;
+  readonly upstream: Upstream;
+  /** Called when a request on `connection` ends; closes the connection while draining. */
+  requestEnded(connection: ClientConnection): void;
+}

@@ -1,0 +1,200 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable, Writable } from 'node:stream';
+import type { Dispatcher } from 'undici';
+import { ProxyRejection, type RejectionCode } from '../errors.js';
+import type { ClientConnection, DataPlane, ForwardTarget } from './connection.js';
+import { forwardHeaders, stripResponseHeaders, type ResponseHeaders } from './headers.js';
+import type { CredentialMatch, InjectionResult } from './policy.js';
+import { upstreamRejection, writeRejection } from './reject.js';
+
+const NO_MATCHES: readonly CredentialMatch[] = [];
+
+/**
+ * One request through the pipeline: authorize (match + inject) → strip → forward → relay →
+ * record. `path` is the request-target sent upstream (origin-form). Never throws.
+ */
+export function forwardRequest(
+  plane: DataPlane, connection: ClientConnection, to: ForwardTarget,
+  req: IncomingMessage, res: ServerResponse, path: string,
+): void {
+  const exchange = new Exchange(plane, connection, to, req, res, path);
+  let injection: InjectionResult;
+  try {
+    injection = plane.policy.authorizeRequest(to.identity, to.target, req.headers);
+  } catch (err) {
+    exchange.reject(policyRejection(plane, err), false);
+    return;
+  }
+  exchange.matches = injection.matches;
+
+  const length = req.headers['content-length'];
+  const max = plane.config.proxy.maxBodyBytes;
+  if (length !== undefined && Number(length) > max) {
+    exchange.reject(new ProxyRejection('body_too_large', `limit is ${max} bytes`), false);
+    return;
+  }
+  const chunked = req.headers['transfer-encoding'] !== undefined;
+  // undici streams async iterables (its typings list only Readable).
+  const body = chunked ? capBody(req, max) as unknown as Readable : length !== undefined && length !== '0' ? req : null;
+  const handler = new RelayHandler(exchange, injection);
+  exchange.upstreamStart = performance.now();
+  plane.upstream.agent.dispatch({
+    origin: to.origin,
+    path,
+    method: req.method!,
+    headers: forwardHeaders(req.headers, to.authority),
+    body,
+  }, handler);
+}
+
+/** The client side of one request: its timing, outcome and the single event it emits. */
+class Exchange {
+  readonly ts = Date.now();
+  readonly started = performance.now();
+  matches: readonly CredentialMatch[] = NO_MATCHES;
+  upstreamStart = 0;
+  upstreamMs: number | undefined;
+  upstreamStatus: number | undefined;
+  errorCode: RejectionCode | undefined;
+  refusedSecretId: string | undefined;
+  upstreamFailed = false;
+  /** Aborts the upstream exchange when the client goes away. */
+  abortUpstream: ((reason: Error) => void) | undefined;
+
+  constructor(
+    readonly plane: DataPlane, readonly connection: ClientConnection, readonly to: ForwardTarget,
+    readonly req: IncomingMessage, readonly res: ServerResponse, readonly path: string,
+  ) {
+    connection.active++;
+    res.once('close', this.#onClose);
+  }
+
+  reject(rejection: ProxyRejection, upstream: boolean): void {
+    this.errorCode = rejection.code;
+    this.refusedSecretId = rejection.secretId;
+    this.upstreamFailed = upstream;
+    this.plane.logger.info(
+      { code: rejection.code, method: this.req.method, host: this.to.target.host, sandbox: this.to.identity?.sandboxId },
+      'request rejected',
+    );
+    // The unread request body would otherwise be parsed as the next request.
+    if (!this.req.complete) this.res.shouldKeepAlive = false;
+    writeRejection(this.res, rejection);
+  }
+
+  readonly #onClose = (): void => {
+    const { plane, res, req, to } = this;
+    const finished = res.writableFinished;
+    if (!finished) this.abortUpstream?.(new Error('client went away'));
+    const status = res.headersSent ? res.statusCode : 0;
+    const query = this.path.indexOf('?');
+    const event = {
+      ts: this.ts,
+      sandboxId: to.identity?.sandboxId,
+      sandboxName: to.identity?.sandboxName,
+      matches: this.matches,
+      method: req.method ?? '',
+      host: to.target.host,
+      path: query === -1 ? this.path : this.path.slice(0, query),
+      status,
+      upstreamStatus: this.upstreamStatus,
+      latencyMs: performance.now() - this.started,
+      upstreamMs: this.upstreamMs,
+      errorCode: this.errorCode,
+      outcome: this.errorCode !== undefined
+        ? (this.upstreamFailed ? 'upstream_error' as const : 'rejected' as const)
+        : !finished ? 'client_aborted' as const : this.matches.length > 0 ? 'injected' as const : 'forwarded' as const,
+      refusedSecretId: this.refusedSecretId,
+    };
+    plane.events.emit('request', event);
+    if (plane.logger.isLevelEnabled('debug')) {
+      plane.logger.debug({ method: event.method, host: event.host, path: event.path, status, outcome: event.outcome, latencyMs: event.latencyMs }, 'request');
+    }
+    this.connection.active--;
+    plane.requestEnded(this.connection);
+  };
+}
+
+/**
+ * Relays the upstream response as undici delivers it, without buffering: each chunk is written
+ * to the client as it arrives and the upstream is paused while the client is slow.
+ */
+class RelayHandler implements Dispatcher.DispatchHandler {
+  readonly #exchange: Exchange;
+  readonly #injection: InjectionResult;
+  #controller: Dispatcher.DispatchController | undefined;
+  /** The client response, or the scrubber's transform in front of it. */
+  #sink: Writable | undefined;
+
+  constructor(exchange: Exchange, injection: InjectionResult) {
+    this.#exchange = exchange;
+    this.#injection = injection;
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#controller = controller;
+    if (this.#exchange.res.destroyed) controller.abort(new Error('client went away'));
+    else this.#exchange.abortUpstream = (reason) => controller.abort(reason);
+  }
+
+  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: ResponseHeaders): void {
+    if (statusCode < 200) return;
+    const { res } = this.#exchange;
+    this.#exchange.upstreamStatus = statusCode;
+    stripResponseHeaders(headers);
+    const scrubber = this.#injection.scrubber;
+    if (scrubber === undefined) {
+      res.writeHead(statusCode, headers as Record<string, string | string[]>);
+      this.#sink = res;
+    } else {
+      scrubber.scrubHeaders(headers);
+      const { transform, contentEncoding } = scrubber.bodyTransform(headers['content-encoding'] as string | undefined);
+      if (contentEncoding === undefined) delete headers['content-encoding'];
+      else headers['content-encoding'] = contentEncoding;
+      delete headers['content-length'];
+      res.writeHead(statusCode, headers as Record<string, string | string[]>);
+      transform.on('error', () => res.destroy());
+      transform.pipe(res);
+      this.#sink = transform;
+    }
+    this.#sink.on('drain', this.#resume);
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (!this.#sink!.write(chunk)) controller.pause();
+  }
+
+  onResponseEnd(): void {
+    this.#exchange.upstreamMs = performance.now() - this.#exchange.upstreamStart;
+    this.#sink!.end();
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    const exchange = this.#exchange;
+    if (exchange.res.destroyed) return;
+    exchange.upstreamMs = performance.now() - exchange.upstreamStart;
+    const rejection = upstreamRejection(err);
+    exchange.reject(rejection, rejection.code !== 'body_too_large' && rejection.code !== 'internal_address_denied');
+  }
+
+  readonly #resume = (): void => {
+    this.#controller?.resume();
+  };
+}
+
+/** A chunked request body counted as it streams; past the cap it fails with body_too_large. */
+async function* capBody(body: Readable, max: number): AsyncGenerator<Buffer> {
+  let total = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    total += chunk.length;
+    if (total > max) throw new ProxyRejection('body_too_large', `limit is ${max} bytes`);
+    yield chunk;
+  }
+}
+
+/** A policy failure as a rejection; anything that is not a ProxyRejection is a bug, reported as inject_error. */
+function policyRejection(plane: DataPlane, err: unknown): ProxyRejection {
+  if (err instanceof ProxyRejection) return err;
+  plane.logger.error({ err: { name: (err as Error)?.name, code: (err as { code?: unknown })?.code } }, 'policy failed');
+  return new ProxyRejection('inject_error');
+}

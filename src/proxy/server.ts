@@ -1,0 +1,208 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
+import type { Logger } from 'pino';
+import type { FrozenConfig } from '../config/schema.js';
+import { ProxyRejection } from '../errors.js';
+import type { LeafCertStore } from '../tls/index.js';
+import { ClientConnection, type DataPlane } from './connection.js';
+import { EgressGuard, type ProtectedAddress } from './egress.js';
+import type { ProxyEvents } from './events.js';
+import { forwardRequest } from './forward.js';
+import { handlePlainRequest, handlePlainUpgrade } from './plain.js';
+import type { ProxyPolicy } from './policy.js';
+import { writeRejection, writeRejectionToSocket } from './reject.js';
+import { openTunnel } from './tunnel.js';
+import { relayUpgrade } from './upgrade.js';
+import { createUpstream } from './upstream-agent.js';
+
+export interface ProxyServerOptions {
+  /** Read: proxy.*, upstream.*, egress.*. */
+  config: FrozenConfig;
+  logger: Logger;
+  /** Identity, egress policy and credential injection (the rules module; PASS_THROUGH_POLICY alone). */
+  policy: ProxyPolicy;
+  /** Leaf certificates for terminated tunnels. */
+  certs: LeafCertStore;
+  /** Receives request, connection and tunnel events. */
+  events: ProxyEvents;
+  /** Listeners never reachable through the proxy (the admin listener); the proxy adds its own address. */
+  protectedAddresses: () => ReadonlyArray<ProtectedAddress>;
+}
+
+/** Malformed requests the http parser refused, by status; everything else is 400. */
+const PARSER_STATUS: Readonly<Record<string, number>> = { HPE_HEADER_OVERFLOW: 431, ERR_HTTP_REQUEST_TIMEOUT: 408 };
+
+/**
+ * The proxy listener: one http.Server for CONNECT and absolute-URI requests, and one inner
+ * http.Server (never listening) that parses the requests inside terminated tunnels.
+ * See docs/lifecycle.md for the pipeline.
+ */
+export class ProxyServer {
+  readonly #config: FrozenConfig;
+  readonly #logger: Logger;
+  readonly #plane: DataPlane;
+  readonly #outer: Server;
+  readonly #inner: Server;
+  readonly #connections = new Set<ClientConnection>();
+  readonly #bySocket = new WeakMap<object, ClientConnection>();
+  #address: AddressInfo | undefined;
+  #draining = false;
+  #closing: Promise<void> | undefined;
+  #drained: (() => void) | undefined;
+
+  constructor(options: ProxyServerOptions) {
+    const { config } = options;
+    this.#config = config;
+    this.#logger = options.logger.child({ component: 'proxy' });
+    const guard = new EgressGuard({
+      overrides: config.upstream.resolve,
+      allowPrivateNetworks: config.egress.allowPrivateNetworks,
+      protectedAddresses: () => (this.#address ? [...options.protectedAddresses(), this.#address] : options.protectedAddresses()),
+    });
+    this.#plane = {
+      config, policy: options.policy, events: options.events, logger: this.#logger, certs: options.certs,
+      guard, upstream: createUpstream(config, guard),
+      requestEnded: (connection) => this.#requestEnded(connection),
+    };
+    const serverOptions = {
+      maxHeaderSize: config.proxy.maxHeaderBytes,
+      requestTimeout: 0,
+      keepAliveTimeout: config.proxy.idleTimeoutMs,
+    };
+
+    this.#outer = createServer(serverOptions);
+    this.#outer.on('connection', (socket: Socket) => this.#track(socket));
+    this.#outer.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+      const connection = this.#bySocket.get(socket)!;
+      // The http server lets go of a CONNECT socket, so the idle limit is ours to keep.
+      socket.setTimeout(config.proxy.idleTimeoutMs, () => {
+        if (connection.active === 0) socket.destroy();
+      });
+      openTunnel(this.#plane, this.#inner, connection, req, socket, head, (tls) => this.#register(connection, tls));
+    });
+    this.#outer.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      handlePlainRequest(this.#plane, this.#bySocket.get(req.socket)!, req, res);
+    });
+    this.#outer.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      handlePlainUpgrade(this.#plane, this.#bySocket.get(socket)!, req, socket, head);
+    });
+    this.#outer.on('clientError', onClientError);
+
+    this.#inner = createServer(serverOptions);
+    this.#inner.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      const connection = this.#bySocket.get(req.socket);
+      const path = originForm(req.url);
+      if (connection?.tunnel === undefined || path === undefined) {
+        writeRejection(res, new ProxyRejection('bad_request', 'expected an origin-form request target'));
+        return;
+      }
+      forwardRequest(this.#plane, connection, connection.tunnel, req, res, path);
+    });
+    this.#inner.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      const connection = this.#bySocket.get(socket);
+      const path = originForm(req.url);
+      if (connection?.tunnel === undefined || path === undefined) {
+        writeRejectionToSocket(socket, new ProxyRejection('bad_request', 'expected an origin-form request target'));
+        return;
+      }
+      relayUpgrade(this.#plane, connection, connection.tunnel, req, socket, head, path);
+    });
+    this.#inner.on('connect', (_req: IncomingMessage, socket: Duplex) => {
+      writeRejectionToSocket(socket, new ProxyRejection('bad_request', 'CONNECT inside a tunnel is not supported'));
+    });
+    this.#inner.on('clientError', onClientError);
+  }
+
+  /** Binds `proxy.listen` (port 0 picks a free port) and resolves with the bound address. */
+  async listen(): Promise<AddressInfo> {
+    const listen = this.#config.proxy.listen;
+    const colon = listen.lastIndexOf(':');
+    const rawHost = listen.slice(0, colon);
+    const host = rawHost.startsWith('[') ? rawHost.slice(1, -1) : rawHost;
+    await new Promise<void>((resolve, reject) => {
+      this.#outer.once('error', reject);
+      this.#outer.listen({ host, port: Number(listen.slice(colon + 1)) }, () => {
+        this.#outer.off('error', reject);
+        resolve();
+      });
+    });
+    this.#address = this.#outer.address() as AddressInfo;
+    this.#logger.info({ address: `${this.#address.address}:${this.#address.port}` }, 'proxy listening');
+    return this.#address;
+  }
+
+  /**
+   * Stops accepting, lets requests in flight finish (up to proxy.drainTimeoutMs), closes idle
+   * tunnels and keep-alive connections at once, then destroys whatever is left.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#drain();
+    return this.#closing;
+  }
+
+  async #drain(): Promise<void> {
+    this.#draining = true;
+    const listenerClosed = new Promise<void>((resolve) => this.#outer.close(() => resolve()));
+    const drained = new Promise<void>((resolve) => {
+      this.#drained = resolve;
+    });
+    for (const connection of this.#connections) this.#requestEnded(connection);
+    if (this.#connections.size === 0) this.#drained?.();
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.#config.proxy.drainTimeoutMs);
+    });
+    await Promise.race([drained, timedOut]);
+    clearTimeout(timer);
+    for (const connection of this.#connections) connection.raw.destroy();
+    await listenerClosed;
+    await this.#plane.upstream.agent.destroy();
+  }
+
+  #track(socket: Socket): void {
+    const connection = new ClientConnection(socket);
+    this.#connections.add(connection);
+    this.#bySocket.set(socket, connection);
+    socket.once('close', () => {
+      this.#connections.delete(connection);
+      if (this.#draining && this.#connections.size === 0) this.#drained?.();
+    });
+  }
+
+  #register(connection: ClientConnection, tls: TLSSocket): void {
+    connection.tls = tls;
+    this.#bySocket.set(tls, connection);
+  }
+
+  /** While draining, a connection closes as soon as it has nothing in flight. */
+  #requestEnded(connection: ClientConnection): void {
+    if (!this.#draining || connection.active > 0) return;
+    if (connection.tls) connection.tls.end();
+    else if (connection.tunnel === undefined) connection.raw.end();
+    else connection.raw.destroy();
+  }
+}
+
+/** Inside a tunnel the target is origin-form; absolute-form is reduced to its path (the host stays the tunnel's). */
+function originForm(url: string | undefined): string | undefined {
+  if (url === undefined || url.length === 0) return undefined;
+  if (url.charCodeAt(0) === 47 /* / */ || url === '*') return url;
+  try {
+    const parsed = new URL(url);
+    return `${parsed.pathname}${parsed.search}`;
+  } catch {
+    return undefined;
+  }
+}
+
+function onClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const status = PARSER_STATUS[err.code ?? ''] ?? 400;
+  const detail = status === 431 ? 'request headers exceed proxy.maxHeaderBytes' : undefined;
+  writeRejectionToSocket(socket, new ProxyRejection('bad_request', detail), status);
+}

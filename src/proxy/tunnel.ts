@@ -1,0 +1,132 @@
+import type { IncomingMessage, Server } from 'node:http';
+import type { Socket } from 'node:net';
+import { TLSSocket, type SecureContext } from 'node:tls';
+import { ProxyRejection } from '../errors.js';
+import type { ClientConnection, DataPlane, ForwardTarget } from './connection.js';
+import type { ConnectionEvent } from './events.js';
+import type { SandboxIdentity } from './policy.js';
+import { authorityFor } from './headers.js';
+import { writeRejectionToSocket } from './reject.js';
+
+const ESTABLISHED = 'HTTP/1.1 200 Connection Established\r\n\r\n';
+const ALPN = ['http/1.1'];
+const BAD_HOST_CHARS = /[\s/?#@]/;
+
+/**
+ * `CONNECT host:port`: authenticate → egress policy → resolve and classify → 200 → terminate TLS
+ * on the same socket with a leaf for the SNI name (or the CONNECT host) → hand the TLS socket to
+ * the inner http server, whose requests find this tunnel through `connection.tunnel`.
+ * A refusal is written before the 200, and yields a `connection` event with verdict `blocked`.
+ */
+export function openTunnel(
+  plane: DataPlane, inner: Server, connection: ClientConnection,
+  req: IncomingMessage, socket: Socket, head: Buffer, register: (tls: TLSSocket) => void,
+): void {
+  const ts = Date.now();
+  const authority = parseAuthority(req.url ?? '');
+  socket.on('error', () => socket.destroy());
+  let identity: SandboxIdentity | null = null;
+  let verdict: ConnectionEvent['verdict'] = 'blocked';
+  let matchRule = 'bad_request';
+  let errorCode: ConnectionEvent['errorCode'];
+  let ip: string | undefined;
+  let established = false;
+
+  socket.once('close', () => {
+    if (established) plane.events.emit('tunnel', -1);
+    plane.events.emit('connection', {
+      ts, sandboxId: identity?.sandboxId, sandboxName: identity?.sandboxName,
+      host: authority?.host ?? '', dstIp: ip, dstPort: authority?.port ?? 0, verdict, matchRule,
+      bytesSent: socket.bytesRead, bytesRecv: socket.bytesWritten, errorCode,
+    });
+  });
+  const refuse = (err: unknown): void => {
+    const rejection = err instanceof ProxyRejection ? err : new ProxyRejection('bad_request');
+    verdict = rejection.code === 'upstream_unreachable' ? 'failed' : 'blocked';
+    matchRule = rejection.code;
+    errorCode = rejection.code;
+    plane.logger.info({ code: rejection.code, host: authority?.host, sandbox: identity?.sandboxId }, 'connect rejected');
+    writeRejectionToSocket(socket, rejection);
+  };
+
+  if (authority === undefined) {
+    refuse(new ProxyRejection('bad_request', 'CONNECT needs host:port'));
+    return;
+  }
+  try {
+    identity = plane.policy.authenticate(req.headers['proxy-authorization']);
+    plane.policy.checkEgress(identity, authority.host);
+  } catch (err) {
+    refuse(err);
+    return;
+  }
+  const sandbox = identity;
+  plane.guard.check(authority.host, authority.port).then(async (approved) => {
+    ip = approved.ip;
+    matchRule = approved.reason;
+    if (socket.destroyed) return;
+    const context = plane.certs.secureContextFor(authority.host);
+    const secureContext = context instanceof Promise ? await context : context;
+    if (socket.destroyed) return;
+    const target = { host: authority.host, port: authority.port, secure: true };
+    const hostHeader = authorityFor(authority.host, authority.port, true);
+    connection.tunnel = {
+      identity: sandbox, target, authority: hostHeader, origin: `https://${hostHeader}`, ip: approved.ip,
+    } satisfies ForwardTarget;
+    verdict = 'allowed';
+    established = true;
+    plane.events.emit('tunnel', 1);
+    socket.write(ESTABLISHED);
+    terminateTls(plane, inner, socket, head, secureContext, register, () => {
+      verdict = 'failed';
+      matchRule = 'client TLS handshake failed';
+    });
+  }).catch(refuse);
+}
+
+function terminateTls(
+  plane: DataPlane, inner: Server, socket: Socket, head: Buffer, secureContext: SecureContext,
+  register: (tls: TLSSocket) => void, onHandshakeFailed: () => void,
+): void {
+  if (head.length > 0) socket.unshift(head);
+  const tls = new TLSSocket(socket, {
+    isServer: true,
+    secureContext,
+    SNICallback: plane.certs.sniCallback,
+    ALPNProtocols: ALPN,
+  });
+  let secure = false;
+  const timer = setTimeout(() => tls.destroy(), plane.config.proxy.handshakeTimeoutMs);
+  tls.once('secure', () => {
+    secure = true;
+    clearTimeout(timer);
+  });
+  tls.on('error', () => {
+    clearTimeout(timer);
+    if (!secure) onHandshakeFailed();
+    tls.destroy();
+  });
+  tls.once('close', () => {
+    clearTimeout(timer);
+    socket.destroy();
+  });
+  register(tls);
+  inner.emit('connection', tls);
+}
+
+/** `host:port` or `[v6]:port` → lowercased host without brackets and a port; undefined if malformed. */
+export function parseAuthority(text: string): { host: string; port: number } | undefined {
+  const colon = text.lastIndexOf(':');
+  if (colon <= 0) return undefined;
+  const port = Number(text.slice(colon + 1));
+  if (!Number.isInteger(port) || port < 1 || port > 65535) return undefined;
+  let host = text.slice(0, colon).toLowerCase();
+  if (host.startsWith('[')) {
+    if (!host.endsWith(']')) return undefined;
+    host = host.slice(1, -1);
+  } else if (host.includes(':')) {
+    return undefined;
+  }
+  if (host.length === 0 || host.length > 253 || BAD_HOST_CHARS.test(host)) return undefined;
+  return { host, port };
+}
