@@ -111,7 +111,8 @@ export async function createDaemon(config: FrozenConfig, options: DaemonOptions 
     adminBound = app.server.address() as AddressInfo;
     const adminAddress = formatAddress(adminBound);
 
-    logger.info({ proxy: proxyAddress, admin: adminAddress, ca: ca.certPath }, 'ready');
+    // The ready line is part of the contract, so it is written whatever log.level says.
+    logger.child({}, { level: 'info' }).info({ proxy: proxyAddress, admin: adminAddress, ca: ca.certPath }, 'ready');
 
     let closing: Promise<void> | undefined;
     return {
