@@ -68,27 +68,59 @@ export function openTunnel(
     const context = plane.certs.secureContextFor(authority.host);
     const secureContext = context instanceof Promise ? await context : context;
     if (socket.destroyed) return;
-    const target = { host: authority.host, port: authority.port, secure: true };
-    const hostHeader = authorityFor(authority.host, authority.port, true);
-    connection.tunnel = {
-      identity: sandbox, target, authority: hostHeader, origin: `https://${hostHeader}`, ip: approved.ip,
-    } satisfies ForwardTarget;
     verdict = 'allowed';
     established = true;
     plane.events.emit('tunnel', 1);
     socket.write(ESTABLISHED);
-    terminateTls(plane, inner, socket, head, secureContext, register, () => {
-      verdict = 'failed';
-      matchRule = 'client TLS handshake failed';
+    firstByte(socket, head, plane.config.proxy.handshakeTimeoutMs, (byte) => {
+      // Most clients speak TLS in the tunnel; some (undici for http:// URLs) send plain HTTP.
+      // Plain tunnels are served too, but the policy never injects into them (secure: false).
+      const secure = byte === TLS_HANDSHAKE;
+      const hostHeader = authorityFor(authority.host, authority.port, secure);
+      connection.tunnel = {
+        identity: sandbox,
+        target: { host: authority.host, port: authority.port, secure },
+        authority: hostHeader,
+        origin: `${secure ? 'https' : 'http'}://${hostHeader}`,
+        ip: approved.ip,
+      } satisfies ForwardTarget;
+      if (!secure) {
+        inner.emit('connection', socket);
+        socket.resume(); // replays the sniffed bytes into the http parser
+        return;
+      }
+      terminateTls(plane, inner, socket, secureContext, register, () => {
+        verdict = 'failed';
+        matchRule = 'client TLS handshake failed';
+      });
     });
   }).catch(refuse);
 }
 
+/** TLS records start with content type 22 (handshake). */
+const TLS_HANDSHAKE = 0x16;
+
+/** Waits for the tunnel's first byte without consuming it; a silent client is closed after `timeoutMs`. */
+function firstByte(socket: Socket, head: Buffer, timeoutMs: number, then: (byte: number) => void): void {
+  if (head.length > 0) {
+    socket.unshift(head);
+    then(head[0]!);
+    return;
+  }
+  const timer = setTimeout(() => socket.destroy(), timeoutMs);
+  socket.once('data', (chunk: Buffer) => {
+    clearTimeout(timer);
+    socket.pause();
+    socket.unshift(chunk);
+    then(chunk[0]!);
+  });
+  socket.once('close', () => clearTimeout(timer));
+}
+
 function terminateTls(
-  plane: DataPlane, inner: Server, socket: Socket, head: Buffer, secureContext: SecureContext,
+  plane: DataPlane, inner: Server, socket: Socket, secureContext: SecureContext,
   register: (tls: TLSSocket) => void, onHandshakeFailed: () => void,
 ): void {
-  if (head.length > 0) socket.unshift(head);
   const tls = new TLSSocket(socket, {
     isServer: true,
     secureContext,

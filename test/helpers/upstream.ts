@@ -19,6 +19,8 @@ export interface TestUpstream {
   readonly connections: number;
   /** Requests seen so far (including WebSocket upgrades). */
   readonly requests: number;
+  /** What the upstream itself received for each echoed request, before any proxy scrubbing (last 100). */
+  readonly seen: readonly EchoBody[];
   close(): Promise<void>;
 }
 
@@ -32,9 +34,11 @@ export interface EchoBody {
 const CHUNK = Buffer.alloc(64 * 1024, 0x61);
 
 export async function startUpstream(options: { pki?: TestPki } = {}): Promise<TestUpstream> {
+  const seen: EchoBody[] = [];
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => handle(req, res, seen);
   const server: Server = options.pki
-    ? createHttpsServer({ SNICallback: options.pki.certs.sniCallback }, handle)
-    : createHttpServer(handle);
+    ? createHttpsServer({ SNICallback: options.pki.certs.sniCallback }, onRequest)
+    : createHttpServer(onRequest);
   const sockets = new Set<Socket>();
   let connections = 0;
   let requests = 0;
@@ -55,6 +59,7 @@ export async function startUpstream(options: { pki?: TestPki } = {}): Promise<Te
     port: (server.address() as AddressInfo).port,
     get connections() { return connections; },
     get requests() { return requests; },
+    seen,
     close: async () => {
       for (const client of wss.clients) client.terminate();
       wss.close();
@@ -64,7 +69,7 @@ export async function startUpstream(options: { pki?: TestPki } = {}): Promise<Te
   };
 }
 
-function handle(req: IncomingMessage, res: ServerResponse): void {
+function handle(req: IncomingMessage, res: ServerResponse, seen: EchoBody[]): void {
   const url = new URL(req.url ?? '/', 'http://upstream');
   if (url.pathname === '/sse') return sse(res, Number(url.searchParams.get('n') ?? 5), Number(url.searchParams.get('interval') ?? 50));
   if (url.pathname === '/download') return download(res, Number(url.searchParams.get('bytes') ?? 0));
@@ -74,7 +79,10 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
   req.on('end', () => {
     const send = (): void => {
       if (res.destroyed) return;
-      const body = JSON.stringify({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, bodyBytes } satisfies EchoBody);
+      const echo: EchoBody = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, bodyBytes };
+      seen.push(echo);
+      if (seen.length > 100) seen.shift();
+      const body = JSON.stringify(echo);
       res.writeHead(200, { 'content-type': 'application/json', 'x-upstream': 'echo' }).end(body);
     };
     if (delay > 0) setTimeout(send, delay).unref();

@@ -1,0 +1,93 @@
+import { readFileSync } from 'node:fs';
+import { ProxyAgent, request } from 'undici';
+import { startDaemon, type StartDaemonOptions, type TestDaemon } from './daemon.js';
+import { createTestPki, type TestPki } from './pki.js';
+import { startUpstream, type TestUpstream } from './upstream.js';
+
+/**
+ * Every host name the tests use, all pinned to the local upstreams through upstream.resolve so no
+ * test ever asks real DNS.
+ */
+export const TEST_HOSTS = [
+  'api.openai.com', 'api.anthropic.com', 'api.github.com', 'github.com', 'api.example.test',
+  'a.example.test', 'b.a.example.test', 'example.test', 'evil.test', 'api.custom.test', 'basic.test',
+] as const;
+
+/** A running daemon in front of a local HTTPS echo upstream (own CA) and a plain-HTTP one. */
+export interface World {
+  daemon: TestDaemon;
+  upstreamPki: TestPki;
+  upstream: TestUpstream;
+  plainUpstream: TestUpstream;
+  /** The daemon's CA PEM, which sandbox clients trust. */
+  caPem: string;
+  /** undici dispatcher for a sandbox (its access token as proxy credentials). */
+  agentFor(accessToken: string | undefined): ProxyAgent;
+  /** GET/POST through the proxy as a sandbox; returns status, headers and text. */
+  fetchAs(accessToken: string | undefined, url: string, init?: { method?: string; headers?: Record<string, string>; body?: string }): Promise<{
+    status: number; headers: Record<string, string | string[] | undefined>; text: string;
+  }>;
+  close(): Promise<void>;
+}
+
+export async function startWorld(options: StartDaemonOptions = {}): Promise<World> {
+  const upstreamPki = await createTestPki('world-upstream');
+  const upstream = await startUpstream({ pki: upstreamPki });
+  const plainUpstream = await startUpstream();
+  const resolve = [
+    ...TEST_HOSTS.map((host) => `${host}:443=127.0.0.1:${upstream.port}`),
+    ...TEST_HOSTS.map((host) => `${host}:80=127.0.0.1:${plainUpstream.port}`),
+  ];
+  const daemon = await startDaemon({
+    ...options,
+    flags: { 'upstream.resolve': resolve, 'upstream.caFile': upstreamPki.caPath, ...options.flags },
+  });
+  const caPem = readFileSync(daemon.daemon.caPath, 'utf8');
+  const agents = new Map<string, ProxyAgent>();
+
+  const agentFor = (accessToken: string | undefined): ProxyAgent => {
+    const key = accessToken ?? '';
+    let agent = agents.get(key);
+    if (!agent) {
+      agent = new ProxyAgent({
+        uri: `http://${daemon.daemon.proxyAddress}`,
+        requestTls: { ca: caPem },
+        ...(accessToken ? { token: `Basic ${Buffer.from(`sb:${accessToken}`).toString('base64')}` } : {}),
+      });
+      agents.set(key, agent);
+    }
+    return agent;
+  };
+
+  return {
+    daemon,
+    upstreamPki,
+    upstream,
+    plainUpstream,
+    caPem,
+    agentFor,
+    async fetchAs(accessToken, url, init = {}) {
+      try {
+        const res = await request(url, {
+          dispatcher: agentFor(accessToken),
+          method: (init.method ?? 'GET') as 'GET',
+          headers: init.headers,
+          body: init.body,
+        });
+        return { status: res.statusCode, headers: res.headers, text: await res.body.text() };
+      } catch (err) {
+        // undici reports a refused CONNECT as an error; its status is what the proxy answered.
+        const refused = /Proxy response \((\d{3})\)/.exec((err as Error).message);
+        if (!refused) throw err;
+        return { status: Number(refused[1]), headers: {}, text: '' };
+      }
+    },
+    async close() {
+      await Promise.all([...agents.values()].map((agent) => agent.close()));
+      await daemon.close();
+      await upstream.close();
+      await plainUpstream.close();
+      await upstreamPki.remove();
+    },
+  };
+}
