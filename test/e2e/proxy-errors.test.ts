@@ -108,13 +108,16 @@ test('a malformed request inside a tunnel → 400, and the proxy keeps serving',
   assert.equal(ok.status, 200);
 });
 
-test('garbage to the proxy port → 400; non-TLS bytes after CONNECT → closed', async () => {
+test('garbage to the proxy port → 400; garbage after CONNECT → 400 or a failed handshake, closed', async () => {
   const garbage = await rawExchange(harness.port, 'HELLO\r\n\r\n');
   assert.match(garbage.text, /^HTTP\/1\.1 400 /);
   assert.ok(garbage.closed);
-  const notTls = await rawExchange(harness.port, 'CONNECT api.example.test:443 HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\n\r\n');
-  assert.ok(notTls.closed);
-  assert.match(notTls.text, /^HTTP\/1\.1 200 Connection Established\r\n\r\n/);
+  const connect = 'CONNECT api.example.test:443 HTTP/1.1\r\nHost: a\r\n\r\n';
+  const notHttp = await rawExchange(harness.port, `${connect}\x01\x02 not http\r\n\r\n`);
+  assert.ok(notHttp.closed);
+  assert.match(notHttp.text, /^HTTP\/1\.1 200 Connection Established\r\n\r\nHTTP\/1\.1 400 /);
+  const badTls = await rawExchange(harness.port, Buffer.concat([Buffer.from(connect), Buffer.from([0x16, 0x03, 0x01, 0x00, 0x05, 1, 2, 3, 4, 5])]));
+  assert.ok(badTls.closed);
   await eventually(() => harness.connections.some((c) => c.verdict === 'failed'));
 });
 
