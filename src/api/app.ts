@@ -42,6 +42,11 @@ export function buildAdminApp(deps: AdminDeps): FastifyInstance {
     loggerInstance: deps.logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT,
+    // fastify leaves requestTimeout at 0, which turns Node's headers timeout off (slowloris).
+    http: {
+      headersTimeout: deps.config.admin.headersTimeoutMs,
+      connectionsCheckingInterval: Math.min(1_000, deps.config.admin.headersTimeoutMs),
+    },
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
   });

@@ -33,6 +33,8 @@ export const CONFIG_SCHEMA = z
         idleTimeoutMs: positiveMs.default(120_000),
         /** Client TLS handshake timeout inside a tunnel. Default 10000. */
         handshakeTimeoutMs: positiveMs.default(10_000),
+        /** Longest a client may take to send one request's headers, in a tunnel or not (408 beyond). Default 30000. */
+        headersTimeoutMs: positiveMs.default(30_000),
         /** Largest request header block accepted from a client (431 beyond). Default 32768. */
         maxHeaderBytes: z.number().int().min(1024).max(1_048_576).default(32_768),
         /** Largest request body forwarded (413 body_too_large beyond). Default 256 MiB. */
@@ -50,6 +52,8 @@ export const CONFIG_SCHEMA = z
         apiKey: z.string().min(16, 'must be at least 16 characters').optional(),
         /** When true, GET /metrics needs the API key. Default false. */
         metricsAuth: z.boolean().default(false),
+        /** Longest a client may take to send one request's headers (408 beyond). Default 30000. */
+        headersTimeoutMs: positiveMs.default(30_000),
       })
       .strict()
       .prefault({}),

@@ -86,6 +86,8 @@ export class EgressGuard {
   }
 
   async #resolve(host: string): Promise<string[]> {
+    // RFC 6761 §6.4: resolvers answer `.invalid` themselves; no query leaves the machine for it.
+    if (host === 'invalid' || host.endsWith('.invalid')) throw new ProxyRejection('upstream_unreachable', `${host} does not resolve`);
     let answers: ReadonlyArray<{ address: string }>;
     try {
       answers = await this.#lookup(host);

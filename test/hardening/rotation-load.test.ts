@@ -1,0 +1,96 @@
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { after, before, test } from 'node:test';
+import { request } from 'undici';
+import { createTestPki, type TestPki } from '../helpers/pki.js';
+import { startWorld, type World } from '../helpers/world.js';
+
+const CLIENTS = 8;
+const ROTATIONS = 50;
+const MAX_LOAD_MS = 10_000;
+const value = (version: number): string => `REAL-rotating-v${String(version).padStart(3, '0')}`;
+
+let pki: TestPki;
+let server: Server;
+let world: World;
+let sandbox: any;
+/** request id → the Authorization value the upstream received. */
+const received = new Map<string, string>();
+
+before(async () => {
+  pki = await createTestPki('rotation-upstream');
+  server = createServer({ SNICallback: pki.certs.sniCallback }, (req, res) => {
+    received.set(String(req.headers['x-request-id']), String(req.headers.authorization));
+    res.end('ok');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  world = await startWorld({
+    upstreamPki: pki,
+    resolve: [`rotate.test:443=127.0.0.1:${(server.address() as AddressInfo).port}`],
+    flags: { 'log.level': 'warn' },
+  });
+  const created = await world.daemon.api('POST', '/secrets', { name: 'rotating', value: value(0), auth: { type: 'bearer' }, hosts: ['rotate.test'] });
+  assert.equal(created.status, 201, created.text);
+  sandbox = (await world.daemon.api('POST', '/sandboxes', { name: 'rot', secrets: { TOKEN: 'rotating' } })).json;
+});
+
+after(async () => {
+  await world.close();
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+  await pki.remove();
+});
+
+test(`${ROTATIONS} rotations under ${CLIENTS} concurrent clients: no failure, no old value after a rotate returned`, async () => {
+  const agent = world.agentFor(sandbox.access_token);
+  const starts: Array<{ id: string; at: number }> = [];
+  const failures: string[] = [];
+  /** rotatedAt[v] = when the rotate to version v returned. */
+  const rotatedAt: number[] = [0];
+  let rotating = true;
+  let seq = 0;
+
+  const client = async (c: number): Promise<void> => {
+    const deadline = Date.now() + MAX_LOAD_MS;
+    while (rotating && Date.now() < deadline) {
+      const id = `${c}-${seq++}`;
+      starts.push({ id, at: performance.now() });
+      try {
+        const res = await request('https://rotate.test/r', {
+          dispatcher: agent, headers: { authorization: `Bearer ${sandbox.env.TOKEN}`, 'x-request-id': id },
+        });
+        await res.body.text();
+        if (res.statusCode !== 200) failures.push(`${id}: ${res.statusCode}`);
+      } catch (err) {
+        failures.push(`${id}: ${(err as Error).message}`);
+      }
+    }
+  };
+  const rotator = async (): Promise<void> => {
+    for (let v = 1; v <= ROTATIONS; v++) {
+      const res = await world.daemon.api('PATCH', '/secrets/rotating', { value: value(v) });
+      assert.equal(res.status, 200, res.text);
+      rotatedAt[v] = performance.now();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    rotating = false;
+  };
+  await Promise.all([...Array.from({ length: CLIENTS }, (_, c) => client(c)), rotator()]);
+
+  assert.deepEqual(failures, []);
+  assert.equal(rotatedAt.length, ROTATIONS + 1, 'every rotation finished within the load window');
+  let stale = 0;
+  for (const { id, at } of starts) {
+    const got = received.get(id);
+    assert.ok(got, `request ${id} reached the upstream`);
+    const version = Number(/v(\d+)$/.exec(got)![1]);
+    // The newest rotation that had returned before this request started.
+    let required = 0;
+    while (required + 1 < rotatedAt.length && rotatedAt[required + 1]! <= at) required++;
+    if (version < required) stale++;
+  }
+  process.stdout.write(`# rotation: ${starts.length} requests, ${ROTATIONS} rotations, ${stale} stale\n`);
+  assert.equal(stale, 0, 'a request that started after a rotate returned carried an older value');
+  assert.ok(starts.length >= ROTATIONS * 2, `load was too light: ${starts.length} requests`);
+});
