@@ -47,10 +47,12 @@ export interface SecretInfo {
   last_used_at?: string;
 }
 
+/** `GET /secrets/{name}/audit` item (superserve-api-facts §3); absent optionals are omitted. */
 export interface ProxyAuditEvent {
   id: number;
   ts: string;
-  sandbox_id: string;
+  /** null only for requests made without a sandbox identity (proxy.requireAuth false). */
+  sandbox_id: string | null;
   sandbox_name?: string;
   secret_id?: string;
   method: string;

@@ -2,9 +2,10 @@ import { randomBytes } from 'node:crypto';
 import type { Statement } from 'better-sqlite3';
 import type { SecretCipher } from '../secrets/crypto.js';
 import type { SecretValue } from '../secrets/secret-value.js';
+import type { AgentSecretKind } from '../sdk/types.js';
 import type { Database } from './db.js';
 
-export type AgentSecretKind = 'provider' | 'plain';
+export type { AgentSecretKind };
 
 export interface AgentRecord {
   readonly id: string;

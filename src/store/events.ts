@@ -1,4 +1,7 @@
 import type { Database, Statement } from 'better-sqlite3';
+import type { NetworkEvent, NetworkPage, ProxyAuditEvent } from '../sdk/types.js';
+
+export type { NetworkEvent, NetworkPage, ProxyAuditEvent };
 
 /**
  * One audit/network row as the audit queue holds it: every column present (null when absent) so
@@ -27,49 +30,8 @@ export interface EventRow {
   bytesRecv: number | null;
 }
 
-/** `GET /secrets/{name}/audit` item (superserve-api-facts §3); absent optionals are omitted. */
-export interface ProxyAuditEvent {
-  id: number;
-  ts: string;
-  /** null only for requests made without a sandbox identity (proxy.requireAuth false). */
-  sandbox_id: string | null;
-  sandbox_name?: string;
-  secret_id?: string;
-  method: string;
-  host: string;
-  path: string;
-  status: number;
-  upstream_status?: number;
-  latency_ms?: number;
-  error_code?: string;
-}
 
-/** `GET /sandboxes/{id}/network` item (superserve-api-facts §3); absent optionals are omitted. */
-export interface NetworkEvent {
-  kind: 'connection' | 'request';
-  id: number;
-  ts: string;
-  host?: string;
-  dst_ip?: string;
-  dst_port?: number;
-  verdict?: 'allowed' | 'blocked' | 'failed';
-  match_rule?: string;
-  bytes_sent?: number;
-  bytes_recv?: number;
-  method?: string;
-  path?: string;
-  status?: number;
-  upstream_status?: number;
-  latency_ms?: number;
-  secret_id?: string;
-  error_code?: string;
-}
 
-export interface NetworkPage {
-  data: NetworkEvent[];
-  next_cursor: string | null;
-  has_more: boolean;
-}
 
 /** Status classes of the audit `status` filter; `errors` = status ≥ 400. */
 export const AUDIT_STATUS_FILTERS = ['2xx', '3xx', '4xx', '5xx', 'errors'] as const;

@@ -6,6 +6,9 @@ import { findProvider } from '../secrets/providers.js';
 import { mintAccessToken, mintStandIn } from '../secrets/stand-in.js';
 import type { SandboxDefinition } from '../secrets/validate-sandbox.js';
 import type { Database } from './db.js';
+import type { SecretSandboxBinding } from '../sdk/types.js';
+
+export type { SecretSandboxBinding };
 
 /** Most bindings one sandbox may hold (Superserve's cap). */
 const MAX_BINDINGS = 32;
@@ -33,12 +36,6 @@ export interface SandboxRecord {
 }
 
 /** `GET /secrets/{name}/sandboxes` item. */
-export interface SecretSandboxBinding {
-  sandbox_id: string;
-  sandbox_name: string;
-  env_key: string;
-  status: string;
-}
 
 interface SandboxRow {
   id: string;

@@ -5,21 +5,11 @@ import type { AuthType, StoreChange } from '../rules/source.js';
 import type { SecretCipher } from '../secrets/crypto.js';
 import type { SecretDefinition } from '../secrets/validate-secret.js';
 import type { Database } from './db.js';
+import type { SecretInfo } from '../sdk/types.js';
 
-/** The API's view of a secret (superserve-api-facts §2); the value is never part of it. */
-export interface SecretInfo {
-  id: string;
-  name: string;
-  auth_type: AuthType;
-  auth_config: Record<string, unknown>;
-  /** Omitted when the secret was created with explicit auth. */
-  provider_shortcut?: string;
-  hosts: string[];
-  created_at: string;
-  updated_at: string;
-  /** Omitted until a request used the secret. */
-  last_used_at?: string;
-}
+/** The API's view of a secret (superserve-api-facts §2), shared with the SDK; the value is never part of it. */
+export type { SecretInfo };
+
 
 interface SecretRow {
   id: string;
