@@ -12,6 +12,7 @@ import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 import { until } from '../helpers/until.js';
+import { closedPort } from '../helpers/ports.js';
 
 /**
  * The audit trail and network log through the real daemon: every request below goes through the
@@ -58,10 +59,7 @@ before(async () => {
     socket.destroy();
   });
   await new Promise<void>((resolve) => owned.listen(0, '127.0.0.1', resolve));
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  deadPort = (probe.address() as AddressInfo).port;
-  await new Promise((resolve) => probe.close(resolve));
+  deadPort = await closedPort();
 
   d = await startDaemon({
     flags: {

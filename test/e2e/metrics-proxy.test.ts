@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import { ProxyAgent, request } from 'undici';
 import { rawExchange } from '../helpers/clients.js';
@@ -10,6 +9,7 @@ import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 import { until } from '../helpers/until.js';
+import { closedPort } from '../helpers/ports.js';
 
 /**
  * /metrics after real traffic through the real daemon: the counters and histogram counts match the
@@ -35,10 +35,7 @@ let deadPort: number;
 before(async () => {
   pki = await createTestPki('metrics-upstream');
   upstream = await startUpstream({ pki });
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  deadPort = (probe.address() as AddressInfo).port;
-  await new Promise((resolve) => probe.close(resolve));
+  deadPort = await closedPort();
   d = await startDaemon({
     flags: {
       'upstream.resolve': [

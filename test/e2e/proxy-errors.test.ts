@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { createServer, type AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { request } from 'undici';
@@ -7,6 +6,7 @@ import { curlViaProxy, proxyAgent, rawExchange } from '../helpers/clients.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
 import { eventually, startProxy, type ProxyHarness } from '../helpers/proxy-harness.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
+import { closedPort } from '../helpers/ports.js';
 
 let trustedPki: TestPki;
 let untrustedPki: TestPki;
@@ -21,10 +21,7 @@ before(async () => {
   upstream = await startUpstream({ pki: trustedPki });
   untrusted = await startUpstream({ pki: untrustedPki });
   // A port nobody listens on: bind, read the number, close.
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  deadPort = (probe.address() as AddressInfo).port;
-  await new Promise((resolve) => probe.close(resolve));
+  deadPort = await closedPort();
   harness = await startProxy({
     flags: {
       'upstream.resolve': [

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { ProxyAgent, request } from 'undici';
-import { spawnCli } from '../helpers/cli.js';
+import { serveEnv, spawnCli } from '../helpers/cli.js';
 import { startDaemon } from '../helpers/daemon.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
@@ -69,11 +69,7 @@ test('after SIGTERM every finished request has its row in the database, and the 
   const child = await spawnCli(['serve'], {
     cwd: dir,
     env: {
-      CREDPROXY_PROXY_LISTEN: '127.0.0.1:0',
-      CREDPROXY_ADMIN_LISTEN: '127.0.0.1:0',
-      CREDPROXY_DATA_DIR: join(dir, 'data'),
-      CREDPROXY_CA_CERT: join(dir, 'certs', 'ca.crt'),
-      CREDPROXY_CA_KEY: join(dir, 'certs', 'ca.key'),
+      ...serveEnv(dir),
       CREDPROXY_API_KEY: API_KEY,
       CREDPROXY_RESOLVE: `api.example.test:443=127.0.0.1:${upstream.port},evil.test:443=127.0.0.1:${upstream.port}`,
       CREDPROXY_UPSTREAM_CA: pki.caPath,

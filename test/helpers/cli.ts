@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
@@ -80,4 +81,15 @@ export async function spawnCli(args: readonly string[], options: Omit<RunCliOpti
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...options.env },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
+}
+
+/** Env for `credproxy serve` in `dir`: both listeners on free loopback ports, state and CA under `dir`. */
+export function serveEnv(dir: string): Record<string, string> {
+  return {
+    CREDPROXY_PROXY_LISTEN: '127.0.0.1:0',
+    CREDPROXY_ADMIN_LISTEN: '127.0.0.1:0',
+    CREDPROXY_DATA_DIR: join(dir, 'data'),
+    CREDPROXY_CA_CERT: join(dir, 'certs', 'ca.crt'),
+    CREDPROXY_CA_KEY: join(dir, 'certs', 'ca.key'),
+  };
 }

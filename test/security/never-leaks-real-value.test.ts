@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { createServer, type AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import { CanarySet } from '../helpers/canary.js';
 import { startHostileUpstream, type HostileUpstream } from '../helpers/hostile-upstream.js';
@@ -7,6 +6,7 @@ import { createTestPki, type TestPki } from '../helpers/pki.js';
 import { tunnelRaw } from '../helpers/tunnel-raw.js';
 import { startUpstream, type EchoBody, type TestUpstream } from '../helpers/upstream.js';
 import { startWorld, type World } from '../helpers/world.js';
+import { closedPort } from '../helpers/ports.js';
 
 /**
  * CONTRACT §7, first item: the real value reaches no response, no host outside `hosts`, no log
@@ -79,7 +79,7 @@ before(async () => {
   untrustedPki = await createTestPki('leak-untrusted');
   hostile = await startHostileUpstream(pki);
   untrusted = await startUpstream({ pki: untrustedPki });
-  const deadPort = await freePort();
+  const deadPort = await closedPort();
   world = await startWorld({
     upstreamPki: pki,
     resolve: [
@@ -130,13 +130,6 @@ async function admin(method: string, path: string, body?: unknown, status?: numb
   return res.json;
 }
 
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
 
 /** Through the proxy as a sandbox, with undici; everything received is kept. */
 async function send(token: string | undefined, url: string, headers: Record<string, string>, init: { method?: string; body?: string } = {}) {

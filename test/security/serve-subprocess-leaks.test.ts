@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { ProxyAgent, request } from 'undici';
 import { CanarySet } from '../helpers/canary.js';
-import { spawnCli } from '../helpers/cli.js';
+import { serveEnv, spawnCli } from '../helpers/cli.js';
 import { startHostileUpstream, type HostileUpstream } from '../helpers/hostile-upstream.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
 import { tunnelRaw } from '../helpers/tunnel-raw.js';
@@ -56,11 +56,7 @@ test('a full run of `credproxy serve`: no real value in its output or its files'
   const child = await spawnCli(['serve'], {
     cwd: dir,
     env: {
-      CREDPROXY_PROXY_LISTEN: '127.0.0.1:0',
-      CREDPROXY_ADMIN_LISTEN: '127.0.0.1:0',
-      CREDPROXY_DATA_DIR: join(dir, 'data'),
-      CREDPROXY_CA_CERT: join(dir, 'certs', 'ca.crt'),
-      CREDPROXY_CA_KEY: join(dir, 'certs', 'ca.key'),
+      ...serveEnv(dir),
       CREDPROXY_RESOLVE: `${HOST}:443=127.0.0.1:${hostile.port},api.openai.com:443=127.0.0.1:${hostile.port}`,
       CREDPROXY_UPSTREAM_CA: pki.caPath,
       CREDPROXY_LOG_LEVEL: 'debug',

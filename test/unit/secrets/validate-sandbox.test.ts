@@ -1,19 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ApiError } from '../../../src/errors.js';
 import { parseAttachBinding, parseCreateSandbox } from '../../../src/secrets/validate-sandbox.js';
+import { assertBadRequest } from '../../helpers/api-error.js';
 
 function rejects(body: unknown, message: string, parse: (body: unknown) => unknown = parseCreateSandbox): void {
-  assert.throws(
-    () => parse(body),
-    (err: unknown) => {
-      assert.ok(err instanceof ApiError);
-      assert.equal(err.code, 'bad_request');
-      assert.equal(err.status, 400);
-      assert.equal(err.message, message);
-      return true;
-    },
-  );
+  assertBadRequest(parse, body, message);
 }
 
 function sandbox(extra: Record<string, unknown>): Record<string, unknown> {

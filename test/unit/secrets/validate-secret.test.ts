@@ -1,23 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ApiError } from '../../../src/errors.js';
 import { PROVIDERS } from '../../../src/secrets/providers.js';
 import { parseCreateSecret, parseRotateSecret } from '../../../src/secrets/validate-secret.js';
+import { assertBadRequest } from '../../helpers/api-error.js';
 
 const ALL_PROVIDERS =
   'anthropic, asana, cloudflare, exa, firecrawl, gemini, github, gitlab, linear, notion, openai, openrouter, perplexity, resend, sentry, slack, stripe, vercel, xai';
 
 function rejects(body: unknown, message: string, parse: (body: unknown) => unknown = parseCreateSecret): void {
-  assert.throws(
-    () => parse(body),
-    (err: unknown) => {
-      assert.ok(err instanceof ApiError);
-      assert.equal(err.code, 'bad_request');
-      assert.equal(err.status, 400);
-      assert.equal(err.message, message);
-      return true;
-    },
-  );
+  assertBadRequest(parse, body, message);
 }
 
 /** A valid custom body with `auth` and `hosts` replaced. */
