@@ -1,7 +1,8 @@
 // A proxy under test in its own process, so its CPU and memory are measured alone.
-// Usage (spawned by proxy-vs-direct.ts with an IPC channel): node --import tsx bench/proxy-child.ts <mode>
+// Spawned by proxy-vs-direct.ts with an IPC channel, as plain JavaScript (see build.ts): node proxy-child.js <mode>
 // Parent → child: { type: 'start', target: BenchTarget } | { type: 'stats', gc?: boolean } | { type: 'stop' }
-// Child → parent: { type: 'ready', port, caPem } | { type: 'stats', cpuUs, rss, live } | { type: 'error', message }
+// Child → parent: { type: 'ready', port, caPem, proxyAuthorization?, headers? } | { type: 'stats', cpuUs, rss, live }
+//   | { type: 'error', message }
 import type { BenchProxy, BenchTarget } from './proxy-modes.js';
 import { PROXY_MODES } from './proxy-modes.js';
 
@@ -20,7 +21,8 @@ async function handle(message: Message): Promise<void> {
     case 'start': {
       if (!factory) throw new Error(`unknown mode ${mode}; known: ${Object.keys(PROXY_MODES).join(', ')}`);
       proxy = await factory(message.target);
-      process.send!({ type: 'ready', port: proxy.port, caPem: proxy.caPem });
+      const { port, caPem, proxyAuthorization, headers } = proxy;
+      process.send!({ type: 'ready', port, caPem, proxyAuthorization, headers });
       return;
     }
     case 'stats': {

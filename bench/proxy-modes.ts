@@ -1,13 +1,11 @@
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { Agent as HttpsAgent } from 'node:https';
 import { join } from 'node:path';
 import { Proxy as MitmProxy } from 'http-mitm-proxy';
-import { loadConfig } from '../src/config/load.js';
-import { createLogger } from '../src/log/logger.js';
-import { ProxyEvents } from '../src/proxy/events.js';
-import { PASS_THROUGH_POLICY, type ProxyPolicy } from '../src/proxy/policy.js';
-import { ProxyServer } from '../src/proxy/server.js';
-import { LeafCertStore, loadOrCreateCa } from '../src/tls/index.js';
+import { request } from 'undici';
+import type * as Main from '../src/main.js';
+import type * as Log from '../src/log/logger.js';
+import { dist } from './dist.js';
 
 /** What a benchmarked proxy child needs to know: the upstream, reachable as `host`. */
 export interface BenchTarget {
@@ -15,7 +13,7 @@ export interface BenchTarget {
   host: string;
   upstreamPort: number;
   upstreamCaPath: string;
-  /** Scratch directory for the proxy's CA. */
+  /** Scratch directory for the proxy's data and CA. */
   dir: string;
 }
 
@@ -23,32 +21,71 @@ export interface BenchProxy {
   port: number;
   /** The CA the load generator must trust. */
   caPem: string;
+  /** Proxy-Authorization the load generator sends on CONNECT (the sandbox's access token). */
+  proxyAuthorization?: string;
+  /** Headers every request carries (the stand-in, for the injection modes). */
+  headers?: Record<string, string>;
   close(): Promise<void>;
 }
 
 /** Builds one proxy under test; add a mode to compare another configuration. */
 export type ProxyFactory = (target: BenchTarget) => Promise<BenchProxy>;
 
-/** credproxy's data plane with a given policy (pass-through = no credential rules). */
-export function credproxyMode(policy: ProxyPolicy = PASS_THROUGH_POLICY): ProxyFactory {
+export interface DaemonModeOptions {
+  /** Every request carries a stand-in that the real StandInPolicy swaps for the real value. */
+  inject: boolean;
+  /** Audit queue → SQLite and prom-client metrics subscribed to the proxy's events, as in production. */
+  observe: boolean;
+}
+
+/** A few bindings, like a real sandbox; requests use the first one. */
+const SECRETS = ['openai', 'anthropic', 'github', 'internal'];
+
+/**
+ * The real daemon (createDaemon from dist/) on a scratch data dir, with a sandbox holding a few
+ * bindings created through the admin API. Requests authenticate as that sandbox in every mode, so
+ * the modes differ only in the stand-in header and in the observers.
+ */
+export function daemonMode(options: DaemonModeOptions): ProxyFactory {
   return async (target) => {
+    const { createDaemon, loadConfig } = await dist<typeof Main>('main.js');
+    const { createLogger } = await dist<typeof Log>('log/logger.js');
     const config = loadConfig({
       env: {},
       cwd: target.dir,
       flags: {
         'proxy.listen': '127.0.0.1:0',
+        'admin.listen': '127.0.0.1:0',
+        'log.level': 'warn',
+        // The bench always authenticates as its sandbox; tests also drive the plain mode without credentials.
+        'proxy.requireAuth': false,
         // Every name on :443 reaches the upstream, so the bench can also time first requests to new hosts.
         'upstream.resolve': [`*:443=127.0.0.1:${target.upstreamPort}`],
         'upstream.caFile': target.upstreamCaPath,
       },
     });
-    const ca = await loadOrCreateCa({ certPath: join(target.dir, 'ca.crt'), keyPath: join(target.dir, 'ca.key') });
-    const proxy = new ProxyServer({
-      config, policy, events: new ProxyEvents(), certs: await LeafCertStore.create(ca),
-      logger: createLogger({ level: 'warn', destination: process.stderr }), protectedAddresses: () => [],
-    });
-    const address = await proxy.listen();
-    return { port: address.port, caPem: ca.certPem, close: () => proxy.close() };
+    // The ready line is written whatever the level; keep warnings and errors only.
+    const destination = { write: (line: string) => void (line.includes('"level":"info"') || process.stderr.write(line)) };
+    const daemon = await createDaemon(config, { logger: createLogger({ level: 'warn', destination }), observe: options.observe });
+    const api = async (path: string, body: unknown): Promise<any> => {
+      const res = await request(`http://${daemon.adminAddress}${path}`, {
+        method: 'POST', headers: { 'x-api-key': daemon.apiKey, 'content-type': 'application/json' }, body: JSON.stringify(body),
+      });
+      const json = await res.body.json();
+      if (res.statusCode !== 201) throw new Error(`${path}: ${res.statusCode} ${JSON.stringify(json)}`);
+      return json;
+    };
+    for (const [i, name] of SECRETS.entries()) {
+      await api('/secrets', { name, value: `real-${name}-${'x'.repeat(40)}`, auth: { type: 'bearer' }, hosts: [i === 0 ? target.host : `api.${name}.test`] });
+    }
+    const sandbox = await api('/sandboxes', { name: 'bench', secrets: Object.fromEntries(SECRETS.map((s) => [`${s.toUpperCase()}_KEY`, s])) });
+    return {
+      port: Number(daemon.proxyAddress.slice(daemon.proxyAddress.lastIndexOf(':') + 1)),
+      caPem: await readFile(daemon.caPath, 'utf8'),
+      proxyAuthorization: `Basic ${Buffer.from(`sb:${sandbox.access_token}`).toString('base64')}`,
+      headers: options.inject ? { authorization: `Bearer ${sandbox.env.OPENAI_KEY}` } : undefined,
+      close: () => daemon.close(),
+    };
   };
 }
 
@@ -56,6 +93,7 @@ export function credproxyMode(policy: ProxyPolicy = PASS_THROUGH_POLICY): ProxyF
 export const mitmMode: ProxyFactory = async (target) => {
   const proxy = new MitmProxy();
   const sslCaDir = join(target.dir, 'mitm-ca');
+  await mkdir(sslCaDir, { recursive: true });
   const httpsAgent = new HttpsAgent({ keepAlive: true, ca: await readFile(target.upstreamCaPath, 'utf8') });
   proxy.onError(() => undefined);
   proxy.onRequest((ctx, callback) => {
@@ -78,8 +116,10 @@ export const mitmMode: ProxyFactory = async (target) => {
   };
 };
 
-/** Modes the child accepts by name (`node bench/proxy-child.ts <mode>`). */
+/** Modes the child accepts by name (`node proxy-child.js <mode>`), in the order the bench runs them. */
 export const PROXY_MODES: Readonly<Record<string, ProxyFactory>> = {
-  credproxy: credproxyMode(),
+  credproxy: daemonMode({ inject: false, observe: false }),
+  'credproxy+inject': daemonMode({ inject: true, observe: false }),
+  'credproxy+audit+metrics': daemonMode({ inject: true, observe: true }),
   'http-mitm-proxy': mitmMode,
 };

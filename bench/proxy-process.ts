@@ -1,8 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BenchTarget } from './proxy-modes.js';
-
-const CHILD = fileURLToPath(new URL('./proxy-child.ts', import.meta.url));
 
 export interface ProxyStats {
   /** User + system CPU time since the child started, µs. */
@@ -16,13 +15,22 @@ export interface ProxyStats {
 export interface ProxyProcess {
   readonly port: number;
   readonly caPem: string;
+  readonly proxyAuthorization: string | undefined;
+  readonly headers: Record<string, string> | undefined;
   stats(options?: { gc?: boolean }): Promise<ProxyStats>;
   stop(): Promise<void>;
 }
 
-export async function startProxyProcess(mode: string, target: BenchTarget): Promise<ProxyProcess> {
-  const child: ChildProcess = fork(CHILD, [mode], {
-    execArgv: ['--import', 'tsx', '--expose-gc'],
+/**
+ * Starts the proxy child for `mode`: `<childDir>/proxy-child.js` under plain node when given (the
+ * bench, see build.ts: compiled code), else bench/proxy-child.ts under tsx on the sources (tests).
+ * BENCH_PROFILE=<dir> adds --cpu-prof, writing a .cpuprofile there when the child exits.
+ */
+export async function startProxyProcess(mode: string, target: BenchTarget, childDir?: string): Promise<ProxyProcess> {
+  const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
+  const script = childDir ? join(childDir, 'proxy-child.js') : fileURLToPath(new URL('./proxy-child.ts', import.meta.url));
+  const child: ChildProcess = fork(script, [mode], {
+    execArgv: [...(childDir ? [] : ['--import', 'tsx']), '--expose-gc', ...profile],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const next = <T>(type: string): Promise<T> => new Promise((resolve, reject) => {
@@ -37,12 +45,15 @@ export async function startProxyProcess(mode: string, target: BenchTarget): Prom
     child.on('message', onMessage);
     child.once('exit', onExit);
   });
-  const ready = next<{ port: number; caPem: string }>('ready');
+  type Ready = { port: number; caPem: string; proxyAuthorization?: string; headers?: Record<string, string> };
+  const ready = next<Ready>('ready');
   child.send({ type: 'start', target });
-  const { port, caPem } = await ready;
+  const { port, caPem, proxyAuthorization, headers } = await ready;
   return {
     port,
     caPem,
+    proxyAuthorization,
+    headers,
     stats: async (options = {}) => {
       const reply = next<ProxyStats>('stats');
       child.send({ type: 'stats', gc: options.gc ?? false });

@@ -1,21 +1,33 @@
-// npm run bench — proxied vs direct HTTPS on loopback, measured in one run so the ratio is fair.
-// The upstream and each proxy run in their own processes; this process generates load with undici
-// (keep-alive; ProxyAgent for proxied cases). Not part of npm test; never asserts timings.
-// BENCH_SECONDS (default 10) bounds each case; BENCH_MODES (comma list) picks proxy modes.
+// npm run bench — proxied vs direct HTTPS on loopback, measured in one run so the ratios are fair.
+// Runs `npm run build` first: the upstream and each proxy run the compiled code (dist/) under plain
+// node, each in its own process; this process (under tsx) generates load with undici (keep-alive;
+// ProxyAgent for proxied cases). Cases are interleaved (5 rounds of one slice each) so that a load
+// change on the machine hits all of them alike. Not part of npm test; never asserts timings.
+// BENCH_SECONDS (default 10) is each case's measured time; BENCH_MODES (comma list, default direct + every proxy mode);
+// BENCH_CONNECTIONS (default 16,64); BENCH_SKIP_BUILD=1 reuses dist/; BENCH_DIST=<dir> runs another build
+// (e.g. `tsc -p tsconfig.json --outDir .tmp/distB`); BENCH_PROFILE=<dir> CPU-profiles the proxies.
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Agent, ProxyAgent, request, type Dispatcher } from 'undici';
+import { buildBenchChildren } from './build.js';
 import { PROXY_MODES } from './proxy-modes.js';
 import { startProxyProcess, type ProxyProcess } from './proxy-process.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
-const CONCURRENCY = [16, 64];
-const MODES = (process.env.BENCH_MODES ?? Object.keys(PROXY_MODES).join(',')).split(',');
+const CONCURRENCY = (process.env.BENCH_CONNECTIONS ?? '16,64').split(',').map(Number);
+const MODES = (process.env.BENCH_MODES ?? ['direct', ...Object.keys(PROXY_MODES)].join(',')).split(',');
 const HOST = 'api.bench.test';
 const NEW_HOSTS = 10;
+const WARM_UP_MS = 1000;
+/** Each case's time is cut into this many slices, interleaved with the other cases'. */
+const ROUNDS = 5;
+/** The case each mode is compared with besides direct: what injection and observers each add. */
+const BASELINE: Readonly<Record<string, string>> = {
+  'credproxy+inject': 'credproxy',
+  'credproxy+audit+metrics': 'credproxy+inject',
+};
 
 interface CaseResult {
   name: string;
@@ -26,73 +38,130 @@ interface CaseResult {
   p50: number;
   p99: number;
   cpuUsPerRequest: number | undefined;
+  upstreamCpuUsPerRequest: number;
   rssMb: number | undefined;
 }
 
+/** One side of the comparison: direct to the upstream, or through one proxy child. */
+interface Contender {
+  name: string;
+  url: string;
+  dispatcher(connections: number): Dispatcher;
+  proxy: ProxyProcess | undefined;
+}
+
+/** What a case has gathered over its slices. */
+interface Tally {
+  latencies: number[];
+  errors: number;
+  seconds: number;
+  proxyCpuUs: number;
+  upstreamCpuUs: number;
+  rss: number | undefined;
+}
+
 async function main(): Promise<void> {
+  const children = await buildBenchChildren();
   const dir = await mkdtemp(join(tmpdir(), 'credproxy-bench-'));
-  const upstream = await startUpstream(dir);
-  const upstreamCa = await readFile(upstream.caPath, 'utf8');
   const results: CaseResult[] = [];
   let firstRequest: string | undefined;
+  let upstream: Upstream | undefined;
+  const proxies: ProxyProcess[] = [];
   try {
-    for (const connections of CONCURRENCY) {
-      const direct = new Agent({ connections, connect: { ca: upstreamCa, servername: HOST } });
-      results.push(await runCase('direct', connections, direct, `https://127.0.0.1:${upstream.port}/v1/x`, undefined));
-      await direct.close();
+    upstream = await startUpstream(children.dir, dir);
+    const upstreamCa = await readFile(upstream.caPath, 'utf8');
+    const contenders: Contender[] = [];
+    if (MODES.includes('direct')) {
+      contenders.push({
+        name: 'direct', url: `https://127.0.0.1:${upstream.port}/v1/x`, proxy: undefined,
+        dispatcher: (connections) => new Agent({ connections, connect: { ca: upstreamCa, servername: HOST } }),
+      });
     }
-    for (const mode of MODES) {
-      const proxy = await startProxyProcess(mode, { host: HOST, upstreamPort: upstream.port, upstreamCaPath: upstream.caPath, dir: await mkdtemp(join(dir, `${mode}-`)) });
-      try {
-        for (const connections of CONCURRENCY) {
-          const agent = new ProxyAgent({ uri: `http://127.0.0.1:${proxy.port}`, requestTls: { ca: proxy.caPem }, connections });
-          results.push(await runCase(mode, connections, agent, `https://${HOST}/v1/x`, proxy));
-          await agent.close();
-        }
-        if (mode === 'credproxy') firstRequest = await timeFirstRequests(proxy);
-      } finally {
-        await proxy.stop();
-      }
+    for (const mode of MODES.filter((m) => m !== 'direct')) {
+      const target = { host: HOST, upstreamPort: upstream.port, upstreamCaPath: upstream.caPath, dir: await mkdtemp(join(dir, `${mode}-`)) };
+      const proxy = await startProxyProcess(mode, target, children.dir);
+      proxies.push(proxy);
+      contenders.push({ name: mode, url: `https://${HOST}/v1/x`, proxy, dispatcher: (connections) => proxyAgent(proxy, connections) });
     }
+    for (const connections of CONCURRENCY) results.push(...await runRounds(contenders, connections, upstream));
+    const credproxy = contenders.find((c) => c.name === 'credproxy')?.proxy;
+    if (credproxy) firstRequest = await timeFirstRequests(credproxy);
   } finally {
-    upstream.child.send({ type: 'stop' });
+    await Promise.all(proxies.map((proxy) => proxy.stop()));
+    upstream?.child.send({ type: 'stop' });
     await rm(dir, { recursive: true, force: true });
+    await children.cleanup();
   }
   printTable(results);
   if (firstRequest) console.log(`\n${firstRequest}`);
 }
 
-async function runCase(name: string, connections: number, dispatcher: Dispatcher, url: string, proxy: ProxyProcess | undefined): Promise<CaseResult> {
-  // Warm-up: open the pool's connections (tunnels, leaf certificate, upstream pool).
-  await Promise.all(Array.from({ length: connections }, () => once(dispatcher, url)));
-  const before = await proxy?.stats();
-  const latencies: number[] = [];
+/**
+ * Every case at one concurrency, interleaved: ROUNDS rounds of one SECONDS/ROUNDS slice per case,
+ * the order rotating each round, so a load change on the machine hits every case alike and the
+ * ratios stay fair. All proxies stay up; only the one being measured gets traffic.
+ */
+async function runRounds(contenders: readonly Contender[], connections: number, upstream: Upstream): Promise<CaseResult[]> {
+  const dispatchers = contenders.map((c) => c.dispatcher(connections));
+  const tallies: Tally[] = contenders.map(() => ({ latencies: [], errors: 0, seconds: 0, proxyCpuUs: 0, upstreamCpuUs: 0, rss: undefined }));
+  // Warm-up: open the pool's connections (tunnels, leaf certificate, upstream pool), then let the JIT settle.
+  for (const [i, c] of contenders.entries()) {
+    await Promise.all(Array.from({ length: connections }, () => once(dispatchers[i]!, c.url, c.proxy?.headers)));
+    await load(connections, performance.now() + WARM_UP_MS, dispatchers[i]!, c.url, c.proxy?.headers, undefined);
+  }
+  for (let round = 0; round < ROUNDS; round++) {
+    for (let k = 0; k < contenders.length; k++) {
+      const i = (k + round) % contenders.length;
+      const { url, proxy } = contenders[i]!;
+      const tally = tallies[i]!;
+      const before = await proxy?.stats();
+      const upstreamBefore = await upstream.cpuUs();
+      const started = performance.now();
+      tally.errors += await load(connections, started + (SECONDS * 1000) / ROUNDS, dispatchers[i]!, url, proxy?.headers, tally.latencies);
+      tally.seconds += (performance.now() - started) / 1000;
+      const after = await proxy?.stats();
+      tally.upstreamCpuUs += await upstream.cpuUs() - upstreamBefore;
+      if (before && after) {
+        tally.proxyCpuUs += after.cpuUs - before.cpuUs;
+        tally.rss = after.rss;
+      }
+    }
+  }
+  await Promise.all(dispatchers.map((d) => d.close()));
+  return contenders.map(({ name, proxy }, i) => {
+    const { latencies, errors, seconds, proxyCpuUs, upstreamCpuUs, rss } = tallies[i]!;
+    latencies.sort((a, b) => a - b);
+    return {
+      name, connections, requests: latencies.length, errors,
+      rps: latencies.length / seconds,
+      p50: latencies[Math.floor(latencies.length * 0.5)] ?? NaN,
+      p99: latencies[Math.floor(latencies.length * 0.99)] ?? NaN,
+      cpuUsPerRequest: proxy ? proxyCpuUs / latencies.length : undefined,
+      upstreamCpuUsPerRequest: upstreamCpuUs / latencies.length,
+      rssMb: rss === undefined ? undefined : rss / 1048576,
+    };
+  });
+}
+
+/** `connections` closed-loop clients until `deadline`; returns the error count. */
+async function load(
+  connections: number, deadline: number, dispatcher: Dispatcher, url: string,
+  headers: Record<string, string> | undefined, latencies: number[] | undefined,
+): Promise<number> {
   let errors = 0;
-  const started = performance.now();
-  const deadline = started + SECONDS * 1000;
   const worker = async (): Promise<void> => {
     while (performance.now() < deadline) {
       const t0 = performance.now();
       try {
-        await once(dispatcher, url);
-        latencies.push(performance.now() - t0);
+        await once(dispatcher, url, headers);
+        latencies?.push(performance.now() - t0);
       } catch {
         errors++;
       }
     }
   };
   await Promise.all(Array.from({ length: connections }, worker));
-  const elapsed = (performance.now() - started) / 1000;
-  const after = await proxy?.stats();
-  latencies.sort((a, b) => a - b);
-  return {
-    name, connections, requests: latencies.length, errors,
-    rps: latencies.length / elapsed,
-    p50: latencies[Math.floor(latencies.length * 0.5)] ?? NaN,
-    p99: latencies[Math.floor(latencies.length * 0.99)] ?? NaN,
-    cpuUsPerRequest: before && after ? (after.cpuUs - before.cpuUs) / latencies.length : undefined,
-    rssMb: after ? after.rss / 1048576 : undefined,
-  };
+  return errors;
 }
 
 async function once(dispatcher: Dispatcher, url: string, headers?: Record<string, string>): Promise<void> {
@@ -107,7 +176,7 @@ async function timeFirstRequests(proxy: ProxyProcess): Promise<string> {
   const cached: number[] = [];
   for (let i = 0; i < NEW_HOSTS; i++) {
     for (const sample of [fresh, cached]) {
-      const agent = new ProxyAgent({ uri: `http://127.0.0.1:${proxy.port}`, requestTls: { ca: proxy.caPem } });
+      const agent = proxyAgent(proxy, 1);
       const t0 = performance.now();
       await once(agent, `https://h${i}.bench.test/v1/x`);
       sample.push(performance.now() - t0);
@@ -119,31 +188,50 @@ async function timeFirstRequests(proxy: ProxyProcess): Promise<string> {
     `known host (cached leaf, pooled upstream) ${median(cached)} ms`;
 }
 
-async function startUpstream(dir: string): Promise<{ child: ChildProcess; port: number; caPath: string }> {
-  const child = fork(fileURLToPath(new URL('./upstream-child.ts', import.meta.url)), [dir], {
-    execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
+function proxyAgent(proxy: ProxyProcess, connections: number): ProxyAgent {
+  return new ProxyAgent({ uri: `http://127.0.0.1:${proxy.port}`, token: proxy.proxyAuthorization, requestTls: { ca: proxy.caPem }, connections });
+}
+
+interface Upstream {
+  child: ChildProcess;
+  port: number;
+  caPath: string;
+  /** The upstream process's CPU time so far. */
+  cpuUs(): Promise<number>;
+}
+
+async function startUpstream(childDir: string, dir: string): Promise<Upstream> {
+  const child = fork(join(childDir, 'upstream-child.js'), [dir], { execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const ready = await new Promise<{ port: number; caPath: string }>((resolve, reject) => {
     child.once('message', (m: { port: number; caPath: string }) => resolve(m));
     child.once('exit', (code) => reject(new Error(`upstream exited with ${code}`)));
   });
-  return { child, ...ready };
+  const cpuUs = (): Promise<number> => new Promise((resolve) => {
+    child.once('message', (m: { cpuUs: number }) => resolve(m.cpuUs));
+    child.send({ type: 'stats' });
+  });
+  return { child, ...ready, cpuUs };
 }
 
 function printTable(results: CaseResult[]): void {
-  const direct = new Map(results.filter((r) => r.name === 'direct').map((r) => [r.connections, r]));
+  const find = (name: string, connections: number) => results.find((r) => r.name === name && r.connections === connections);
   const rows = results.map((r) => {
-    const base = direct.get(r.connections)!;
+    const direct = find('direct', r.connections);
+    const baseline = BASELINE[r.name];
+    const versus = baseline === undefined ? undefined : find(baseline, r.connections);
     return {
       case: r.name, conns: r.connections, requests: r.requests, errors: r.errors,
       rps: r.rps.toFixed(0), 'p50 ms': r.p50.toFixed(2), 'p99 ms': r.p99.toFixed(2),
       'proxy CPU µs/req': r.cpuUsPerRequest?.toFixed(0) ?? '-',
+      'upstream CPU µs/req': r.upstreamCpuUsPerRequest.toFixed(0),
       'proxy RSS MB': r.rssMb?.toFixed(0) ?? '-',
-      'rps / direct': (r.rps / base.rps).toFixed(2),
-      'p50 / direct': (r.p50 / base.p50).toFixed(2),
+      'rps / direct': direct ? (r.rps / direct.rps).toFixed(2) : '-',
+      'p50 / direct': direct ? (r.p50 / direct.p50).toFixed(2) : '-',
+      'rps / baseline': versus ? `${(r.rps / versus.rps).toFixed(2)} (vs ${baseline})` : '-',
     };
   });
-  console.log(`proxy-vs-direct: ${SECONDS} s per case, loopback, 2 cores shared by load generator, proxy and upstream`);
+  console.log(`proxy-vs-direct: ${SECONDS} s per case, loopback, compiled dist/ under node ${process.version}, ` +
+    `load generator + proxy + upstream on the same machine (${availableParallelism()} cores), load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   console.table(rows);
 }
 

@@ -39,6 +39,11 @@ export interface Daemon {
 export interface DaemonOptions {
   /** Defaults to pino on stdout at config.log.level. */
   logger?: Logger;
+  /**
+   * Internal, for the benchmark's audit-off baseline: false leaves the audit queue and metrics
+   * unsubscribed from the proxy's events (nothing is recorded). Default true.
+   */
+  observe?: boolean;
 }
 
 /**
@@ -66,10 +71,11 @@ export async function createDaemon(config: FrozenConfig, options: DaemonOptions 
 
   const eventRows = new EventsRepository(store.db);
   const queue = new AuditQueue(eventRows, { config, logger });
-  subscribeAudit(events, queue);
+  const observe = options.observe ?? true;
+  if (observe) subscribeAudit(events, queue);
   const retention = startRetention(eventRows, { config, logger });
   const metrics = createMetrics({ auditQueue: queue });
-  subscribeMetrics(events, metrics);
+  if (observe) subscribeMetrics(events, metrics);
 
   let adminBound: AddressInfo | undefined;
   const proxy = new ProxyServer({

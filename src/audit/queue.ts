@@ -15,7 +15,11 @@ export interface AuditQueueOptions {
    */
   config: { readonly audit: Pick<FrozenConfig['audit'], 'queueSize' | 'flushIntervalMs'> };
   logger: Logger;
-  /** Rows per transaction; reaching it schedules a flush at once. Default 500. */
+  /**
+   * Rows per transaction; reaching it schedules a flush at once. Default 100: a batch blocks the
+   * event loop for its whole write (~10–15 µs a row), so 500 rows stalled every request in flight by
+   * 5–11 ms, 100 rows by 1–1.5 ms, at the same cost per row.
+   */
   batchSize?: number;
 }
 
@@ -41,7 +45,7 @@ export class AuditQueue {
   constructor(sink: AuditSink, options: AuditQueueOptions) {
     this.#sink = sink;
     this.#capacity = options.config.audit.queueSize;
-    this.#batchSize = options.batchSize ?? 500;
+    this.#batchSize = options.batchSize ?? 100;
     this.#logger = options.logger;
     this.#timer = setInterval(() => this.#drain(), options.config.audit.flushIntervalMs);
     this.#timer.unref();

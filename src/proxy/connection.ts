@@ -33,9 +33,24 @@ export class ClientConnection {
   tls: TLSSocket | undefined;
   /** Requests in flight on this connection; the drain waits for 0. */
   active = 0;
+  /** Socket byte counts already attributed to a plain-http connection row. */
+  #countedRead = 0;
+  #countedWritten = 0;
 
   constructor(raw: Socket) {
     this.raw = raw;
+  }
+
+  /**
+   * Bytes moved since the previous call, for one plain-http request's connection row: the
+   * request head was read before its handler ran, so counting from "now" would miss it.
+   */
+  takeBytes(): { sent: number; recv: number } {
+    const sent = this.raw.bytesRead - this.#countedRead;
+    const recv = this.raw.bytesWritten - this.#countedWritten;
+    this.#countedRead = this.raw.bytesRead;
+    this.#countedWritten = this.raw.bytesWritten;
+    return { sent, recv };
   }
 }
 

@@ -4,10 +4,11 @@ import type { Dispatcher } from 'undici';
 import { ProxyRejection, type RejectionCode } from '../errors.js';
 import type { ClientConnection, DataPlane, ForwardTarget } from './connection.js';
 import { forwardHeaders, stripResponseHeaders, type ResponseHeaders } from './headers.js';
-import type { CredentialMatch, InjectionResult } from './policy.js';
+import type { ChunkReplacer, CredentialMatch, InjectionResult } from './policy.js';
 import { upstreamRejection, writeRejection } from './reject.js';
 
 const NO_MATCHES: readonly CredentialMatch[] = [];
+const SCRUBBABLE_ENCODINGS = 'gzip, deflate, br';
 
 /**
  * One request through the pipeline: authorize (match + inject) → strip → forward → relay →
@@ -26,6 +27,8 @@ export function forwardRequest(
     return;
   }
   exchange.matches = injection.matches;
+  // The scrubber searches only bodies it can decode; any other coding would carry an echo through.
+  if (injection.scrubber !== undefined) req.headers['accept-encoding'] = SCRUBBABLE_ENCODINGS;
 
   const length = req.headers['content-length'];
   const max = plane.config.proxy.maxBodyBytes;
@@ -77,8 +80,9 @@ class Exchange {
       { code: rejection.code, method: this.req.method, host: this.to.target.host, sandbox: this.to.identity?.sandboxId },
       'request rejected',
     );
-    // The unread request body would otherwise be parsed as the next request.
-    if (!this.req.complete) this.res.shouldKeepAlive = false;
+    // The unread request body would otherwise be parsed as the next request. A bodiless request
+    // is not yet `complete` while its handler runs, and keeps its connection (and tunnel).
+    if (!this.req.complete && announcesBody(this.req)) this.res.shouldKeepAlive = false;
     writeRejection(this.res, rejection);
   }
 
@@ -125,6 +129,8 @@ class RelayHandler implements Dispatcher.DispatchHandler {
   #controller: Dispatcher.DispatchController | undefined;
   /** The client response, or the scrubber's transform in front of it. */
   #sink: Writable | undefined;
+  /** The scrubber's synchronous replacer when the body needs no decoding. */
+  #replacer: ChunkReplacer | undefined;
 
   constructor(exchange: Exchange, injection: InjectionResult) {
     this.#exchange = exchange;
@@ -148,24 +154,33 @@ class RelayHandler implements Dispatcher.DispatchHandler {
       this.#sink = res;
     } else {
       scrubber.scrubHeaders(headers);
-      const { transform, contentEncoding } = scrubber.bodyTransform(headers['content-encoding'] as string | undefined);
-      if (contentEncoding === undefined) delete headers['content-encoding'];
-      else headers['content-encoding'] = contentEncoding;
-      delete headers['content-length'];
-      res.writeHead(statusCode, headers as Record<string, string | string[]>);
-      transform.on('error', () => res.destroy());
-      transform.pipe(res);
-      this.#sink = transform;
+      delete headers['content-length']; // replacements change the length
+      this.#replacer = scrubber.bodyReplacer?.(headers['content-encoding'] as string | undefined);
+      if (this.#replacer !== undefined) {
+        res.writeHead(statusCode, headers as Record<string, string | string[]>);
+        this.#sink = res;
+      } else {
+        const { transform, contentEncoding } = scrubber.bodyTransform(headers['content-encoding'] as string | undefined);
+        if (contentEncoding === undefined) delete headers['content-encoding'];
+        else headers['content-encoding'] = contentEncoding;
+        res.writeHead(statusCode, headers as Record<string, string | string[]>);
+        transform.on('error', () => res.destroy());
+        transform.pipe(res);
+        this.#sink = transform;
+      }
     }
     this.#sink.on('drain', this.#resume);
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    if (!this.#sink!.write(chunk)) controller.pause();
+    const sink = this.#sink!;
+    const written = this.#replacer === undefined ? sink.write(chunk) : writeParts(sink, this.#replacer.write(chunk));
+    if (!written) controller.pause();
   }
 
   onResponseEnd(): void {
     this.#exchange.upstreamMs = performance.now() - this.#exchange.upstreamStart;
+    if (this.#replacer !== undefined) writeParts(this.#sink!, this.#replacer.end());
     this.#sink!.end();
   }
 
@@ -180,6 +195,18 @@ class RelayHandler implements Dispatcher.DispatchHandler {
   readonly #resume = (): void => {
     this.#controller?.resume();
   };
+}
+
+/** Writes what a replacer returned as one chunk (one chunked-encoding frame); false when the sink is full. */
+function writeParts(sink: Writable, parts: Buffer[]): boolean {
+  if (parts.length === 0) return !sink.writableNeedDrain;
+  return sink.write(parts.length === 1 ? parts[0] : Buffer.concat(parts));
+}
+
+/** Whether the request head announced a body (Content-Length above 0, or Transfer-Encoding). */
+function announcesBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
 /** A chunked request body counted as it streams; past the cap it fails with body_too_large. */

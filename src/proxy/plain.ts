@@ -18,10 +18,8 @@ import { relayUpgrade } from './upgrade.js';
 export function handlePlainRequest(
   plane: DataPlane, connection: ClientConnection, req: IncomingMessage, res: ServerResponse,
 ): void {
-  const startRead = connection.raw.bytesRead;
-  const startWritten = connection.raw.bytesWritten;
   prepare(plane, req, (refusal) => writeRejection(res, refusal), (to, path, record) => {
-    res.once('close', () => record(connection.raw.bytesRead - startRead, connection.raw.bytesWritten - startWritten));
+    res.once('close', () => record(connection.takeBytes()));
     forwardRequest(plane, connection, to, req, res, path);
   });
 }
@@ -31,12 +29,12 @@ export function handlePlainUpgrade(
   plane: DataPlane, connection: ClientConnection, req: IncomingMessage, socket: Duplex, head: Buffer,
 ): void {
   prepare(plane, req, (refusal) => writeRejectionToSocket(socket, refusal), (to, path, record) => {
-    socket.once('close', () => record(connection.raw.bytesRead, connection.raw.bytesWritten));
+    socket.once('close', () => record(connection.takeBytes()));
     relayUpgrade(plane, connection, to, req, socket, head, path);
   });
 }
 
-type RecordConnection = (bytesSent: number, bytesRecv: number) => void;
+type RecordConnection = (bytes: { sent: number; recv: number }) => void;
 
 function prepare(
   plane: DataPlane, req: IncomingMessage, refuse: (rejection: ProxyRejection) => void,
@@ -58,7 +56,7 @@ function prepare(
   const fail = (err: unknown): void => {
     const rejection = err instanceof ProxyRejection ? err : new ProxyRejection('bad_request');
     plane.logger.info({ code: rejection.code, host: url.host, sandbox: identity?.sandboxId }, 'request rejected');
-    emit(rejection.code === 'upstream_unreachable' ? 'failed' : 'blocked', rejection.code, undefined, 0, 0, rejection.code);
+    emit(rejection.code === 'upstream_unreachable' ? 'failed' : 'blocked', rejection.detail ?? rejection.code, undefined, 0, 0, rejection.code);
     refuse(rejection);
   };
   try {
@@ -75,7 +73,7 @@ function prepare(
       identity: sandbox, target: { host: url.host, port: url.port, secure: false },
       authority, origin: `http://${authority}`, ip: approved.ip,
     };
-    proceed(to, url.path, (sent, recv) => emit('allowed', approved.reason, approved.ip, sent, recv));
+    proceed(to, url.path, ({ sent, recv }) => emit('allowed', approved.reason, approved.ip, sent, recv));
   }, fail);
 }
 

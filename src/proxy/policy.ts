@@ -26,6 +26,26 @@ export interface EchoScrubber {
    * response's content-encoding and decodes it when it has to (then reports 'identity').
    */
   bodyTransform(contentEncoding: string | undefined): { transform: Transform; contentEncoding: string | undefined };
+  /**
+   * For a body the scrubber reads as is (no or identity content-encoding): the same replacement
+   * as bodyTransform, called synchronously per chunk, so the relay writes in the tick undici
+   * delivers (no stream, no extra tick, one TLS record for a small response). Undefined when the
+   * body must be decoded; a scrubber without this method always goes through bodyTransform.
+   */
+  bodyReplacer?(contentEncoding: string | undefined): ChunkReplacer | undefined;
+  /**
+   * For a relayed byte stream whose framing fixes every length (an upgraded connection: the
+   * upstream's head, then WebSocket frames): each echoed form of the value becomes as many `*`,
+   * so lengths stay true.
+   */
+  maskTransform(): Transform;
+}
+
+/** Replaces patterns in a byte stream fed chunk by chunk; each call returns the bytes safe to emit. */
+export interface ChunkReplacer {
+  write(chunk: Buffer): Buffer[];
+  /** Whatever was held back, at the end of the stream. */
+  end(): Buffer[];
 }
 
 export interface InjectionResult {

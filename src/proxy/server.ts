@@ -66,9 +66,14 @@ export class ProxyServer {
       guard, upstream: createUpstream(config, guard),
       requestEnded: (connection) => this.#requestEnded(connection),
     };
+    // requestTimeout stays 0 (bodies may stream for long), which would also turn Node's default
+    // headersTimeout off: a client trickling header bytes would hold its connection forever.
     const serverOptions = {
       maxHeaderSize: config.proxy.maxHeaderBytes,
       requestTimeout: 0,
+      headersTimeout: config.proxy.headersTimeoutMs,
+      // Node's sweep for expired headers runs every 30 s by default: a slow client would overstay.
+      connectionsCheckingInterval: Math.min(1_000, config.proxy.headersTimeoutMs),
       keepAliveTimeout: config.proxy.idleTimeoutMs,
     };
 
@@ -113,6 +118,9 @@ export class ProxyServer {
       writeRejectionToSocket(socket, new ProxyRejection('bad_request', 'CONNECT inside a tunnel is not supported'));
     });
     this.#inner.on('clientError', onClientError);
+    // The inner server never listens, and Node starts its headers-timeout sweep on 'listening';
+    // without this, tunnels would have no headers timeout at all.
+    this.#inner.emit('listening');
   }
 
   /** Binds `proxy.listen` (port 0 picks a free port) and resolves with the bound address. */
@@ -158,7 +166,8 @@ export class ProxyServer {
     clearTimeout(timer);
     for (const connection of this.#connections) connection.raw.destroy();
     await listenerClosed;
-    await this.#plane.upstream.agent.destroy();
+    this.#inner.close(() => undefined); // stops its headers-timeout sweep; it has no listener to close
+    await this.#plane.upstream.close();
   }
 
   #track(socket: Socket): void {

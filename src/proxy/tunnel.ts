@@ -43,7 +43,8 @@ export function openTunnel(
   const refuse = (err: unknown): void => {
     const rejection = err instanceof ProxyRejection ? err : new ProxyRejection('bad_request');
     verdict = rejection.code === 'upstream_unreachable' ? 'failed' : 'blocked';
-    matchRule = rejection.code;
+    // The rule's own words (e.g. `network.deny_out 0.0.0.0/0 covers x`) when it gave any.
+    matchRule = rejection.detail ?? rejection.code;
     errorCode = rejection.code;
     plane.logger.info({ code: rejection.code, host: authority?.host, sandbox: identity?.sandboxId }, 'connect rejected');
     writeRejectionToSocket(socket, rejection);
@@ -65,6 +66,8 @@ export function openTunnel(
     ip = approved.ip;
     matchRule = approved.reason;
     if (socket.destroyed) return;
+    // Tunnels almost always carry TLS to a TLS upstream: its handshake can run during the mint and the client's.
+    if (authority.port !== 80) plane.upstream.preconnect(authority.host, authority.port);
     const context = plane.certs.secureContextFor(authority.host);
     const secureContext = context instanceof Promise ? await context : context;
     if (socket.destroyed) return;

@@ -4,7 +4,7 @@ import type { Duplex } from 'node:stream';
 import { ProxyRejection } from '../errors.js';
 import type { ClientConnection, DataPlane, ForwardTarget } from './connection.js';
 import { forwardHeaders } from './headers.js';
-import type { CredentialMatch } from './policy.js';
+import type { CredentialMatch, EchoScrubber } from './policy.js';
 import { upstreamRejection, writeRejectionToSocket } from './reject.js';
 
 /**
@@ -19,6 +19,7 @@ export function relayUpgrade(
   const ts = Date.now();
   const started = performance.now();
   let matches: readonly CredentialMatch[] = [];
+  let scrubber: EchoScrubber | undefined;
   let status = 0;
   let upstreamStatus: number | undefined;
   let rejection: ProxyRejection | undefined;
@@ -52,14 +53,18 @@ export function relayUpgrade(
   };
 
   try {
-    matches = plane.policy.authorizeRequest(to.identity, to.target, req.headers).matches;
+    ({ matches, scrubber } = plane.policy.authorizeRequest(to.identity, to.target, req.headers));
   } catch (err) {
     refuse(err instanceof ProxyRejection ? err : new ProxyRejection('inject_error'));
     return;
   }
   const lines = forwardHeaders(req.headers, to.authority, true);
   let text = `${req.method} ${path} HTTP/1.1\r\n`;
-  for (let i = 0; i < lines.length; i += 2) text += `${lines[i]}: ${lines[i + 1]}\r\n`;
+  for (let i = 0; i < lines.length; i += 2) {
+    // Compressed frames would hide an echoed value from the scrubber, so none are offered.
+    if (scrubber && lines[i] === 'sec-websocket-extensions') continue;
+    text += `${lines[i]}: ${lines[i + 1]}\r\n`;
+  }
   text += '\r\n';
 
   plane.upstream.dial(to.target.host, to.target.port, to.target.secure).then((upstream: Socket) => {
@@ -81,7 +86,8 @@ export function relayUpgrade(
     });
     upstream.write(text);
     if (head.length > 0) upstream.write(head);
-    upstream.pipe(client);
+    // An upstream may echo the injected value (in its head or a frame): masked at equal length.
+    (scrubber ? upstream.pipe(scrubber.maskTransform()) : upstream).pipe(client);
     client.pipe(upstream);
   }, (err: unknown) => refuse(upstreamRejection(err)));
 }

@@ -72,10 +72,26 @@ export class EchoForms {
   }
 }
 
+/**
+ * base64 of the value alone (padded and unpadded), and the value inside a longer encoded text
+ * (`base64("Key " + real)`, a whole header echoed encoded): at each of the three byte alignments
+ * only the groups made of the value's own bytes are fixed, so those are swapped for the stand-in's.
+ * The decoded result keeps at most two bytes of the value at each end.
+ */
 function base64Pairs(real: string, standIn: string): [string, string][] {
-  const r = Buffer.from(real, 'utf8').toString('base64');
-  const s = Buffer.from(standIn, 'utf8').toString('base64');
-  return [[r, s], [r.replace(/=+$/, ''), s.replace(/=+$/, '')]];
+  const realBytes = Buffer.from(real, 'utf8');
+  const standInBytes = Buffer.from(standIn, 'utf8');
+  const r = realBytes.toString('base64');
+  const s = standInBytes.toString('base64');
+  const pairs: [string, string][] = [[r, s], [r.replace(/=+$/, ''), s.replace(/=+$/, '')]];
+  for (const shift of [0, 1, 2]) pairs.push([alignedBase64(realBytes, shift), alignedBase64(standInBytes, shift)]);
+  return pairs;
+}
+
+/** The base64 groups of `bytes` preceded by `shift` other bytes that depend on `bytes` alone. */
+function alignedBase64(bytes: Buffer, shift: number): string {
+  const encoded = Buffer.concat([Buffer.alloc(shift), bytes]).toString('base64');
+  return encoded.slice(shift === 0 ? 0 : 4, Math.floor((shift + bytes.length) / 3) * 4);
 }
 
 function buildReplacements(pairs: readonly [string, string][]): Replacement[] {

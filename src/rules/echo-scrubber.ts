@@ -34,22 +34,45 @@ export class ResponseEchoScrubber implements EchoScrubber {
   }
 
   bodyTransform(contentEncoding: string | undefined): { transform: Transform; contentEncoding: string | undefined } {
-    const encoding = contentEncoding?.trim().toLowerCase() ?? '';
-    if (encoding === '' || encoding === 'identity') {
+    if (isIdentity(contentEncoding)) {
       return { transform: new ReplaceTransform(new StreamReplacer(this.#patterns)), contentEncoding };
     }
+    const encoding = contentEncoding!.trim().toLowerCase();
     const decoder = createDecoder(encoding);
     if (decoder === undefined) return { transform: new PassThrough(), contentEncoding };
     return { transform: new DecodeReplaceTransform(decoder, new StreamReplacer(this.#patterns)), contentEncoding: 'identity' };
   }
 
+  bodyReplacer(contentEncoding: string | undefined): StreamReplacer | undefined {
+    return isIdentity(contentEncoding) ? new StreamReplacer(this.#patterns) : undefined;
+  }
+
+  maskTransform(): Transform {
+    return new ReplaceTransform(new StreamReplacer(this.#patterns.map(masked)));
+  }
+
   #scrubText(value: string): string {
+    const patterns = this.#patterns;
+    // Longest first: most header values (date, content-type, ids) are shorter than any echo form.
+    if (patterns.length === 0 || value.length < patterns[patterns.length - 1]!.fromHeader.length) return value;
     let out = value;
-    for (const { fromHeader, toHeader } of this.#patterns) {
+    for (const { fromHeader, toHeader } of patterns) {
       if (out.includes(fromHeader)) out = out.split(fromHeader).join(toHeader);
     }
     return out;
   }
+}
+
+/** The same pattern replaced by as many `*` bytes. */
+function masked(pattern: Replacement): Replacement {
+  const to = Buffer.alloc(pattern.from.length, 0x2a);
+  return { from: pattern.from, to, fromHeader: pattern.fromHeader, toHeader: to.toString('latin1') };
+}
+
+function isIdentity(contentEncoding: string | undefined): boolean {
+  if (contentEncoding === undefined) return true;
+  const encoding = contentEncoding.trim().toLowerCase();
+  return encoding === '' || encoding === 'identity';
 }
 
 /** Decoders are lenient about a truncated end, like browsers and curl. */

@@ -103,11 +103,18 @@ export interface PlannedInjection {
 export function applyInjections(headers: IncomingHttpHeaders, planned: readonly PlannedInjection[]): void {
   if (planned.length > 1) assertNoConflict(planned);
   for (const { strip } of planned) {
-    for (const name of strip) delete headers[name];
+    // A header that is set again is overwritten in place: `delete` would turn Node's header object
+    // into a slow dictionary for every later read (forwardHeaders walks it).
+    for (const name of strip) if (!willSet(planned, name)) delete headers[name];
   }
   for (const { set } of planned) {
     for (const { name, value } of set) headers[name] = value;
   }
+}
+
+function willSet(planned: readonly PlannedInjection[], name: string): boolean {
+  for (const { set } of planned) for (const header of set) if (header.name === name) return true;
+  return false;
 }
 
 function assertNoConflict(planned: readonly PlannedInjection[]): void {

@@ -10,12 +10,14 @@ export class StreamReplacer {
   readonly #patterns: readonly Replacement[];
   /** Next known occurrence of each pattern in the current buffer (-1: none left). */
   readonly #next: Int32Array;
+  readonly #prefixes: PrefixIndex;
   #tail: Buffer | undefined;
 
   /** `patterns` longest first, so the longest wins when two start at one offset. */
   constructor(patterns: readonly Replacement[]) {
     this.#patterns = patterns;
     this.#next = new Int32Array(patterns.length);
+    this.#prefixes = prefixIndex(patterns);
   }
 
   /** The bytes that are safe to emit after this chunk, in order. */
@@ -79,20 +81,51 @@ export class StreamReplacer {
     return false;
   }
 
-  /** The first offset ≥ `from` where the rest of `buf` is a proper prefix of some pattern. */
+  /**
+   * The first offset ≥ `from` where the rest of `buf` is a proper prefix of some pattern. Runs on
+   * every chunk, so it compares in JS, only at bytes some pattern starts with: a native
+   * indexOf/compare per pattern and candidate cost more than the bytes they look at.
+   */
   #partialStart(buf: Buffer, from: number): number {
-    let hold = buf.length;
-    for (const { from: pattern } of this.#patterns) {
-      const first = pattern[0]!;
-      let i = buf.indexOf(first, Math.max(from, buf.length - pattern.length + 1));
-      while (i >= 0 && i < hold) {
-        if (buf.compare(pattern, 0, buf.length - i, i) === 0) {
-          hold = i;
-          break;
-        }
-        i = buf.indexOf(first, i + 1);
+    const end = buf.length;
+    const { longest, byFirstByte } = this.#prefixes;
+    for (let i = Math.max(from, end - longest + 1); i < end; i++) {
+      const candidates = byFirstByte[buf[i]!];
+      if (candidates === undefined) continue;
+      const rest = end - i;
+      for (const pattern of candidates) {
+        if (pattern.length > rest && isPrefixAt(buf, i, pattern, rest)) return i;
       }
     }
-    return hold;
+    return end;
   }
+}
+
+/** The patterns by first byte, built once per pattern list (a binding's list is reused by every request). */
+interface PrefixIndex {
+  readonly longest: number;
+  readonly byFirstByte: ReadonlyArray<readonly Buffer[] | undefined>;
+}
+
+const prefixIndexes = new WeakMap<readonly Replacement[], PrefixIndex>();
+
+function prefixIndex(patterns: readonly Replacement[]): PrefixIndex {
+  let index = prefixIndexes.get(patterns);
+  if (index === undefined) {
+    const byFirstByte: Array<Buffer[] | undefined> = new Array(256);
+    let longest = 0;
+    for (const { from } of patterns) {
+      (byFirstByte[from[0]!] ??= []).push(from);
+      longest = Math.max(longest, from.length);
+    }
+    index = { longest, byFirstByte };
+    prefixIndexes.set(patterns, index);
+  }
+  return index;
+}
+
+/** Whether buf[at, at + length) equals pattern[0, length); the first byte is known to match. */
+function isPrefixAt(buf: Buffer, at: number, pattern: Buffer, length: number): boolean {
+  for (let k = 1; k < length; k++) if (buf[at + k] !== pattern[k]) return false;
+  return true;
 }

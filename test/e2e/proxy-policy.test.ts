@@ -25,6 +25,9 @@ const scrubber: EchoScrubber = {
     });
     return { transform, contentEncoding };
   },
+  maskTransform() {
+    return new Transform({ transform(chunk: Buffer, _enc, done) { done(null, chunk); } });
+  },
 };
 
 /** A tiny stand-in policy: Basic sb:good-token, deny_out evil.example.test, x-api-key stand-in → real. */

@@ -30,13 +30,21 @@ export interface World {
   close(): Promise<void>;
 }
 
-export async function startWorld(options: StartDaemonOptions = {}): Promise<World> {
-  const upstreamPki = await createTestPki('world-upstream');
+export interface StartWorldOptions extends StartDaemonOptions {
+  /** Use this upstream CA (the caller's other upstreams share it; the caller removes it) instead of a fresh one. */
+  upstreamPki?: TestPki;
+  /** More upstream.resolve entries, for the caller's own upstreams. */
+  resolve?: readonly string[];
+}
+
+export async function startWorld(options: StartWorldOptions = {}): Promise<World> {
+  const upstreamPki = options.upstreamPki ?? await createTestPki('world-upstream');
   const upstream = await startUpstream({ pki: upstreamPki });
   const plainUpstream = await startUpstream();
   const resolve = [
     ...TEST_HOSTS.map((host) => `${host}:443=127.0.0.1:${upstream.port}`),
     ...TEST_HOSTS.map((host) => `${host}:80=127.0.0.1:${plainUpstream.port}`),
+    ...options.resolve ?? [],
   ];
   const daemon = await startDaemon({
     ...options,
@@ -87,7 +95,7 @@ export async function startWorld(options: StartDaemonOptions = {}): Promise<Worl
       await daemon.close();
       await upstream.close();
       await plainUpstream.close();
-      await upstreamPki.remove();
+      if (!options.upstreamPki) await upstreamPki.remove();
     },
   };
 }
