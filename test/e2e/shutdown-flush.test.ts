@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
-import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { ProxyAgent, request } from 'undici';
-import { serveEnv, spawnCli } from '../helpers/cli.js';
+import { readyLine, serveEnv, spawnCli } from '../helpers/cli.js';
 import { startDaemon } from '../helpers/daemon.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
@@ -35,33 +34,6 @@ after(async () => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
-/** Reads child stdout until the `ready` line; rejects on exit or after 15 s. */
-function readyLine(child: ChildProcessWithoutNullStreams): Promise<{ proxy: string; admin: string; ca: string }> {
-  return new Promise((resolve, reject) => {
-    let buffered = '';
-    const timer = setTimeout(() => reject(new Error(`no ready line in 15 s: ${buffered}`)), 15_000);
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      buffered += chunk;
-      for (const line of buffered.split('\n')) {
-        if (!line.startsWith('{')) continue;
-        let entry: Record<string, unknown>;
-        try {
-          entry = JSON.parse(line) as Record<string, unknown>;
-        } catch {
-          continue; // a line still being written
-        }
-        if (entry.msg === 'ready') {
-          clearTimeout(timer);
-          resolve(entry as unknown as { proxy: string; admin: string; ca: string });
-        }
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`serve exited with ${code} before ready: ${buffered}`));
-    });
-  });
-}
 
 test('after SIGTERM every finished request has its row in the database, and the exit code is 0', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'credproxy-shutdown-'));

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -92,4 +92,32 @@ export function serveEnv(dir: string): Record<string, string> {
     CREDPROXY_CA_CERT: join(dir, 'certs', 'ca.crt'),
     CREDPROXY_CA_KEY: join(dir, 'certs', 'ca.key'),
   };
+}
+
+/** Reads child stdout until the `ready` line; rejects on exit or after 15 s. */
+export function readyLine(child: ChildProcessWithoutNullStreams): Promise<{ proxy: string; admin: string; ca: string }> {
+  return new Promise((resolve, reject) => {
+    let buffered = '';
+    const timer = setTimeout(() => reject(new Error(`no ready line in 15 s: ${buffered}`)), 15_000);
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      buffered += chunk;
+      for (const line of buffered.split('\n')) {
+        if (!line.startsWith('{')) continue;
+        let entry: Record<string, unknown>;
+        try {
+          entry = JSON.parse(line) as Record<string, unknown>;
+        } catch {
+          continue; // a line still being written
+        }
+        if (entry.msg === 'ready') {
+          clearTimeout(timer);
+          resolve(entry as unknown as { proxy: string; admin: string; ca: string });
+        }
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`serve exited with ${code} before ready: ${buffered}`));
+    });
+  });
 }

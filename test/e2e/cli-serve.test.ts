@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { request } from 'undici';
+import { readyLine, runCli, serveEnv, spawnCli } from '../helpers/cli.js';
+
+const dirs: string[] = [];
+const tempDir = (): string => {
+  const dir = mkdtempSync(join(tmpdir(), 'credproxy-serve-'));
+  dirs.push(dir);
+  return dir;
+};
+after(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+/** Starts `serve`, waits for the ready line, fetches the CA over the admin API, then SIGTERMs it. */
+async function serveOnce(dir: string, extraEnv: Record<string, string> = {}) {
+  const child = await spawnCli(['serve'], { cwd: dir, env: { ...serveEnv(dir), ...extraEnv } });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const kill = setTimeout(() => child.kill('SIGKILL'), 20_000);
+  try {
+    const ready = await readyLine(child);
+    const health = await request(`http://${ready.admin}/healthz`);
+    const caPem = await (await request(`http://${ready.admin}/ca.pem`)).body.text();
+    child.kill('SIGTERM');
+    return { ready, health: { status: health.statusCode, body: await health.body.json() }, caPem, code: await exited };
+  } finally {
+    clearTimeout(kill);
+  }
+}
+
+test('serve: ready line with proxy, admin and ca; /healthz; SIGTERM exits 0; a restart keeps the CA', async () => {
+  const dir = tempDir();
+  const first = await serveOnce(dir);
+  assert.match(first.ready.proxy, /^127\.0\.0\.1:\d+$/);
+  assert.match(first.ready.admin, /^127\.0\.0\.1:\d+$/);
+  assert.equal(first.ready.ca, join(dir, 'certs', 'ca.crt'));
+  assert.deepEqual(first.health, { status: 200, body: { status: 'ok' } });
+  assert.equal(first.code, 0);
+  assert.equal(first.caPem, readFileSync(first.ready.ca, 'utf8'));
+
+  const second = await serveOnce(dir, { CREDPROXY_LOG_LEVEL: 'warn' });
+  assert.equal(second.caPem, first.caPem, 'clients keep trusting the same CA');
+  assert.equal(second.code, 0, 'the ready line is written even at log level warn');
+});
+
+const BAD_CONFIGS: Array<{ name: string; env?: Record<string, string>; yaml?: string; args?: string[]; key: string }> = [
+  { name: 'a listen address without a port', env: { CREDPROXY_PROXY_LISTEN: 'localhost' }, key: 'proxy.listen' },
+  { name: 'a boolean that is not one', env: { CREDPROXY_ALLOW_PRIVATE: 'sometimes' }, key: 'egress.allowPrivateNetworks' },
+  { name: 'a short master key', env: { CREDPROXY_MASTER_KEY: 'c2hvcnQ=' }, key: 'masterKey' },
+  { name: 'an unknown key in the file', yaml: 'proxy:\n  listne: 127.0.0.1:0\n', key: 'proxy.listne' },
+  { name: 'a bad flag value', args: ['--admin-listen', '127.0.0.1:99999'], key: 'admin.listen' },
+];
+
+for (const bad of BAD_CONFIGS) {
+  test(`serve: ${bad.name} → one line naming ${bad.key}, exit 2`, async () => {
+    const dir = tempDir();
+    const args = ['serve', ...(bad.args ?? [])];
+    if (bad.yaml !== undefined) {
+      writeFileSync(join(dir, 'bad.yaml'), bad.yaml);
+      args.push('--config', join(dir, 'bad.yaml'));
+    }
+    const result = await runCli(args, { cwd: dir, env: { ...serveEnv(dir), ...bad.env } });
+    assert.equal(result.code, 2, result.stderr);
+    const lines = result.stderr.trim().split('\n');
+    assert.equal(lines.length, 1, result.stderr);
+    assert.ok(lines[0]!.includes(bad.key), lines[0]);
+    assert.equal(result.stdout.includes('"msg":"ready"'), false);
+  });
+}
