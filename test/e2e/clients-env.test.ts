@@ -53,7 +53,8 @@ test('Python requests: HTTPS_PROXY and REQUESTS_CA_BUNDLE from the env', async (
     'print(r.status_code)',
     'print(r.text)',
   ].join('\n');
-  const res = await sandboxed('python3', ['-c', script]);
+  // .ci/run points this at an interpreter that has requests when the first python3 on PATH does not.
+  const res = await sandboxed(process.env.CREDPROXY_TEST_PYTHON ?? 'python3', ['-c', script]);
   assert.equal(res.code, 0, res.out);
   assert.match(res.out, /^200\n/);
   assertInjected('python', res.out, '/v1/python');
