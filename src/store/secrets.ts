@@ -38,7 +38,6 @@ export class SecretsRepository {
   readonly #liveBoundSandboxes: Statement<[string]>;
   readonly #revokeBindings: Statement<[string]>;
   readonly #delete: Statement<[string]>;
-  readonly #touch: Statement<[string, string, string]>;
 
   constructor(db: Database, cipher: SecretCipher, emit: (change: StoreChange) => void) {
     this.#db = db;
@@ -54,7 +53,6 @@ export class SecretsRepository {
     this.#revokeBindings = db.prepare("UPDATE bindings SET revoked = 'credential_revoked' WHERE secret_id = ? AND revoked IS NULL");
     this.#delete = db.prepare('DELETE FROM secrets WHERE id = ?');
     // Only moves forward, so batches written out of order cannot make it go back in time.
-    this.#touch = db.prepare('UPDATE secrets SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)');
   }
 
   /** Stores a validated secret; 409 `conflict` when the name is taken. */
@@ -109,14 +107,6 @@ export class SecretsRepository {
     })();
     this.#emit({ kind: 'secret', secretId: existing.id });
     for (const sandboxId of sandboxIds) this.#emit({ kind: 'sandbox', sandboxId });
-  }
-
-  /** Records that requests used these secrets at `ts` (RFC 3339); unknown ids are ignored. */
-  touchLastUsed(ids: readonly string[], ts: string): void {
-    if (ids.length === 0) return;
-    this.#db.transaction(() => {
-      for (const id of ids) this.#touch.run(ts, id, ts);
-    })();
   }
 
   #require(name: string): SecretInfo {

@@ -108,14 +108,6 @@ test('secrets: rotate changes the value the rule source reveals and emits a chan
   assert.throws(() => store.secrets.rotate('missing', ROTATED), { code: 'not_found', message: 'Secret not found' });
 });
 
-test('secrets: touchLastUsed only moves forward', (t) => {
-  const { store } = setup(t);
-  const info = store.secrets.create(bearerSecret('s'));
-  store.secrets.touchLastUsed([info.id, 'unknown-id'], '2030-01-01T00:00:02.000Z');
-  store.secrets.touchLastUsed([info.id], '2030-01-01T00:00:01.000Z');
-  assert.equal(store.secrets.getById(info.id)?.last_used_at, '2030-01-01T00:00:02.000Z');
-});
-
 test('sandboxes: create mints a token and one stand-in per binding; missing secret fails the whole create', (t) => {
   const { store, changes } = setup(t);
   store.secrets.create(anthropicSecret('anthropic'));
