@@ -80,7 +80,7 @@ export async function createDaemon(config: FrozenConfig, options: DaemonOptions 
   let adminBound: AddressInfo | undefined;
   const proxy = new ProxyServer({
     config,
-    logger: logger.child({ component: 'proxy' }),
+    logger,
     policy,
     certs,
     events,
