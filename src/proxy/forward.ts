@@ -9,6 +9,11 @@ import { upstreamRejection, writeRejection } from './reject.js';
 
 const NO_MATCHES: readonly CredentialMatch[] = [];
 const SCRUBBABLE_ENCODINGS = 'gzip, deflate, br';
+/**
+ * A scrubbed plain body announced at most this long is held and sent whole with its new
+ * Content-Length: one write instead of a chunked stream, and clients keep a length to check.
+ */
+const HELD_BODY_MAX = 64 * 1024;
 
 /**
  * One request through the pipeline: authorize (match + inject) → strip → forward → relay →
@@ -131,6 +136,8 @@ class RelayHandler implements Dispatcher.DispatchHandler {
   #sink: Writable | undefined;
   /** The scrubber's synchronous replacer when the body needs no decoding. */
   #replacer: ChunkReplacer | undefined;
+  /** A small scrubbed body held until its end (see HELD_BODY_MAX), with the head to send before it. */
+  #held: { parts: Buffer[]; statusCode: number; headers: ResponseHeaders } | undefined;
 
   constructor(exchange: Exchange, injection: InjectionResult) {
     this.#exchange = exchange;
@@ -154,8 +161,14 @@ class RelayHandler implements Dispatcher.DispatchHandler {
       this.#sink = res;
     } else {
       scrubber.scrubHeaders(headers);
+      const announced = Number(headers['content-length']);
       delete headers['content-length']; // replacements change the length
       this.#replacer = scrubber.bodyReplacer?.(headers['content-encoding'] as string | undefined);
+      if (this.#replacer !== undefined && announced <= HELD_BODY_MAX && hasBody(this.#exchange.req.method, statusCode)) {
+        this.#held = { parts: [], statusCode, headers };
+        this.#sink = res;
+        return;
+      }
       if (this.#replacer !== undefined) {
         res.writeHead(statusCode, headers as Record<string, string | string[]>);
         this.#sink = res;
@@ -173,6 +186,10 @@ class RelayHandler implements Dispatcher.DispatchHandler {
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.#held !== undefined) {
+      this.#held.parts.push(...this.#replacer!.write(chunk));
+      return;
+    }
     const sink = this.#sink!;
     const written = this.#replacer === undefined ? sink.write(chunk) : writeParts(sink, this.#replacer.write(chunk));
     if (!written) controller.pause();
@@ -180,6 +197,14 @@ class RelayHandler implements Dispatcher.DispatchHandler {
 
   onResponseEnd(): void {
     this.#exchange.upstreamMs = performance.now() - this.#exchange.upstreamStart;
+    const held = this.#held;
+    if (held !== undefined) {
+      held.parts.push(...this.#replacer!.end());
+      const body = held.parts.length === 1 ? held.parts[0]! : Buffer.concat(held.parts);
+      held.headers['content-length'] = String(body.length);
+      this.#exchange.res.writeHead(held.statusCode, held.headers as Record<string, string | string[]>).end(body);
+      return;
+    }
     if (this.#replacer !== undefined) writeParts(this.#sink!, this.#replacer.end());
     this.#sink!.end();
   }
@@ -201,6 +226,11 @@ class RelayHandler implements Dispatcher.DispatchHandler {
 function writeParts(sink: Writable, parts: Buffer[]): boolean {
   if (parts.length === 0) return !sink.writableNeedDrain;
   return sink.write(parts.length === 1 ? parts[0] : Buffer.concat(parts));
+}
+
+/** Whether a response to `method` with `statusCode` carries a body (RFC 9110 §6.4.1). */
+function hasBody(method: string | undefined, statusCode: number): boolean {
+  return method !== 'HEAD' && statusCode !== 204 && statusCode !== 304;
 }
 
 /** Whether the request head announced a body (Content-Length above 0, or Transfer-Encoding). */

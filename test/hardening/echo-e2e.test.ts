@@ -17,9 +17,9 @@ let world: World;
 let sandbox: any;
 
 /** Echoes the Authorization it received (raw, base64 and JSON-escaped) as a chunked body, encoded as asked. */
-function echo(encoding: string, auth: string): { body: Buffer; encoding?: string } {
+function echo(encoding: string, auth: string, repeat = 20): { body: Buffer; encoding?: string } {
   const value = auth.replace(/^Bearer /, '');
-  const text = `raw=${value}\nb64=${Buffer.from(value).toString('base64')}\njson=${JSON.stringify({ v: value }).replaceAll('/', '\\/')}\n`.repeat(20);
+  const text = `raw=${value}\nb64=${Buffer.from(value).toString('base64')}\njson=${JSON.stringify({ v: value }).replaceAll('/', '\\/')}\n`.repeat(repeat);
   if (encoding === 'gzip') return { body: gzipSync(text), encoding };
   if (encoding === 'br') return { body: brotliCompressSync(Buffer.from(text)), encoding };
   return { body: Buffer.from(text) };
@@ -28,9 +28,15 @@ function echo(encoding: string, auth: string): { body: Buffer; encoding?: string
 before(async () => {
   pki = await createTestPki('echo-upstream');
   server = createServer({ SNICallback: pki.certs.sniCallback }, (req, res) => {
-    const { body, encoding } = echo(new URL(req.url!, 'https://x').searchParams.get('enc') ?? '', String(req.headers.authorization));
+    const query = new URL(req.url!, 'https://x').searchParams;
+    const { body, encoding } = echo(query.get('enc') ?? '', String(req.headers.authorization), Number(query.get('repeat') ?? 20));
     res.writeHead(200, {
-      'content-type': 'text/plain', 'x-echo': String(req.headers.authorization), 'x-accept-encoding': String(req.headers['accept-encoding']), ...(encoding ? { 'content-encoding': encoding } : {}) });
+      'content-type': 'text/plain', 'x-echo': String(req.headers.authorization), 'x-accept-encoding': String(req.headers['accept-encoding']),
+      ...(encoding ? { 'content-encoding': encoding } : {}), ...(query.has('length') ? { 'content-length': body.length } : {}) });
+    if (req.method === 'HEAD') {
+      res.end();
+      return;
+    }
     let at = 0;
     const pump = (): void => {
       if (res.destroyed) return;
@@ -72,8 +78,7 @@ for (const encoding of ['', 'gzip', 'br']) {
     assert.equal(res.statusCode, 200);
     assert.ok(res.headers['content-encoding'] === undefined || res.headers['content-encoding'] === 'identity', 'decoded for scrubbing');
     assert.equal(res.headers['x-echo'], `Bearer ${standIn}`);
-    const expected = `raw=${standIn}\nb64=${Buffer.from(standIn).toString('base64')}\njson=${JSON.stringify({ v: standIn })}\n`.repeat(20);
-    assert.equal(body, expected);
+    assert.equal(body, scrubbed(standIn, 20));
     for (const form of [REAL, Buffer.from(REAL).toString('base64'), REAL.replaceAll('/', '\\/')]) assert.ok(!body.includes(form));
   });
 }
@@ -85,4 +90,43 @@ test('a request with a stand-in asks the upstream only for codings the scrubber 
   });
   await res.body.text();
   assert.equal(res.headers['x-accept-encoding'], 'gzip, deflate, br');
+});
+
+/** The bytes the echo body becomes once every real value in it is the stand-in. */
+function scrubbed(standIn: string, repeat: number): string {
+  return `raw=${standIn}\nb64=${Buffer.from(standIn).toString('base64')}\njson=${JSON.stringify({ v: standIn })}\n`.repeat(repeat);
+}
+
+for (const repeat of [20, 2000]) {
+  test(`echo with Content-Length (${repeat} lines): the client gets the stand-in and a length that matches what it receives`, async () => {
+    const standIn: string = sandbox.env.TOKEN;
+    const res = await request(`https://echo.test/echo?length=1&repeat=${repeat}`, {
+      dispatcher: world.agentFor(sandbox.access_token),
+      headers: { authorization: `Bearer ${standIn}` },
+    });
+    const body = Buffer.from(await res.body.arrayBuffer());
+    assert.equal(res.statusCode, 200);
+    assert.equal(body.toString('utf8'), scrubbed(standIn, repeat));
+    if (repeat === 20) {
+      // Small: held, scrubbed whole, sent with its new length.
+      assert.equal(res.headers['content-length'], String(body.length));
+      assert.equal(res.headers['transfer-encoding'], undefined);
+    } else {
+      // Past the hold limit it streams: the old length would be wrong, so there is none.
+      assert.equal(res.headers['content-length'], undefined);
+    }
+  });
+}
+
+test('HEAD with Content-Length through a scrubbed exchange: no body, no invented length', async () => {
+  const standIn: string = sandbox.env.TOKEN;
+  const res = await request('https://echo.test/echo?length=1', {
+    method: 'HEAD',
+    dispatcher: world.agentFor(sandbox.access_token),
+    headers: { authorization: `Bearer ${standIn}` },
+  });
+  await res.body.dump();
+  assert.equal(res.statusCode, 200);
+  assert.equal(res.headers['x-echo'], `Bearer ${standIn}`);
+  assert.notEqual(res.headers['content-length'], '0');
 });
