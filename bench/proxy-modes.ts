@@ -23,8 +23,8 @@ export interface BenchProxy {
   caPem: string;
   /** Proxy-Authorization the load generator sends on CONNECT (the sandbox's access token). */
   proxyAuthorization?: string;
-  /** Headers every request carries (the stand-in, for the injection modes). */
-  headers?: Record<string, string>;
+  /** Headers every request carries: the stand-in in the injection modes, else PASS_THROUGH_HEADERS. */
+  headers?: Readonly<Record<string, string>>;
   close(): Promise<void>;
 }
 
@@ -37,6 +37,13 @@ export interface DaemonModeOptions {
   /** Audit queue → SQLite and prom-client metrics subscribed to the proxy's events, as in production. */
   observe: boolean;
 }
+
+/**
+ * The Authorization every request carries when nothing is swapped (direct, the plain proxied case,
+ * http-mitm-proxy): a key as long as the bench's stand-ins that is not one, so every case sends the
+ * same request and the injection modes differ only by the lookup and the swap.
+ */
+export const PASS_THROUGH_HEADERS: Readonly<Record<string, string>> = { authorization: `Bearer sk-bench-${'k'.repeat(38)}` };
 
 /** A few bindings, like a real sandbox; requests use the first one. */
 const SECRETS = ['openai', 'anthropic', 'github', 'internal'];
@@ -83,7 +90,7 @@ export function daemonMode(options: DaemonModeOptions): ProxyFactory {
       port: Number(daemon.proxyAddress.slice(daemon.proxyAddress.lastIndexOf(':') + 1)),
       caPem: await readFile(daemon.caPath, 'utf8'),
       proxyAuthorization: `Basic ${Buffer.from(`sb:${sandbox.access_token}`).toString('base64')}`,
-      headers: options.inject ? { authorization: `Bearer ${sandbox.env.OPENAI_KEY}` } : undefined,
+      headers: options.inject ? { authorization: `Bearer ${sandbox.env.OPENAI_KEY}` } : PASS_THROUGH_HEADERS,
       close: () => daemon.close(),
     };
   };

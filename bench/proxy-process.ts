@@ -16,7 +16,7 @@ export interface ProxyProcess {
   readonly port: number;
   readonly caPem: string;
   readonly proxyAuthorization: string | undefined;
-  readonly headers: Record<string, string> | undefined;
+  readonly headers: Readonly<Record<string, string>> | undefined;
   stats(options?: { gc?: boolean }): Promise<ProxyStats>;
   stop(): Promise<void>;
 }

@@ -12,7 +12,7 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, ProxyAgent, request, type Dispatcher } from 'undici';
 import { buildBenchChildren } from './build.js';
-import { PROXY_MODES } from './proxy-modes.js';
+import { PASS_THROUGH_HEADERS, PROXY_MODES } from './proxy-modes.js';
 import { startProxyProcess, type ProxyProcess } from './proxy-process.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -106,18 +106,19 @@ async function runRounds(contenders: readonly Contender[], connections: number, 
   const tallies: Tally[] = contenders.map(() => ({ latencies: [], errors: 0, seconds: 0, proxyCpuUs: 0, upstreamCpuUs: 0, rss: undefined }));
   // Warm-up: open the pool's connections (tunnels, leaf certificate, upstream pool), then let the JIT settle.
   for (const [i, c] of contenders.entries()) {
-    await Promise.all(Array.from({ length: connections }, () => once(dispatchers[i]!, c.url, c.proxy?.headers)));
-    await load(connections, performance.now() + WARM_UP_MS, dispatchers[i]!, c.url, c.proxy?.headers, undefined);
+    await Promise.all(Array.from({ length: connections }, () => once(dispatchers[i]!, c.url, headersOf(c))));
+    await load(connections, performance.now() + WARM_UP_MS, dispatchers[i]!, c.url, headersOf(c), undefined);
   }
   for (let round = 0; round < ROUNDS; round++) {
     for (let k = 0; k < contenders.length; k++) {
       const i = (k + round) % contenders.length;
-      const { url, proxy } = contenders[i]!;
+      const contender = contenders[i]!;
+      const { url, proxy } = contender;
       const tally = tallies[i]!;
       const before = await proxy?.stats();
       const upstreamBefore = await upstream.cpuUs();
       const started = performance.now();
-      tally.errors += await load(connections, started + (SECONDS * 1000) / ROUNDS, dispatchers[i]!, url, proxy?.headers, tally.latencies);
+      tally.errors += await load(connections, started + (SECONDS * 1000) / ROUNDS, dispatchers[i]!, url, headersOf(contender), tally.latencies);
       tally.seconds += (performance.now() - started) / 1000;
       const after = await proxy?.stats();
       tally.upstreamCpuUs += await upstream.cpuUs() - upstreamBefore;
@@ -143,10 +144,15 @@ async function runRounds(contenders: readonly Contender[], connections: number, 
   });
 }
 
+/** What each request of a case carries: its proxy's headers (a stand-in when injecting), else the pass-through key. */
+function headersOf(contender: Contender): Readonly<Record<string, string>> {
+  return contender.proxy?.headers ?? PASS_THROUGH_HEADERS;
+}
+
 /** `connections` closed-loop clients until `deadline`; returns the error count. */
 async function load(
   connections: number, deadline: number, dispatcher: Dispatcher, url: string,
-  headers: Record<string, string> | undefined, latencies: number[] | undefined,
+  headers: Readonly<Record<string, string>>, latencies: number[] | undefined,
 ): Promise<number> {
   let errors = 0;
   const worker = async (): Promise<void> => {
@@ -164,7 +170,7 @@ async function load(
   return errors;
 }
 
-async function once(dispatcher: Dispatcher, url: string, headers?: Record<string, string>): Promise<void> {
+async function once(dispatcher: Dispatcher, url: string, headers: Readonly<Record<string, string>>): Promise<void> {
   const res = await request(url, { dispatcher, headers });
   await res.body.dump();
   if (res.statusCode !== 200) throw new Error(`status ${res.statusCode}`);
@@ -178,7 +184,7 @@ async function timeFirstRequests(proxy: ProxyProcess): Promise<string> {
     for (const sample of [fresh, cached]) {
       const agent = proxyAgent(proxy, 1);
       const t0 = performance.now();
-      await once(agent, `https://h${i}.bench.test/v1/x`);
+      await once(agent, `https://h${i}.bench.test/v1/x`, PASS_THROUGH_HEADERS);
       sample.push(performance.now() - t0);
       await agent.close();
     }
