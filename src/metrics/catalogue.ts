@@ -1,6 +1,7 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { REJECTIONS, type RejectionCode } from '../errors.js';
 import type { ProxyEventMap, RequestEvent } from '../proxy/events.js';
+import { RequestHistogram } from './histogram.js';
 
 type Outcome = RequestEvent['outcome'];
 type CertCacheResult = ProxyEventMap['certCache'];
@@ -42,9 +43,9 @@ export class CredproxyMetrics {
 
   /** `credproxy_requests_total{outcome}` children. */
   readonly requests: Readonly<Record<Outcome, CounterChild>>;
-  readonly requestDuration: Histogram;
-  readonly upstreamDuration: Histogram;
-  readonly proxyOverhead: Histogram;
+  readonly requestDuration: RequestHistogram;
+  readonly upstreamDuration: RequestHistogram;
+  readonly proxyOverhead: RequestHistogram;
   /** `credproxy_rejections_total{reason}` children, one per REJECTIONS code. */
   readonly rejections: Readonly<Record<RejectionCode, CounterChild>>;
   readonly activeTunnels: Gauge;
@@ -66,23 +67,24 @@ export class CredproxyMetrics {
     });
     this.requests = bindAll(OUTCOMES, (outcome) => requests.labels(outcome));
 
-    this.requestDuration = new Histogram({
+    const registry = this.registry;
+    this.requestDuration = new RequestHistogram({
       name: 'credproxy_request_duration_seconds',
       help: 'Client view of a request: head received to response finished.',
       buckets: LATENCY_BUCKETS,
-      registers,
+      registry,
     });
-    this.upstreamDuration = new Histogram({
+    this.upstreamDuration = new RequestHistogram({
       name: 'credproxy_upstream_duration_seconds',
       help: 'Upstream dispatch to upstream response finished, for requests that were forwarded.',
       buckets: LATENCY_BUCKETS,
-      registers,
+      registry,
     });
-    this.proxyOverhead = new Histogram({
+    this.proxyOverhead = new RequestHistogram({
       name: 'credproxy_proxy_overhead_seconds',
       help: 'Time spent in the proxy itself (request duration minus upstream duration), for forwarded requests.',
       buckets: OVERHEAD_BUCKETS,
-      registers,
+      registry,
     });
 
     this.#injections = new Counter({
