@@ -17,7 +17,7 @@ import { networkRoutes } from './api/routes/network.js';
 import { metricsRoute } from './api/routes/metrics.js';
 import { agentsRoutes } from './api/routes/agents.js';
 import { createMetrics, subscribeMetrics } from './metrics/index.js';
-import { AuditQueue, startRetention, subscribeAudit } from './audit/index.js';
+import { AuditQueue, startRetention, subscribeAudit, WorkerAuditSink } from './audit/index.js';
 
 export type { FrozenConfig } from './config/schema.js';
 export { loadConfig } from './config/load.js';
@@ -70,7 +70,9 @@ export async function createDaemon(config: FrozenConfig, options: DaemonOptions 
   const policy = new StandInPolicy(rules, { requireAuth: config.proxy.requireAuth });
 
   const eventRows = new EventsRepository(store.db);
-  const queue = new AuditQueue(eventRows, { config, logger });
+  // Audit rows are written on a worker thread with its own connection: the proxy's thread never waits on SQLite.
+  const auditSink = new WorkerAuditSink({ path: store.db.name, logger });
+  const queue = new AuditQueue(auditSink, { config, logger });
   const observe = options.observe ?? true;
   if (observe) subscribeAudit(events, queue);
   const retention = startRetention(eventRows, { config, logger });
@@ -116,6 +118,7 @@ export async function createDaemon(config: FrozenConfig, options: DaemonOptions 
     closers.unshift(() => app.close());
     adminBound = app.server.address() as AddressInfo;
     const adminAddress = formatAddress(adminBound);
+    await auditSink.ready;
 
     // The ready line is part of the contract, so it is written whatever log.level says.
     logger.child({}, { level: 'info' }).info({ proxy: proxyAddress, admin: adminAddress, ca: ca.certPath }, 'ready');
@@ -138,6 +141,7 @@ export async function createDaemon(config: FrozenConfig, options: DaemonOptions 
     await Promise.allSettled(closers.map((close) => close()));
     retention.stop();
     queue.close();
+    await auditSink.close();
     store.close();
   }
 }

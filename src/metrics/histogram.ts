@@ -16,6 +16,8 @@ interface Sample {
 export class RequestHistogram {
   readonly type = 'histogram';
   readonly aggregator = 'sum';
+  /** None: like prom-client's metrics, so tooling that reads the Registry sees the same shape. */
+  readonly labelNames: readonly string[] = [];
   readonly name: string;
   readonly help: string;
   readonly #bounds: readonly number[];

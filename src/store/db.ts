@@ -8,12 +8,20 @@ export type Database = BetterSqlite3.Database;
 /** How long a writer waits for another connection's lock before SQLITE_BUSY. */
 const BUSY_TIMEOUT_MS = 5_000;
 
+export interface OpenDatabaseOptions {
+  /**
+   * Bring the schema up to date (default true). False for a second connection to a database the
+   * daemon has already opened, such as the audit writer's.
+   */
+  migrate?: boolean;
+}
+
 /**
  * Opens (creating when absent) the SQLite database at `path` and brings its schema up to date.
  * The file is created 0600 before SQLite touches it: SQLite gives the -wal and -shm files the
  * main file's mode, so nothing of the database is ever world-readable.
  */
-export function openDatabase(path: string): Database {
+export function openDatabase(path: string, options: OpenDatabaseOptions = {}): Database {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   closeSync(openSync(path, 'a', 0o600));
   chmodSync(path, 0o600);
@@ -24,7 +32,7 @@ export function openDatabase(path: string): Database {
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
     db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
-    migrate(db);
+    if (options.migrate ?? true) migrate(db);
   } catch (err) {
     db.close();
     throw err;

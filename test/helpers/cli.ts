@@ -1,6 +1,6 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -9,13 +9,16 @@ import { build } from 'esbuild';
  * Runs the CLI as a subprocess the way a user would, from the working tree (no `npm run build`).
  *
  * How: once per test process src/cli/main.ts is bundled with esbuild (tsx's own transpiler,
- * npm packages left external) into `node_modules/.credproxy-cli-<pid>-<rand>/main.mjs`, two levels
+ * npm packages left external) into `node_modules/.credproxy-cli-<pid>-<rand>/main.js`, two levels
  * under the repo like src/cli/main.ts, so its `../../package.json` and package imports resolve
- * as in the real CLI. Measured on the 2-core box: `node --import tsx src/cli/main.ts … --help`
- * 0.64 s, the bundle 0.19 s; the CLI suites spawn dozens of processes.
+ * as in the real CLI. The audit writer's worker entry is bundled next to it as writer-worker.js,
+ * where `serve` looks for it (as dist/audit/ holds both files). Measured on the 2-core box:
+ * `node --import tsx src/cli/main.ts … --help` 0.64 s, the bundle 0.19 s; the CLI suites spawn
+ * dozens of processes.
  */
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const MAIN = `${ROOT}src/cli/main.ts`;
+const AUDIT_WRITER = `${ROOT}src/audit/writer-worker.ts`;
 
 let bundled: Promise<string> | undefined;
 
@@ -23,9 +26,13 @@ function bundle(): Promise<string> {
   bundled ??= (async () => {
     const dir = `${ROOT}node_modules/.credproxy-cli-${process.pid}-${randomBytes(4).toString('hex')}`;
     process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
-    const outfile = `${dir}/main.mjs`;
-    await build({ entryPoints: [MAIN], outfile, bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', logLevel: 'error' });
-    return outfile;
+    await build({
+      entryPoints: { main: MAIN, 'writer-worker': AUDIT_WRITER },
+      outdir: dir, bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', logLevel: 'error',
+    });
+    // Both outputs are ES modules; without this, Node would load a `.js` under node_modules as CommonJS.
+    writeFileSync(`${dir}/package.json`, '{ "type": "module" }\n');
+    return `${dir}/main.js`;
   })();
   return bundled;
 }

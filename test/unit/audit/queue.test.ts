@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AuditQueue, type AuditSink } from '../../../src/audit/queue.js';
+import { AuditQueue, type AuditSink, type AuditSinkFailure } from '../../../src/audit/queue.js';
 import { EventsRepository, type EventRow } from '../../../src/store/events.js';
 import { memoryLogger, requestRowFixture, tempDatabase } from '../../helpers/event-rows.js';
 
@@ -111,4 +111,30 @@ test('a failing write is logged without row contents, counted, and does not thro
   assert.match(text, /SQLITE_FULL/);
   assert.doesNotMatch(text, /canary/);
   assert.doesNotThrow(() => queue.close());
+});
+
+test("a sink's pending rows count toward depth and queueSize; failures it reports later are counted and logged", () => {
+  const { sink } = recordingSink();
+  let pending = 0;
+  let report: ((failure: AuditSinkFailure) => void) | undefined;
+  const threaded: AuditSink = {
+    ...sink,
+    get pending() {
+      return pending;
+    },
+    setFailureHandler: (handler) => (report = handler),
+  };
+  const { logger, lines } = memoryLogger();
+  const queue = new AuditQueue(threaded, { config: config(10), logger });
+  pending = 8;
+  assert.equal(queue.depth, 8);
+  assert.equal(queue.push(requestRowFixture()), true);
+  assert.equal(queue.push(requestRowFixture()), true);
+  assert.equal(queue.push(requestRowFixture()), false, 'queue + sink hold queueSize rows');
+  report!({ op: 'insert', count: 5, err: { code: 'SQLITE_IOERR', message: 'disk I/O error' } });
+  report!({ op: 'insert', count: 3 }); // already logged by the sink
+  report!({ op: 'touch', count: 2, err: { message: 'database is locked' } });
+  assert.equal(queue.dropped, 1 + 5 + 3);
+  assert.deepEqual(lines.map((l) => [l.msg, l.count]), [['audit batch write failed; rows dropped', 5], ['last_used_at update failed', 2]]);
+  queue.close();
 });

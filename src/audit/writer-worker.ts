@@ -1,0 +1,74 @@
+import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
+import { openDatabase } from '../store/db.js';
+import { EventsRepository, type EventRow } from '../store/events.js';
+
+/**
+ * Entry of the audit writer thread (started by WorkerAuditSink): its own connection to the
+ * daemon's database, applying the host's requests one at a time in the order they were posted.
+ */
+
+/** Given to the Worker as workerData. */
+export interface WriterData {
+  /** The database file; the daemon has opened and migrated it already. */
+  path: string;
+}
+
+/** Host → writer. */
+export type WriterRequest =
+  | { op: 'insert'; rows: EventRow[] }
+  | { op: 'touch'; secretIds: string[]; ts: string }
+  | { op: 'close' };
+
+/** The driver's code and message only: never a row, which names hosts and paths. */
+export interface WriterError {
+  code?: string | undefined;
+  message: string;
+}
+
+/**
+ * Writer → host: `ready` once the connection is open; one `insert` per insert request (with
+ * `err` when its transaction failed); `touch` only when an update failed.
+ */
+export type WriterReply =
+  | { op: 'ready' }
+  | { op: 'insert'; count: number; err?: WriterError }
+  | { op: 'touch'; count: number; err: WriterError };
+
+if (parentPort === null) throw new Error('writer-worker runs only as a worker thread');
+const port: MessagePort = parentPort;
+
+const db = openDatabase((workerData as WriterData).path, { migrate: false });
+const events = new EventsRepository(db);
+
+port.on('message', (request: WriterRequest) => {
+  switch (request.op) {
+    case 'insert':
+      reply({ op: 'insert', count: request.rows.length, err: attempt(() => events.insertBatch(request.rows)) });
+      break;
+    case 'touch': {
+      const err = attempt(() => events.touchLastUsed(request.secretIds, request.ts));
+      if (err) reply({ op: 'touch', count: request.secretIds.length, err });
+      break;
+    }
+    case 'close':
+      // Everything posted before 'close' has been applied: messages arrive in order.
+      db.close();
+      port.close();
+      break;
+  }
+});
+reply({ op: 'ready' });
+
+function attempt(write: () => void): WriterError | undefined {
+  try {
+    write();
+    return undefined;
+  } catch (err) {
+    const e = err as { code?: unknown; message?: unknown };
+    return { code: typeof e?.code === 'string' ? e.code : undefined, message: String(e?.message ?? err) };
+  }
+}
+
+function reply(message: WriterReply): void {
+  port.postMessage(message);
+}
