@@ -144,8 +144,10 @@ export class EventsRepository {
        WHERE sandbox_id = ? AND id < ? AND ts >= ? AND kind = 'connection' AND verdict = ?
        ORDER BY id DESC LIMIT ?`,
     );
+    // Ids grow with time, so the oldest rows are the first ids: no index on ts is needed, and each
+    // statement reads at most `maxRows` rows whatever the table holds.
     this.#deleteOld = db.prepare(
-      'DELETE FROM events WHERE id IN (SELECT id FROM events WHERE ts < ? ORDER BY ts LIMIT ?)',
+      'DELETE FROM events WHERE id IN (SELECT id FROM (SELECT id, ts FROM events ORDER BY id LIMIT ?) WHERE ts < ?)',
     );
   }
 
@@ -196,11 +198,13 @@ export class EventsRepository {
   }
 
   /**
-   * Deletes at most `maxRows` of the oldest rows with `ts` before `isoTs` and returns how many it
-   * deleted; callers loop (yielding between calls) so no single statement holds the database long.
+   * Deletes, among the `maxRows` oldest rows (by id), those with `ts` before `isoTs`, and returns
+   * how many it deleted; callers loop while a call deletes `maxRows` (yielding between calls) so no
+   * single statement holds the database long. A row written after newer ones (a long request is
+   * recorded when it ends) waits for the sweep that reaches its id.
    */
   deleteOlderThan(isoTs: string, maxRows = 5000): number {
-    return this.#deleteOld.run(isoTs, maxRows).changes;
+    return this.#deleteOld.run(maxRows, isoTs).changes;
   }
 }
 

@@ -1,5 +1,6 @@
 import { MIGRATION_001_INIT } from './001-init.js';
 import { MIGRATION_002_AGENTS } from './002-agents.js';
+import { MIGRATION_003_DROP_EVENTS_TS } from './003-drop-events-ts.js';
 
 /** Ordered schema migrations; `PRAGMA user_version` records how many have run. Append only. */
-export const MIGRATIONS: readonly string[] = [MIGRATION_001_INIT, MIGRATION_002_AGENTS];
+export const MIGRATIONS: readonly string[] = [MIGRATION_001_INIT, MIGRATION_002_AGENTS, MIGRATION_003_DROP_EVENTS_TS];

@@ -169,3 +169,21 @@ test('touchLastUsed sets last_used_at and never moves it backwards', (t) => {
   assert.equal(lastUsed('s1'), '2025-01-02T00:00:00.000Z');
   assert.equal(lastUsed('s2'), '2025-01-01T12:00:00.000Z');
 });
+
+test('deleteOlderThan reads only the oldest maxRows rows: an old row recorded late waits for a later sweep', (t) => {
+  const { events, db } = setup(t);
+  // Ids in write order: two old, one new, then an old one written late (a long request ends).
+  events.insertBatch([T0 - 3000, T0 - 2000, T0 + 1000, T0 - 1000].map((ts) => requestRowFixture({ ts })));
+  const cutoff = new Date(T0).toISOString();
+  assert.equal(events.deleteOlderThan(cutoff, 3), 2);
+  const left = () => (db.prepare('SELECT ts FROM events ORDER BY id').all() as Array<{ ts: string }>).map((r) => Date.parse(r.ts) - T0);
+  assert.deepEqual(left(), [1000, -1000]);
+  assert.equal(events.deleteOlderThan(cutoff, 3), 1);
+  assert.deepEqual(left(), [1000]);
+});
+
+test('the events table has no ts index: retention and the network log do not need one', (t) => {
+  const { db } = setup(t);
+  const indexes = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events'").all() as Array<{ name: string }>).map((r) => r.name);
+  assert.ok(!indexes.includes('events_ts'), indexes.join(', '));
+});
