@@ -3,7 +3,7 @@ import type { Readable, Writable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { ProxyRejection, type RejectionCode } from '../errors.js';
 import type { ClientConnection, DataPlane, ForwardTarget } from './connection.js';
-import { forwardHeaders, stripResponseHeaders, type ResponseHeaders } from './headers.js';
+import { forwardHeaders, relayedResponseHeaders, type ResponseHeaders } from './headers.js';
 import type { ChunkReplacer, CredentialMatch, InjectionResult } from './policy.js';
 import { upstreamRejection, writeRejection } from './reject.js';
 
@@ -150,19 +150,19 @@ class RelayHandler implements Dispatcher.DispatchHandler {
     else this.#exchange.abortUpstream = (reason) => controller.abort(reason);
   }
 
-  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: ResponseHeaders): void {
+  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, upstreamHeaders: ResponseHeaders): void {
     if (statusCode < 200) return;
     const { res } = this.#exchange;
     this.#exchange.upstreamStatus = statusCode;
-    stripResponseHeaders(headers);
     const scrubber = this.#injection.scrubber;
+    // Replacements change the length: a scrubbed body never keeps the upstream's Content-Length.
+    const headers = relayedResponseHeaders(upstreamHeaders, scrubber !== undefined);
     if (scrubber === undefined) {
       res.writeHead(statusCode, headers as Record<string, string | string[]>);
       this.#sink = res;
     } else {
       scrubber.scrubHeaders(headers);
-      const announced = Number(headers['content-length']);
-      delete headers['content-length']; // replacements change the length
+      const announced = Number(upstreamHeaders['content-length']);
       this.#replacer = scrubber.bodyReplacer?.(headers['content-encoding'] as string | undefined);
       if (this.#replacer !== undefined && announced <= HELD_BODY_MAX && hasBody(this.#exchange.req.method, statusCode)) {
         this.#held = { parts: [], statusCode, headers };

@@ -36,13 +36,21 @@ export function forwardHeaders(headers: IncomingHttpHeaders, authority: string, 
   return out;
 }
 
-/** Removes hop-by-hop headers from an upstream response in place before it is relayed. */
-export function stripResponseHeaders(headers: ResponseHeaders): void {
+/**
+ * The upstream response's headers to relay: a new object without hop-by-hop headers and, when
+ * `dropLength` (a scrubbed body may change length), without Content-Length. Copying instead of
+ * `delete` keeps the object in V8's fast mode for writeHead and the scrubber: deleting turned it
+ * into a dictionary, ≈ 4 µs per response.
+ */
+export function relayedResponseHeaders(headers: ResponseHeaders, dropLength: boolean): ResponseHeaders {
   const connection = headers.connection;
   const listed = connectionTokens(typeof connection === 'string' ? connection : undefined);
+  const relayed: ResponseHeaders = {};
   for (const name in headers) {
-    if (RESPONSE_DROPPED.has(name) || listed?.has(name)) delete headers[name];
+    if (RESPONSE_DROPPED.has(name) || listed?.has(name) || (dropLength && name === 'content-length')) continue;
+    relayed[name] = headers[name];
   }
+  return relayed;
 }
 
 function isProxyHeader(name: string): boolean {

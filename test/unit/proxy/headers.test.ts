@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { authorityFor, forwardHeaders, stripResponseHeaders } from '../../../src/proxy/headers.js';
+import { authorityFor, forwardHeaders, relayedResponseHeaders } from '../../../src/proxy/headers.js';
 
 test('forwardHeaders: Host from the authority, no hop-by-hop, Proxy-* or Connection-listed headers', () => {
   const out = forwardHeaders({
@@ -17,12 +17,14 @@ test('forwardHeaders keeps the WebSocket handshake headers', () => {
   assert.deepEqual(out, ['host', 'h:8443', 'upgrade', 'websocket', 'sec-websocket-key', 'k', 'connection', 'upgrade']);
 });
 
-test('stripResponseHeaders removes hop-by-hop headers in place', () => {
+test('relayedResponseHeaders copies all but hop-by-hop headers, and Content-Length only when asked to drop it', () => {
   const headers: Record<string, string | string[] | undefined> = {
-    connection: 'close, x-hop', 'x-hop': '1', 'keep-alive': 'x', 'transfer-encoding': 'chunked', 'content-type': 'a', 'set-cookie': ['x'],
+    connection: 'close, x-hop', 'x-hop': '1', 'keep-alive': 'x', 'transfer-encoding': 'chunked', 'content-type': 'a', 'set-cookie': ['x'], 'content-length': '5',
   };
-  stripResponseHeaders(headers);
-  assert.deepEqual(headers, { 'content-type': 'a', 'set-cookie': ['x'] });
+  const before = { ...headers };
+  assert.deepEqual(relayedResponseHeaders(headers, false), { 'content-type': 'a', 'set-cookie': ['x'], 'content-length': '5' });
+  assert.deepEqual(relayedResponseHeaders(headers, true), { 'content-type': 'a', 'set-cookie': ['x'] });
+  assert.deepEqual(headers, before, 'the upstream object is left as it was');
 });
 
 test('authorityFor leaves out default ports and brackets IPv6', () => {
