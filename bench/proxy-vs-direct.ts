@@ -21,8 +21,12 @@ const MODES = (process.env.BENCH_MODES ?? ['direct', ...Object.keys(PROXY_MODES)
 const HOST = 'api.bench.test';
 const NEW_HOSTS = 10;
 const WARM_UP_MS = 1000;
-/** Each case's time is cut into this many slices, interleaved with the other cases'. */
-const ROUNDS = 5;
+/**
+ * Each case's time is cut into this many slices, interleaved with the other cases'. Ratios are the
+ * median over rounds of the two cases' rates in that round: slices next to each other in time see
+ * the same machine, and the median ignores a round that a burst of other load hit.
+ */
+const ROUNDS = 10;
 /** The case each mode is compared with besides direct: what injection and observers each add. */
 const BASELINE: Readonly<Record<string, string>> = {
   'credproxy+inject': 'credproxy',
@@ -35,6 +39,8 @@ interface CaseResult {
   requests: number;
   errors: number;
   rps: number;
+  /** Requests per second in each round. */
+  roundRps: number[];
   p50: number;
   p99: number;
   cpuUsPerRequest: number | undefined;
@@ -55,6 +61,7 @@ interface Tally {
   latencies: number[];
   errors: number;
   seconds: number;
+  roundRps: number[];
   proxyCpuUs: number;
   upstreamCpuUs: number;
   rss: number | undefined;
@@ -103,7 +110,7 @@ async function main(): Promise<void> {
  */
 async function runRounds(contenders: readonly Contender[], connections: number, upstream: Upstream): Promise<CaseResult[]> {
   const dispatchers = contenders.map((c) => c.dispatcher(connections));
-  const tallies: Tally[] = contenders.map(() => ({ latencies: [], errors: 0, seconds: 0, proxyCpuUs: 0, upstreamCpuUs: 0, rss: undefined }));
+  const tallies: Tally[] = contenders.map(() => ({ latencies: [], errors: 0, seconds: 0, roundRps: [], proxyCpuUs: 0, upstreamCpuUs: 0, rss: undefined }));
   // Warm-up: open the pool's connections (tunnels, leaf certificate, upstream pool), then let the JIT settle.
   for (const [i, c] of contenders.entries()) {
     await Promise.all(Array.from({ length: connections }, () => once(dispatchers[i]!, c.url, headersOf(c))));
@@ -118,8 +125,11 @@ async function runRounds(contenders: readonly Contender[], connections: number, 
       const before = await proxy?.stats();
       const upstreamBefore = await upstream.cpuUs();
       const started = performance.now();
+      const done = tally.latencies.length;
       tally.errors += await load(connections, started + (SECONDS * 1000) / ROUNDS, dispatchers[i]!, url, headersOf(contender), tally.latencies);
-      tally.seconds += (performance.now() - started) / 1000;
+      const seconds = (performance.now() - started) / 1000;
+      tally.seconds += seconds;
+      tally.roundRps.push((tally.latencies.length - done) / seconds);
       const after = await proxy?.stats();
       tally.upstreamCpuUs += await upstream.cpuUs() - upstreamBefore;
       if (before && after) {
@@ -130,11 +140,12 @@ async function runRounds(contenders: readonly Contender[], connections: number, 
   }
   await Promise.all(dispatchers.map((d) => d.close()));
   return contenders.map(({ name, proxy }, i) => {
-    const { latencies, errors, seconds, proxyCpuUs, upstreamCpuUs, rss } = tallies[i]!;
+    const { latencies, errors, seconds, roundRps, proxyCpuUs, upstreamCpuUs, rss } = tallies[i]!;
     latencies.sort((a, b) => a - b);
     return {
       name, connections, requests: latencies.length, errors,
       rps: latencies.length / seconds,
+      roundRps,
       p50: latencies[Math.floor(latencies.length * 0.5)] ?? NaN,
       p99: latencies[Math.floor(latencies.length * 0.99)] ?? NaN,
       cpuUsPerRequest: proxy ? proxyCpuUs / latencies.length : undefined,
@@ -231,14 +242,23 @@ function printTable(results: CaseResult[]): void {
       'proxy CPU µs/req': r.cpuUsPerRequest?.toFixed(0) ?? '-',
       'upstream CPU µs/req': r.upstreamCpuUsPerRequest.toFixed(0),
       'proxy RSS MB': r.rssMb?.toFixed(0) ?? '-',
-      'rps / direct': direct ? (r.rps / direct.rps).toFixed(2) : '-',
+      'rps / direct': direct ? rateRatio(r, direct) : '-',
       'p50 / direct': direct ? (r.p50 / direct.p50).toFixed(2) : '-',
-      'rps / baseline': versus ? `${(r.rps / versus.rps).toFixed(2)} (vs ${baseline})` : '-',
+      'rps / baseline': versus ? `${rateRatio(r, versus)} vs ${baseline}` : '-',
     };
   });
   console.log(`proxy-vs-direct: ${SECONDS} s per case, loopback, compiled dist/ under node ${process.version}, ` +
     `load generator + proxy + upstream on the same machine (${availableParallelism()} cores), load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   console.table(rows);
+  console.log('rps ratios: median over rounds of the two cases\' rates in the same round (lowest–highest round)');
+}
+
+/** `a`'s rate over `b`'s, round by round: the median, then the range. */
+function rateRatio(a: CaseResult, b: CaseResult): string {
+  const ratios = a.roundRps.map((rps, round) => rps / b.roundRps[round]!).sort((x, y) => x - y);
+  const mid = ratios.length >> 1;
+  const median = ratios.length % 2 === 1 ? ratios[mid]! : (ratios[mid - 1]! + ratios[mid]!) / 2;
+  return `${median.toFixed(2)} (${ratios[0]!.toFixed(2)}–${ratios[ratios.length - 1]!.toFixed(2)})`;
 }
 
 await main();
