@@ -100,6 +100,18 @@ test('body: one byte per chunk, and three-way splits', async () => {
   }
 });
 
+test('body: small chunks (searched in JS) and large ones (native indexOf) give the same result', async () => {
+  const repeat = 60; // ≈ 14 KB: chunks on both sides of the 1 KiB switch, and matches across their edges
+  const body = Buffer.from(BODY_IN.repeat(repeat), 'utf8');
+  for (const size of [1, 97, 1023, 1024, 1025, 4096, body.length]) {
+    const chunks: Buffer[] = [];
+    for (let i = 0; i < body.length; i += size) chunks.push(body.subarray(i, i + size));
+    const replacer = scrubber().bodyReplacer(undefined)!;
+    const out = Buffer.concat([...chunks.flatMap((chunk) => replacer.write(chunk)), ...replacer.end()]);
+    assert.equal(out.toString('utf8'), BODY_OUT.repeat(repeat), `chunks of ${size}`);
+  }
+});
+
 test('body: a chunk that cannot start a real value is passed on at once (SSE keeps flowing)', async () => {
   const { transform } = scrubber().bodyTransform(undefined);
   const seen: string[] = [];
