@@ -1,8 +1,9 @@
 // npm run bench — proxied vs direct HTTPS on loopback, measured in one run so the ratios are fair.
 // Runs `npm run build` first: the upstream and each proxy run the compiled code (dist/) under plain
 // node, each in its own process; this process (under tsx) generates load with undici (keep-alive;
-// ProxyAgent for proxied cases). Cases are interleaved (5 rounds of one slice each) so that a load
-// change on the machine hits all of them alike. Not part of npm test; never asserts timings.
+// ProxyAgent for proxied cases). Cases are interleaved (10 rounds of one slice each) so that a load
+// change on the machine hits all of them alike; then each feature (injection, audit + metrics) is
+// compared on vs off with both cases loaded at once. Not part of npm test; never asserts timings.
 // BENCH_SECONDS (default 10) is each case's measured time; BENCH_MODES (comma list, default direct + every proxy mode);
 // BENCH_CONNECTIONS (default 16,64); BENCH_SKIP_BUILD=1 reuses dist/; BENCH_DIST=<dir> runs another build
 // (e.g. `tsc -p tsconfig.json --outDir .tmp/distB`); BENCH_PROFILE=<dir> CPU-profiles the proxies.
@@ -71,6 +72,7 @@ async function main(): Promise<void> {
   const children = await buildBenchChildren();
   const dir = await mkdtemp(join(tmpdir(), 'credproxy-bench-'));
   const results: CaseResult[] = [];
+  const paired: PairedResult[] = [];
   let firstRequest: string | undefined;
   let upstream: Upstream | undefined;
   const proxies: ProxyProcess[] = [];
@@ -91,6 +93,13 @@ async function main(): Promise<void> {
       contenders.push({ name: mode, url: `https://${HOST}/v1/x`, proxy, dispatcher: (connections) => proxyAgent(proxy, connections) });
     }
     for (const connections of CONCURRENCY) results.push(...await runRounds(contenders, connections, upstream));
+    for (const connections of CONCURRENCY) {
+      for (const [name, baseline] of Object.entries(BASELINE)) {
+        const on = contenders.find((c) => c.name === name);
+        const off = contenders.find((c) => c.name === baseline);
+        if (on && off) paired.push(await runPaired(off, on, connections));
+      }
+    }
     const credproxy = contenders.find((c) => c.name === 'credproxy')?.proxy;
     if (credproxy) firstRequest = await timeFirstRequests(credproxy);
   } finally {
@@ -100,6 +109,7 @@ async function main(): Promise<void> {
     await children.cleanup();
   }
   printTable(results);
+  if (paired.length > 0) printPaired(paired);
   if (firstRequest) console.log(`\n${firstRequest}`);
 }
 
@@ -153,6 +163,56 @@ async function runRounds(contenders: readonly Contender[], connections: number, 
       rssMb: rss === undefined ? undefined : rss / 1048576,
     };
   });
+}
+
+/** A feature off vs on, both loaded at once. */
+interface PairedResult {
+  off: string;
+  on: string;
+  connections: number;
+  /** on/off rps in each round. */
+  ratios: number[];
+  cpuUsPerRequest: [number, number];
+}
+
+/**
+ * Both cases loaded at the same time, `connections` each, by one generator: whatever else the
+ * machine does hits both alike, so their rate ratio is far steadier than slices taken one after
+ * the other (±2 % against ±15 % per round here). ROUNDS / 2 rounds of SECONDS / ROUNDS.
+ */
+async function runPaired(off: Contender, on: Contender, connections: number): Promise<PairedResult> {
+  const pair = [off, on];
+  const dispatchers = pair.map((c) => c.dispatcher(connections));
+  await Promise.all(pair.map((c, i) => load(connections, performance.now() + WARM_UP_MS, dispatchers[i]!, c.url, headersOf(c), undefined)));
+  const ratios: number[] = [];
+  const cpu = [0, 0];
+  const requests = [0, 0];
+  for (let round = 0; round < ROUNDS / 2; round++) {
+    const before = await Promise.all(pair.map((c) => c.proxy!.stats()));
+    const counts = await Promise.all(pair.map(async (c, i) => {
+      const latencies: number[] = [];
+      await load(connections, performance.now() + (SECONDS * 1000) / ROUNDS, dispatchers[i]!, c.url, headersOf(c), latencies);
+      return latencies.length;
+    }));
+    const after = await Promise.all(pair.map((c) => c.proxy!.stats()));
+    ratios.push(counts[1]! / counts[0]!);
+    for (let i = 0; i < 2; i++) {
+      cpu[i]! += after[i]!.cpuUs - before[i]!.cpuUs;
+      requests[i]! += counts[i]!;
+    }
+  }
+  await Promise.all(dispatchers.map((d) => d.close()));
+  return { off: off.name, on: on.name, connections, ratios, cpuUsPerRequest: [cpu[0]! / requests[0]!, cpu[1]! / requests[1]!] };
+}
+
+function printPaired(results: PairedResult[]): void {
+  console.log('\npaired: the two cases loaded at the same time (the steadier comparison of a feature off vs on)');
+  console.table(results.map((r) => ({
+    'off → on': `${r.off} → ${r.on}`,
+    conns: `${r.connections} each`,
+    'rps on / off': `${formatRatios(r.ratios)}`,
+    'proxy CPU µs/req off → on': `${r.cpuUsPerRequest[0].toFixed(0)} → ${r.cpuUsPerRequest[1].toFixed(0)}`,
+  })));
 }
 
 /** What each request of a case carries: its proxy's headers (a stand-in when injecting), else the pass-through key. */
@@ -255,7 +315,12 @@ function printTable(results: CaseResult[]): void {
 
 /** `a`'s rate over `b`'s, round by round: the median, then the range. */
 function rateRatio(a: CaseResult, b: CaseResult): string {
-  const ratios = a.roundRps.map((rps, round) => rps / b.roundRps[round]!).sort((x, y) => x - y);
+  return formatRatios(a.roundRps.map((rps, round) => rps / b.roundRps[round]!));
+}
+
+/** The median of per-round ratios, then their range. */
+function formatRatios(unsorted: readonly number[]): string {
+  const ratios = [...unsorted].sort((x, y) => x - y);
   const mid = ratios.length >> 1;
   const median = ratios.length % 2 === 1 ? ratios[mid]! : (ratios[mid - 1]! + ratios[mid]!) / 2;
   return `${median.toFixed(2)} (${ratios[0]!.toFixed(2)}–${ratios[ratios.length - 1]!.toFixed(2)})`;
