@@ -35,6 +35,7 @@ test('the packed package serves: ready line, /healthz, clean exit on SIGTERM', {
   assert.equal(untar.status, 0, untar.stderr);
   const pkg = join(work, 'package');
   assert.ok(readdirSync(join(pkg, 'dist', 'cli')).includes('main.js'), 'the package holds dist/cli/main.js');
+  assert.ok(readdirSync(join(pkg, 'dist', 'audit')).includes('writer-worker.js'), 'the package holds the audit writer thread');
   symlinkSync(join(ROOT, 'node_modules'), join(pkg, 'node_modules'), 'dir');
 
   const data = join(work, 'state', 'data');
