@@ -30,16 +30,29 @@ export class ProxyRejection extends Error {
   readonly status: number;
   /** Extra sentence for the body, e.g. the rule's explain(); never a credential. */
   readonly detail: string | undefined;
-  /** The secret whose stand-in caused the refusal, for the audit row. */
+  /** The secret whose stand-in caused the refusal. */
   readonly secretId: string | undefined;
+  /**
+   * Every secret a stand-in of which the refused request carried, `secretId` first: one audit row
+   * each (CONTRACT §5).
+   */
+  readonly secretIds: readonly string[];
 
-  constructor(code: RejectionCode, detail?: string, secretId?: string) {
+  constructor(code: RejectionCode, detail?: string, secretId?: string, alsoFound: Iterable<string | undefined> = []) {
     super(detail ? `${code}: ${detail}` : code);
     this.name = 'ProxyRejection';
     this.code = code;
     this.status = REJECTIONS[code].status;
     this.detail = detail;
     this.secretId = secretId;
+    const ids = new Set<string>();
+    for (const id of [secretId, ...alsoFound]) if (id !== undefined) ids.add(id);
+    this.secretIds = [...ids];
+  }
+
+  /** The same refusal, also naming the secrets of other stand-ins the request carried. */
+  alsoFound(secretIds: Iterable<string | undefined>): ProxyRejection {
+    return new ProxyRejection(this.code, this.detail, this.secretId, [...this.secretIds, ...secretIds]);
   }
 }
 

@@ -14,8 +14,8 @@ export function subscribeAudit(events: ProxyEvents, queue: AuditQueue): void {
 }
 
 function recordRequest(event: RequestEvent, queue: AuditQueue): void {
-  const { matches, refusedSecretId } = event;
-  if (matches.length === 0 && refusedSecretId === undefined) {
+  const { matches, refusedSecretIds } = event;
+  if (matches.length === 0 && refusedSecretIds.length === 0) {
     queue.push(requestRow(event, null));
     return;
   }
@@ -26,8 +26,8 @@ function recordRequest(event: RequestEvent, queue: AuditQueue): void {
     queue.push(requestRow(event, secretId));
     queue.markUsed(secretId, event.ts);
   }
-  if (refusedSecretId !== undefined && !seenBefore(matches, matches.length, refusedSecretId)) {
-    queue.push(requestRow(event, refusedSecretId));
+  for (const secretId of refusedSecretIds) {
+    if (!seenBefore(matches, matches.length, secretId)) queue.push(requestRow(event, secretId));
   }
 }
 

@@ -22,8 +22,8 @@ export interface RequestEvent {
   readonly errorCode: RejectionCode | undefined;
   /** For the `outcome` metric label. */
   readonly outcome: 'forwarded' | 'injected' | 'rejected' | 'upstream_error' | 'client_aborted';
-  /** When the refused stand-in belongs to a secret (e.g. host mismatch), its id. */
-  readonly refusedSecretId: string | undefined;
+  /** On a refusal, every secret a stand-in of which the request carried (ProxyRejection.secretIds). */
+  readonly refusedSecretIds: readonly string[];
 }
 
 /** One CONNECT tunnel (or plain-http connection to one host), emitted when it closes or is refused. */

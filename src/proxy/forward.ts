@@ -8,6 +8,7 @@ import type { ChunkReplacer, CredentialMatch, InjectionResult } from './policy.j
 import { upstreamRejection, writeRejection } from './reject.js';
 
 const NO_MATCHES: readonly CredentialMatch[] = [];
+const NO_SECRETS: readonly string[] = [];
 const SCRUBBABLE_ENCODINGS = 'gzip, deflate, br';
 /**
  * A scrubbed plain body announced at most this long is held and sent whole with its new
@@ -64,7 +65,7 @@ class Exchange {
   upstreamMs: number | undefined;
   upstreamStatus: number | undefined;
   errorCode: RejectionCode | undefined;
-  refusedSecretId: string | undefined;
+  refusedSecretIds: readonly string[] = NO_SECRETS;
   upstreamFailed = false;
   /** Aborts the upstream exchange when the client goes away. */
   abortUpstream: ((reason: Error) => void) | undefined;
@@ -79,7 +80,7 @@ class Exchange {
 
   reject(rejection: ProxyRejection, upstream: boolean): void {
     this.errorCode = rejection.code;
-    this.refusedSecretId = rejection.secretId;
+    this.refusedSecretIds = rejection.secretIds;
     this.upstreamFailed = upstream;
     this.plane.logger.info(
       { code: rejection.code, method: this.req.method, host: this.to.target.host, sandbox: this.to.identity?.sandboxId },
@@ -113,7 +114,7 @@ class Exchange {
       outcome: this.errorCode !== undefined
         ? (this.upstreamFailed ? 'upstream_error' as const : 'rejected' as const)
         : !finished ? 'client_aborted' as const : this.matches.length > 0 ? 'injected' as const : 'forwarded' as const,
-      refusedSecretId: this.refusedSecretId,
+      refusedSecretIds: this.refusedSecretIds,
     };
     plane.events.emit('request', event);
     if (plane.logger.isLevelEnabled('debug')) {

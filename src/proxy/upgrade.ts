@@ -40,7 +40,7 @@ export function relayUpgrade(
       status, upstreamStatus, latencyMs: performance.now() - started, upstreamMs: undefined,
       errorCode: rejection?.code,
       outcome: rejection ? 'rejected' : status === 0 ? 'client_aborted' : matches.length > 0 ? 'injected' : 'forwarded',
-      refusedSecretId: rejection?.secretId,
+      refusedSecretIds: rejection?.secretIds ?? [],
     });
     connection.active--;
     plane.requestEnded(connection);

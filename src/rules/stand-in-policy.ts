@@ -77,18 +77,24 @@ export class StandInPolicy implements ProxyPolicy {
     const view = new RequestHeaderView(headers);
     const owners = this.#standInOwners(view);
     let resolution: Resolution | undefined;
-    if (sandbox) {
-      assertOwnStandIns(sandbox, owners);
-      resolution = this.#resolve(sandbox, owners, view, target, undefined);
-    } else {
-      // Unattributed: each stand-in is honoured as its own sandbox's.
-      for (const sandboxId of new Set(owners?.map((o) => o.sandboxId))) {
-        const owner = this.#table.sandbox(sandboxId);
-        if (owner) resolution = this.#resolve(owner, owners, view, target, resolution);
+    try {
+      if (sandbox) {
+        assertOwnStandIns(sandbox, owners);
+        resolution = this.#resolve(sandbox, owners, view, target, undefined);
+      } else {
+        // Unattributed: each stand-in is honoured as its own sandbox's.
+        for (const sandboxId of new Set(owners?.map((o) => o.sandboxId))) {
+          const owner = this.#table.sandbox(sandboxId);
+          if (owner) resolution = this.#resolve(owner, owners, view, target, resolution);
+        }
       }
+      if (resolution) applyInjections(headers, resolution.planned);
+    } catch (err) {
+      // A refused request is audited under every secret whose stand-in it carried.
+      if (err instanceof ProxyRejection && owners) throw err.alsoFound(owners.map((o) => o.secretId));
+      throw err;
     }
     if (!resolution) return NO_INJECTION;
-    applyInjections(headers, resolution.planned);
     return { matches: resolution.matches, scrubber: new ResponseEchoScrubber(resolution.forms) };
   }
 
@@ -127,11 +133,11 @@ export class StandInPolicy implements ProxyPolicy {
     if (!hits) return into;
     if (!target.secure) {
       const { secret } = hits[0]!;
-      throw new ProxyRejection('cleartext_injection_refused', `secret ${JSON.stringify(secret.name)} is only sent over https`, secret.id);
+      throw new ProxyRejection('cleartext_injection_refused', `secret ${JSON.stringify(secret.name)} is only sent over https`, secret.id, hitSecretIds(hits));
     }
     for (const hit of hits) {
       hit.rule = hit.secret.ruleFor(target.host);
-      if (!hit.rule) throw new ProxyRejection('credential_host_mismatch', hit.secret.explainMismatch(target.host), hit.secret.id);
+      if (!hit.rule) throw new ProxyRejection('credential_host_mismatch', hit.secret.explainMismatch(target.host), hit.secret.id, hitSecretIds(hits));
     }
     const resolution = into ?? { planned: [], matches: [], forms: [] };
     for (const { binding, secret, found, rule } of hits) {
@@ -144,6 +150,10 @@ export class StandInPolicy implements ProxyPolicy {
     }
     return resolution;
   }
+}
+
+function hitSecretIds(hits: readonly Hit[]): string[] {
+  return hits.map((hit) => hit.secret.id);
 }
 
 /** Whether the scan saw this binding's stand-in somewhere in the request. */

@@ -73,7 +73,7 @@ function requestEvent(overrides: Partial<RequestEvent>): RequestEvent {
   return {
     ts: Date.now(), sandboxId: undefined, sandboxName: undefined, matches: [], method: 'POST', host: 'api.example.com',
     path: '/v1/chat', status: 200, upstreamStatus: 200, latencyMs: 40, upstreamMs: 39, errorCode: undefined,
-    outcome: 'forwarded', refusedSecretId: undefined, ...overrides,
+    outcome: 'forwarded', refusedSecretIds: [], ...overrides,
   };
 }
 
@@ -87,7 +87,7 @@ test('audit: a multi-secret request shows under each secret; filters, paging and
   api.events.emit('request', requestEvent({ sandboxId: sb, sandboxName: 'agent', matches: [match(s1, 'openai'), match(s2, 'anthropic')], outcome: 'injected' }));
   api.events.emit('request', requestEvent({
     sandboxId: sb, sandboxName: 'agent', host: 'api.evil.example', status: 403, upstreamStatus: undefined, upstreamMs: undefined,
-    errorCode: 'credential_host_mismatch', outcome: 'rejected', refusedSecretId: s1,
+    errorCode: 'credential_host_mismatch', outcome: 'rejected', refusedSecretIds: [s1],
   }));
   api.events.emit('request', requestEvent({ sandboxId: sb, sandboxName: 'agent', path: '/no-secret' }));
   api.queue.close(); // the SIGTERM path: everything pushed is written

@@ -307,15 +307,28 @@ test('refused requests keep their tunnel: one connection row for many requests o
   assert.deepEqual(rows.slice(1).map((r) => [r.path, r.status]), [['/keep-3', 200], ['/keep-2', 403], ['/keep-1', 403]]);
 });
 
-test('inject_error: two credentials aimed at one header are refused and audited', async () => {
+test('inject_error: two credentials aimed at one header are refused and audited under both secrets', async () => {
   const res = await onFreshTunnel(sbA, 'https://api.example.test/inject-error', {
     headers: { ...bearer(sbA, 'ALPHA'), 'x-gamma': sbA.env.GAMMA },
   });
   assert.equal(res.status, 502);
   assert.equal(res.headers['x-credproxy-reason'], 'inject_error');
-  const row = await networkRowFor(sbA, (r) => r.kind === 'request' && r.path === '/inject-error', 'the inject_error row');
-  assertRejectedRow(row, 502, 'inject_error', row.secret_id);
-  assert.ok([secrets.alpha!.id, secrets.gamma!.id].includes(row.secret_id), 'the row names one of the two secrets');
+  for (const secret of ['alpha', 'gamma']) {
+    const [row] = await auditRowsFor(secret, '/inject-error');
+    assertRejectedRow(row, 502, 'inject_error', secrets[secret]!.id);
+  }
+});
+
+test('a refused request with stand-ins of two secrets yields one row per secret', async () => {
+  const res = await onFreshTunnel(sbA, 'https://evil.test/two-refused', {
+    headers: { ...bearer(sbA, 'ALPHA'), 'x-beta-key': sbA.env.BETA },
+  });
+  assert.equal(res.status, 403);
+  assert.equal(res.headers['x-credproxy-reason'], 'credential_host_mismatch');
+  for (const secret of ['alpha', 'beta']) {
+    const [row] = await auditRowsFor(secret, '/two-refused');
+    assertRejectedRow(row, 403, 'credential_host_mismatch', secrets[secret]!.id);
+  }
 });
 
 test('revoked credentials: credential_revoked (deleted secret) and proxy_token_revoked (detached binding)', async () => {

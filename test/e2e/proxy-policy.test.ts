@@ -125,7 +125,7 @@ test('a ProxyRejection from authorizeRequest is written with its code and record
   await eventually(() => harness.requests.some((e) => e.errorCode === 'credential_host_mismatch'));
   const event = harness.requests.find((e) => e.errorCode === 'credential_host_mismatch')!;
   assert.equal(event.outcome, 'rejected');
-  assert.equal(event.refusedSecretId, 'sec_1');
+  assert.deepEqual(event.refusedSecretIds, ['sec_1']);
   assert.equal(event.status, 403);
 });
 

@@ -13,7 +13,7 @@ function requestEvent(overrides: Partial<RequestEvent> = {}): RequestEvent {
   return {
     ts: TS, sandboxId: 'sb-1', sandboxName: 'one', matches: [], method: 'POST', host: 'api.example.com',
     path: '/v1/messages', status: 200, upstreamStatus: 200, latencyMs: 12.6, upstreamMs: 10, errorCode: undefined,
-    outcome: 'forwarded', refusedSecretId: undefined, ...overrides,
+    outcome: 'forwarded', refusedSecretIds: [], ...overrides,
   };
 }
 
@@ -68,9 +68,9 @@ test('a refused stand-in is audited under its secret with the error code, and do
   const { events, rows, used } = setup();
   events.emit('request', requestEvent({
     status: 403, upstreamStatus: undefined, upstreamMs: undefined, errorCode: 'credential_host_mismatch',
-    outcome: 'rejected', refusedSecretId: 's9',
+    outcome: 'rejected', refusedSecretIds: ['s9'],
   }));
-  events.emit('request', requestEvent({ matches: [match('s1')], refusedSecretId: 's2', status: 503, errorCode: 'credential_revoked', outcome: 'rejected' }));
+  events.emit('request', requestEvent({ matches: [match('s1')], refusedSecretIds: ['s2'], status: 503, errorCode: 'credential_revoked', outcome: 'rejected' }));
   const written = rows();
   assert.deepEqual(written.map((r) => [r.secretId, r.errorCode]), [
     ['s9', 'credential_host_mismatch'], ['s1', 'credential_revoked'], ['s2', 'credential_revoked'],
@@ -95,4 +95,16 @@ test('a connection event yields one connection row', () => {
   assert.equal(written[1]!.verdict, 'blocked');
   assert.equal(written[1]!.errorCode, 'host_denied');
   assert.equal(written[1]!.dstIp, null);
+});
+
+test('a refused request carrying stand-ins of several secrets is one row per secret', () => {
+  const { events, rows, used } = setup();
+  events.emit('request', requestEvent({
+    status: 403, upstreamStatus: undefined, upstreamMs: undefined, errorCode: 'credential_host_mismatch',
+    outcome: 'rejected', refusedSecretIds: ['s3', 's4'],
+  }));
+  assert.deepEqual(rows().map((r) => [r.secretId, r.errorCode, r.status]), [
+    ['s3', 'credential_host_mismatch', 403], ['s4', 'credential_host_mismatch', 403],
+  ]);
+  assert.deepEqual(used, []);
 });

@@ -11,7 +11,7 @@ function requestEvent(overrides: Partial<RequestEvent> = {}): RequestEvent {
   return {
     ts: Date.now(), sandboxId: 'sb-1', sandboxName: 'one', matches: [], method: 'GET', host: 'api.example.com',
     path: '/v1/models', status: 200, upstreamStatus: 200, latencyMs: 120, upstreamMs: 119.5, errorCode: undefined,
-    outcome: 'forwarded', refusedSecretId: undefined, ...overrides,
+    outcome: 'forwarded', refusedSecretIds: [], ...overrides,
   };
 }
 

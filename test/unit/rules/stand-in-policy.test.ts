@@ -173,3 +173,17 @@ test('hot path: after a sandbox is loaded, requests never read the source', () =
   }
   assert.equal(t.source.readCount, afterLoad);
 });
+
+test('a refused request names every secret whose stand-in it carried, the cause first', () => {
+  const t = twoSandboxes();
+  // anthropic's hosts include *.example.com, openai's do not: openai's stand-in causes the refusal.
+  const headers: IncomingHttpHeaders = { authorization: `Bearer ${t.a.openai}`, 'x-api-key': t.a.anthropic };
+  const err = rejects(() => t.policy.authorizeRequest(t.a.identity, https('x.example.com'), headers), 'credential_host_mismatch');
+  assert.equal(err.secretId, t.openai.id);
+  assert.deepEqual(err.secretIds, [t.openai.id, t.anthropic.id]);
+  const foreign = rejects(
+    () => t.policy.authorizeRequest(t.a.identity, https('api.openai.com'), { authorization: `Bearer ${t.b.openai}`, 'x-api-key': t.a.anthropic }),
+    'stand_in_wrong_sandbox',
+  );
+  assert.deepEqual(new Set(foreign.secretIds), new Set([t.openai.id, t.anthropic.id]));
+});
