@@ -10,7 +10,7 @@ import { tokenKey } from './token-scan.js';
 export interface StandInOwner {
   readonly sandboxId: string;
   readonly bindingId: number;
-  /** For the audit row of a refusal; undefined once the secret was deleted. */
+  /** For the audit row of a refusal, also after the secret was deleted. */
   readonly secretId: string | undefined;
 }
 
@@ -119,7 +119,7 @@ export class RuleTable {
     this.#tokens.set(entry.tokenKey, identity);
     record.bindings.forEach((b, i) => {
       const { key, length } = entry.standIns[i]!;
-      this.#standIns.set(key, { sandboxId: record.id, bindingId: b.id, secretId: b.secretId ?? undefined });
+      this.#standIns.set(key, { sandboxId: record.id, bindingId: b.id, secretId: b.secretId ?? b.deletedSecretId ?? undefined });
       this.#standInLengths.set(length, (this.#standInLengths.get(length) ?? 0) + 1);
     });
     for (const secretId of entry.secretIds) {

@@ -31,6 +31,8 @@ export interface BindingRecord {
   readonly standIn: string;
   /** null once the secret was deleted. */
   readonly secretId: string | null;
+  /** The deleted secret's id, for the audit rows of its refused stand-ins; null while it exists. */
+  readonly deletedSecretId: string | null;
   readonly secretName: string;
   readonly revoked: BindingRevocation;
 }

@@ -25,6 +25,7 @@ interface BindingRow {
   env_key: string;
   stand_in: string;
   secret_id: string | null;
+  deleted_secret_id: string | null;
   secret_name: string;
   revoked: BindingRevocation;
 }
@@ -38,7 +39,7 @@ interface SecretRuleRow {
 }
 
 const SANDBOX_COLUMNS = 'id, name, access_token, network';
-const BINDING_COLUMNS = 'id, sandbox_id, env_key, stand_in, secret_id, secret_name, revoked';
+const BINDING_COLUMNS = 'id, sandbox_id, env_key, stand_in, secret_id, deleted_secret_id, secret_name, revoked';
 
 /**
  * The rule table's read model of the store. Unlike the API's view it includes detached
@@ -112,6 +113,7 @@ function toBinding(row: BindingRow): BindingRecord {
     envKey: row.env_key,
     standIn: row.stand_in,
     secretId: row.secret_id,
+    deletedSecretId: row.deleted_secret_id,
     secretName: row.secret_name,
     revoked: row.revoked,
   };

@@ -50,7 +50,9 @@ export class SecretsRepository {
     this.#byId = db.prepare(`SELECT ${INFO_COLUMNS} FROM secrets WHERE id = ?`);
     this.#updateValue = db.prepare('UPDATE secrets SET value_enc = ?, updated_at = ? WHERE id = ?');
     this.#liveBoundSandboxes = db.prepare('SELECT DISTINCT sandbox_id FROM bindings WHERE secret_id = ? AND revoked IS NULL');
-    this.#revokeBindings = db.prepare("UPDATE bindings SET revoked = 'credential_revoked' WHERE secret_id = ? AND revoked IS NULL");
+    this.#revokeBindings = db.prepare(
+      "UPDATE bindings SET revoked = COALESCE(revoked, 'credential_revoked'), deleted_secret_id = secret_id WHERE secret_id = ?",
+    );
     this.#delete = db.prepare('DELETE FROM secrets WHERE id = ?');
     // Only moves forward, so batches written out of order cannot make it go back in time.
   }

@@ -351,7 +351,7 @@ test('revoked credentials: credential_revoked (deleted secret) and proxy_token_r
   assert.equal(revokedRow.status, 503);
   assert.equal(revokedRow.error_code, 'credential_revoked');
   assert.equal(revokedRow.upstream_status, undefined);
-  if (revokedRow.secret_id !== undefined) assert.equal(revokedRow.secret_id, secrets.doomed!.id);
+  assert.equal(revokedRow.secret_id, secrets.doomed!.id, 'the row still names the deleted secret');
   const [detachedRow] = await auditRowsFor('detached', '/detached');
   assertRejectedRow(detachedRow, 503, 'proxy_token_revoked', secrets.detached!.id);
 });

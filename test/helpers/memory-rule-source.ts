@@ -30,6 +30,7 @@ interface MutableBinding {
   envKey: string;
   standIn: string;
   secretId: string | null;
+  deletedSecretId: string | null;
   secretName: string;
   revoked: BindingRecord['revoked'];
 }
@@ -72,6 +73,7 @@ export class MemoryRuleSource implements RuleSource {
     for (const sandbox of this.#sandboxes.values()) {
       for (const b of sandbox.bindings) {
         if (b.secretId !== secretId) continue;
+        b.deletedSecretId = secretId;
         b.secretId = null;
         if (b.revoked === null) b.revoked = 'credential_revoked';
       }
@@ -99,6 +101,7 @@ export class MemoryRuleSource implements RuleSource {
       envKey,
       standIn: `sk-test-${randomBytes(24).toString('base64url')}`,
       secretId,
+      deletedSecretId: null,
       secretName: secret.rule.name,
       revoked: null,
     });

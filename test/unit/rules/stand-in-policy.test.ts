@@ -187,3 +187,10 @@ test('a refused request names every secret whose stand-in it carried, the cause 
   );
   assert.deepEqual(new Set(foreign.secretIds), new Set([t.openai.id, t.anthropic.id]));
 });
+
+test('a stand-in of a deleted secret is refused under that secret\'s id', () => {
+  const t = twoSandboxes();
+  t.table.apply(t.source.deleteSecret(t.openai.id));
+  const err = rejects(() => t.policy.authorizeRequest(t.a.identity, https('api.openai.com'), { authorization: `Bearer ${t.a.openai}` }), 'credential_revoked');
+  assert.deepEqual(err.secretIds, [t.openai.id]);
+});
