@@ -167,7 +167,6 @@ class RelayHandler implements Dispatcher.DispatchHandler {
       this.#replacer = scrubber.bodyReplacer?.(headers['content-encoding'] as string | undefined);
       if (this.#replacer !== undefined && announced <= HELD_BODY_MAX && hasBody(this.#exchange.req.method, statusCode)) {
         this.#held = { parts: [], statusCode, headers };
-        this.#sink = res;
         return;
       }
       if (this.#replacer !== undefined) {
