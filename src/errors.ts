@@ -30,11 +30,9 @@ export class ProxyRejection extends Error {
   readonly status: number;
   /** Extra sentence for the body, e.g. the rule's explain(); never a credential. */
   readonly detail: string | undefined;
-  /** The secret whose stand-in caused the refusal. */
-  readonly secretId: string | undefined;
   /**
-   * Every secret a stand-in of which the refused request carried, `secretId` first: one audit row
-   * each (CONTRACT §5).
+   * Every secret a stand-in of which the refused request carried, the one that caused the refusal
+   * first: one audit row each (CONTRACT §5).
    */
   readonly secretIds: readonly string[];
 
@@ -44,15 +42,19 @@ export class ProxyRejection extends Error {
     this.code = code;
     this.status = REJECTIONS[code].status;
     this.detail = detail;
-    this.secretId = secretId;
     const ids = new Set<string>();
     for (const id of [secretId, ...alsoFound]) if (id !== undefined) ids.add(id);
     this.secretIds = [...ids];
   }
 
+  /** The secret whose stand-in caused the refusal, when one did. */
+  get secretId(): string | undefined {
+    return this.secretIds[0];
+  }
+
   /** The same refusal, also naming the secrets of other stand-ins the request carried. */
   alsoFound(secretIds: Iterable<string | undefined>): ProxyRejection {
-    return new ProxyRejection(this.code, this.detail, this.secretId, [...this.secretIds, ...secretIds]);
+    return new ProxyRejection(this.code, this.detail, undefined, [...this.secretIds, ...secretIds]);
   }
 }
 
