@@ -163,16 +163,8 @@ class RelayHandler implements Dispatcher.DispatchHandler {
       this.#sink = res;
     } else {
       scrubber.scrubHeaders(headers);
-      const announced = Number(upstreamHeaders['content-length']);
       this.#replacer = scrubber.bodyReplacer?.(headers['content-encoding'] as string | undefined);
-      if (this.#replacer !== undefined && announced <= HELD_BODY_MAX && hasBody(this.#exchange.req.method, statusCode)) {
-        this.#held = { parts: [], statusCode, headers };
-        return;
-      }
-      if (this.#replacer !== undefined) {
-        res.writeHead(statusCode, headers as Record<string, string | string[]>);
-        this.#sink = res;
-      } else {
+      if (this.#replacer === undefined) {
         const { transform, contentEncoding } = scrubber.bodyTransform(headers['content-encoding'] as string | undefined);
         if (contentEncoding === undefined) delete headers['content-encoding'];
         else headers['content-encoding'] = contentEncoding;
@@ -180,6 +172,12 @@ class RelayHandler implements Dispatcher.DispatchHandler {
         transform.on('error', () => res.destroy());
         transform.pipe(res);
         this.#sink = transform;
+      } else if (Number(upstreamHeaders['content-length']) <= HELD_BODY_MAX && hasBody(this.#exchange.req.method, statusCode)) {
+        this.#held = { parts: [], statusCode, headers };
+        return;
+      } else {
+        res.writeHead(statusCode, headers as Record<string, string | string[]>);
+        this.#sink = res;
       }
     }
     this.#sink.on('drain', this.#resume);
