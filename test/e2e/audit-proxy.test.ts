@@ -307,28 +307,23 @@ test('refused requests keep their tunnel: one connection row for many requests o
   assert.deepEqual(rows.slice(1).map((r) => [r.path, r.status]), [['/keep-3', 200], ['/keep-2', 403], ['/keep-1', 403]]);
 });
 
-test('inject_error: two credentials aimed at one header are refused and audited under both secrets', async () => {
-  const res = await onFreshTunnel(sbA, 'https://api.example.test/inject-error', {
-    headers: { ...bearer(sbA, 'ALPHA'), 'x-gamma': sbA.env.GAMMA },
-  });
-  assert.equal(res.status, 502);
-  assert.equal(res.headers['x-credproxy-reason'], 'inject_error');
-  for (const secret of ['alpha', 'gamma']) {
-    const [row] = await auditRowsFor(secret, '/inject-error');
-    assertRejectedRow(row, 502, 'inject_error', secrets[secret]!.id);
+/** Sends `headers` to `url` on a fresh tunnel; expects the refusal, then one row for it under each secret. */
+async function assertRefusedUnderEach(url: string, headers: Record<string, string>, status: number, code: string, secretNames: string[]) {
+  const res = await onFreshTunnel(sbA, url, { headers });
+  assert.equal(res.status, status);
+  assert.equal(res.headers['x-credproxy-reason'], code);
+  for (const secret of secretNames) {
+    const [row] = await auditRowsFor(secret, new URL(url).pathname);
+    assertRejectedRow(row, status, code, secrets[secret]!.id);
   }
+}
+
+test('inject_error: two credentials aimed at one header are refused and audited under both secrets', async () => {
+  await assertRefusedUnderEach('https://api.example.test/inject-error', { ...bearer(sbA, 'ALPHA'), 'x-gamma': sbA.env.GAMMA }, 502, 'inject_error', ['alpha', 'gamma']);
 });
 
 test('a refused request with stand-ins of two secrets yields one row per secret', async () => {
-  const res = await onFreshTunnel(sbA, 'https://evil.test/two-refused', {
-    headers: { ...bearer(sbA, 'ALPHA'), 'x-beta-key': sbA.env.BETA },
-  });
-  assert.equal(res.status, 403);
-  assert.equal(res.headers['x-credproxy-reason'], 'credential_host_mismatch');
-  for (const secret of ['alpha', 'beta']) {
-    const [row] = await auditRowsFor(secret, '/two-refused');
-    assertRejectedRow(row, 403, 'credential_host_mismatch', secrets[secret]!.id);
-  }
+  await assertRefusedUnderEach('https://evil.test/two-refused', { ...bearer(sbA, 'ALPHA'), 'x-beta-key': sbA.env.BETA }, 403, 'credential_host_mismatch', ['alpha', 'beta']);
 });
 
 test('revoked credentials: credential_revoked (deleted secret) and proxy_token_revoked (detached binding)', async () => {
