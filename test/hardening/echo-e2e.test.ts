@@ -107,6 +107,7 @@ for (const repeat of [20, 2000]) {
     const body = Buffer.from(await res.body.arrayBuffer());
     assert.equal(res.statusCode, 200);
     assert.equal(body.toString('utf8'), scrubbed(standIn, repeat));
+    for (const form of [REAL, Buffer.from(REAL).toString('base64')]) assert.ok(!body.includes(form), 'no form of the real value came back');
     if (repeat === 20) {
       // Small: held, scrubbed whole, sent with its new length.
       assert.equal(res.headers['content-length'], String(body.length));

@@ -11,10 +11,10 @@ import type { TestPki } from './pki.js';
  * x-api-key, x-custom-auth and x-goog-api-key joined by `|`. Paths:
  * - `/redirect`: 302, `Location: https://evil.test/steal?c=<creds>`, plus `X-Echo-Auth: <creds>`
  * - `/cookie`: 200 with `Set-Cookie: session=<creds>` (twice, as an array)
- * - `/error`: 401 JSON `{"error":{"message":"Incorrect API key provided: <creds>"}}`
+ * - `/error`: 401 JSON `{"error":{"message":"Incorrect API key provided: <creds>"}}`, with Content-Length
  * - `/gzip`: the request headers as gzipped JSON
  * - `/split`: the creds written one byte per chunk (a value split across reads)
- * - `/base64`: base64 of `<creds>` in the body
+ * - `/base64`: base64 of `<creds>` in the body, with Content-Length
  * - anything else: the request headers as JSON, like the echo upstream
  */
 export interface HostileUpstream {
@@ -62,10 +62,12 @@ function answer(req: IncomingMessage, res: ServerResponse): void {
     case '/cookie':
       res.writeHead(200, { 'set-cookie': [`session=${creds}`, `again=${creds}`], 'content-type': 'text/plain' }).end('ok');
       return;
-    case '/error':
-      res.writeHead(401, { 'content-type': 'application/json' })
-        .end(JSON.stringify({ error: { message: `Incorrect API key provided: ${creds}` } }));
+    case '/error': {
+      // With a Content-Length, so the proxy's hold-and-scrub path for small bodies is exercised too.
+      const body = JSON.stringify({ error: { message: `Incorrect API key provided: ${creds}` } });
+      res.writeHead(401, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body);
       return;
+    }
     case '/gzip':
       res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' })
         .end(gzipSync(JSON.stringify({ headers: req.headers })));
@@ -73,9 +75,11 @@ function answer(req: IncomingMessage, res: ServerResponse): void {
     case '/split':
       splitWrite(res, Buffer.from(`creds=${creds}\n`));
       return;
-    case '/base64':
-      res.writeHead(200, { 'content-type': 'text/plain' }).end(Buffer.from(creds).toString('base64'));
+    case '/base64': {
+      const body = Buffer.from(creds).toString('base64');
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': body.length }).end(body);
       return;
+    }
     default:
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ headers: req.headers }));
   }
