@@ -26,20 +26,13 @@ export class WorkerAuditSink implements AuditSink {
   #closing: Promise<void> | undefined;
   #crash: WriterError | undefined;
   #onFailure: (failure: AuditSinkFailure) => void = () => {};
+  #started: (() => void) | undefined;
 
   constructor(options: WorkerAuditSinkOptions) {
     this.#logger = options.logger;
     this.#worker = spawnWriter({ path: options.path });
     this.ready = new Promise<void>((resolve, reject) => {
-      const onReply = (reply: WriterReply) => {
-        if (reply.op !== 'ready') return;
-        this.#worker.off('message', onReply);
-        // Once started, like the queue's timer, the writer alone never keeps the process alive;
-        // close() refs it again until everything is written.
-        this.#worker.unref();
-        resolve();
-      };
-      this.#worker.on('message', onReply);
+      this.#started = resolve;
       this.#worker.once('exit', () => reject(new Error(`audit writer could not start: ${this.#crash?.message ?? 'exited'}`)));
     });
     // Whoever awaits `ready` sees the rejection; an unawaited one must not crash the process.
@@ -93,7 +86,13 @@ export class WorkerAuditSink implements AuditSink {
   }
 
   #settled(reply: WriterReply): void {
-    if (reply.op === 'ready') return;
+    if (reply.op === 'ready') {
+      // Once started, like the queue's timer, the writer alone never keeps the process alive;
+      // close() refs it again until everything is written.
+      this.#worker.unref();
+      this.#started?.();
+      return;
+    }
     if (reply.op === 'insert') this.#pending -= reply.count;
     if (reply.err) this.#onFailure({ op: reply.op, count: reply.count, err: reply.err });
   }
