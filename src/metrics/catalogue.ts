@@ -1,6 +1,7 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { REJECTIONS, type RejectionCode } from '../errors.js';
 import type { ProxyEventMap, RequestEvent } from '../proxy/events.js';
+import { LabeledCounter, type CounterChild } from './counter.js';
 import { RequestHistogram } from './histogram.js';
 
 type Outcome = RequestEvent['outcome'];
@@ -22,8 +23,6 @@ export interface AuditQueueStats {
   readonly depth: number;
   readonly dropped: number;
 }
-
-interface CounterChild { inc(value?: number): void }
 
 export interface MetricsOptions {
   /** Source of `credproxy_audit_queue_depth` / `credproxy_audit_dropped_total`; both read 0 without one. */
@@ -52,22 +51,22 @@ export class CredproxyMetrics {
   /** `credproxy_cert_cache_total{result}` children. */
   readonly certCache: Readonly<Record<CertCacheResult, CounterChild>>;
 
-  readonly #injections: Counter<'secret' | 'auth_type'>;
+  readonly #injections: LabeledCounter<'secret' | 'auth_type'>;
   /** secret name → auth type → child; created on first use and kept. */
   readonly #injectionChildren = new Map<string, Map<string, CounterChild>>();
 
   constructor(options: MetricsOptions = {}) {
     const registers = [this.registry];
 
-    const requests = new Counter({
+    const registry = this.registry;
+    const requests = new LabeledCounter({
       name: 'credproxy_requests_total',
       help: 'Requests the proxy handled, by outcome.',
-      labelNames: ['outcome'] as const,
-      registers,
+      labelNames: ['outcome'],
+      registry,
     });
     this.requests = bindAll(OUTCOMES, (outcome) => requests.labels(outcome));
 
-    const registry = this.registry;
     this.requestDuration = new RequestHistogram({
       name: 'credproxy_request_duration_seconds',
       help: 'Client view of a request: head received to response finished.',
@@ -87,18 +86,18 @@ export class CredproxyMetrics {
       registry,
     });
 
-    this.#injections = new Counter({
+    this.#injections = new LabeledCounter({
       name: 'credproxy_injections_total',
       help: 'Credentials injected, by secret name and the auth shape used.',
-      labelNames: ['secret', 'auth_type'] as const,
-      registers,
+      labelNames: ['secret', 'auth_type'],
+      registry,
     });
 
-    const rejections = new Counter({
+    const rejections = new LabeledCounter({
       name: 'credproxy_rejections_total',
       help: 'Responses the proxy made itself instead of the upstream, by X-Credproxy-Reason.',
-      labelNames: ['reason'] as const,
-      registers,
+      labelNames: ['reason'],
+      registry,
     });
     this.rejections = bindAll(Object.keys(REJECTIONS) as RejectionCode[], (code) => rejections.labels(code));
 
@@ -108,11 +107,11 @@ export class CredproxyMetrics {
       registers,
     });
 
-    const certCache = new Counter({
+    const certCache = new LabeledCounter({
       name: 'credproxy_cert_cache_total',
       help: 'Leaf certificate lookups: served from cache, minted, or joined a mint in flight.',
-      labelNames: ['result'] as const,
-      registers,
+      labelNames: ['result'],
+      registry,
     });
     this.certCache = bindAll(CERT_CACHE_RESULTS, (result) => certCache.labels(result));
 
@@ -171,12 +170,12 @@ export function createMetrics(options: MetricsOptions = {}): CredproxyMetrics {
   return new CredproxyMetrics(options);
 }
 
+/**
+ * Binds every known label value up front: a bound set is exported from the start, so rate() and
+ * absent() see a 0 rather than nothing.
+ */
 function bindAll<K extends string>(keys: readonly K[], bind: (key: K) => CounterChild): Record<K, CounterChild> {
   const children = {} as Record<K, CounterChild>;
-  for (const key of keys) {
-    children[key] = bind(key);
-    // Export every known series from the start, so rate() and absent() see a 0 rather than nothing.
-    children[key].inc(0);
-  }
+  for (const key of keys) children[key] = bind(key);
   return children;
 }

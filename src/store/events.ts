@@ -30,9 +30,6 @@ export interface EventRow {
   bytesRecv: number | null;
 }
 
-
-
-
 /** Status classes of the audit `status` filter; `errors` = status ≥ 400. */
 export const AUDIT_STATUS_FILTERS = ['2xx', '3xx', '4xx', '5xx', 'errors'] as const;
 export type AuditStatusFilter = (typeof AUDIT_STATUS_FILTERS)[number];
@@ -49,6 +46,59 @@ const STATUS_RANGES: Record<AuditStatusFilter, readonly [number, number]> = {
 };
 const ANY_STATUS = [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER] as const;
 const CURSOR_PREFIX = 'ev1:';
+
+/**
+ * Rows per INSERT statement. One statement of many rows pays the statement's fixed cost (the
+ * AUTOINCREMENT bookkeeping, binding setup) once: ≈ 9.5 → 7.5 µs a row here. 32 × 18 parameters
+ * stays far below SQLite's limit of 32,766.
+ */
+const ROWS_PER_INSERT = 32;
+const INSERT_COLUMNS = [
+  'kind', 'ts', 'sandbox_id', 'sandbox_name', 'secret_id', 'host', 'method', 'path', 'status', 'upstream_status',
+  'latency_ms', 'error_code', 'dst_ip', 'dst_port', 'verdict', 'match_rule', 'bytes_sent', 'bytes_recv',
+] as const;
+const INSERT_ROW = `(${INSERT_COLUMNS.map(() => '?').join(', ')})`;
+
+/** Puts a row's values at `params[offset…]` in INSERT_COLUMNS order. */
+function writeInsertParams(r: EventRow, params: unknown[], offset: number): void {
+  params[offset] = r.kind;
+  params[offset + 1] = isoTimestamp(r.ts);
+  params[offset + 2] = r.sandboxId;
+  params[offset + 3] = r.sandboxName;
+  params[offset + 4] = r.secretId;
+  params[offset + 5] = r.host;
+  params[offset + 6] = r.method;
+  params[offset + 7] = r.path;
+  params[offset + 8] = r.status;
+  params[offset + 9] = r.upstreamStatus;
+  params[offset + 10] = r.latencyMs;
+  params[offset + 11] = r.errorCode;
+  params[offset + 12] = r.dstIp;
+  params[offset + 13] = r.dstPort;
+  params[offset + 14] = r.verdict;
+  params[offset + 15] = r.matchRule;
+  params[offset + 16] = r.bytesSent;
+  params[offset + 17] = r.bytesRecv;
+}
+
+let isoSecond = Number.NaN;
+/** `isoSecond` as `YYYY-MM-DDTHH:MM:SS.`, the part of its ISO text before the milliseconds. */
+let isoSecondPrefix = '';
+
+/**
+ * `new Date(ms).toISOString()`, reusing the text of the second before: a batch's rows mostly share
+ * their second, and V8's formatting was ≈ 4 % of an insert.
+ */
+export function isoTimestamp(epochMs: number): string {
+  const ms = Math.floor(epochMs);
+  const second = Math.floor(ms / 1000);
+  if (second !== isoSecond) {
+    isoSecond = second;
+    isoSecondPrefix = new Date(second * 1000).toISOString().slice(0, -4);
+  }
+  const milli = ms - second * 1000;
+  return `${isoSecondPrefix}${milli < 10 ? '00' : milli < 100 ? '0' : ''}${milli}Z`;
+}
 
 /** Encodes an event id as the network log's opaque `next_cursor`. */
 export function encodeCursor(id: number): string {
@@ -99,8 +149,10 @@ const NETWORK_OPTIONAL_COLUMNS = [
  * newest first by id and a cursor is just an id. All statements are prepared once.
  */
 export class EventsRepository {
-  readonly #insert: Statement;
+  /** `#inserts[n]` writes n rows in one statement; prepared on first use, for n ≤ ROWS_PER_INSERT. */
+  readonly #inserts: Statement[] = [];
   readonly #insertMany: (rows: readonly EventRow[]) => void;
+  readonly #db: Database;
   readonly #touch: Statement;
   readonly #touchMany: (secretIds: Iterable<string>, ts: string) => void;
   readonly #audit: Statement;
@@ -109,18 +161,13 @@ export class EventsRepository {
   readonly #deleteOld: Statement;
 
   constructor(db: Database) {
-    this.#insert = db.prepare(
-      `INSERT INTO events (kind, ts, sandbox_id, sandbox_name, secret_id, host, method, path, status,
-         upstream_status, latency_ms, error_code, dst_ip, dst_port, verdict, match_rule, bytes_sent, bytes_recv)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    );
+    this.#db = db;
     this.#insertMany = db.transaction((rows: readonly EventRow[]) => {
-      for (const r of rows) {
-        this.#insert.run(
-          r.kind, new Date(r.ts).toISOString(), r.sandboxId, r.sandboxName, r.secretId, r.host, r.method, r.path,
-          r.status, r.upstreamStatus, r.latencyMs, r.errorCode, r.dstIp, r.dstPort, r.verdict, r.matchRule,
-          r.bytesSent, r.bytesRecv,
-        );
+      for (let start = 0; start < rows.length; start += ROWS_PER_INSERT) {
+        const count = Math.min(ROWS_PER_INSERT, rows.length - start);
+        const params = new Array<unknown>(count * INSERT_COLUMNS.length);
+        for (let i = 0; i < count; i++) writeInsertParams(rows[start + i]!, params, i * INSERT_COLUMNS.length);
+        this.#insertStatement(count).run(params);
       }
     });
     // Never moves last_used_at backwards when batches land out of order.
@@ -151,9 +198,15 @@ export class EventsRepository {
     );
   }
 
-  /** Writes rows in one transaction. */
+  /** Writes rows in one transaction, in order (ids grow with the rows' positions). */
   insertBatch(rows: readonly EventRow[]): void {
     if (rows.length > 0) this.#insertMany(rows);
+  }
+
+  #insertStatement(rowCount: number): Statement {
+    return (this.#inserts[rowCount] ??= this.#db.prepare(
+      `INSERT INTO events (${INSERT_COLUMNS.join(', ')}) VALUES ${Array(rowCount).fill(INSERT_ROW).join(', ')}`,
+    ));
   }
 
   /** Sets `last_used_at` (RFC 3339) on each secret, in one transaction; never moves it backwards. */

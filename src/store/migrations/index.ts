@@ -2,6 +2,13 @@ import { MIGRATION_001_INIT } from './001-init.js';
 import { MIGRATION_002_AGENTS } from './002-agents.js';
 import { MIGRATION_003_DROP_EVENTS_TS } from './003-drop-events-ts.js';
 import { MIGRATION_004_DELETED_SECRET_ID } from './004-deleted-secret-id.js';
+import { MIGRATION_005_EVENTS_CHECKS } from './005-events-checks.js';
 
 /** Ordered schema migrations; `PRAGMA user_version` records how many have run. Append only. */
-export const MIGRATIONS: readonly string[] = [MIGRATION_001_INIT, MIGRATION_002_AGENTS, MIGRATION_003_DROP_EVENTS_TS, MIGRATION_004_DELETED_SECRET_ID];
+export const MIGRATIONS: readonly string[] = [
+  MIGRATION_001_INIT,
+  MIGRATION_002_AGENTS,
+  MIGRATION_003_DROP_EVENTS_TS,
+  MIGRATION_004_DELETED_SECRET_ID,
+  MIGRATION_005_EVENTS_CHECKS,
+];

@@ -1,6 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { EventsRepository, decodeCursor, encodeCursor, type EventRow } from '../../../src/store/events.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { openDatabase } from '../../../src/store/db.js';
+import { EventsRepository, decodeCursor, encodeCursor, isoTimestamp, type EventRow } from '../../../src/store/events.js';
+import { MIGRATIONS } from '../../../src/store/migrations/index.js';
 import { connectionRowFixture, requestRowFixture, tempDatabase } from '../../helpers/event-rows.js';
 
 const T0 = Date.UTC(2025, 0, 2, 3, 4, 5);
@@ -186,4 +192,69 @@ test('the events table has no ts index: retention and the network log do not nee
   const { db } = setup(t);
   const indexes = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events'").all() as Array<{ name: string }>).map((r) => r.name);
   assert.ok(!indexes.includes('events_ts'), indexes.join(', '));
+});
+
+test('insertBatch keeps row order and every column across multi-row statements of any size', (t) => {
+  const { events, db } = setup(t);
+  // 1, 31, 32, 33 and 70 rows: single statements, a full chunk, and chunks with a remainder.
+  let next = 0;
+  for (const size of [1, 31, 32, 33, 70]) {
+    events.insertBatch(Array.from({ length: size }, () => {
+      const n = next++;
+      return n % 3 === 0
+        ? connectionRowFixture({ ts: T0 + n, dstPort: n, bytesSent: n })
+        : requestRowFixture({ ts: T0 + n, secretId: `s${n}`, status: 200 + n, path: `/p/${n}` });
+    }));
+  }
+  const rows = db.prepare('SELECT * FROM events ORDER BY id').all() as Array<Record<string, unknown>>;
+  assert.equal(rows.length, next);
+  rows.forEach((row, n) => {
+    assert.equal(row.id, n + 1);
+    assert.equal(row.ts, new Date(T0 + n).toISOString());
+    if (n % 3 === 0) {
+      assert.deepEqual([row.kind, row.dst_port, row.bytes_sent, row.bytes_recv, row.verdict, row.path], ['connection', n, n, 20, 'allowed', null]);
+    } else {
+      assert.deepEqual([row.kind, row.secret_id, row.status, row.path, row.latency_ms, row.dst_port], ['request', `s${n}`, 200 + n, `/p/${n}`, 12, null]);
+    }
+  });
+});
+
+test('isoTimestamp is Date#toISOString for epoch milliseconds, across seconds and out of order', () => {
+  const instants = [T0, T0 + 1, T0 + 9, T0 + 10, T0 + 99, T0 + 100, T0 + 999, T0 + 1000, T0 - 1, T0 + 0.7, 0, Date.UTC(2099, 11, 31, 23, 59, 59, 999)];
+  for (const ms of [...instants, ...instants.reverse()]) assert.equal(isoTimestamp(ms), new Date(ms).toISOString(), String(ms));
+});
+
+test('migration 005 rebuilds events with its rows, ids, indexes and id counter, and still checks kind and verdict', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'credproxy-events-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'credproxy.db');
+  // A database as migration 004 left it, with rows, and its newest row deleted.
+  const old = new BetterSqlite3(path);
+  for (const sql of MIGRATIONS.slice(0, 4)) old.exec(sql);
+  old.pragma('user_version = 4');
+  const insert = old.prepare("INSERT INTO events (kind, ts, sandbox_id, secret_id, status, verdict) VALUES (?, '2025-01-02T03:04:05.000Z', 'sb-1', ?, ?, ?)");
+  insert.run('request', 's1', 200, null);
+  insert.run('connection', null, null, 'blocked');
+  insert.run('request', 's1', 404, null);
+  insert.run('request', 's1', 200, null);
+  old.exec('DELETE FROM events WHERE id = 4');
+  old.close();
+
+  const db = openDatabase(path);
+  t.after(() => db.close());
+  assert.equal(db.pragma('user_version', { simple: true }), MIGRATIONS.length);
+  assert.deepEqual(db.prepare('SELECT id, kind, secret_id, status, verdict FROM events ORDER BY id').all(), [
+    { id: 1, kind: 'request', secret_id: 's1', status: 200, verdict: null },
+    { id: 2, kind: 'connection', secret_id: null, status: null, verdict: 'blocked' },
+    { id: 3, kind: 'request', secret_id: 's1', status: 404, verdict: null },
+  ]);
+  const indexes = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events' ORDER BY name").all() as Array<{ name: string }>).map((r) => r.name);
+  assert.deepEqual(indexes, ['events_sandbox', 'events_secret_requests']);
+  assert.deepEqual(db.prepare('SELECT name FROM sqlite_sequence').all(), [{ name: 'events' }]);
+  const events = new EventsRepository(db);
+  events.insertBatch([requestRowFixture({ secretId: 's1' })]);
+  // Id 4 was used before the rebuild and is never handed out again.
+  assert.deepEqual(events.auditForSecret('s1', { limit: 10 }).map((e) => e.id), [5, 3, 1]);
+  assert.throws(() => db.prepare("INSERT INTO events (kind, ts) VALUES ('other', 'x')").run(), /CHECK constraint failed/);
+  assert.throws(() => db.prepare("INSERT INTO events (kind, ts, verdict) VALUES ('connection', 'x', 'maybe')").run(), /CHECK constraint failed/);
 });
