@@ -1,8 +1,9 @@
 // A proxy under test in its own process, so its CPU and memory are measured alone.
 // Spawned by proxy-vs-direct.ts with an IPC channel, as plain JavaScript (see build.ts): node proxy-child.js <mode>
 // Parent → child: { type: 'start', target: BenchTarget } | { type: 'stats', gc?: boolean } | { type: 'stop' }
-// Child → parent: { type: 'ready', port, caPem, proxyAuthorization?, headers? } | { type: 'stats', cpuUs, rss, live }
+// Child → parent: { type: 'ready', port, caPem, proxyAuthorization?, headers? } | { type: 'stats', cpuUs, eventLoopCpuUs, rss, live }
 //   | { type: 'error', message }
+import { readFileSync } from 'node:fs';
 import type { BenchProxy, BenchTarget } from './proxy-modes.js';
 import { PROXY_MODES } from './proxy-modes.js';
 
@@ -29,11 +30,20 @@ async function handle(message: Message): Promise<void> {
       if (message.gc) (globalThis as { gc?: () => void }).gc?.();
       const cpu = process.cpuUsage();
       const memory = process.memoryUsage();
-      process.send!({ type: 'stats', cpuUs: cpu.user + cpu.system, rss: memory.rss, live: memory.heapUsed + memory.arrayBuffers });
+      process.send!({ type: 'stats', cpuUs: cpu.user + cpu.system, eventLoopCpuUs: eventLoopCpuUs(), rss: memory.rss, live: memory.heapUsed + memory.arrayBuffers });
       return;
     }
     case 'stop':
       await proxy?.close();
       process.exit(0);
+  }
+}
+
+/** CPU time of this thread, the event loop, in µs: the first field of schedstat is ns on a CPU. */
+function eventLoopCpuUs(): number | undefined {
+  try {
+    return Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]) / 1000;
+  } catch {
+    return undefined;
   }
 }

@@ -4,8 +4,13 @@ import { fileURLToPath } from 'node:url';
 import type { BenchTarget } from './proxy-modes.js';
 
 export interface ProxyStats {
-  /** User + system CPU time since the child started, µs. */
+  /** User + system CPU time since the child started, µs: every thread. */
   cpuUs: number;
+  /**
+   * CPU time of the main thread alone, µs: the event loop, which bounds a Node proxy's throughput.
+   * Undefined where /proc/thread-self/schedstat is not available (Linux only).
+   */
+  eventLoopCpuUs: number | undefined;
   rss: number;
   /** V8 heap in use plus Buffers: what the process still holds. */
   live: number;

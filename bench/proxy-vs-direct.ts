@@ -28,6 +28,11 @@ const WARM_UP_MS = 1000;
  * the same machine, and the median ignores a round that a burst of other load hit.
  */
 const ROUNDS = 10;
+/**
+ * Rounds of a paired comparison, each one slice long. The figure of record for a feature's cost:
+ * ten rounds keep the median steady to about ±2 % here.
+ */
+const PAIRED_ROUNDS = 10;
 /** The case each mode is compared with besides direct: what injection and observers each add. */
 const BASELINE: Readonly<Record<string, string>> = {
   'credproxy+inject': 'credproxy',
@@ -45,6 +50,8 @@ interface CaseResult {
   p50: number;
   p99: number;
   cpuUsPerRequest: number | undefined;
+  /** The proxy's main thread alone. */
+  eventLoopUsPerRequest: number | undefined;
   upstreamCpuUsPerRequest: number;
   rssMb: number | undefined;
 }
@@ -64,6 +71,7 @@ interface Tally {
   seconds: number;
   roundRps: number[];
   proxyCpuUs: number;
+  eventLoopCpuUs: number | undefined;
   upstreamCpuUs: number;
   rss: number | undefined;
 }
@@ -120,7 +128,7 @@ async function main(): Promise<void> {
  */
 async function runRounds(contenders: readonly Contender[], connections: number, upstream: Upstream): Promise<CaseResult[]> {
   const dispatchers = contenders.map((c) => c.dispatcher(connections));
-  const tallies: Tally[] = contenders.map(() => ({ latencies: [], errors: 0, seconds: 0, roundRps: [], proxyCpuUs: 0, upstreamCpuUs: 0, rss: undefined }));
+  const tallies: Tally[] = contenders.map(() => ({ latencies: [], errors: 0, seconds: 0, roundRps: [], proxyCpuUs: 0, eventLoopCpuUs: 0, upstreamCpuUs: 0, rss: undefined }));
   // Warm-up: open the pool's connections (tunnels, leaf certificate, upstream pool), then let the JIT settle.
   for (const [i, c] of contenders.entries()) {
     await Promise.all(Array.from({ length: connections }, () => once(dispatchers[i]!, c.url, headersOf(c))));
@@ -144,13 +152,14 @@ async function runRounds(contenders: readonly Contender[], connections: number, 
       tally.upstreamCpuUs += await upstream.cpuUs() - upstreamBefore;
       if (before && after) {
         tally.proxyCpuUs += after.cpuUs - before.cpuUs;
+        tally.eventLoopCpuUs = addDelta(tally.eventLoopCpuUs, before.eventLoopCpuUs, after.eventLoopCpuUs);
         tally.rss = after.rss;
       }
     }
   }
   await Promise.all(dispatchers.map((d) => d.close()));
   return contenders.map(({ name, proxy }, i) => {
-    const { latencies, errors, seconds, roundRps, proxyCpuUs, upstreamCpuUs, rss } = tallies[i]!;
+    const { latencies, errors, seconds, roundRps, proxyCpuUs, eventLoopCpuUs, upstreamCpuUs, rss } = tallies[i]!;
     latencies.sort((a, b) => a - b);
     return {
       name, connections, requests: latencies.length, errors,
@@ -159,6 +168,7 @@ async function runRounds(contenders: readonly Contender[], connections: number, 
       p50: latencies[Math.floor(latencies.length * 0.5)] ?? NaN,
       p99: latencies[Math.floor(latencies.length * 0.99)] ?? NaN,
       cpuUsPerRequest: proxy ? proxyCpuUs / latencies.length : undefined,
+      eventLoopUsPerRequest: proxy && eventLoopCpuUs !== undefined ? eventLoopCpuUs / latencies.length : undefined,
       upstreamCpuUsPerRequest: upstreamCpuUs / latencies.length,
       rssMb: rss === undefined ? undefined : rss / 1048576,
     };
@@ -173,12 +183,14 @@ interface PairedResult {
   /** on/off rps in each round. */
   ratios: number[];
   cpuUsPerRequest: [number, number];
+  /** The proxies' main threads alone; undefined where the child cannot tell. */
+  eventLoopUsPerRequest: [number, number] | undefined;
 }
 
 /**
  * Both cases loaded at the same time, `connections` each, by one generator: whatever else the
  * machine does hits both alike, so their rate ratio is far steadier than slices taken one after
- * the other (±2 % against ±15 % per round here). ROUNDS / 2 rounds of SECONDS / ROUNDS.
+ * the other (±2–6 % against ±15 % per round here). PAIRED_ROUNDS rounds of SECONDS / ROUNDS.
  */
 async function runPaired(off: Contender, on: Contender, connections: number): Promise<PairedResult> {
   const pair = [off, on];
@@ -186,8 +198,9 @@ async function runPaired(off: Contender, on: Contender, connections: number): Pr
   await Promise.all(pair.map((c, i) => load(connections, performance.now() + WARM_UP_MS, dispatchers[i]!, c.url, headersOf(c), undefined)));
   const ratios: number[] = [];
   const cpu = [0, 0];
+  let eventLoop: number[] | undefined = [0, 0];
   const requests = [0, 0];
-  for (let round = 0; round < ROUNDS / 2; round++) {
+  for (let round = 0; round < PAIRED_ROUNDS; round++) {
     const before = await Promise.all(pair.map((c) => c.proxy!.stats()));
     const counts = await Promise.all(pair.map(async (c, i) => {
       const latencies: number[] = [];
@@ -199,10 +212,18 @@ async function runPaired(off: Contender, on: Contender, connections: number): Pr
     for (let i = 0; i < 2; i++) {
       cpu[i]! += after[i]!.cpuUs - before[i]!.cpuUs;
       requests[i]! += counts[i]!;
+      const used = addDelta(eventLoop?.[i], before[i]!.eventLoopCpuUs, after[i]!.eventLoopCpuUs);
+      if (used === undefined) eventLoop = undefined;
+      else eventLoop![i] = used;
     }
   }
   await Promise.all(dispatchers.map((d) => d.close()));
-  return { off: off.name, on: on.name, connections, ratios, cpuUsPerRequest: [cpu[0]! / requests[0]!, cpu[1]! / requests[1]!] };
+  const perRequest = (totals: number[]): [number, number] => [totals[0]! / requests[0]!, totals[1]! / requests[1]!];
+  return {
+    off: off.name, on: on.name, connections, ratios,
+    cpuUsPerRequest: perRequest(cpu),
+    eventLoopUsPerRequest: eventLoop && perRequest(eventLoop),
+  };
 }
 
 function printPaired(results: PairedResult[]): void {
@@ -212,6 +233,9 @@ function printPaired(results: PairedResult[]): void {
     conns: `${r.connections} each`,
     'rps on / off': `${formatRatios(r.ratios)}`,
     'proxy CPU µs/req off → on': `${r.cpuUsPerRequest[0].toFixed(0)} → ${r.cpuUsPerRequest[1].toFixed(0)}`,
+    'event loop µs/req off → on': r.eventLoopUsPerRequest
+      ? `${r.eventLoopUsPerRequest[0].toFixed(0)} → ${r.eventLoopUsPerRequest[1].toFixed(0)}`
+      : '-',
   })));
 }
 
@@ -300,6 +324,7 @@ function printTable(results: CaseResult[]): void {
       case: r.name, conns: r.connections, requests: r.requests, errors: r.errors,
       rps: r.rps.toFixed(0), 'p50 ms': r.p50.toFixed(2), 'p99 ms': r.p99.toFixed(2),
       'proxy CPU µs/req': r.cpuUsPerRequest?.toFixed(0) ?? '-',
+      'event loop µs/req': r.eventLoopUsPerRequest?.toFixed(0) ?? '-',
       'upstream CPU µs/req': r.upstreamCpuUsPerRequest.toFixed(0),
       'proxy RSS MB': r.rssMb?.toFixed(0) ?? '-',
       'rps / direct': direct ? rateRatio(r, direct) : '-',
@@ -311,6 +336,11 @@ function printTable(results: CaseResult[]): void {
     `load generator + proxy + upstream on the same machine (${availableParallelism()} cores), load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   console.table(rows);
   console.log('rps ratios: median over rounds of the two cases\' rates in the same round (lowest–highest round)');
+}
+
+/** A running total plus one interval's growth; undefined once either end could not be read. */
+function addDelta(total: number | undefined, before: number | undefined, after: number | undefined): number | undefined {
+  return total === undefined || before === undefined || after === undefined ? undefined : total + after - before;
 }
 
 /** `a`'s rate over `b`'s, round by round: the median, then the range. */
