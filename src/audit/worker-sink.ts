@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../log/logger.js';
-import type { EventRow } from '../store/events.js';
+import { flattenEventRows, type EventRow } from '../store/events.js';
 import type { AuditSink, AuditSinkFailure } from './queue.js';
 import type { WriterData, WriterError, WriterReply, WriterRequest } from './writer-worker.js';
 
@@ -12,7 +12,7 @@ export interface WorkerAuditSinkOptions {
 
 /**
  * An AuditSink that writes on a worker thread with its own SQLite connection, so the proxy's
- * thread only pays for posting a batch (structured clone) instead of the inserts themselves.
+ * thread only pays for posting a batch (flattened, then structured clone) instead of the inserts.
  * Batches are written in the order they were handed over. If the writer dies, that is logged once
  * and every row from then on is dropped and counted; the daemon keeps serving.
  */
@@ -55,7 +55,7 @@ export class WorkerAuditSink implements AuditSink {
       return;
     }
     this.#pending += rows.length;
-    this.#post({ op: 'insert', rows: rows as EventRow[] });
+    this.#post({ op: 'insert', values: flattenEventRows(rows) });
   }
 
   touchLastUsed(secretIds: Iterable<string>, ts: string): void {

@@ -1,6 +1,6 @@
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { openDatabase } from '../store/db.js';
-import { EventsRepository, type EventRow } from '../store/events.js';
+import { EventsRepository, flatRowCount, type FlatEventRows } from '../store/events.js';
 
 /**
  * Entry of the audit writer thread (started by WorkerAuditSink): its own connection to the
@@ -15,7 +15,7 @@ export interface WriterData {
 
 /** Host → writer. */
 export type WriterRequest =
-  | { op: 'insert'; rows: EventRow[] }
+  | { op: 'insert'; values: FlatEventRows }
   | { op: 'touch'; secretIds: string[]; ts: string }
   | { op: 'close' };
 
@@ -43,7 +43,7 @@ const events = new EventsRepository(db);
 port.on('message', (request: WriterRequest) => {
   switch (request.op) {
     case 'insert':
-      reply({ op: 'insert', count: request.rows.length, err: attempt(() => events.insertBatch(request.rows)) });
+      reply({ op: 'insert', count: flatRowCount(request.values), err: attempt(() => events.insertFlat(request.values)) });
       break;
     case 'touch': {
       const err = attempt(() => events.touchLastUsed(request.secretIds, request.ts));

@@ -59,26 +59,33 @@ const INSERT_COLUMNS = [
 ] as const;
 const INSERT_ROW = `(${INSERT_COLUMNS.map(() => '?').join(', ')})`;
 
-/** Puts a row's values at `params[offset…]` in INSERT_COLUMNS order. */
-function writeInsertParams(r: EventRow, params: unknown[], offset: number): void {
-  params[offset] = r.kind;
-  params[offset + 1] = isoTimestamp(r.ts);
-  params[offset + 2] = r.sandboxId;
-  params[offset + 3] = r.sandboxName;
-  params[offset + 4] = r.secretId;
-  params[offset + 5] = r.host;
-  params[offset + 6] = r.method;
-  params[offset + 7] = r.path;
-  params[offset + 8] = r.status;
-  params[offset + 9] = r.upstreamStatus;
-  params[offset + 10] = r.latencyMs;
-  params[offset + 11] = r.errorCode;
-  params[offset + 12] = r.dstIp;
-  params[offset + 13] = r.dstPort;
-  params[offset + 14] = r.verdict;
-  params[offset + 15] = r.matchRule;
-  params[offset + 16] = r.bytesSent;
-  params[offset + 17] = r.bytesRecv;
+/** Values per row in a FlatEventRows array. */
+const ROW_WIDTH = INSERT_COLUMNS.length;
+
+/**
+ * A batch of rows as one array of their values, row after row in INSERT_COLUMNS order, `ts` as
+ * epoch ms. The writer thread receives batches in this form: the structured clone of primitives
+ * is cheaper to read back than one object per row, and the values go to SQLite as they are.
+ */
+export type FlatEventRows = unknown[];
+
+/** How many rows a FlatEventRows array holds. */
+export function flatRowCount(values: FlatEventRows): number {
+  return Math.floor(values.length / ROW_WIDTH);
+}
+
+/** The rows' values as FlatEventRows. */
+export function flattenEventRows(rows: readonly EventRow[]): FlatEventRows {
+  // Filled by push: a packed array is posted densely, while `new Array(n)` is holey and would be
+  // posted index by index.
+  const values: unknown[] = [];
+  for (const r of rows) {
+    values.push(
+      r.kind, r.ts, r.sandboxId, r.sandboxName, r.secretId, r.host, r.method, r.path, r.status, r.upstreamStatus,
+      r.latencyMs, r.errorCode, r.dstIp, r.dstPort, r.verdict, r.matchRule, r.bytesSent, r.bytesRecv,
+    );
+  }
+  return values;
 }
 
 let isoSecond = Number.NaN;
@@ -151,7 +158,7 @@ const NETWORK_OPTIONAL_COLUMNS = [
 export class EventsRepository {
   /** `#inserts[n]` writes n rows in one statement; prepared on first use, for n ≤ ROWS_PER_INSERT. */
   readonly #inserts: Statement[] = [];
-  readonly #insertMany: (rows: readonly EventRow[]) => void;
+  readonly #insertMany: (values: FlatEventRows) => void;
   readonly #db: Database;
   readonly #touch: Statement;
   readonly #touchMany: (secretIds: Iterable<string>, ts: string) => void;
@@ -162,12 +169,15 @@ export class EventsRepository {
 
   constructor(db: Database) {
     this.#db = db;
-    this.#insertMany = db.transaction((rows: readonly EventRow[]) => {
-      for (let start = 0; start < rows.length; start += ROWS_PER_INSERT) {
-        const count = Math.min(ROWS_PER_INSERT, rows.length - start);
-        const params = new Array<unknown>(count * INSERT_COLUMNS.length);
-        for (let i = 0; i < count; i++) writeInsertParams(rows[start + i]!, params, i * INSERT_COLUMNS.length);
-        this.#insertStatement(count).run(params);
+    this.#insertMany = db.transaction((values: FlatEventRows) => {
+      const rowCount = flatRowCount(values);
+      for (let start = 0; start < rowCount; start += ROWS_PER_INSERT) {
+        const count = Math.min(ROWS_PER_INSERT, rowCount - start);
+        const params = values.slice(start * ROW_WIDTH, (start + count) * ROW_WIDTH);
+        for (let ts = 1; ts < params.length; ts += ROW_WIDTH) params[ts] = isoTimestamp(params[ts] as number);
+        // Spread, not one array argument: the driver then reads each value straight from the call
+        // instead of through an element lookup (≈ 10 % of an insert).
+        this.#insertStatement(count).run(...params);
       }
     });
     // Never moves last_used_at backwards when batches land out of order.
@@ -200,7 +210,13 @@ export class EventsRepository {
 
   /** Writes rows in one transaction, in order (ids grow with the rows' positions). */
   insertBatch(rows: readonly EventRow[]): void {
-    if (rows.length > 0) this.#insertMany(rows);
+    this.insertFlat(flattenEventRows(rows));
+  }
+
+  /** insertBatch for rows already flattened (see FlatEventRows). */
+  insertFlat(values: FlatEventRows): void {
+    if (values.length % ROW_WIDTH !== 0) throw new RangeError(`flat event rows hold ${ROW_WIDTH} values a row, got ${values.length}`);
+    if (values.length > 0) this.#insertMany(values);
   }
 
   #insertStatement(rowCount: number): Statement {

@@ -5,7 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { openDatabase } from '../../../src/store/db.js';
-import { EventsRepository, decodeCursor, encodeCursor, isoTimestamp, type EventRow } from '../../../src/store/events.js';
+import {
+  EventsRepository, decodeCursor, encodeCursor, flatRowCount, flattenEventRows, isoTimestamp, type EventRow,
+} from '../../../src/store/events.js';
 import { MIGRATIONS } from '../../../src/store/migrations/index.js';
 import { connectionRowFixture, requestRowFixture, tempDatabase } from '../../helpers/event-rows.js';
 
@@ -217,6 +219,19 @@ test('insertBatch keeps row order and every column across multi-row statements o
       assert.deepEqual([row.kind, row.secret_id, row.status, row.path, row.latency_ms, row.dst_port], ['request', `s${n}`, 200 + n, `/p/${n}`, 12, null]);
     }
   });
+});
+
+test('insertFlat takes rows flattened by flattenEventRows and refuses a partial row', (t) => {
+  const { events, db } = setup(t);
+  const values = flattenEventRows([requestRowFixture({ ts: T0, secretId: 's1' }), connectionRowFixture({ ts: T0 + 1 })]);
+  assert.equal(flatRowCount(values), 2);
+  assert.throws(() => events.insertFlat(values.slice(0, -1)), RangeError);
+  events.insertFlat(values);
+  const rows = db.prepare('SELECT kind, ts, secret_id, dst_port FROM events ORDER BY id').all();
+  assert.deepEqual(rows, [
+    { kind: 'request', ts: new Date(T0).toISOString(), secret_id: 's1', dst_port: null },
+    { kind: 'connection', ts: new Date(T0 + 1).toISOString(), secret_id: null, dst_port: 443 },
+  ]);
 });
 
 test('isoTimestamp is Date#toISOString for epoch milliseconds, across seconds and out of order', () => {
