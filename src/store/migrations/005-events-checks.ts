@@ -2,8 +2,8 @@
  * Rebuilds `events` with the same columns, ids and indexes, but its CHECK constraints written as
  * equalities. SQLite evaluates `verdict IN ('allowed', 'blocked', 'failed')` by building a
  * temporary B-tree of the list for every row inserted (≈ 3 of ≈ 11.6 µs a row in
- * bench/audit-insert.ts); `=` tests joined by OR cost next to nothing. The AUTOINCREMENT counter is carried over, so ids never go back even
- * when retention has emptied the table.
+ * bench/audit-insert.ts); `=` tests joined by OR cost next to nothing. The AUTOINCREMENT counter
+ * is carried over, so ids never go back even when retention has emptied the table.
  */
 export const MIGRATION_005_EVENTS_CHECKS = `
 CREATE TABLE events_new (
