@@ -1,20 +1,17 @@
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { RequestListener } from 'node:http';
 import { after, before, test } from 'node:test';
 import { brotliCompressSync, gzipSync } from 'node:zlib';
 import { request } from 'undici';
-import { createTestPki, type TestPki } from '../helpers/pki.js';
-import { startWorld, type World } from '../helpers/world.js';
+import { startSecretWorld, type SecretWorld, type World } from '../helpers/world.js';
 
 const REAL = 'sk-REAL-echo/e2e+value=42';
 /** Bytes per write on the upstream side, so the value straddles chunk boundaries. */
 const SLICE = 5;
 
-let pki: TestPki;
-let server: Server;
+let setup: SecretWorld;
 let world: World;
-let sandbox: any;
+let sandbox: SecretWorld['sandbox'];
 
 /** Echoes the Authorization it received (raw, base64 and JSON-escaped) as a chunked body, encoded as asked. */
 function echo(encoding: string, auth: string, repeat = 20): { body: Buffer; encoding?: string } {
@@ -25,47 +22,37 @@ function echo(encoding: string, auth: string, repeat = 20): { body: Buffer; enco
   return { body: Buffer.from(text) };
 }
 
-before(async () => {
-  pki = await createTestPki('echo-upstream');
-  server = createServer({ SNICallback: pki.certs.sniCallback }, (req, res) => {
-    const query = new URL(req.url!, 'https://x').searchParams;
-    const { body, encoding } = echo(query.get('enc') ?? '', String(req.headers.authorization), Number(query.get('repeat') ?? 20));
-    res.writeHead(200, {
-      'content-type': 'text/plain', 'x-echo': String(req.headers.authorization), 'x-accept-encoding': String(req.headers['accept-encoding']),
-      ...(encoding ? { 'content-encoding': encoding } : {}), ...(query.has('length') ? { 'content-length': body.length } : {}) });
-    if (req.method === 'HEAD') {
+/** Answers with echo(), written SLICE bytes at a time; `?length` adds a Content-Length. */
+const echoUpstream: RequestListener = (req, res) => {
+  const query = new URL(req.url!, 'https://x').searchParams;
+  const { body, encoding } = echo(query.get('enc') ?? '', String(req.headers.authorization), Number(query.get('repeat') ?? 20));
+  res.writeHead(200, {
+    'content-type': 'text/plain', 'x-echo': String(req.headers.authorization), 'x-accept-encoding': String(req.headers['accept-encoding']),
+    ...(encoding ? { 'content-encoding': encoding } : {}), ...(query.has('length') ? { 'content-length': body.length } : {}) });
+  if (req.method === 'HEAD') {
+    res.end();
+    return;
+  }
+  let at = 0;
+  const pump = (): void => {
+    if (res.destroyed) return;
+    if (at >= body.length) {
       res.end();
       return;
     }
-    let at = 0;
-    const pump = (): void => {
-      if (res.destroyed) return;
-      if (at >= body.length) {
-        res.end();
-        return;
-      }
-      res.write(body.subarray(at, at + SLICE));
-      at += SLICE;
-      setImmediate(pump);
-    };
-    pump();
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  world = await startWorld({
-    upstreamPki: pki,
-    resolve: [`echo.test:443=127.0.0.1:${(server.address() as AddressInfo).port}`],
-    flags: { 'log.level': 'warn' },
-  });
-  await world.daemon.api('POST', '/secrets', { name: 'echo', value: REAL, auth: { type: 'bearer' }, hosts: ['echo.test'] });
-  sandbox = (await world.daemon.api('POST', '/sandboxes', { name: 'echo', secrets: { TOKEN: 'echo' } })).json;
+    res.write(body.subarray(at, at + SLICE));
+    at += SLICE;
+    setImmediate(pump);
+  };
+  pump();
+};
+
+before(async () => {
+  setup = await startSecretWorld({ name: 'echo', host: 'echo.test', value: REAL, upstream: echoUpstream });
+  ({ world, sandbox } = setup);
 });
 
-after(async () => {
-  await world.close();
-  server.closeAllConnections();
-  await new Promise((resolve) => server.close(resolve));
-  await pki.remove();
-});
+after(() => setup.close());
 
 for (const encoding of ['', 'gzip', 'br']) {
   test(`echo through the real proxy: chunked ${encoding || 'identity'} body in ${SLICE}-byte writes → only the stand-in comes back`, async () => {

@@ -1,46 +1,31 @@
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import { request } from 'undici';
-import { createTestPki, type TestPki } from '../helpers/pki.js';
-import { startWorld, type World } from '../helpers/world.js';
+import { startSecretWorld, type SecretWorld, type World } from '../helpers/world.js';
 
 const CLIENTS = 8;
 const ROTATIONS = 50;
 const MAX_LOAD_MS = 10_000;
 const value = (version: number): string => `REAL-rotating-v${String(version).padStart(3, '0')}`;
 
-let pki: TestPki;
-let server: Server;
+let setup: SecretWorld;
 let world: World;
-let sandbox: any;
+let sandbox: SecretWorld['sandbox'];
 /** request id → the Authorization value the upstream received. */
 const received = new Map<string, string>();
 
 before(async () => {
-  pki = await createTestPki('rotation-upstream');
-  server = createServer({ SNICallback: pki.certs.sniCallback }, (req, res) => {
-    received.set(String(req.headers['x-request-id']), String(req.headers.authorization));
-    res.end('ok');
+  setup = await startSecretWorld({
+    name: 'rotating', host: 'rotate.test', value: value(0),
+    upstream: (req, res) => {
+      received.set(String(req.headers['x-request-id']), String(req.headers.authorization));
+      res.end('ok');
+    },
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  world = await startWorld({
-    upstreamPki: pki,
-    resolve: [`rotate.test:443=127.0.0.1:${(server.address() as AddressInfo).port}`],
-    flags: { 'log.level': 'warn' },
-  });
-  const created = await world.daemon.api('POST', '/secrets', { name: 'rotating', value: value(0), auth: { type: 'bearer' }, hosts: ['rotate.test'] });
-  assert.equal(created.status, 201, created.text);
-  sandbox = (await world.daemon.api('POST', '/sandboxes', { name: 'rot', secrets: { TOKEN: 'rotating' } })).json;
+  ({ world, sandbox } = setup);
 });
 
-after(async () => {
-  await world.close();
-  server.closeAllConnections();
-  await new Promise((resolve) => server.close(resolve));
-  await pki.remove();
-});
+after(() => setup.close());
 
 test(`${ROTATIONS} rotations under ${CLIENTS} concurrent clients: no failure, no old value after a rotate returned`, async () => {
   const agent = world.agentFor(sandbox.access_token);

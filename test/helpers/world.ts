@@ -1,4 +1,7 @@
 import { readFileSync } from 'node:fs';
+import type { RequestListener } from 'node:http';
+import { createServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { ProxyAgent, request } from 'undici';
 import { startDaemon, type StartDaemonOptions, type TestDaemon } from './daemon.js';
 import { createTestPki, type TestPki } from './pki.js';
@@ -96,6 +99,49 @@ export async function startWorld(options: StartWorldOptions = {}): Promise<World
       await upstream.close();
       await plainUpstream.close();
       if (!options.upstreamPki) await upstreamPki.remove();
+    },
+  };
+}
+
+export interface SecretWorldOptions {
+  /** Names the upstream's CA, the secret and the sandbox. */
+  name: string;
+  /** The host the secret is for, routed to the caller's upstream. */
+  host: string;
+  /** The secret's real value (bearer). */
+  value: string;
+  /** The upstream's request handler (HTTPS, its own CA). */
+  upstream: RequestListener;
+}
+
+/** A world whose sandbox holds one bearer secret, as `TOKEN`, for a host served by the caller's upstream. */
+export interface SecretWorld {
+  world: World;
+  /** The sandbox as the API created it: `access_token`, and the stand-in in `env.TOKEN`. */
+  sandbox: { access_token: string; env: { TOKEN: string } };
+  close(): Promise<void>;
+}
+
+export async function startSecretWorld(options: SecretWorldOptions): Promise<SecretWorld> {
+  const pki = await createTestPki(`${options.name}-upstream`);
+  const server = createServer({ SNICallback: pki.certs.sniCallback }, options.upstream);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const world = await startWorld({
+    upstreamPki: pki,
+    resolve: [`${options.host}:443=127.0.0.1:${(server.address() as AddressInfo).port}`],
+    flags: { 'log.level': 'warn' },
+  });
+  const created = await world.daemon.api('POST', '/secrets', { name: options.name, value: options.value, auth: { type: 'bearer' }, hosts: [options.host] });
+  if (created.status !== 201) throw new Error(`creating the secret: ${created.status} ${created.text}`);
+  const sandbox = (await world.daemon.api('POST', '/sandboxes', { name: options.name, secrets: { TOKEN: options.name } })).json;
+  return {
+    world,
+    sandbox,
+    async close() {
+      await world.close();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      await pki.remove();
     },
   };
 }
