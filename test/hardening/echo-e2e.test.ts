@@ -3,6 +3,7 @@ import type { RequestListener } from 'node:http';
 import { after, before, test } from 'node:test';
 import { brotliCompressSync, gzipSync } from 'node:zlib';
 import { request } from 'undici';
+import { writeInSlices } from '../helpers/hostile-upstream.js';
 import { startSecretWorld, type SecretWorld, type World } from '../helpers/world.js';
 
 const REAL = 'sk-REAL-echo/e2e+value=42';
@@ -33,18 +34,7 @@ const echoUpstream: RequestListener = (req, res) => {
     res.end();
     return;
   }
-  let at = 0;
-  const pump = (): void => {
-    if (res.destroyed) return;
-    if (at >= body.length) {
-      res.end();
-      return;
-    }
-    res.write(body.subarray(at, at + SLICE));
-    at += SLICE;
-    setImmediate(pump);
-  };
-  pump();
+  writeInSlices(res, body, SLICE);
 };
 
 before(async () => {

@@ -88,14 +88,20 @@ function answer(req: IncomingMessage, res: ServerResponse): void {
 /** One byte per write, on separate ticks, so the proxy reads the value in many pieces. */
 function splitWrite(res: ServerResponse, bytes: Buffer): void {
   res.writeHead(200, { 'content-type': 'text/plain' });
-  let i = 0;
+  writeInSlices(res, bytes, 1);
+}
+
+/** Writes `body` `sliceSize` bytes at a time, each on its own tick, then ends the response. */
+export function writeInSlices(res: ServerResponse, body: Buffer, sliceSize: number): void {
+  let at = 0;
   const next = (): void => {
     if (res.destroyed) return;
-    if (i >= bytes.length) {
+    if (at >= body.length) {
       res.end();
       return;
     }
-    res.write(bytes.subarray(i, ++i));
+    res.write(body.subarray(at, at + sliceSize));
+    at += sliceSize;
     setImmediate(next);
   };
   next();
