@@ -198,7 +198,7 @@ async function runPaired(off: Contender, on: Contender, connections: number): Pr
   await Promise.all(pair.map((c, i) => load(connections, performance.now() + WARM_UP_MS, dispatchers[i]!, c.url, headersOf(c), undefined)));
   const ratios: number[] = [];
   const cpu = [0, 0];
-  let eventLoop: number[] | undefined = [0, 0];
+  const eventLoop: Array<number | undefined> = [0, 0];
   const requests = [0, 0];
   for (let round = 0; round < PAIRED_ROUNDS; round++) {
     const before = await Promise.all(pair.map((c) => c.proxy!.stats()));
@@ -212,9 +212,7 @@ async function runPaired(off: Contender, on: Contender, connections: number): Pr
     for (let i = 0; i < 2; i++) {
       cpu[i]! += after[i]!.cpuUs - before[i]!.cpuUs;
       requests[i]! += counts[i]!;
-      const used = addDelta(eventLoop?.[i], before[i]!.eventLoopCpuUs, after[i]!.eventLoopCpuUs);
-      if (used === undefined) eventLoop = undefined;
-      else eventLoop![i] = used;
+      eventLoop[i] = addDelta(eventLoop[i], before[i]!.eventLoopCpuUs, after[i]!.eventLoopCpuUs);
     }
   }
   await Promise.all(dispatchers.map((d) => d.close()));
@@ -222,7 +220,7 @@ async function runPaired(off: Contender, on: Contender, connections: number): Pr
   return {
     off: off.name, on: on.name, connections, ratios,
     cpuUsPerRequest: perRequest(cpu),
-    eventLoopUsPerRequest: eventLoop && perRequest(eventLoop),
+    eventLoopUsPerRequest: eventLoop.every((us) => us !== undefined) ? perRequest(eventLoop as number[]) : undefined,
   };
 }
 

@@ -61,6 +61,8 @@ const INSERT_ROW = `(${INSERT_COLUMNS.map(() => '?').join(', ')})`;
 
 /** Values per row in a FlatEventRows array. */
 const ROW_WIDTH = INSERT_COLUMNS.length;
+/** Where a row's `ts` sits among its values. */
+const TS_INDEX = INSERT_COLUMNS.indexOf('ts');
 
 /**
  * A batch of rows as one array of their values, row after row in INSERT_COLUMNS order, `ts` as
@@ -174,7 +176,7 @@ export class EventsRepository {
       for (let start = 0; start < rowCount; start += ROWS_PER_INSERT) {
         const count = Math.min(ROWS_PER_INSERT, rowCount - start);
         const params = values.slice(start * ROW_WIDTH, (start + count) * ROW_WIDTH);
-        for (let ts = 1; ts < params.length; ts += ROW_WIDTH) params[ts] = isoTimestamp(params[ts] as number);
+        for (let ts = TS_INDEX; ts < params.length; ts += ROW_WIDTH) params[ts] = isoTimestamp(params[ts] as number);
         // Spread, not one array argument: the driver then reads each value straight from the call
         // instead of through an element lookup (≈ 10 % of an insert).
         this.#insertStatement(count).run(...params);
