@@ -1,10 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Readable, Writable } from 'node:stream';
+import type { Duplex, Readable, Writable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { ProxyRejection, type RejectionCode } from '../errors.js';
 import type { ClientConnection, DataPlane, ForwardTarget } from './connection.js';
 import { forwardHeaders, relayedResponseHeaders, type ResponseHeaders } from './headers.js';
-import type { ChunkReplacer, CredentialMatch, InjectionResult } from './policy.js';
+import type { ChunkReplacer, CredentialMatch, EchoScrubber, InjectionResult } from './policy.js';
 import { upstreamRejection, writeRejection } from './reject.js';
 
 const NO_MATCHES: readonly CredentialMatch[] = [];
@@ -17,12 +17,24 @@ const SCRUBBABLE_ENCODINGS = 'gzip, deflate, br';
 const HELD_BODY_MAX = 64 * 1024;
 
 /**
+ * What an Upgrade request (WebSocket) adds to a request: until the upstream answers `101` it is
+ * an ordinary exchange, relayed and scrubbed like any other; on a `101` this takes over.
+ */
+export interface UpgradeRequest {
+  /**
+   * The upstream switched protocols: relay the connection (`headers` already scrubbed; of the
+   * hop-by-hop names only `upgrade` is kept) and call `done` once both sides are closed.
+   */
+  switched(headers: ResponseHeaders, upstream: Duplex, scrubber: EchoScrubber | undefined, done: () => void): void;
+}
+
+/**
  * One request through the pipeline: authorize (match + inject) → strip → forward → relay →
  * record. `path` is the request-target sent upstream (origin-form). Never throws.
  */
 export function forwardRequest(
   plane: DataPlane, connection: ClientConnection, to: ForwardTarget,
-  req: IncomingMessage, res: ServerResponse, path: string,
+  req: IncomingMessage, res: ServerResponse, path: string, upgrade?: UpgradeRequest,
 ): void {
   const exchange = new Exchange(plane, connection, to, req, res, path);
   let injection: InjectionResult;
@@ -42,10 +54,21 @@ export function forwardRequest(
     exchange.reject(new ProxyRejection('body_too_large', `limit is ${max} bytes`), false);
     return;
   }
+  let protocol: string | undefined;
+  if (upgrade !== undefined) {
+    // Node's parser stops at an Upgrade request's head: a body could not be told from the next protocol.
+    if (announcesBody(req)) {
+      exchange.reject(new ProxyRejection('bad_request', 'an Upgrade request cannot carry a body'), false);
+      return;
+    }
+    protocol = upgradeProtocol(req.headers.upgrade, injection.scrubber !== undefined);
+    // Compressed frames would hide an echoed value from the scrubber, so none are offered.
+    if (injection.scrubber !== undefined) delete req.headers['sec-websocket-extensions'];
+  }
   const chunked = req.headers['transfer-encoding'] !== undefined;
   // undici streams async iterables (its typings list only Readable).
   const body = chunked ? capBody(req, max) as unknown as Readable : length !== undefined && length !== '0' ? req : null;
-  const handler = new RelayHandler(exchange, injection);
+  const handler = new RelayHandler(exchange, injection, protocol === undefined ? undefined : upgrade);
   exchange.upstreamStart = performance.now();
   plane.upstream.agent.dispatch({
     origin: to.origin,
@@ -53,7 +76,19 @@ export function forwardRequest(
     method: req.method!,
     headers: forwardHeaders(req.headers, to.authority),
     body,
+    upgrade: protocol,
   }, handler);
+}
+
+/**
+ * The protocol the upstream is asked to switch to: the client's Upgrade header; when a credential
+ * was injected only WebSocket, whose messages the relay scrubs. Any other (h2c) goes as an
+ * ordinary request, which the upstream answers in HTTP/1.1 (a server may ignore Upgrade,
+ * RFC 9110 §7.8); undici refuses a 101 it did not ask for.
+ */
+function upgradeProtocol(asked: string | undefined, scrubbed: boolean): string | undefined {
+  if (asked === undefined || !scrubbed) return asked;
+  return asked.split(',').some((token) => token.trim().toLowerCase() === 'websocket') ? 'websocket' : undefined;
 }
 
 /** The client side of one request: its timing, outcome and the single event it emits. */
@@ -92,11 +127,20 @@ class Exchange {
     writeRejection(this.res, rejection);
   }
 
+  /** The upstream switched protocols and the upgraded relay has ended: recorded as a 101. */
+  upgradeEnded(): void {
+    this.#record(101, true);
+  }
+
   readonly #onClose = (): void => {
-    const { plane, res, req, to } = this;
+    const { res } = this;
     const finished = res.writableFinished;
     if (!finished) this.abortUpstream?.(new Error('client went away'));
-    const status = res.headersSent ? res.statusCode : 0;
+    this.#record(res.headersSent ? res.statusCode : 0, finished);
+  };
+
+  #record(status: number, finished: boolean): void {
+    const { plane, req, to } = this;
     const query = this.path.indexOf('?');
     const event = {
       ts: this.ts,
@@ -122,7 +166,7 @@ class Exchange {
     }
     this.connection.active--;
     plane.requestEnded(this.connection);
-  };
+  }
 }
 
 /**
@@ -139,10 +183,13 @@ class RelayHandler implements Dispatcher.DispatchHandler {
   #replacer: ChunkReplacer | undefined;
   /** A small scrubbed body held until its end (see HELD_BODY_MAX), with the head to send before it. */
   #held: { parts: Buffer[]; statusCode: number; headers: ResponseHeaders } | undefined;
+  /** Set when the upstream was asked to switch protocols. */
+  readonly #upgrade: UpgradeRequest | undefined;
 
-  constructor(exchange: Exchange, injection: InjectionResult) {
+  constructor(exchange: Exchange, injection: InjectionResult, upgrade: UpgradeRequest | undefined) {
     this.#exchange = exchange;
     this.#injection = injection;
+    this.#upgrade = upgrade;
   }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
@@ -181,6 +228,19 @@ class RelayHandler implements Dispatcher.DispatchHandler {
       }
     }
     this.#sink.on('drain', this.#resume);
+  }
+
+  /** undici calls this only for a real `101` to a request that asked for an upgrade. */
+  onRequestUpgrade(_controller: Dispatcher.DispatchController, statusCode: number, upstreamHeaders: ResponseHeaders, socket: Duplex): void {
+    const exchange = this.#exchange;
+    exchange.upstreamStatus = statusCode;
+    exchange.upstreamMs = performance.now() - exchange.upstreamStart;
+    exchange.abortUpstream = undefined;
+    const scrubber = this.#injection.scrubber;
+    const headers = relayedResponseHeaders(upstreamHeaders, false);
+    headers.upgrade = upstreamHeaders.upgrade;
+    scrubber?.scrubHeaders(headers);
+    this.#upgrade!.switched(headers, socket, scrubber, () => exchange.upgradeEnded());
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {

@@ -17,22 +17,19 @@ export type ResponseHeaders = Record<string, string | string[] | undefined>;
 /**
  * The header list sent upstream, flat `[name, value, …]` as undici and raw writers take it:
  * `host` first (always the CONNECT authority, so the Host header cannot redirect a request),
- * then the client's headers without hop-by-hop, `Proxy-*` or names listed in Connection.
- * For a WebSocket handshake `upgrade` is kept and `connection: upgrade` added back.
+ * then the client's headers without hop-by-hop, `Proxy-*` or names listed in Connection
+ * (undici writes `connection` and `upgrade` itself, for an upgrade from its `upgrade` option).
  */
-export function forwardHeaders(headers: IncomingHttpHeaders, authority: string, websocket = false): string[] {
+export function forwardHeaders(headers: IncomingHttpHeaders, authority: string): string[] {
   const out = ['host', authority];
   const listed = connectionTokens(headers.connection);
   for (const name in headers) {
     const value = headers[name];
     if (value === undefined) continue;
-    if (REQUEST_DROPPED.has(name) || isProxyHeader(name) || listed?.has(name)) {
-      if (!(websocket && name === 'upgrade')) continue;
-    }
+    if (REQUEST_DROPPED.has(name) || isProxyHeader(name) || listed?.has(name)) continue;
     if (typeof value === 'string') out.push(name, value);
     else for (const item of value) out.push(name, item);
   }
-  if (websocket) out.push('connection', 'upgrade');
   return out;
 }
 

@@ -1,93 +1,82 @@
-import type { IncomingMessage } from 'node:http';
+import { ServerResponse, STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { ProxyRejection } from '../errors.js';
 import type { ClientConnection, DataPlane, ForwardTarget } from './connection.js';
-import { forwardHeaders } from './headers.js';
-import type { CredentialMatch, EchoScrubber } from './policy.js';
-import { upstreamRejection, writeRejectionToSocket } from './reject.js';
+import { forwardRequest } from './forward.js';
+import type { ResponseHeaders } from './headers.js';
+import type { EchoScrubber } from './policy.js';
 
 /**
- * A WebSocket (or other Upgrade) handshake: authorize and inject into the upgrade request, dial
- * the upstream through the egress-checked dialer, write the request, then relay bytes both ways.
- * The upstream's answer (101 or a refusal) reaches the client unchanged.
+ * An Upgrade request (WebSocket). Node's http server hands over the raw socket after the request
+ * head; until the upstream switches protocols the exchange is still HTTP, so a ServerResponse is
+ * put over that socket and the request takes the ordinary forward path: injection, forced
+ * Accept-Encoding, decoding, scrubbing. Only undici's report of a real `101` switches to the
+ * byte relay below. The server no longer parses this socket, so a non-101 answer closes it.
  */
 export function relayUpgrade(
   plane: DataPlane, connection: ClientConnection, to: ForwardTarget,
   req: IncomingMessage, client: Duplex, head: Buffer, path: string,
 ): void {
-  const ts = Date.now();
-  const started = performance.now();
-  let matches: readonly CredentialMatch[] = [];
-  let scrubber: EchoScrubber | undefined;
-  let status = 0;
-  let upstreamStatus: number | undefined;
-  let rejection: ProxyRejection | undefined;
-  connection.active++;
+  // The server removed its own error listener when it handed the socket over.
   client.on('error', () => client.destroy());
-
-  let ended = false;
-  const end = (): void => {
-    if (ended) return;
-    ended = true;
-    if (rejection) {
-      plane.logger.info({ code: rejection.code, host: to.target.host, sandbox: to.identity?.sandboxId }, 'upgrade rejected');
-    }
-    const query = path.indexOf('?');
-    plane.events.emit('request', {
-      ts, sandboxId: to.identity?.sandboxId, sandboxName: to.identity?.sandboxName, matches,
-      method: req.method ?? 'GET', host: to.target.host, path: query === -1 ? path : path.slice(0, query),
-      status, upstreamStatus, latencyMs: performance.now() - started, upstreamMs: undefined,
-      errorCode: rejection?.code,
-      outcome: rejection ? 'rejected' : status === 0 ? 'client_aborted' : matches.length > 0 ? 'injected' : 'forwarded',
-      refusedSecretIds: rejection?.secretIds ?? [],
-    });
-    connection.active--;
-    plane.requestEnded(connection);
-  };
-  const refuse = (refusal: ProxyRejection): void => {
-    rejection = refusal;
-    status = refusal.status;
-    writeRejectionToSocket(client, refusal);
-    end();
-  };
-
+  const socket = client as Socket;
+  const res = new ServerResponse(req);
+  res.shouldKeepAlive = false;
   try {
-    ({ matches, scrubber } = plane.policy.authorizeRequest(to.identity, to.target, req.headers));
-  } catch (err) {
-    refuse(err instanceof ProxyRejection ? err : new ProxyRejection('inject_error'));
+    res.assignSocket(socket);
+  } catch {
+    // A response still being written on this connection (a pipelined request): nothing can follow it.
+    client.destroy();
     return;
   }
-  const lines = forwardHeaders(req.headers, to.authority, true);
-  let text = `${req.method} ${path} HTTP/1.1\r\n`;
-  for (let i = 0; i < lines.length; i += 2) {
-    // Compressed frames would hide an echoed value from the scrubber, so none are offered.
-    if (scrubber && lines[i] === 'sec-websocket-extensions') continue;
-    text += `${lines[i]}: ${lines[i + 1]}\r\n`;
-  }
-  text += '\r\n';
+  res.once('finish', () => socket.destroySoon());
+  forwardRequest(plane, connection, to, req, res, path, {
+    switched(headers, upstream, scrubber, done) {
+      res.detachSocket(socket);
+      relaySwitched(client, head, headers, upstream, scrubber, done);
+    },
+  });
+}
 
-  plane.upstream.dial(to.target.host, to.target.port, to.target.secure).then((upstream: Socket) => {
-    if (client.destroyed) {
-      upstream.destroy();
-      end();
-      return;
-    }
-    upstream.on('error', () => client.destroy());
-    client.on('close', () => upstream.destroy());
-    upstream.on('close', () => {
-      client.destroy();
-      end();
-    });
-    upstream.once('data', (first: Buffer) => {
-      // "HTTP/1.1 101 …": the status is the three digits after the first space.
-      upstreamStatus = Number(first.toString('latin1', 9, 12)) || undefined;
-      status = upstreamStatus ?? 0;
-    });
-    upstream.write(text);
-    if (head.length > 0) upstream.write(head);
-    // An upstream may echo the injected value (in its head or a frame): masked at equal length.
-    (scrubber ? upstream.pipe(scrubber.maskTransform()) : upstream).pipe(client);
-    client.pipe(upstream);
-  }, (err: unknown) => refuse(upstreamRejection(err)));
+/**
+ * After the upstream's `101`: its head to the client, the client's early bytes to the upstream,
+ * then bytes both ways. An injected request's upstream stream is scrubbed; the client's is not
+ * (it never carries a real value).
+ */
+function relaySwitched(
+  client: Duplex, head: Buffer, headers: ResponseHeaders, upstream: Duplex,
+  scrubber: EchoScrubber | undefined, done: () => void,
+): void {
+  upstream.on('error', () => upstream.destroy());
+  let open = 2;
+  const closed = (): void => {
+    if (--open === 0) done();
+  };
+  client.once('close', () => {
+    upstream.destroy();
+    closed();
+  });
+  upstream.once('close', () => {
+    client.destroy();
+    closed();
+  });
+  if (client.destroyed) {
+    upstream.destroy();
+    return;
+  }
+  client.write(switchingHead(headers));
+  if (head.length > 0) upstream.write(head);
+  (scrubber ? upstream.pipe(scrubber.maskTransform()) : upstream).pipe(client);
+  client.pipe(upstream);
+}
+
+/** `HTTP/1.1 101` with the upstream's headers, and the Connection / Upgrade pair it switched with. */
+function switchingHead(headers: ResponseHeaders): string {
+  let text = `HTTP/1.1 101 ${STATUS_CODES[101]}\r\nconnection: Upgrade\r\n`;
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined) continue;
+    for (const item of Array.isArray(value) ? value : [value]) text += `${name}: ${item}\r\n`;
+  }
+  return `${text}\r\n`;
 }

@@ -8,11 +8,9 @@ import type { EgressGuard } from './egress.js';
 /** A pre-dialled connection left unused is closed after this long. */
 const SPARE_IDLE_MS = 2_000;
 
-/** The pooled upstream client and the egress-checked dialer it (and WebSocket relays) use. */
+/** The pooled upstream client, dialling through the egress guard. */
 export interface Upstream {
   readonly agent: Agent;
-  /** Opens a TCP (or verified TLS) connection to host:port through the egress guard. */
-  dial(host: string, port: number, secure: boolean): Promise<Socket>;
   /**
    * Starts a verified TLS connection to host:port when the pool holds none, so a new tunnel's
    * first request does not wait for the upstream handshake: it overlaps the leaf mint and the
@@ -121,21 +119,13 @@ export function createUpstream(config: FrozenConfig, guard: EgressGuard): Upstre
     bodyTimeout: config.upstream.bodyTimeoutMs,
   });
 
-  const dial = (host: string, port: number, secure: boolean): Promise<Socket> =>
-    new Promise((resolve, reject) => {
-      checkedConnect(
-        { hostname: host, host: `${host}:${port}`, port: String(port), protocol: secure ? 'https:' : 'http:' },
-        (err, socket) => (err ? reject(err) : resolve(socket!)),
-      );
-    });
-
   const close = async (): Promise<void> => {
     for (const spare of spares.values()) spare.then((socket) => socket.destroy(), ignore);
     spares.clear();
     await agent.destroy();
   };
 
-  return { agent, dial, preconnect, close };
+  return { agent, preconnect, close };
 }
 
 function ignore(): void {}

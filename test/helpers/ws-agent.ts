@@ -11,18 +11,21 @@ import type { Duplex } from 'node:stream';
 export class HttpsProxyAgentForWs extends Agent {
   readonly #port: number;
   readonly #ca: string;
+  readonly #auth: string;
 
-  constructor(proxyPort: number, caPem: string, options: AgentOptions = {}) {
+  /** `accessToken` is sent on the CONNECT as `Proxy-Authorization: Basic base64(sb:<token>)`. */
+  constructor(proxyPort: number, caPem: string, options: AgentOptions & { accessToken?: string } = {}) {
     super(options);
     this.#port = proxyPort;
     this.#ca = caPem;
+    this.#auth = options.accessToken ? `Proxy-Authorization: Basic ${Buffer.from(`sb:${options.accessToken}`).toString('base64')}\r\n` : '';
   }
 
   override createConnection(options: ClientRequestArgs, callback?: (err: Error | null, socket: Duplex) => void): Duplex {
     const host = String(options.host ?? options.hostname);
     const port = Number(options.port ?? 443);
     const raw: Socket = netConnect(this.#port, '127.0.0.1');
-    raw.write(`CONNECT ${host}:${port} HTTP/1.1\r\nHost: ${host}:${port}\r\n\r\n`);
+    raw.write(`CONNECT ${host}:${port} HTTP/1.1\r\nHost: ${host}:${port}\r\n${this.#auth}\r\n`);
     raw.once('data', (head: Buffer) => {
       if (!head.toString('latin1').startsWith('HTTP/1.1 200')) {
         callback?.(new Error(`proxy refused: ${head.toString('latin1').split('\r\n')[0]}`), raw);
