@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { FrozenConfig } from '../config/schema.js';
 import type { LeafCertStore } from '../tls/index.js';
 import type { EgressGuard } from './egress.js';
+import { authorityFor } from './headers.js';
 import type { ProxyEvents } from './events.js';
 import type { ProxyPolicy, RequestTarget, SandboxIdentity } from './policy.js';
 import type { Upstream } from './upstream-agent.js';
@@ -22,6 +23,12 @@ export interface ForwardTarget {
   readonly origin: string;
   /** The address the egress guard approved. */
   readonly ip: string;
+}
+
+/** The target of a tunnel or request admitted to `host:port`, dialled at `ip` (the egress guard's answer). */
+export function forwardTarget(identity: SandboxIdentity | null, host: string, port: number, secure: boolean, ip: string): ForwardTarget {
+  const authority = authorityFor(host, port, secure);
+  return { identity, target: { host, port, secure }, authority, origin: `${secure ? 'https' : 'http'}://${authority}`, ip };
 }
 
 /** One client TCP connection to the proxy port: a tunnel or a plain-http keep-alive connection. */

@@ -1,17 +1,16 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { ProxyRejection } from '../errors.js';
-import type { ClientConnection, DataPlane, ForwardTarget } from './connection.js';
-import type { ConnectionEvent } from './events.js';
+import { admit, ConnectionRecord, refuse } from './admission.js';
+import { forwardTarget, type ClientConnection, type DataPlane, type ForwardTarget } from './connection.js';
 import type { SandboxIdentity } from './policy.js';
 import { forwardRequest } from './forward.js';
-import { authorityFor } from './headers.js';
 import { writeRejection, writeRejectionToSocket } from './reject.js';
 import { relayUpgrade } from './upgrade.js';
 
 /**
- * An absolute-URI request (`GET http://host/path`): the CONNECT stages run per request
- * (authenticate → egress policy → resolve and classify), then the request is forwarded as
+ * An absolute-URI request (`GET http://host/path`): admission runs per request (authenticate →
+ * egress policy → resolve and classify, admission.ts), then the request is forwarded as
  * cleartext with `secure: false`, so the policy refuses to inject into it. Each request yields
  * one `connection` event for its host, with the bytes it moved on the client connection.
  */
@@ -19,7 +18,7 @@ export function handlePlainRequest(
   plane: DataPlane, connection: ClientConnection, req: IncomingMessage, res: ServerResponse,
 ): void {
   prepare(plane, req, (refusal) => writeRejection(res, refusal), (to, path, record) => {
-    res.once('close', () => record(connection.takeBytes()));
+    res.once('close', () => emitWithBytes(record, connection));
     forwardRequest(plane, connection, to, req, res, path);
   });
 }
@@ -29,52 +28,36 @@ export function handlePlainUpgrade(
   plane: DataPlane, connection: ClientConnection, req: IncomingMessage, socket: Duplex, head: Buffer,
 ): void {
   prepare(plane, req, (refusal) => writeRejectionToSocket(socket, refusal), (to, path, record) => {
-    socket.once('close', () => record(connection.takeBytes()));
+    socket.once('close', () => emitWithBytes(record, connection));
     relayUpgrade(plane, connection, to, req, socket, head, path);
   });
 }
 
-type RecordConnection = (bytes: { sent: number; recv: number }) => void;
+/** The request's connection row, with the bytes it moved on the client connection. */
+export function emitWithBytes(record: ConnectionRecord, connection: ClientConnection): void {
+  const { sent, recv } = connection.takeBytes();
+  record.emit(sent, recv);
+}
 
 function prepare(
-  plane: DataPlane, req: IncomingMessage, refuse: (rejection: ProxyRejection) => void,
-  proceed: (to: ForwardTarget, path: string, record: RecordConnection) => void,
+  plane: DataPlane, req: IncomingMessage, refusal: (rejection: ProxyRejection) => void,
+  proceed: (to: ForwardTarget, path: string, record: ConnectionRecord) => void,
 ): void {
-  const ts = Date.now();
   const url = parseAbsoluteHttp(req.url ?? '');
+  const record = new ConnectionRecord(plane, url?.host ?? '', url?.port ?? 0);
   if (url === undefined) {
-    refuse(new ProxyRejection('bad_request', 'send absolute http:// URLs, or CONNECT for https'));
+    const rejection = new ProxyRejection('bad_request', 'send absolute http:// URLs, or CONNECT for https');
+    refuse(plane, 'absolute-uri', record, rejection);
+    refusal(rejection);
     return;
   }
-  let identity: SandboxIdentity | null = null;
-  const emit = (verdict: ConnectionEvent['verdict'], matchRule: string, ip: string | undefined, sent: number, recv: number, code?: ConnectionEvent['errorCode']): void => {
-    plane.events.emit('connection', {
-      ts, sandboxId: identity?.sandboxId, sandboxName: identity?.sandboxName, host: url.host, dstIp: ip,
-      dstPort: url.port, verdict, matchRule, bytesSent: sent, bytesRecv: recv, errorCode: code,
-    });
-  };
-  const fail = (err: unknown): void => {
-    const rejection = err instanceof ProxyRejection ? err : new ProxyRejection('bad_request');
-    plane.logger.info({ code: rejection.code, host: url.host, sandbox: identity?.sandboxId }, 'request rejected');
-    emit(rejection.code === 'upstream_unreachable' ? 'failed' : 'blocked', rejection.detail ?? rejection.code, undefined, 0, 0, rejection.code);
-    refuse(rejection);
-  };
-  try {
-    identity = plane.policy.authenticate(req.headers['proxy-authorization']);
-    plane.policy.checkEgress(identity, url.host);
-  } catch (err) {
-    fail(err);
-    return;
-  }
-  const sandbox = identity;
-  plane.guard.check(url.host, url.port).then((approved) => {
-    const authority = authorityFor(url.host, url.port, false);
-    const to: ForwardTarget = {
-      identity: sandbox, target: { host: url.host, port: url.port, secure: false },
-      authority, origin: `http://${authority}`, ip: approved.ip,
-    };
-    proceed(to, url.path, ({ sent, recv }) => emit('allowed', approved.reason, approved.ip, sent, recv));
-  }, fail);
+  const identify = (): SandboxIdentity | null => plane.policy.authenticate(req.headers['proxy-authorization']);
+  admit(plane, 'absolute-uri', record, identify, url.host, url.port).then(({ identity, egress }) => {
+    proceed(forwardTarget(identity, url.host, url.port, false, egress.ip), url.path, record);
+  }, (rejection: ProxyRejection) => {
+    record.emit(0, 0);
+    refusal(rejection);
+  });
 }
 
 /** `http://host[:port]/path?q` → parts; undefined for anything else (origin-form, https://, junk). */

@@ -2,10 +2,9 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';
 import { ProxyRejection } from '../errors.js';
-import type { ClientConnection, DataPlane, ForwardTarget } from './connection.js';
-import type { ConnectionEvent } from './events.js';
+import { admit, ConnectionRecord, refuse } from './admission.js';
+import { forwardTarget, type ClientConnection, type DataPlane } from './connection.js';
 import type { SandboxIdentity } from './policy.js';
-import { authorityFor } from './headers.js';
 import { writeRejectionToSocket } from './reject.js';
 
 const ESTABLISHED = 'HTTP/1.1 200 Connection Established\r\n\r\n';
@@ -13,65 +12,38 @@ const ALPN = ['http/1.1'];
 const BAD_HOST_CHARS = /[\s/?#@]/;
 
 /**
- * `CONNECT host:port`: authenticate → egress policy → resolve and classify → 200 → terminate TLS
- * on the same socket with a leaf for the SNI name (or the CONNECT host) → hand the TLS socket to
- * the inner http server, whose requests find this tunnel through `connection.tunnel`.
+ * `CONNECT host:port`: admission (authenticate → egress policy → resolve and classify, in
+ * admission.ts) → 200 → terminate TLS on the same socket with a leaf for the SNI name (or the
+ * CONNECT host) → hand the TLS socket to the inner http server, whose requests find this tunnel through `connection.tunnel`.
  * A refusal is written before the 200, and yields a `connection` event with verdict `blocked`.
  */
 export function openTunnel(
   plane: DataPlane, inner: Server, connection: ClientConnection,
   req: IncomingMessage, socket: Socket, head: Buffer, register: (tls: TLSSocket) => void,
 ): void {
-  const ts = Date.now();
   const authority = parseAuthority(req.url ?? '');
+  const record = new ConnectionRecord(plane, authority?.host ?? '', authority?.port ?? 0);
   socket.on('error', () => socket.destroy());
-  let identity: SandboxIdentity | null = null;
-  let verdict: ConnectionEvent['verdict'] = 'blocked';
-  let matchRule = 'bad_request';
-  let errorCode: ConnectionEvent['errorCode'];
-  let ip: string | undefined;
   let established = false;
-
   socket.once('close', () => {
     if (established) plane.events.emit('tunnel', -1);
-    plane.events.emit('connection', {
-      ts, sandboxId: identity?.sandboxId, sandboxName: identity?.sandboxName,
-      host: authority?.host ?? '', dstIp: ip, dstPort: authority?.port ?? 0, verdict, matchRule,
-      bytesSent: socket.bytesRead, bytesRecv: socket.bytesWritten, errorCode,
-    });
+    record.emit(socket.bytesRead, socket.bytesWritten);
   });
-  const refuse = (err: unknown): void => {
-    const rejection = err instanceof ProxyRejection ? err : new ProxyRejection('bad_request');
-    verdict = rejection.code === 'upstream_unreachable' ? 'failed' : 'blocked';
-    // The rule's own words (e.g. `network.deny_out 0.0.0.0/0 covers x`) when it gave any.
-    matchRule = rejection.detail ?? rejection.code;
-    errorCode = rejection.code;
-    plane.logger.info({ code: rejection.code, host: authority?.host, sandbox: identity?.sandboxId }, 'connect rejected');
-    writeRejectionToSocket(socket, rejection);
-  };
 
   if (authority === undefined) {
-    refuse(new ProxyRejection('bad_request', 'CONNECT needs host:port'));
+    const rejection = new ProxyRejection('bad_request', 'CONNECT needs host:port');
+    refuse(plane, 'connect', record, rejection);
+    writeRejectionToSocket(socket, rejection);
     return;
   }
-  try {
-    identity = plane.policy.authenticate(req.headers['proxy-authorization']);
-    plane.policy.checkEgress(identity, authority.host);
-  } catch (err) {
-    refuse(err);
-    return;
-  }
-  const sandbox = identity;
-  plane.guard.check(authority.host, authority.port).then(async (approved) => {
-    ip = approved.ip;
-    matchRule = approved.reason;
+  const identify = (): SandboxIdentity | null => plane.policy.authenticate(req.headers['proxy-authorization']);
+  admit(plane, 'connect', record, identify, authority.host, authority.port).then(async ({ identity, egress }) => {
     if (socket.destroyed) return;
     // Tunnels almost always carry TLS to a TLS upstream: its handshake can run during the mint and the client's.
     if (authority.port !== 80) plane.upstream.preconnect(authority.host, authority.port);
     const context = plane.certs.secureContextFor(authority.host);
     const secureContext = context instanceof Promise ? await context : context;
     if (socket.destroyed) return;
-    verdict = 'allowed';
     established = true;
     plane.events.emit('tunnel', 1);
     socket.write(ESTABLISHED);
@@ -79,32 +51,27 @@ export function openTunnel(
       // Most clients speak TLS in the tunnel; some (undici for http:// URLs) send plain HTTP.
       // Plain tunnels are served too, but the policy never injects into them (secure: false).
       const secure = byte === TLS_HANDSHAKE;
-      const hostHeader = authorityFor(authority.host, authority.port, secure);
-      connection.tunnel = {
-        identity: sandbox,
-        target: { host: authority.host, port: authority.port, secure },
-        authority: hostHeader,
-        origin: `${secure ? 'https' : 'http'}://${hostHeader}`,
-        ip: approved.ip,
-      } satisfies ForwardTarget;
+      connection.tunnel = forwardTarget(identity, authority.host, authority.port, secure, egress.ip);
       if (!secure) {
         inner.emit('connection', socket);
         socket.resume(); // replays the sniffed bytes into the http parser
         return;
       }
-      terminateTls(plane, inner, socket, secureContext, register, () => {
-        verdict = 'failed';
-        matchRule = 'client TLS handshake failed';
-      });
+      terminateTls(plane, inner, socket, secureContext, register, () => record.failed('client TLS handshake failed'));
     });
-  }).catch(refuse);
+  }).catch((err: unknown) => {
+    // Admission recorded its own refusals; anything else (a failed mint) is recorded here.
+    let rejection = err;
+    if (!(rejection instanceof ProxyRejection)) refuse(plane, 'connect', record, (rejection = new ProxyRejection('bad_request')));
+    writeRejectionToSocket(socket, rejection as ProxyRejection);
+  });
 }
 
 /** TLS records start with content type 22 (handshake). */
 const TLS_HANDSHAKE = 0x16;
 
 /** Waits for the tunnel's first byte without consuming it; a silent client is closed after `timeoutMs`. */
-function firstByte(socket: Socket, head: Buffer, timeoutMs: number, then: (byte: number) => void): void {
+export function firstByte(socket: Socket, head: Buffer, timeoutMs: number, then: (byte: number) => void): void {
   if (head.length > 0) {
     socket.unshift(head);
     then(head[0]!);
@@ -120,7 +87,7 @@ function firstByte(socket: Socket, head: Buffer, timeoutMs: number, then: (byte:
   socket.once('close', () => clearTimeout(timer));
 }
 
-function terminateTls(
+export function terminateTls(
   plane: DataPlane, inner: Server, socket: Socket, secureContext: SecureContext,
   register: (tls: TLSSocket) => void, onHandshakeFailed: () => void,
 ): void {
