@@ -1,14 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex, Readable, Writable } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import { ProxyRejection, type RejectionCode } from '../errors.js';
+import { ProxyRejection } from '../errors.js';
 import type { ClientConnection, DataPlane, ForwardTarget } from './connection.js';
 import { forwardHeaders, relayedResponseHeaders, type ResponseHeaders } from './headers.js';
-import type { ChunkReplacer, CredentialMatch, EchoScrubber, InjectionResult } from './policy.js';
+import type { ChunkReplacer, EchoScrubber, InjectionResult } from './policy.js';
 import { upstreamRejection, writeRejection } from './reject.js';
+import { RequestRecord } from './request-record.js';
 
-const NO_MATCHES: readonly CredentialMatch[] = [];
-const NO_SECRETS: readonly string[] = [];
 const SCRUBBABLE_ENCODINGS = 'gzip, deflate, br';
 /**
  * A scrubbed plain body announced at most this long is held and sent whole with its new
@@ -41,24 +40,24 @@ export function forwardRequest(
   try {
     injection = plane.policy.authorizeRequest(to.identity, to.target, req.headers);
   } catch (err) {
-    exchange.reject(policyRejection(plane, err), false);
+    exchange.refuse(policyRejection(plane, err));
     return;
   }
-  exchange.matches = injection.matches;
+  exchange.record.matches = injection.matches;
   // The scrubber searches only bodies it can decode; any other coding would carry an echo through.
   if (injection.scrubber !== undefined) req.headers['accept-encoding'] = SCRUBBABLE_ENCODINGS;
 
   const length = req.headers['content-length'];
   const max = plane.config.proxy.maxBodyBytes;
   if (length !== undefined && Number(length) > max) {
-    exchange.reject(new ProxyRejection('body_too_large', `limit is ${max} bytes`), false);
+    exchange.refuse(new ProxyRejection('body_too_large', `limit is ${max} bytes`));
     return;
   }
   let protocol: string | undefined;
   if (upgrade !== undefined) {
     // Node's parser stops at an Upgrade request's head: a body could not be told from the next protocol.
     if (announcesBody(req)) {
-      exchange.reject(new ProxyRejection('bad_request', 'an Upgrade request cannot carry a body'), false);
+      exchange.refuse(new ProxyRejection('bad_request', 'an Upgrade request cannot carry a body'));
       return;
     }
     protocol = upgradeProtocol(req.headers.upgrade, injection.scrubber !== undefined);
@@ -69,7 +68,7 @@ export function forwardRequest(
   // undici streams async iterables (its typings list only Readable).
   const body = chunked ? capBody(req, max) as unknown as Readable : length !== undefined && length !== '0' ? req : null;
   const handler = new RelayHandler(exchange, injection, protocol === undefined ? undefined : upgrade);
-  exchange.upstreamStart = performance.now();
+  exchange.record.upstreamStarted();
   plane.upstream.agent.dispatch({
     origin: to.origin,
     path,
@@ -91,82 +90,45 @@ function upgradeProtocol(asked: string | undefined, scrubbed: boolean): string |
   return asked.split(',').some((token) => token.trim().toLowerCase() === 'websocket') ? 'websocket' : undefined;
 }
 
-/** The client side of one request: its timing, outcome and the single event it emits. */
+/** The client side of one request: its response, and the record that reports it. */
 class Exchange {
-  readonly ts = Date.now();
-  readonly started = performance.now();
-  matches: readonly CredentialMatch[] = NO_MATCHES;
-  upstreamStart = 0;
-  upstreamMs: number | undefined;
-  upstreamStatus: number | undefined;
-  errorCode: RejectionCode | undefined;
-  refusedSecretIds: readonly string[] = NO_SECRETS;
-  upstreamFailed = false;
+  readonly record: RequestRecord;
   /** Aborts the upstream exchange when the client goes away. */
   abortUpstream: ((reason: Error) => void) | undefined;
 
   constructor(
-    readonly plane: DataPlane, readonly connection: ClientConnection, readonly to: ForwardTarget,
-    readonly req: IncomingMessage, readonly res: ServerResponse, readonly path: string,
+    plane: DataPlane, connection: ClientConnection, to: ForwardTarget,
+    readonly req: IncomingMessage, readonly res: ServerResponse, path: string,
   ) {
-    connection.active++;
+    this.record = new RequestRecord(plane, connection, to, req.method ?? '', path);
     res.once('close', this.#onClose);
   }
 
-  reject(rejection: ProxyRejection, upstream: boolean): void {
-    this.errorCode = rejection.code;
-    this.refusedSecretIds = rejection.secretIds;
-    this.upstreamFailed = upstream;
-    this.plane.logger.info(
-      { code: rejection.code, method: this.req.method, host: this.to.target.host, sandbox: this.to.identity?.sandboxId },
-      'request rejected',
-    );
+  /** Writes the proxy's refusal (already recorded by the caller) to the client. */
+  reject(rejection: ProxyRejection): void {
     // The unread request body would otherwise be parsed as the next request. A bodiless request
     // is not yet `complete` while its handler runs, and keeps its connection (and tunnel).
     if (!this.req.complete && announcesBody(this.req)) this.res.shouldKeepAlive = false;
     writeRejection(this.res, rejection);
   }
 
+  /** A refusal by the proxy itself: recorded, then written. */
+  refuse(rejection: ProxyRejection): void {
+    this.record.refused(rejection);
+    this.reject(rejection);
+  }
+
   /** The upstream switched protocols and the upgraded relay has ended: recorded as a 101. */
   upgradeEnded(): void {
-    this.#record(101, true);
+    this.record.finish(101, true);
   }
 
   readonly #onClose = (): void => {
     const { res } = this;
     const finished = res.writableFinished;
     if (!finished) this.abortUpstream?.(new Error('client went away'));
-    this.#record(res.headersSent ? res.statusCode : 0, finished);
+    this.record.finish(res.headersSent ? res.statusCode : 0, finished);
   };
-
-  #record(status: number, finished: boolean): void {
-    const { plane, req, to } = this;
-    const query = this.path.indexOf('?');
-    const event = {
-      ts: this.ts,
-      sandboxId: to.identity?.sandboxId,
-      sandboxName: to.identity?.sandboxName,
-      matches: this.matches,
-      method: req.method ?? '',
-      host: to.target.host,
-      path: query === -1 ? this.path : this.path.slice(0, query),
-      status,
-      upstreamStatus: this.upstreamStatus,
-      latencyMs: performance.now() - this.started,
-      upstreamMs: this.upstreamMs,
-      errorCode: this.errorCode,
-      outcome: this.errorCode !== undefined
-        ? (this.upstreamFailed ? 'upstream_error' as const : 'rejected' as const)
-        : !finished ? 'client_aborted' as const : this.matches.length > 0 ? 'injected' as const : 'forwarded' as const,
-      refusedSecretIds: this.refusedSecretIds,
-    };
-    plane.events.emit('request', event);
-    if (plane.logger.isLevelEnabled('debug')) {
-      plane.logger.debug({ method: event.method, host: event.host, path: event.path, status, outcome: event.outcome, latencyMs: event.latencyMs }, 'request');
-    }
-    this.connection.active--;
-    plane.requestEnded(this.connection);
-  }
 }
 
 /**
@@ -201,7 +163,7 @@ class RelayHandler implements Dispatcher.DispatchHandler {
   onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, upstreamHeaders: ResponseHeaders): void {
     if (statusCode < 200) return;
     const { res } = this.#exchange;
-    this.#exchange.upstreamStatus = statusCode;
+    this.#exchange.record.upstreamStatus = statusCode;
     const scrubber = this.#injection.scrubber;
     // Replacements change the length: a scrubbed body never keeps the upstream's Content-Length.
     const headers = relayedResponseHeaders(upstreamHeaders, scrubber !== undefined);
@@ -233,8 +195,8 @@ class RelayHandler implements Dispatcher.DispatchHandler {
   /** undici calls this only for a real `101` to a request that asked for an upgrade. */
   onRequestUpgrade(_controller: Dispatcher.DispatchController, statusCode: number, upstreamHeaders: ResponseHeaders, socket: Duplex): void {
     const exchange = this.#exchange;
-    exchange.upstreamStatus = statusCode;
-    exchange.upstreamMs = performance.now() - exchange.upstreamStart;
+    exchange.record.upstreamStatus = statusCode;
+    exchange.record.upstreamEnded();
     exchange.abortUpstream = undefined;
     const scrubber = this.#injection.scrubber;
     const headers = relayedResponseHeaders(upstreamHeaders, false);
@@ -254,7 +216,7 @@ class RelayHandler implements Dispatcher.DispatchHandler {
   }
 
   onResponseEnd(): void {
-    this.#exchange.upstreamMs = performance.now() - this.#exchange.upstreamStart;
+    this.#exchange.record.upstreamEnded();
     const held = this.#held;
     if (held !== undefined) {
       held.parts.push(...this.#replacer!.end());
@@ -270,9 +232,9 @@ class RelayHandler implements Dispatcher.DispatchHandler {
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
     const exchange = this.#exchange;
     if (exchange.res.destroyed) return;
-    exchange.upstreamMs = performance.now() - exchange.upstreamStart;
     const rejection = upstreamRejection(err);
-    exchange.reject(rejection, rejection.code !== 'body_too_large' && rejection.code !== 'internal_address_denied');
+    exchange.record.upstreamFailed(rejection);
+    exchange.reject(rejection);
   }
 
   readonly #resume = (): void => {

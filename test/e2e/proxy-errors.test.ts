@@ -7,6 +7,8 @@ import { createTestPki, type TestPki } from '../helpers/pki.js';
 import { eventually, startProxy, type ProxyHarness } from '../helpers/proxy-harness.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 import { closedPort } from '../helpers/ports.js';
+import { HttpsProxyAgentForWs } from '../helpers/ws-agent.js';
+import WebSocket from 'ws';
 
 let trustedPki: TestPki;
 let untrustedPki: TestPki;
@@ -149,4 +151,23 @@ test('a request body above proxy.maxBodyBytes → 413 body_too_large (declared a
     await agent.close();
     await small.close();
   }
+});
+
+test('a failed upstream reports one outcome on every path: request and WebSocket upgrade are both upstream_error', async () => {
+  const res = await curlViaProxy(harness.port, harness.pki.caPath, 'https://down.example.test/plain-down');
+  assertRejection(res, 502, 'upstream_unreachable');
+  const ws = new WebSocket('wss://down.example.test/ws-down', { agent: new HttpsProxyAgentForWs(harness.port, harness.pki.ca.certPem) });
+  const status = await new Promise<number>((resolve, reject) => {
+    ws.once('unexpected-response', (_req, response) => resolve(response.statusCode ?? 0));
+    ws.once('open', () => reject(new Error('the upgrade to a dead upstream opened')));
+    ws.once('error', reject);
+  });
+  ws.terminate();
+  assert.equal(status, 502);
+  await eventually(() => harness.requests.filter((e) => e.path.endsWith('-down')).length === 2);
+  const reported = harness.requests.filter((e) => e.path.endsWith('-down')).map((e) => [e.path, e.status, e.errorCode, e.outcome]);
+  assert.deepEqual(reported.sort(), [
+    ['/plain-down', 502, 'upstream_unreachable', 'upstream_error'],
+    ['/ws-down', 502, 'upstream_unreachable', 'upstream_error'],
+  ]);
 });
