@@ -1,7 +1,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { FrozenConfig } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
-import type { Store } from '../store/index.js';
+import type { AdminStore } from './admin-store.js';
 import { apiKeyAuth } from './api-key.js';
 import { describeForLog, sendFailure, toFailure } from './error-envelope.js';
 import { caRoutes } from './routes/ca.js';
@@ -19,11 +19,12 @@ export interface AdminDeps {
   readonly logger: Logger;
   /** The admin API key every route needs unless it says `config: { auth: false }`. */
   readonly apiKey: string;
-  /** Served at GET /ca.pem. */
-  readonly caCertPem: string;
-  readonly store: Store;
-  /** Proxy URL and CA path put into each sandbox's `env`. */
-  readonly sandboxEnv: SandboxEnvOptions;
+  /** Served at GET /ca.pem; a control plane has no proxy and so no CA. */
+  readonly caCertPem?: string | undefined;
+  /** Serves /secrets and /sandboxes; a sidecar's admin listener has none. */
+  readonly store?: AdminStore | undefined;
+  /** Proxy URL and CA path put into each sandbox's `env`; needed with `store`. */
+  readonly sandboxEnv?: SandboxEnvOptions | undefined;
   /**
    * More routes (audit, network log, metrics, agents), registered after the built-in ones and
    * under the same auth hook and error handler.
@@ -68,10 +69,12 @@ export function buildAdminApp(deps: AdminDeps): FastifyInstance {
 
   app.register(apiKeyAuth, { apiKey: deps.apiKey });
   healthRoutes(app);
-  caRoutes(app, deps.caCertPem);
+  if (deps.caCertPem !== undefined) caRoutes(app, deps.caCertPem);
   providerRoutes(app);
-  secretRoutes(app, deps.store);
-  sandboxRoutes(app, deps.store, deps.sandboxEnv);
+  if (deps.store && deps.sandboxEnv) {
+    secretRoutes(app, deps.store);
+    sandboxRoutes(app, deps.store, deps.sandboxEnv);
+  }
   for (const register of deps.extraRoutes ?? []) app.register(inRootContext(register));
   return app;
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { FLEET_SCHEMA, FLEET_ENV_KEYS, requireFleetKeys } from './fleet-schema.js';
 
 /** `host:port` or `[v6]:port`; port 0 binds a free port. */
 const LISTEN = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
@@ -124,8 +125,10 @@ export const CONFIG_SCHEMA = z
       })
       .strict()
       .prefault({}),
+    fleet: FLEET_SCHEMA,
   })
-  .strict();
+  .strict()
+  .superRefine(requireFleetKeys);
 
 export type Config = z.output<typeof CONFIG_SCHEMA>;
 export type DeepReadonly<T> = { readonly [K in keyof T]: T[K] extends object ? DeepReadonly<T[K]> : T[K] };
@@ -149,4 +152,5 @@ export const ENV_KEYS: ReadonlyArray<{ env: string; key: string; kind: 'string' 
   { env: 'CREDPROXY_SANDBOX_CA_PATH', key: 'sandbox.caPath', kind: 'string' },
   { env: 'CREDPROXY_METRICS_AUTH', key: 'admin.metricsAuth', kind: 'boolean' },
   { env: 'CREDPROXY_AUDIT_RETENTION_DAYS', key: 'audit.retentionDays', kind: 'int' },
+  ...FLEET_ENV_KEYS,
 ];

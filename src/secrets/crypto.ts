@@ -59,26 +59,35 @@ export class SecretCipher {
   }
 
   seal(plaintext: string, aad: string): Buffer {
-    const nonce = randomBytes(NONCE_BYTES);
-    const cipher = createCipheriv(ALGORITHM, this.#key, nonce);
-    cipher.setAAD(Buffer.from(aad, 'utf8'));
-    const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
-    return Buffer.concat([nonce, cipher.getAuthTag(), body]);
+    return this.sealBytes(Buffer.from(plaintext, 'utf8'), aad);
   }
 
   open(blob: Buffer, aad: string): SecretValue {
+    const plain = this.openBytes(blob, aad);
+    const value = new SecretValue(plain.toString('utf8'));
+    plain.fill(0);
+    return value;
+  }
+
+  /** seal() for bytes, e.g. a data key (secrets/envelope.ts). */
+  sealBytes(plaintext: Buffer, aad: string): Buffer {
+    const nonce = randomBytes(NONCE_BYTES);
+    const cipher = createCipheriv(ALGORITHM, this.#key, nonce);
+    cipher.setAAD(Buffer.from(aad, 'utf8'));
+    const body = Buffer.concat([cipher.update(plaintext), cipher.final()]);
+    return Buffer.concat([nonce, cipher.getAuthTag(), body]);
+  }
+
+  /** open() for bytes; the caller zeroes the result when done. */
+  openBytes(blob: Buffer, aad: string): Buffer {
     if (blob.length < NONCE_BYTES + TAG_BYTES) throw new SecretDecryptError();
     const decipher = createDecipheriv(ALGORITHM, this.#key, blob.subarray(0, NONCE_BYTES));
     decipher.setAAD(Buffer.from(aad, 'utf8'));
     decipher.setAuthTag(blob.subarray(NONCE_BYTES, NONCE_BYTES + TAG_BYTES));
-    let plain: Buffer;
     try {
-      plain = Buffer.concat([decipher.update(blob.subarray(NONCE_BYTES + TAG_BYTES)), decipher.final()]);
+      return Buffer.concat([decipher.update(blob.subarray(NONCE_BYTES + TAG_BYTES)), decipher.final()]);
     } catch {
       throw new SecretDecryptError();
     }
-    const value = new SecretValue(plain.toString('utf8'));
-    plain.fill(0);
-    return value;
   }
 }

@@ -37,14 +37,14 @@ export type AuditStatusFilter = (typeof AUDIT_STATUS_FILTERS)[number];
 export const NETWORK_VERDICTS = ['allowed', 'blocked', 'failed'] as const;
 export type NetworkVerdict = (typeof NETWORK_VERDICTS)[number];
 
-const STATUS_RANGES: Record<AuditStatusFilter, readonly [number, number]> = {
+export const STATUS_RANGES: Record<AuditStatusFilter, readonly [number, number]> = {
   '2xx': [200, 299],
   '3xx': [300, 399],
   '4xx': [400, 499],
   '5xx': [500, 599],
   errors: [400, Number.MAX_SAFE_INTEGER],
 };
-const ANY_STATUS = [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER] as const;
+export const ANY_STATUS = [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER] as const;
 const CURSOR_PREFIX = 'ev1:';
 
 /**
@@ -53,7 +53,7 @@ const CURSOR_PREFIX = 'ev1:';
  * 32 × 18 parameters stays far below SQLite's limit of 32,766.
  */
 const ROWS_PER_INSERT = 32;
-const INSERT_COLUMNS = [
+export const INSERT_COLUMNS = [
   'kind', 'ts', 'sandbox_id', 'sandbox_name', 'secret_id', 'host', 'method', 'path', 'status', 'upstream_status',
   'latency_ms', 'error_code', 'dst_ip', 'dst_port', 'verdict', 'match_rule', 'bytes_sent', 'bytes_recv',
 ] as const;
@@ -125,7 +125,8 @@ export function decodeCursor(cursor: string): number | undefined {
   return Number.isSafeInteger(id) ? id : undefined;
 }
 
-interface EventDbRow {
+/** An events row as both stores read it back. */
+export interface EventDbRow {
   id: number;
   kind: 'request' | 'connection';
   ts: string;
@@ -279,7 +280,7 @@ export class EventsRepository {
   }
 }
 
-function toAuditEvent(row: EventDbRow): ProxyAuditEvent {
+export function toAuditEvent(row: EventDbRow): ProxyAuditEvent {
   // Built in the documented key order; absent optionals are left out rather than null.
   const event: Partial<ProxyAuditEvent> = { id: row.id, ts: row.ts, sandbox_id: row.sandbox_id };
   if (row.sandbox_name !== null) event.sandbox_name = row.sandbox_name;
@@ -294,7 +295,7 @@ function toAuditEvent(row: EventDbRow): ProxyAuditEvent {
   return event as ProxyAuditEvent;
 }
 
-function toNetworkEvent(row: EventDbRow): NetworkEvent {
+export function toNetworkEvent(row: EventDbRow): NetworkEvent {
   const event: Record<string, unknown> = { kind: row.kind, id: row.id, ts: row.ts };
   for (const column of NETWORK_OPTIONAL_COLUMNS) {
     const value = row[column];

@@ -11,7 +11,7 @@ import type { SecretSandboxBinding } from '../sdk/types.js';
 export type { SecretSandboxBinding };
 
 /** Most bindings one sandbox may hold (Superserve's cap). */
-const MAX_BINDINGS = 32;
+export const MAX_BINDINGS = 32;
 
 /** A binding as the sandbox shows it; detached bindings are not shown. */
 export interface SandboxBinding {
@@ -37,7 +37,8 @@ export interface SandboxRecord {
 
 /** `GET /secrets/{name}/sandboxes` item. */
 
-interface SandboxRow {
+/** A sandboxes row as both stores read it (JSON columns as text). */
+export interface SandboxRow {
   id: string;
   name: string;
   access_token: string;
@@ -47,7 +48,7 @@ interface SandboxRow {
   created_at: string;
 }
 
-interface BindingRow {
+export interface BindingRow {
   id: number;
   sandbox_id: string;
   env_key: string;
@@ -56,10 +57,10 @@ interface BindingRow {
   revoked: BindingRevocation;
 }
 
-const SANDBOX_COLUMNS = 'id, name, access_token, env_vars, network, metadata, created_at';
-const BINDING_COLUMNS = 'id, sandbox_id, env_key, secret_name, stand_in, revoked';
+export const SANDBOX_COLUMNS = 'id, name, access_token, env_vars, network, metadata, created_at';
+export const BINDING_COLUMNS = 'id, sandbox_id, env_key, secret_name, stand_in, revoked';
 /** A binding that still occupies its env key: live, or revoked because its secret was deleted. */
-const NOT_DETACHED = "(revoked IS NULL OR revoked <> 'proxy_token_revoked')";
+export const NOT_DETACHED = "(revoked IS NULL OR revoked <> 'proxy_token_revoked')";
 
 /** Sandboxes and their bindings. Every mutation is one transaction, then one StoreChange. */
 export class SandboxesRepository {
@@ -144,12 +145,12 @@ export class SandboxesRepository {
     this.#db.transaction(() => {
       const sandbox = this.#requireSandbox(sandboxId);
       const current = this.#bindingAt.get(sandboxId, envKey) as BindingRow | undefined;
-      if (current?.revoked === null) throw new ApiError('conflict', `env-var key ${JSON.stringify(envKey)} is already bound on this sandbox`);
+      if (current?.revoked === null) throw BINDING_ERRORS.bound(envKey);
       if (Object.hasOwn(JSON.parse(sandbox.env_vars) as object, envKey)) {
-        throw new ApiError('conflict', `env-var key ${JSON.stringify(envKey)} is already set in env_vars on this sandbox`);
+        throw BINDING_ERRORS.inEnvVars(envKey);
       }
       const occupied = (this.#bindingsOf.all(sandboxId) as BindingRow[]).length - (current ? 1 : 0);
-      if (occupied >= MAX_BINDINGS) throw new ApiError('bad_request', `sandbox already has the max ${MAX_BINDINGS} secret bindings`);
+      if (occupied >= MAX_BINDINGS) throw BINDING_ERRORS.full();
       const secret = this.#secret(envKey, secretName);
       if (current) this.#detach.run(current.id);
       this.#bind(sandboxId, envKey, secretName, secret, new Date().toISOString());
@@ -163,7 +164,7 @@ export class SandboxesRepository {
     this.#db.transaction(() => {
       this.#requireSandbox(sandboxId);
       const current = this.#bindingAt.get(sandboxId, envKey) as BindingRow | undefined;
-      if (!current) throw new ApiError('not_found', `no secret bound under env-var key ${JSON.stringify(envKey)} on this sandbox`);
+      if (!current) throw BINDING_ERRORS.notBound(envKey);
       this.#detach.run(current.id);
     })();
     this.#emit({ kind: 'sandbox', sandboxId });
@@ -183,7 +184,7 @@ export class SandboxesRepository {
   #secret(envKey: string, name: string): { id: string; provider: string | null } {
     const secret = this.#secretByName.get(name) as { id: string; provider: string | null } | undefined;
     if (!secret) {
-      throw new ApiError('secret_not_found', `secrets[${envKey}] references ${JSON.stringify(name)}, which does not exist for this team`);
+      throw BINDING_ERRORS.secretNotFound(envKey, name);
     }
     return secret;
   }
@@ -194,11 +195,22 @@ export class SandboxesRepository {
   }
 }
 
-function sandboxNotFound(): ApiError {
+/** The binding failures both stores raise, with Superserve's messages. */
+export const BINDING_ERRORS = {
+  bound: (envKey: string) => new ApiError('conflict', `env-var key ${JSON.stringify(envKey)} is already bound on this sandbox`),
+  inEnvVars: (envKey: string) => new ApiError('conflict', `env-var key ${JSON.stringify(envKey)} is already set in env_vars on this sandbox`),
+  full: () => new ApiError('bad_request', `sandbox already has the max ${MAX_BINDINGS} secret bindings`),
+  notBound: (envKey: string) => new ApiError('not_found', `no secret bound under env-var key ${JSON.stringify(envKey)} on this sandbox`),
+  secretNotFound: (envKey: string, name: string) =>
+    new ApiError('secret_not_found', `secrets[${envKey}] references ${JSON.stringify(name)}, which does not exist for this team`),
+};
+
+export function sandboxNotFound(): ApiError {
   return new ApiError('not_found', 'Sandbox not found');
 }
 
-function toRecord(row: SandboxRow, bindings: readonly BindingRow[]): SandboxRecord {
+/** The API's view of a sandbox and its bindings not detached. */
+export function toRecord(row: SandboxRow, bindings: readonly BindingRow[]): SandboxRecord {
   return {
     id: row.id,
     name: row.name,

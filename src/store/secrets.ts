@@ -11,7 +11,8 @@ import type { SecretInfo } from '../sdk/types.js';
 export type { SecretInfo };
 
 
-interface SecretRow {
+/** A secrets row as both stores read it (JSON columns as text). */
+export interface SecretRow {
   id: string;
   name: string;
   auth_type: string;
@@ -23,7 +24,7 @@ interface SecretRow {
   last_used_at: string | null;
 }
 
-const INFO_COLUMNS = 'id, name, auth_type, auth_config, provider, hosts, created_at, updated_at, last_used_at';
+export const INFO_COLUMNS = 'id, name, auth_type, auth_config, provider, hosts, created_at, updated_at, last_used_at';
 
 /** Secrets table access. Values go in sealed and never come out here (see rule-source.ts). */
 export class SecretsRepository {
@@ -118,7 +119,8 @@ export class SecretsRepository {
   }
 }
 
-function toInfo(row: SecretRow): SecretInfo {
+/** The API's view of a secrets row. */
+export function toInfo(row: SecretRow): SecretInfo {
   return {
     id: row.id,
     name: row.name,

@@ -1,12 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import { ApiError } from '../../errors.js';
-import { AUDIT_STATUS_FILTERS, type EventsRepository } from '../../store/events.js';
+import { AUDIT_STATUS_FILTERS } from '../../store/events.js';
+import type { Awaitable, EventReader } from '../admin-store.js';
 import { parseChoice, parseLimit, queryText } from './event-query.js';
 
 export interface AuditRoutesDeps {
-  events: Pick<EventsRepository, 'auditForSecret'>;
+  events: Pick<EventReader, 'auditForSecret'>;
   /** The secret's id, or undefined when no secret has that name. */
-  secretIdByName(name: string): string | undefined;
+  secretIdByName(name: string): Awaitable<string | undefined>;
 }
 
 /** `GET /secrets/:name/audit?limit&before&status` → ProxyAuditEvent[], newest first. */
@@ -16,7 +17,7 @@ export function auditRoutes(deps: AuditRoutesDeps): (app: FastifyInstance) => vo
       const limit = parseLimit(request.query);
       const before = parseEventId(request.query);
       const status = parseChoice(request.query, 'status', AUDIT_STATUS_FILTERS);
-      const secretId = deps.secretIdByName(request.params.name);
+      const secretId = await deps.secretIdByName(request.params.name);
       if (secretId === undefined) throw new ApiError('not_found', 'Secret not found');
       return deps.events.auditForSecret(secretId, { limit, before, status });
     });

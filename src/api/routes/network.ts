@@ -1,11 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import { ApiError } from '../../errors.js';
-import { NETWORK_VERDICTS, decodeCursor, type EventsRepository } from '../../store/events.js';
+import { NETWORK_VERDICTS, decodeCursor } from '../../store/events.js';
+import type { Awaitable, EventReader } from '../admin-store.js';
 import { parseChoice, parseLimit, parseTimestamp, queryText } from './event-query.js';
 
 export interface NetworkRoutesDeps {
-  events: Pick<EventsRepository, 'networkForSandbox'>;
-  sandboxExists(id: string): boolean;
+  events: Pick<EventReader, 'networkForSandbox'>;
+  sandboxExists(id: string): Awaitable<boolean>;
 }
 
 /** `GET /sandboxes/:id/network?limit&before&since&verdict` → `{data, next_cursor, has_more}`. */
@@ -16,7 +17,7 @@ export function networkRoutes(deps: NetworkRoutesDeps): (app: FastifyInstance) =
       const cursor = parseCursor(request.query);
       const since = parseTimestamp(request.query, 'since');
       const verdict = parseChoice(request.query, 'verdict', NETWORK_VERDICTS);
-      if (!deps.sandboxExists(request.params.id)) throw new ApiError('not_found', 'Sandbox not found');
+      if (!(await deps.sandboxExists(request.params.id))) throw new ApiError('not_found', 'Sandbox not found');
       return deps.events.networkForSandbox(request.params.id, { limit, cursor, since, verdict });
     });
   };

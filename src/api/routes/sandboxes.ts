@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { ApiError } from '../../errors.js';
 import { parseAttachBinding, parseCreateSandbox } from '../../secrets/validate-sandbox.js';
-import type { SandboxRecord, Store } from '../../store/index.js';
+import type { SandboxRecord } from '../../store/index.js';
+import type { AdminStore } from '../admin-store.js';
 import { buildSandboxEnv, type SandboxEnvOptions } from '../sandbox-env.js';
 
 interface IdParams {
@@ -9,7 +10,7 @@ interface IdParams {
 }
 
 /** `/sandboxes` CRUD and binding attach/detach (CONTRACT §4, superserve-api-facts §3). */
-export function sandboxRoutes(app: FastifyInstance, store: Store, envOptions: SandboxEnvOptions): void {
+export function sandboxRoutes(app: FastifyInstance, store: AdminStore, envOptions: SandboxEnvOptions): void {
   const toWire = (sandbox: SandboxRecord) => ({
     id: sandbox.id,
     name: sandbox.name,
@@ -22,28 +23,28 @@ export function sandboxRoutes(app: FastifyInstance, store: Store, envOptions: Sa
     env: buildSandboxEnv(sandbox, envOptions),
   });
 
-  app.post('/sandboxes', async (request, reply) => reply.code(201).send(toWire(store.sandboxes.create(parseCreateSandbox(request.body)))));
+  app.post('/sandboxes', async (request, reply) => reply.code(201).send(toWire(await store.sandboxes.create(parseCreateSandbox(request.body)))));
 
-  app.get('/sandboxes', async () => store.sandboxes.list().map(toWire));
+  app.get('/sandboxes', async () => (await store.sandboxes.list()).map(toWire));
 
   app.get<{ Params: IdParams }>('/sandboxes/:id', async (request) => {
-    const sandbox = store.sandboxes.get(request.params.id);
+    const sandbox = await store.sandboxes.get(request.params.id);
     if (!sandbox) throw new ApiError('not_found', 'Sandbox not found');
     return toWire(sandbox);
   });
 
   app.delete<{ Params: IdParams }>('/sandboxes/:id', async (request, reply) => {
-    store.sandboxes.delete(request.params.id);
+    await store.sandboxes.delete(request.params.id);
     return reply.code(204).send();
   });
 
   app.post<{ Params: IdParams }>('/sandboxes/:id/secrets', async (request, reply) => {
     const { env_key, secret_name } = parseAttachBinding(request.body);
-    return reply.code(201).send(store.sandboxes.attach(request.params.id, env_key, secret_name));
+    return reply.code(201).send(await store.sandboxes.attach(request.params.id, env_key, secret_name));
   });
 
   app.delete<{ Params: IdParams & { env_key: string } }>('/sandboxes/:id/secrets/:env_key', async (request, reply) => {
-    store.sandboxes.detach(request.params.id, request.params.env_key);
+    await store.sandboxes.detach(request.params.id, request.params.env_key);
     return reply.code(204).send();
   });
 }

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/load.js';
-import { createDaemon } from '../../main.js';
+import { startRole } from '../../roles.js';
 import { createLogger } from '../../log/logger.js';
 
 interface ServeFlags {
@@ -10,6 +10,9 @@ interface ServeFlags {
   dataDir?: string;
   resolve?: string[];
   logLevel?: string;
+  role?: string;
+  controlUrl?: string;
+  sidecarToken?: string;
 }
 
 /** `credproxy serve`: run both listeners until SIGTERM/SIGINT. Config errors exit 2. */
@@ -23,6 +26,9 @@ export function registerServeCommand(program: Command): void {
     .option('--data-dir <dir>', 'state directory (default ./data)')
     .option('--resolve <host:port=ip:port>', 'pin an upstream address, like curl --resolve (repeatable)', collect, undefined)
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (default info)')
+    .option('--role <role>', 'standalone (default) | control | sidecar: see README "Fleet mode"')
+    .option('--control-url <url>', 'sidecar: the control plane admin URL (env CREDPROXY_CONTROL_URL)')
+    .option('--sidecar-token <token>', 'sidecar: its token from POST /fleet/sidecars (prefer env CREDPROXY_SIDECAR_TOKEN)')
     .action(async (flags: ServeFlags) => {
       try {
         await serve(flags);
@@ -44,10 +50,13 @@ async function serve(flags: ServeFlags): Promise<void> {
       dataDir: flags.dataDir,
       'upstream.resolve': flags.resolve,
       'log.level': flags.logLevel,
+      'fleet.role': flags.role,
+      'fleet.controlUrl': flags.controlUrl,
+      'fleet.sidecarToken': flags.sidecarToken,
     },
   });
   const logger = createLogger({ level: config.log.level });
-  const daemon = await createDaemon(config, { logger });
+  const daemon = await startRole(config, { logger });
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) return;

@@ -1,0 +1,52 @@
+import type { SandboxDefinition } from '../secrets/validate-sandbox.js';
+import type { SecretDefinition } from '../secrets/validate-secret.js';
+import type { SandboxRecord } from '../store/sandboxes.js';
+import type { AuditStatusFilter, NetworkVerdict } from '../store/events.js';
+import type { NetworkPage, ProxyAuditEvent, SecretInfo, SecretSandboxBinding } from '../sdk/types.js';
+
+/** A value now (SQLite, synchronous) or later (PostgreSQL); routes await either. */
+export type Awaitable<T> = T | Promise<T>;
+
+/**
+ * What the admin API's secret and sandbox routes need from a store: the SQLite repositories
+ * (store/) and the PostgreSQL ones (store/postgres/) both provide it. Failures are ApiErrors today.
+ */
+export interface AdminStore {
+  readonly secrets: {
+    create(def: SecretDefinition): Awaitable<SecretInfo>;
+    list(): Awaitable<SecretInfo[]>;
+    getByName(name: string): Awaitable<SecretInfo | undefined>;
+    rotate(name: string, value: string): Awaitable<SecretInfo>;
+    delete(name: string): Awaitable<void>;
+  };
+  readonly sandboxes: {
+    create(def: SandboxDefinition): Awaitable<SandboxRecord>;
+    get(id: string): Awaitable<SandboxRecord | undefined>;
+    list(): Awaitable<SandboxRecord[]>;
+    delete(id: string): Awaitable<void>;
+    attach(sandboxId: string, envKey: string, secretName: string): Awaitable<{ env_key: string; secret_name: string }>;
+    detach(sandboxId: string, envKey: string): Awaitable<void>;
+    bindingsOfSecret(secretId: string): Awaitable<SecretSandboxBinding[]>;
+  };
+}
+
+/** `GET /secrets/{name}/audit` filters; `before` is an event id, exclusive. */
+export interface AuditQuery {
+  limit: number;
+  before?: number | undefined;
+  status?: AuditStatusFilter | undefined;
+}
+
+/** `GET /sandboxes/{id}/network` filters; `cursor` is the id inside a previous `next_cursor`. */
+export interface NetworkQuery {
+  limit: number;
+  cursor?: number | undefined;
+  since?: Date | undefined;
+  verdict?: NetworkVerdict | undefined;
+}
+
+/** What the audit and network routes read: the local events table, or every sidecar's rows in PostgreSQL. */
+export interface EventReader {
+  auditForSecret(secretId: string, query: AuditQuery): Awaitable<ProxyAuditEvent[]>;
+  networkForSandbox(sandboxId: string, query: NetworkQuery): Awaitable<NetworkPage>;
+}

@@ -1,0 +1,20 @@
+import type { FrozenConfig } from './config/schema.js';
+import { createControlPlane } from './control/index.js';
+import type { Logger } from './log/logger.js';
+import { createDaemon } from './main.js';
+import { createSidecar } from './sidecar/index.js';
+
+/**
+ * Starts what `fleet.role` names: the single daemon (standalone, the default), a control-plane
+ * replica or a sidecar. Each writes its own ready line and stops on close().
+ */
+export async function startRole(config: FrozenConfig, options: { logger: Logger }): Promise<{ close(): Promise<void> }> {
+  switch (config.fleet.role) {
+    case 'control':
+      return createControlPlane(config, options);
+    case 'sidecar':
+      return createSidecar(config, options);
+    case 'standalone':
+      return createDaemon(config, options);
+  }
+}

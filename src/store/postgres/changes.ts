@@ -1,0 +1,50 @@
+import type { PgClient } from './db.js';
+
+/** The NOTIFY channel every control-plane replica LISTENs on; the payload is the change's seq. */
+export const CHANGES_CHANNEL = 'credproxy_changes';
+
+export type ChangeKind = 'sandbox' | 'secret' | 'sidecar';
+
+/** One row of the change log, as sidecars receive it. */
+export interface ChangeRecord {
+  readonly seq: number;
+  readonly kind: ChangeKind;
+  /** The sandbox id, secret id or sidecar name. */
+  readonly subjectId: string;
+  /** The one sidecar it concerns; null when any sidecar may hold the subject. */
+  readonly sidecar: string | null;
+}
+
+/**
+ * Appends a change inside the caller's transaction and notifies every replica; PostgreSQL
+ * delivers the NOTIFY only when the transaction commits, so nobody hears of a rolled-back change.
+ */
+export async function recordChange(client: PgClient, kind: ChangeKind, subjectId: string, sidecar: string | null): Promise<void> {
+  await client.query(
+    `WITH c AS (INSERT INTO changes (kind, subject_id, sidecar) VALUES ($1, $2, $3) RETURNING seq)
+     SELECT pg_notify('${CHANGES_CHANNEL}', seq::text) FROM c`,
+    [kind, subjectId, sidecar],
+  );
+}
+
+interface ChangeRow {
+  seq: string;
+  kind: ChangeKind;
+  subject_id: string;
+  sidecar: string | null;
+}
+
+/** Changes after `seq` (exclusive), oldest first, at most `limit`. */
+export async function changesAfter(client: Pick<PgClient, 'query'>, seq: number, limit: number): Promise<ChangeRecord[]> {
+  const { rows } = await client.query<ChangeRow>(
+    'SELECT seq, kind, subject_id, sidecar FROM changes WHERE seq > $1 ORDER BY seq LIMIT $2',
+    [seq, limit],
+  );
+  return rows.map((r) => ({ seq: Number(r.seq), kind: r.kind, subjectId: r.subject_id, sidecar: r.sidecar }));
+}
+
+/** The newest seq (0 for none): a bundle read in the same snapshot is current up to it. */
+export async function latestChangeSeq(client: Pick<PgClient, 'query'>): Promise<number> {
+  const { rows } = await client.query<{ seq: string | null }>('SELECT max(seq) AS seq FROM changes');
+  return Number(rows[0]?.seq ?? 0);
+}

@@ -1,0 +1,165 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { ApiError } from '../../errors.js';
+import type { AuthType, BindingRecord, BindingRevocation, NetworkPolicyRecord, SandboxRuleRecord } from '../../rules/source.js';
+import type { SealedEnvelope } from '../../secrets/envelope.js';
+import { latestChangeSeq, recordChange } from './changes.js';
+import { inTransaction, UNIQUE_VIOLATION, type PgPool } from './db.js';
+
+/** A sidecar as the admin API lists it; never its token. */
+export interface SidecarInfo {
+  name: string;
+  created_at: string;
+  last_seen_at: string | null;
+}
+
+/** A secret of a bundle before it is opened: rules plus its envelope. */
+export interface BundleSecretRow {
+  readonly id: string;
+  readonly name: string;
+  readonly authType: AuthType;
+  readonly authConfig: Record<string, unknown>;
+  readonly hosts: string[];
+  readonly sealed: Pick<SealedEnvelope, 'valueEnc' | 'dataKeyEnc'>;
+}
+
+export interface BundleRows {
+  readonly seq: number;
+  readonly sandboxes: SandboxRuleRecord[];
+  readonly secrets: BundleSecretRow[];
+}
+
+const NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+const TOKEN_PREFIX = 'cpsc_';
+const LAST_SEEN_EVERY_MS = 60_000;
+
+/** Sidecar registry and the bundle read model (what one sidecar may hold). */
+export class PgFleetRepository {
+  readonly #pool: PgPool;
+
+  constructor(pool: PgPool) {
+    this.#pool = pool;
+  }
+
+  /** Registers a sidecar; the token is returned once and stored only as its SHA-256. */
+  async register(name: unknown): Promise<{ name: string; token: string }> {
+    if (typeof name !== 'string' || !NAME.test(name)) {
+      throw new ApiError('bad_request', 'name must be 1-63 lowercase letters, digits or hyphens, starting and ending with a letter or digit');
+    }
+    const token = TOKEN_PREFIX + randomBytes(32).toString('base64url');
+    try {
+      await this.#pool.query('INSERT INTO sidecars (name, token_hash, created_at) VALUES ($1, $2, $3)', [name, tokenHash(token), new Date().toISOString()]);
+    } catch (err) {
+      if ((err as { code?: string }).code === UNIQUE_VIOLATION) throw new ApiError('conflict', `a sidecar named ${JSON.stringify(name)} already exists`);
+      throw err;
+    }
+    return { name, token };
+  }
+
+  async list(): Promise<SidecarInfo[]> {
+    const { rows } = await this.#pool.query<SidecarInfo>('SELECT name, created_at, last_seen_at FROM sidecars ORDER BY name');
+    return rows;
+  }
+
+  /** Revokes a sidecar's token; its open change streams are closed (a `sidecar` change). */
+  async remove(name: string): Promise<void> {
+    await inTransaction(this.#pool, async (client) => {
+      const { rowCount } = await client.query('DELETE FROM sidecars WHERE name = $1', [name]);
+      if (!rowCount) throw new ApiError('not_found', 'Sidecar not found');
+      await recordChange(client, 'sidecar', name, name);
+    });
+  }
+
+  /**
+   * The sidecar a token belongs to. The lookup is by SHA-256, so timing tells nothing of the
+   * token; `last_seen_at` is written at most once a minute per sidecar, not on every call.
+   */
+  async authenticate(token: string): Promise<string | undefined> {
+    if (!token.startsWith(TOKEN_PREFIX)) return undefined;
+    const { rows } = await this.#pool.query<{ name: string; last_seen_at: string | null }>(
+      'SELECT name, last_seen_at FROM sidecars WHERE token_hash = $1', [tokenHash(token)]);
+    const found = rows[0];
+    if (!found) return undefined;
+    const now = Date.now();
+    if (found.last_seen_at === null || now - Date.parse(found.last_seen_at) > LAST_SEEN_EVERY_MS) {
+      await this.#pool.query('UPDATE sidecars SET last_seen_at = $2 WHERE name = $1', [found.name, new Date(now).toISOString()]);
+    }
+    return found.name;
+  }
+
+  /**
+   * What `sidecar` may hold, read in one snapshot with the change seq it is current up to: its
+   * sandboxes (all of them, or those of `only` that are still its own), every binding ever made
+   * in them (detached ones answer proxy_token_revoked), and the secrets of their live bindings.
+   */
+  async bundle(sidecar: string, only?: readonly string[]): Promise<BundleRows> {
+    return inTransaction(this.#pool, async (client) => {
+      await client.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      const seq = await latestChangeSeq(client);
+      const filter = only ? 'AND id = ANY($2)' : '';
+      const params = only ? [sidecar, only] : [sidecar];
+      const sandboxes = await client.query<{ id: string; name: string; access_token: string; network: string }>(
+        `SELECT id, name, access_token, network FROM sandboxes WHERE sidecar = $1 ${filter} ORDER BY seq`, params);
+      const ids = sandboxes.rows.map((s) => s.id);
+      const bindings = await client.query<BindingDbRow>(
+        `SELECT id, sandbox_id, env_key, stand_in, secret_id, deleted_secret_id, secret_name, revoked
+         FROM bindings WHERE sandbox_id = ANY($1) ORDER BY id`, [ids]);
+      const secretIds = [...new Set(bindings.rows.flatMap((b) => (b.secret_id && b.revoked === null ? [b.secret_id] : [])))];
+      const secrets = await client.query<SecretDbRow>(
+        'SELECT id, name, auth_type, auth_config, hosts, value_enc, data_key_enc FROM secrets WHERE id = ANY($1)', [secretIds]);
+      const bySandbox = new Map<string, BindingRecord[]>();
+      for (const row of bindings.rows) {
+        const list = bySandbox.get(row.sandbox_id) ?? [];
+        list.push(toBinding(row));
+        bySandbox.set(row.sandbox_id, list);
+      }
+      return {
+        seq,
+        sandboxes: sandboxes.rows.map((s) => ({
+          id: s.id, name: s.name, accessToken: s.access_token, network: JSON.parse(s.network) as NetworkPolicyRecord, bindings: bySandbox.get(s.id) ?? [],
+        })),
+        secrets: secrets.rows.map((s) => ({
+          id: s.id, name: s.name, authType: s.auth_type as AuthType, authConfig: JSON.parse(s.auth_config) as Record<string, unknown>,
+          hosts: JSON.parse(s.hosts) as string[], sealed: { valueEnc: s.value_enc, dataKeyEnc: s.data_key_enc },
+        })),
+      };
+    });
+  }
+}
+
+interface BindingDbRow {
+  id: string;
+  sandbox_id: string;
+  env_key: string;
+  stand_in: string;
+  secret_id: string | null;
+  deleted_secret_id: string | null;
+  secret_name: string;
+  revoked: BindingRevocation;
+}
+
+interface SecretDbRow {
+  id: string;
+  name: string;
+  auth_type: string;
+  auth_config: string;
+  hosts: string;
+  value_enc: Buffer;
+  data_key_enc: Buffer;
+}
+
+function toBinding(row: BindingDbRow): BindingRecord {
+  return {
+    id: Number(row.id),
+    sandboxId: row.sandbox_id,
+    envKey: row.env_key,
+    standIn: row.stand_in,
+    secretId: row.secret_id,
+    deletedSecretId: row.deleted_secret_id,
+    secretName: row.secret_name,
+    revoked: row.revoked,
+  };
+}
+
+function tokenHash(token: string): Buffer {
+  return createHash('sha256').update(token).digest();
+}

@@ -1,0 +1,100 @@
+/**
+ * The control plane's schema on PostgreSQL, as store/migrations/ is for SQLite: ordered, append
+ * only, each run in one transaction with its version recorded in `schema_migrations`. The
+ * secret, sandbox and binding tables mirror SQLite's (JSON kept as text, so the API returns it
+ * byte for byte as stored); values are envelope-encrypted (secrets/envelope.ts).
+ */
+export const PG_MIGRATIONS: readonly string[] = [
+  `
+CREATE TABLE secrets (
+  id           text PRIMARY KEY,
+  name         text NOT NULL UNIQUE,
+  auth_type    text NOT NULL,
+  auth_config  text NOT NULL,             -- JSON, exactly as the API returns it
+  provider     text,
+  hosts        text NOT NULL,             -- JSON array of host patterns
+  value_enc    bytea NOT NULL,            -- AES-256-GCM under the data key; AAD = id
+  data_key_enc bytea NOT NULL,            -- the data key, wrapped by key_id
+  key_id       text NOT NULL,
+  created_at   text NOT NULL,
+  updated_at   text NOT NULL,
+  last_used_at text
+);
+
+CREATE TABLE sandboxes (
+  id           text PRIMARY KEY,
+  name         text NOT NULL,
+  status       text NOT NULL DEFAULT 'active',
+  access_token text NOT NULL UNIQUE,
+  env_vars     text NOT NULL DEFAULT '{}',
+  network      text NOT NULL,
+  metadata     text NOT NULL DEFAULT '{}',
+  sidecar      text,                      -- the sidecar that serves it (metadata credproxy_sidecar)
+  created_at   text NOT NULL,
+  seq          bigserial                  -- creation order, like SQLite's rowid
+);
+CREATE INDEX sandboxes_sidecar ON sandboxes(sidecar);
+
+CREATE TABLE bindings (
+  id                bigserial PRIMARY KEY,
+  sandbox_id        text NOT NULL REFERENCES sandboxes(id) ON DELETE CASCADE,
+  env_key           text NOT NULL,
+  secret_id         text REFERENCES secrets(id) ON DELETE SET NULL,
+  deleted_secret_id text,
+  secret_name       text NOT NULL,
+  stand_in          text NOT NULL UNIQUE,
+  revoked           text CHECK (revoked IN ('credential_revoked', 'proxy_token_revoked')),
+  created_at        text NOT NULL
+);
+CREATE UNIQUE INDEX bindings_live_env_key ON bindings(sandbox_id, env_key)
+  WHERE revoked IS NULL OR revoked <> 'proxy_token_revoked';
+CREATE INDEX bindings_secret ON bindings(secret_id);
+CREATE INDEX bindings_sandbox ON bindings(sandbox_id);
+
+-- Sidecars: a token (stored as its SHA-256) and a name that sandboxes are assigned to.
+CREATE TABLE sidecars (
+  name         text PRIMARY KEY,
+  token_hash   bytea NOT NULL UNIQUE,
+  created_at   text NOT NULL,
+  last_seen_at text
+);
+
+-- Every committed change, in order; sidecars follow it from the seq of their bundle.
+CREATE TABLE changes (
+  seq        bigserial PRIMARY KEY,
+  kind       text NOT NULL CHECK (kind IN ('sandbox', 'secret', 'sidecar')),
+  subject_id text NOT NULL,
+  sidecar    text,                        -- NULL: every sidecar may care
+  at         timestamptz NOT NULL DEFAULT now()
+);
+
+-- Audit and network rows from every sidecar, one range partition per UTC day (created on
+-- demand, dropped whole by retention). (source, source_id) is the sidecar's own idempotent id.
+CREATE TABLE events (
+  id              bigserial,
+  ts              timestamptz NOT NULL,
+  source          text NOT NULL,
+  source_id       bigint NOT NULL,
+  kind            text NOT NULL CHECK (kind IN ('request', 'connection')),
+  sandbox_id      text,
+  sandbox_name    text,
+  secret_id       text,
+  host            text,
+  method          text,
+  path            text,
+  status          integer,
+  upstream_status integer,
+  latency_ms      double precision,
+  error_code      text,
+  dst_ip          text,
+  dst_port        integer,
+  verdict         text CHECK (verdict IN ('allowed', 'blocked', 'failed')),
+  match_rule      text,
+  bytes_sent      bigint,
+  bytes_recv      bigint,
+  UNIQUE (source, source_id, ts)
+) PARTITION BY RANGE (ts);
+CREATE INDEX events_secret_requests ON events(secret_id, id) WHERE kind = 'request';
+CREATE INDEX events_sandbox ON events(sandbox_id, id);
+`,
+];

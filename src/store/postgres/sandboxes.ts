@@ -1,0 +1,139 @@
+import { randomUUID } from 'node:crypto';
+import { findProvider } from '../../secrets/providers.js';
+import { mintAccessToken, mintStandIn } from '../../secrets/stand-in.js';
+import type { SandboxDefinition } from '../../secrets/validate-sandbox.js';
+import type { SecretSandboxBinding } from '../../sdk/types.js';
+import {
+  BINDING_COLUMNS, BINDING_ERRORS, MAX_BINDINGS, NOT_DETACHED, SANDBOX_COLUMNS, sandboxNotFound, toRecord,
+  type BindingRow, type SandboxRecord, type SandboxRow,
+} from '../sandboxes.js';
+import { recordChange } from './changes.js';
+import { inTransaction, type PgClient, type PgPool } from './db.js';
+
+/** The metadata key that assigns a sandbox to a sidecar (fleet mode); only that sidecar receives it. */
+export const SIDECAR_METADATA_KEY = 'credproxy_sidecar';
+
+interface SecretRef {
+  id: string;
+  provider: string | null;
+}
+
+/**
+ * Sandboxes and bindings on PostgreSQL; the same behaviour and messages as store/sandboxes.ts.
+ * Each mutation locks its sandbox row, so two calls on one sandbox apply one after the other as
+ * they do on SQLite, and records one change for the sandbox's sidecar.
+ */
+export class PgSandboxesRepository {
+  readonly #pool: PgPool;
+
+  constructor(pool: PgPool) {
+    this.#pool = pool;
+  }
+
+  async create(def: SandboxDefinition): Promise<SandboxRecord> {
+    const id = randomUUID();
+    const now = new Date().toISOString();
+    const sidecar = typeof def.metadata[SIDECAR_METADATA_KEY] === 'string' ? def.metadata[SIDECAR_METADATA_KEY] : null;
+    await inTransaction(this.#pool, async (client) => {
+      const resolved: Array<{ envKey: string; secretName: string; secret: SecretRef }> = [];
+      for (const [envKey, secretName] of Object.entries(def.secrets)) resolved.push({ envKey, secretName, secret: await secretRef(client, envKey, secretName) });
+      await client.query(
+        `INSERT INTO sandboxes (id, name, access_token, env_vars, network, metadata, sidecar, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+        [id, def.name, mintAccessToken(), JSON.stringify(def.env_vars), JSON.stringify(def.network), JSON.stringify(def.metadata), sidecar, now],
+      );
+      for (const { envKey, secretName, secret } of resolved) await bind(client, id, envKey, secretName, secret, now);
+      await recordChange(client, 'sandbox', id, sidecar);
+    });
+    return (await this.get(id))!;
+  }
+
+  async get(id: string): Promise<SandboxRecord | undefined> {
+    const { rows } = await this.#pool.query<SandboxRow>(`SELECT ${SANDBOX_COLUMNS} FROM sandboxes WHERE id = $1`, [id]);
+    if (!rows[0]) return undefined;
+    const bindings = await this.#pool.query<BindingRow>(`SELECT ${BINDING_COLUMNS} FROM bindings WHERE sandbox_id = $1 AND ${NOT_DETACHED} ORDER BY id`, [id]);
+    return toRecord(rows[0], bindings.rows);
+  }
+
+  async list(): Promise<SandboxRecord[]> {
+    const [sandboxes, bindings] = await Promise.all([
+      this.#pool.query<SandboxRow>(`SELECT ${SANDBOX_COLUMNS} FROM sandboxes ORDER BY seq`),
+      this.#pool.query<BindingRow>(`SELECT ${BINDING_COLUMNS} FROM bindings WHERE ${NOT_DETACHED} ORDER BY id`),
+    ]);
+    const bySandbox = new Map<string, BindingRow[]>();
+    for (const b of bindings.rows) {
+      const group = bySandbox.get(b.sandbox_id);
+      if (group) group.push(b);
+      else bySandbox.set(b.sandbox_id, [b]);
+    }
+    return sandboxes.rows.map((row) => toRecord(row, bySandbox.get(row.id) ?? []));
+  }
+
+  async delete(id: string): Promise<void> {
+    await inTransaction(this.#pool, async (client) => {
+      const { rows } = await client.query<{ sidecar: string | null }>('DELETE FROM sandboxes WHERE id = $1 RETURNING sidecar', [id]);
+      if (!rows[0]) throw sandboxNotFound();
+      await recordChange(client, 'sandbox', id, rows[0].sidecar);
+    });
+  }
+
+  async attach(sandboxId: string, envKey: string, secretName: string): Promise<{ env_key: string; secret_name: string }> {
+    await inTransaction(this.#pool, async (client) => {
+      const sandbox = await lockSandbox(client, sandboxId);
+      const { rows: held } = await client.query<BindingRow>(
+        `SELECT ${BINDING_COLUMNS} FROM bindings WHERE sandbox_id = $1 AND ${NOT_DETACHED} ORDER BY id`, [sandboxId]);
+      const current = held.find((b) => b.env_key === envKey);
+      if (current?.revoked === null) throw BINDING_ERRORS.bound(envKey);
+      if (Object.hasOwn(JSON.parse(sandbox.env_vars) as object, envKey)) throw BINDING_ERRORS.inEnvVars(envKey);
+      if (held.length - (current ? 1 : 0) >= MAX_BINDINGS) throw BINDING_ERRORS.full();
+      const secret = await secretRef(client, envKey, secretName);
+      if (current) await client.query("UPDATE bindings SET revoked = 'proxy_token_revoked' WHERE id = $1", [current.id]);
+      await bind(client, sandboxId, envKey, secretName, secret, new Date().toISOString());
+      await recordChange(client, 'sandbox', sandboxId, sandbox.sidecar);
+    });
+    return { env_key: envKey, secret_name: secretName };
+  }
+
+  async detach(sandboxId: string, envKey: string): Promise<void> {
+    await inTransaction(this.#pool, async (client) => {
+      const sandbox = await lockSandbox(client, sandboxId);
+      const { rowCount } = await client.query(
+        `UPDATE bindings SET revoked = 'proxy_token_revoked' WHERE sandbox_id = $1 AND env_key = $2 AND ${NOT_DETACHED}`,
+        [sandboxId, envKey],
+      );
+      if (!rowCount) throw BINDING_ERRORS.notBound(envKey);
+      await recordChange(client, 'sandbox', sandboxId, sandbox.sidecar);
+    });
+  }
+
+  async bindingsOfSecret(secretId: string): Promise<SecretSandboxBinding[]> {
+    const { rows } = await this.#pool.query<SecretSandboxBinding>(
+      `SELECT b.sandbox_id, s.name AS sandbox_name, b.env_key, s.status
+       FROM bindings b JOIN sandboxes s ON s.id = b.sandbox_id
+       WHERE b.secret_id = $1 AND b.revoked IS NULL ORDER BY b.id`,
+      [secretId],
+    );
+    return rows;
+  }
+}
+
+async function lockSandbox(client: PgClient, id: string): Promise<SandboxRow & { sidecar: string | null }> {
+  const { rows } = await client.query<SandboxRow & { sidecar: string | null }>(
+    `SELECT ${SANDBOX_COLUMNS}, sidecar FROM sandboxes WHERE id = $1 FOR UPDATE`, [id]);
+  if (!rows[0]) throw sandboxNotFound();
+  return rows[0];
+}
+
+/** The secret a binding names, share-locked so a concurrent delete waits for this transaction. */
+async function secretRef(client: PgClient, envKey: string, name: string): Promise<SecretRef> {
+  const { rows } = await client.query<SecretRef>('SELECT id, provider FROM secrets WHERE name = $1 FOR SHARE', [name]);
+  if (!rows[0]) throw BINDING_ERRORS.secretNotFound(envKey, name);
+  return rows[0];
+}
+
+async function bind(client: PgClient, sandboxId: string, envKey: string, secretName: string, secret: SecretRef, now: string): Promise<void> {
+  const provider = secret.provider === null ? undefined : findProvider(secret.provider);
+  await client.query(
+    'INSERT INTO bindings (sandbox_id, env_key, secret_id, secret_name, stand_in, created_at) VALUES ($1, $2, $3, $4, $5, $6)',
+    [sandboxId, envKey, secret.id, secretName, mintStandIn(provider), now],
+  );
+}

@@ -1,0 +1,80 @@
+import { randomUUID } from 'node:crypto';
+import { ApiError } from '../../errors.js';
+import type { EnvelopeCipher } from '../../secrets/envelope.js';
+import type { SecretDefinition } from '../../secrets/validate-secret.js';
+import type { SecretInfo } from '../../sdk/types.js';
+import { INFO_COLUMNS, toInfo, type SecretRow } from '../secrets.js';
+import { recordChange } from './changes.js';
+import { inTransaction, UNIQUE_VIOLATION, type PgPool } from './db.js';
+
+/** The secrets table on PostgreSQL; the same behaviour and messages as store/secrets.ts. */
+export class PgSecretsRepository {
+  readonly #pool: PgPool;
+  readonly #envelope: EnvelopeCipher;
+
+  constructor(pool: PgPool, envelope: EnvelopeCipher) {
+    this.#pool = pool;
+    this.#envelope = envelope;
+  }
+
+  async create(def: SecretDefinition): Promise<SecretInfo> {
+    const id = randomUUID();
+    const now = new Date().toISOString();
+    const sealed = await this.#envelope.seal(def.value, id);
+    try {
+      const { rows } = await this.#pool.query<SecretRow>(
+        `INSERT INTO secrets (id, name, auth_type, auth_config, provider, hosts, value_enc, data_key_enc, key_id, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING ${INFO_COLUMNS}`,
+        [id, def.name, def.authType, JSON.stringify(def.authConfig), def.provider, JSON.stringify(def.hosts),
+          sealed.valueEnc, sealed.dataKeyEnc, sealed.keyId, now],
+      );
+      return toInfo(rows[0]!);
+    } catch (err) {
+      if ((err as { code?: string }).code === UNIQUE_VIOLATION) {
+        throw new ApiError('conflict', `a secret named ${JSON.stringify(def.name)} already exists`);
+      }
+      throw err;
+    }
+  }
+
+  async list(): Promise<SecretInfo[]> {
+    const { rows } = await this.#pool.query<SecretRow>(`SELECT ${INFO_COLUMNS} FROM secrets ORDER BY created_at, id`);
+    return rows.map(toInfo);
+  }
+
+  async getByName(name: string): Promise<SecretInfo | undefined> {
+    const { rows } = await this.#pool.query<SecretRow>(`SELECT ${INFO_COLUMNS} FROM secrets WHERE name = $1`, [name]);
+    return rows[0] && toInfo(rows[0]);
+  }
+
+  /** Replaces the value under a fresh data key; every sidecar holding it hears of it. */
+  async rotate(name: string, value: string): Promise<SecretInfo> {
+    return inTransaction(this.#pool, async (client) => {
+      const { rows: found } = await client.query<{ id: string }>('SELECT id FROM secrets WHERE name = $1 FOR UPDATE', [name]);
+      if (!found[0]) throw new ApiError('not_found', 'Secret not found');
+      const { id } = found[0];
+      const sealed = await this.#envelope.seal(value, id);
+      const { rows } = await client.query<SecretRow>(
+        `UPDATE secrets SET value_enc = $1, data_key_enc = $2, key_id = $3, updated_at = $4 WHERE id = $5 RETURNING ${INFO_COLUMNS}`,
+        [sealed.valueEnc, sealed.dataKeyEnc, sealed.keyId, new Date().toISOString(), id],
+      );
+      await recordChange(client, 'secret', id, null);
+      return toInfo(rows[0]!);
+    });
+  }
+
+  /** Deletes the secret and marks its bindings `credential_revoked` in the same transaction. */
+  async delete(name: string): Promise<void> {
+    await inTransaction(this.#pool, async (client) => {
+      const { rows } = await client.query<{ id: string }>('SELECT id FROM secrets WHERE name = $1 FOR UPDATE', [name]);
+      if (!rows[0]) throw new ApiError('not_found', 'Secret not found');
+      const { id } = rows[0];
+      await client.query(
+        "UPDATE bindings SET revoked = COALESCE(revoked, 'credential_revoked'), deleted_secret_id = secret_id WHERE secret_id = $1",
+        [id],
+      );
+      await client.query('DELETE FROM secrets WHERE id = $1', [id]);
+      await recordChange(client, 'secret', id, null);
+    });
+  }
+}
