@@ -97,7 +97,8 @@ function streamChanges(deps: FleetRoutesDeps, request: FastifyRequest, reply: Fa
   const send = (change: ChangeRecord): void => {
     if (change.seq <= sent) return;
     sent = change.seq;
-    if (change.sidecar !== null && change.sidecar !== sidecar) return;
+    // Secret changes go to every sidecar (each knows whether it holds one); the rest name theirs.
+    if (change.kind !== 'secret' && change.sidecar !== sidecar) return;
     const data = JSON.stringify({ seq: change.seq, kind: change.kind, subjectId: change.subjectId });
     res.write(`event: ${STREAM_EVENTS.change}\ndata: ${data}\n\n`);
     if (change.kind === 'sidecar' && change.subjectId === sidecar) res.end();

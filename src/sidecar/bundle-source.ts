@@ -43,7 +43,7 @@ export class BundleRuleSource implements RuleSource {
 
   /**
    * Takes in a bundle: a complete one replaces everything; a partial one replaces the sandboxes
-   * in `requested` (those it lacks are gone). Secrets no sandbox binds any more are forgotten.
+   * in `requested` (those it lacks are gone). Secrets no live binding names any more are forgotten.
    */
   take(bundle: Bundle, requested: readonly string[] = []): StoreChange[] {
     const changes: StoreChange[] = [];
@@ -56,7 +56,7 @@ export class BundleRuleSource implements RuleSource {
       touched.add(sandbox.id);
     }
     for (const secret of bundle.secrets) this.#secrets.set(secret.id, held(secret));
-    const bound = new Set([...this.#sandboxes.values()].flatMap((s) => s.bindings.flatMap((b) => (b.secretId ? [b.secretId] : []))));
+    const bound = new Set([...this.#sandboxes.values()].flatMap((s) => s.bindings.flatMap((b) => (b.secretId && b.revoked === null ? [b.secretId] : []))));
     for (const id of this.#secrets.keys()) if (!bound.has(id)) this.#secrets.delete(id);
     // A secret whose value or rules changed: every sandbox the table compiled with it recompiles.
     for (const [id, old] of before) {

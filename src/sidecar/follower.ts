@@ -5,7 +5,7 @@ import type { BundleRuleSource } from './bundle-source.js';
 import type { ControlClient } from './control-client.js';
 import type { FreshnessPolicy } from './freshness-policy.js';
 
-const RETRY_MS = [100, 250, 500, 1000, 2000, 5000] as const;
+const RETRY_MS = [100, 250, 500, 1000, 2000] as const;
 
 export interface BundleFollowerDeps {
   readonly client: ControlClient;

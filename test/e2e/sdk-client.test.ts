@@ -2,6 +2,7 @@ import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { CredproxyClient, RequestError } from '../../src/sdk/index.js';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { secretsAndSandboxesRoundTrip } from '../helpers/sdk-round-trip.js';
 
 // Every CredproxyClient method against the real daemon, so the SDK's paths and shapes match the routes.
 
@@ -23,29 +24,7 @@ test('health, CA, metrics, providers', async () => {
   assert.ok(providers.some((p) => p.name === 'anthropic' && p.token_shape === 'sk-ant-api03-...'));
 });
 
-test('secrets and sandboxes round trip', async () => {
-  const secret = await client.createSecret({ name: 'sdk-secret', value: 'real-value', auth: { type: 'bearer' }, hosts: ['api.example.com'] });
-  assert.equal(secret.auth_type, 'bearer');
-  assert.equal((await client.getSecret('sdk-secret')).id, secret.id);
-  assert.ok((await client.listSecrets()).some((s) => s.name === 'sdk-secret'));
-  assert.equal((await client.rotateSecret('sdk-secret', 'new-value')).id, secret.id);
-  await assert.rejects(client.createSecret({ name: 'sdk-secret', value: 'x', provider: 'openai' }), { code: 'conflict', status: 409 });
-
-  const sandbox = await client.createSandbox({ name: 'sdk-sb', secrets: { TOKEN: 'sdk-secret' } });
-  assert.match(sandbox.env.TOKEN!, /^cps_/);
-  assert.equal((await client.getSandbox(sandbox.id)).name, 'sdk-sb');
-  assert.ok((await client.listSandboxes()).some((s) => s.id === sandbox.id));
-  assert.deepEqual(await client.attachSecret(sandbox.id, { env_key: 'OTHER', secret_name: 'sdk-secret' }), { env_key: 'OTHER', secret_name: 'sdk-secret' });
-  assert.equal((await client.secretSandboxes('sdk-secret')).length, 2);
-  await client.detachSecret(sandbox.id, 'OTHER');
-  assert.deepEqual(await client.secretAudit('sdk-secret', { limit: 10 }), []);
-  const page = await client.sandboxNetwork(sandbox.id, { limit: 10 });
-  assert.deepEqual(page.data, []);
-  assert.equal(page.has_more, false);
-  await client.deleteSandbox(sandbox.id);
-  await client.deleteSecret('sdk-secret');
-  await assert.rejects(client.getSecret('sdk-secret'), (err: RequestError) => err.code === 'not_found' && err.message === 'Secret not found');
-});
+test('secrets and sandboxes round trip', () => secretsAndSandboxesRoundTrip(client));
 
 test('agents round trip', async () => {
   const agent = await client.putAgent('sdk-agent', { name: 'sdk-agent', command: 'node a.js', secrets: ['OPENAI_API_KEY'] });

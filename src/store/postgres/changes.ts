@@ -11,7 +11,7 @@ export interface ChangeRecord {
   readonly kind: ChangeKind;
   /** The sandbox id, secret id or sidecar name. */
   readonly subjectId: string;
-  /** The one sidecar it concerns; null when any sidecar may hold the subject. */
+  /** The one sidecar a sandbox or sidecar change concerns (null: none); null for secret changes, which any sidecar may hold. */
   readonly sidecar: string | null;
 }
 

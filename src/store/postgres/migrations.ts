@@ -64,7 +64,7 @@ CREATE TABLE changes (
   seq        bigserial PRIMARY KEY,
   kind       text NOT NULL CHECK (kind IN ('sandbox', 'secret', 'sidecar')),
   subject_id text NOT NULL,
-  sidecar    text,                        -- NULL: every sidecar may care
+  sidecar    text,                        -- the sidecar a sandbox/sidecar change is for; secret changes go to all
   at         timestamptz NOT NULL DEFAULT now()
 );
 

@@ -1,0 +1,112 @@
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { loadConfig } from '../../src/config/load.js';
+import { createControlPlane, type ControlPlane } from '../../src/control/index.js';
+import { createLogger } from '../../src/log/logger.js';
+import { CredproxyClient } from '../../src/sdk/index.js';
+import { LogSink } from '../helpers/daemon.js';
+import { postgresSkipReason, testPostgres } from '../helpers/postgres.js';
+import { secretsAndSandboxesRoundTrip } from '../helpers/sdk-round-trip.js';
+
+// Two control-plane replicas (in-process) on one throwaway PostgreSQL: the SDK's round trip works
+// against either, and a change made through one reaches a change stream held open on the other.
+
+const skip = postgresSkipReason();
+const API_KEY = `control-key-${randomBytes(8).toString('hex')}`;
+const dir = mkdtempSync(join(tmpdir(), 'credproxy-control-'));
+let replicas: ControlPlane[] = [];
+const logs = new LogSink();
+
+before(async () => {
+  if (skip) return;
+  const databaseUrl = await (await testPostgres()).createDatabase();
+  const config = loadConfig({
+    cwd: dir,
+    env: {},
+    flags: {
+      'fleet.role': 'control', 'fleet.databaseUrl': databaseUrl, 'fleet.heartbeatMs': 100, masterKey: randomBytes(32).toString('base64'),
+      'admin.apiKey': API_KEY, 'admin.listen': '127.0.0.1:0', 'log.level': 'debug',
+    },
+  });
+  // Both start at once: migrations are serialised by an advisory lock.
+  replicas = await Promise.all([0, 1].map(() => createControlPlane(config, { logger: createLogger({ level: 'debug', destination: logs }) })));
+});
+
+after(async () => {
+  await Promise.all(replicas.map((r) => r.close()));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const client = (i: number) => new CredproxyClient({ url: `http://${replicas[i]!.adminAddress}`, apiKey: API_KEY });
+
+test('the SDK round trip works against a control plane on PostgreSQL', { skip }, async () => {
+  assert.deepEqual(await client(0).health(), { status: 'ok' });
+  await secretsAndSandboxesRoundTrip(client(0));
+});
+
+test('the same errors and shapes as the single daemon for bindings', { skip }, async () => {
+  const c = client(1);
+  await c.createSecret({ name: 'shape', value: 'v', auth: { type: 'bearer' }, hosts: ['api.example.com'] });
+  await assert.rejects(c.createSandbox({ name: 'x', secrets: { A: 'missing' } }), { status: 400, code: 'secret_not_found' });
+  const sandbox = await c.createSandbox({ name: 'shape', secrets: { A: 'shape' }, env_vars: { PLAIN: '1' } });
+  await assert.rejects(c.attachSecret(sandbox.id, { env_key: 'A', secret_name: 'shape' }), { status: 409, code: 'conflict' });
+  await assert.rejects(c.attachSecret(sandbox.id, { env_key: 'PLAIN', secret_name: 'shape' }), { status: 409, code: 'conflict' });
+  await assert.rejects(c.detachSecret(sandbox.id, 'NONE'), { status: 404, code: 'not_found' });
+  await assert.rejects(c.getSandbox('no-such-id'), { status: 404, code: 'not_found' });
+  await c.deleteSecret('shape');
+  // As on SQLite: a deleted secret's binding shows revoked and its key can be taken over.
+  assert.deepEqual((await c.getSandbox(sandbox.id)).secrets, [{ env_key: 'A', secret_name: 'shape', revoked: true }]);
+  assert.deepEqual(await c.secretAudit('shape', {}).catch((e: { code: string }) => e.code), 'not_found');
+});
+
+test('a change through one replica reaches a change stream on the other (LISTEN/NOTIFY)', { skip }, async () => {
+  const api = (i: number, method: string, path: string, body?: unknown) => request(`http://${replicas[i]!.adminAddress}${path}`, {
+    method: method as 'GET', headers: { 'x-api-key': API_KEY, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body),
+  }).then(async (r) => { const text = await r.body.text(); return { status: r.statusCode, json: (text ? JSON.parse(text) : undefined) as any }; });
+  const { json: { token } } = await api(0, 'POST', '/fleet/sidecars', { name: 'listener' });
+  assert.equal((await api(0, 'POST', '/fleet/sidecars', { name: 'listener' })).status, 409);
+  assert.equal((await api(0, 'POST', '/fleet/sidecars', { name: 'Not Valid' })).status, 400);
+  const unauthorized = await request(`http://${replicas[1]!.adminAddress}/fleet/changes`, { headers: { authorization: 'Bearer cpsc_wrong' } });
+  assert.equal(unauthorized.statusCode, 401);
+  await unauthorized.body.dump();
+
+  const abort = new AbortController();
+  const stream = await request(`http://${replicas[1]!.adminAddress}/fleet/changes?after=0`, { headers: { authorization: `Bearer ${token}` }, signal: abort.signal });
+  assert.equal(stream.headers['content-type'], 'text/event-stream');
+  let text = '';
+  const waiting = new Set<() => void>();
+  stream.body.on('data', (chunk: Buffer) => {
+    text += chunk.toString();
+    for (const check of waiting) check();
+  });
+  const seen = (needle: string) => new Promise<number>((resolve, reject) => {
+    const start = performance.now();
+    const timer = setTimeout(() => reject(new Error(`no ${needle} in: ${text}`)), 3_000);
+    const check = () => {
+      if (!text.includes(needle)) return;
+      clearTimeout(timer);
+      waiting.delete(check);
+      resolve(performance.now() - start);
+    };
+    waiting.add(check);
+    check();
+  });
+  await seen('event: heartbeat');
+  const created = await api(0, 'POST', '/sandboxes', { name: 'mine', secrets: {}, metadata: { credproxy_sidecar: 'listener' } });
+  const other = await api(0, 'POST', '/sandboxes', { name: 'not-mine', secrets: {}, metadata: { credproxy_sidecar: 'someone-else' } });
+  const ms = await seen(created.json.id);
+  assert.ok(ms < 1_000, `${ms} ms`);
+  assert.ok(!text.includes(other.json.id), 'another sidecar\'s sandbox is not announced to this one');
+  // Revoking the sidecar ends its stream.
+  assert.equal((await api(0, 'DELETE', '/fleet/sidecars/listener')).status, 204);
+  await seen('"kind":"sidecar"');
+  abort.abort();
+  const listed = await api(1, 'GET', '/fleet/sidecars');
+  assert.deepEqual(listed.json, []);
+  assert.ok(!logs.text.includes(token), 'the token is never logged');
+});

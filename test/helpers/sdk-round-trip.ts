@@ -1,0 +1,31 @@
+import assert from 'node:assert/strict';
+import { type CredproxyClient, RequestError } from '../../src/sdk/index.js';
+
+/**
+ * Every secret and sandbox method of CredproxyClient, in one flow; run against the single daemon
+ * (test/e2e/sdk-client.test.ts) and a fleet control plane on PostgreSQL (test/fleet/control-api.test.ts),
+ * so both serve the same wire format.
+ */
+export async function secretsAndSandboxesRoundTrip(client: CredproxyClient): Promise<void> {
+  const secret = await client.createSecret({ name: 'sdk-secret', value: 'real-value', auth: { type: 'bearer' }, hosts: ['api.example.com'] });
+  assert.equal(secret.auth_type, 'bearer');
+  assert.equal((await client.getSecret('sdk-secret')).id, secret.id);
+  assert.ok((await client.listSecrets()).some((s) => s.name === 'sdk-secret'));
+  assert.equal((await client.rotateSecret('sdk-secret', 'new-value')).id, secret.id);
+  await assert.rejects(client.createSecret({ name: 'sdk-secret', value: 'x', provider: 'openai' }), { code: 'conflict', status: 409 });
+
+  const sandbox = await client.createSandbox({ name: 'sdk-sb', secrets: { TOKEN: 'sdk-secret' } });
+  assert.match(sandbox.env.TOKEN!, /^cps_/);
+  assert.equal((await client.getSandbox(sandbox.id)).name, 'sdk-sb');
+  assert.ok((await client.listSandboxes()).some((s) => s.id === sandbox.id));
+  assert.deepEqual(await client.attachSecret(sandbox.id, { env_key: 'OTHER', secret_name: 'sdk-secret' }), { env_key: 'OTHER', secret_name: 'sdk-secret' });
+  assert.equal((await client.secretSandboxes('sdk-secret')).length, 2);
+  await client.detachSecret(sandbox.id, 'OTHER');
+  assert.deepEqual(await client.secretAudit('sdk-secret', { limit: 10 }), []);
+  const page = await client.sandboxNetwork(sandbox.id, { limit: 10 });
+  assert.deepEqual(page.data, []);
+  assert.equal(page.has_more, false);
+  await client.deleteSandbox(sandbox.id);
+  await client.deleteSecret('sdk-secret');
+  await assert.rejects(client.getSecret('sdk-secret'), (err: RequestError) => err.code === 'not_found' && err.message === 'Secret not found');
+}
