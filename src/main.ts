@@ -1,11 +1,9 @@
-import { mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import type { FrozenConfig } from './config/schema.js';
 import { createLogger, type Logger } from './log/logger.js';
 import { ProxyEvents } from './proxy/events.js';
 import { ProxyServer } from './proxy/server.js';
-import { LeafCertStore, loadOrCreateCa, writeCaBundle } from './tls/index.js';
+import { prepareProxyTls } from './tls/index.js';
 import { loadOrCreateMasterKey, SecretCipher } from './secrets/crypto.js';
 import { loadOrCreateApiKey } from './secrets/key-files.js';
 import { openStore } from './store/index.js';
@@ -52,14 +50,8 @@ export interface DaemonOptions {
  */
 export async function createDaemon(config: FrozenConfig, options: DaemonOptions = {}): Promise<Daemon> {
   const logger = options.logger ?? createLogger({ level: config.log.level });
-  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
-
-  const ca = await loadOrCreateCa({ certPath: config.ca.cert, keyPath: config.ca.key, logger });
-  const bundlePath = join(config.dataDir, 'ca-bundle.pem');
-  await writeCaBundle(ca.certPem, bundlePath);
-
   const events = new ProxyEvents();
-  const certs = await LeafCertStore.create(ca, { onLookup: (result) => events.emit('certCache', result) });
+  const { ca, bundlePath, certs } = await prepareProxyTls(config, { logger, onLookup: (result) => events.emit('certCache', result) });
 
   const cipher = new SecretCipher(await loadOrCreateMasterKey(config));
   const apiKey = await loadOrCreateApiKey(config);

@@ -1,4 +1,3 @@
-import { mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { FrozenConfig } from '../config/schema.js';
@@ -7,7 +6,7 @@ import { formatAddress, splitListen } from '../main.js';
 import { ProxyEvents } from '../proxy/events.js';
 import { ProxyServer } from '../proxy/server.js';
 import { RuleTable, StandInPolicy } from '../rules/index.js';
-import { LeafCertStore, loadOrCreateCa, writeCaBundle } from '../tls/index.js';
+import { prepareProxyTls } from '../tls/index.js';
 import { loadOrCreateApiKey } from '../secrets/key-files.js';
 import { SealedBoxKeyPair } from '../secrets/sealed-box.js';
 import { DATABASE_FILE, openDatabase } from '../store/index.js';
@@ -41,12 +40,8 @@ export interface Sidecar {
  */
 export async function createSidecar(config: FrozenConfig, options: { logger?: Logger } = {}): Promise<Sidecar> {
   const logger = options.logger ?? createLogger({ level: config.log.level });
-  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
-  const ca = await loadOrCreateCa({ certPath: config.ca.cert, keyPath: config.ca.key, logger });
-  const bundlePath = join(config.dataDir, 'ca-bundle.pem');
-  await writeCaBundle(ca.certPem, bundlePath);
   const events = new ProxyEvents();
-  const certs = await LeafCertStore.create(ca, { onLookup: (result) => events.emit('certCache', result) });
+  const { ca, certs } = await prepareProxyTls(config, { logger, onLookup: (result) => events.emit('certCache', result) });
 
   const source = new BundleRuleSource();
   const rules = new RuleTable(source);

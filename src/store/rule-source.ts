@@ -12,15 +12,17 @@ import type { SecretCipher } from '../secrets/crypto.js';
 import type { SecretValue } from '../secrets/secret-value.js';
 import type { Database } from './db.js';
 
-interface SandboxRow {
+/** The rule table's columns of a sandboxes row, as both stores read them. */
+export interface RuleSandboxRow {
   id: string;
   name: string;
   access_token: string;
   network: string;
 }
 
-interface BindingRow {
-  id: number;
+/** A bindings row as both stores read it (PostgreSQL's bigserial id arrives as text). */
+export interface RuleBindingRow {
+  id: number | string;
   sandbox_id: string;
   env_key: string;
   stand_in: string;
@@ -38,8 +40,8 @@ interface SecretRuleRow {
   hosts: string;
 }
 
-const SANDBOX_COLUMNS = 'id, name, access_token, network';
-const BINDING_COLUMNS = 'id, sandbox_id, env_key, stand_in, secret_id, deleted_secret_id, secret_name, revoked';
+export const RULE_SANDBOX_COLUMNS = 'id, name, access_token, network';
+export const RULE_BINDING_COLUMNS = 'id, sandbox_id, env_key, stand_in, secret_id, deleted_secret_id, secret_name, revoked';
 
 /**
  * The rule table's read model of the store. Unlike the API's view it includes detached
@@ -56,27 +58,27 @@ export class StoreRuleSource implements RuleSource {
 
   constructor(db: Database, cipher: SecretCipher) {
     this.#cipher = cipher;
-    this.#allSandboxes = db.prepare(`SELECT ${SANDBOX_COLUMNS} FROM sandboxes ORDER BY created_at, rowid`);
-    this.#allBindings = db.prepare(`SELECT ${BINDING_COLUMNS} FROM bindings ORDER BY id`);
-    this.#sandbox = db.prepare(`SELECT ${SANDBOX_COLUMNS} FROM sandboxes WHERE id = ?`);
-    this.#bindingsOf = db.prepare(`SELECT ${BINDING_COLUMNS} FROM bindings WHERE sandbox_id = ? ORDER BY id`);
+    this.#allSandboxes = db.prepare(`SELECT ${RULE_SANDBOX_COLUMNS} FROM sandboxes ORDER BY created_at, rowid`);
+    this.#allBindings = db.prepare(`SELECT ${RULE_BINDING_COLUMNS} FROM bindings ORDER BY id`);
+    this.#sandbox = db.prepare(`SELECT ${RULE_SANDBOX_COLUMNS} FROM sandboxes WHERE id = ?`);
+    this.#bindingsOf = db.prepare(`SELECT ${RULE_BINDING_COLUMNS} FROM bindings WHERE sandbox_id = ? ORDER BY id`);
     this.#secretRule = db.prepare('SELECT id, name, auth_type, auth_config, hosts FROM secrets WHERE id = ?');
     this.#secretValue = db.prepare('SELECT value_enc FROM secrets WHERE id = ?');
   }
 
   listSandboxes(): SandboxRuleRecord[] {
     const bySandbox = new Map<string, BindingRecord[]>();
-    for (const row of this.#allBindings.all() as BindingRow[]) {
+    for (const row of this.#allBindings.all() as RuleBindingRow[]) {
       const group = bySandbox.get(row.sandbox_id);
       if (group) group.push(toBinding(row));
       else bySandbox.set(row.sandbox_id, [toBinding(row)]);
     }
-    return (this.#allSandboxes.all() as SandboxRow[]).map((row) => toSandbox(row, bySandbox.get(row.id) ?? []));
+    return (this.#allSandboxes.all() as RuleSandboxRow[]).map((row) => toSandbox(row, bySandbox.get(row.id) ?? []));
   }
 
   getSandbox(sandboxId: string): SandboxRuleRecord | undefined {
-    const row = this.#sandbox.get(sandboxId) as SandboxRow | undefined;
-    return row && toSandbox(row, (this.#bindingsOf.all(sandboxId) as BindingRow[]).map(toBinding));
+    const row = this.#sandbox.get(sandboxId) as RuleSandboxRow | undefined;
+    return row && toSandbox(row, (this.#bindingsOf.all(sandboxId) as RuleBindingRow[]).map(toBinding));
   }
 
   getSecretRule(secretId: string): SecretRuleRecord | undefined {
@@ -96,7 +98,7 @@ export class StoreRuleSource implements RuleSource {
   }
 }
 
-function toSandbox(row: SandboxRow, bindings: BindingRecord[]): SandboxRuleRecord {
+export function toSandbox(row: RuleSandboxRow, bindings: BindingRecord[]): SandboxRuleRecord {
   return {
     id: row.id,
     name: row.name,
@@ -106,9 +108,9 @@ function toSandbox(row: SandboxRow, bindings: BindingRecord[]): SandboxRuleRecor
   };
 }
 
-function toBinding(row: BindingRow): BindingRecord {
+export function toBinding(row: RuleBindingRow): BindingRecord {
   return {
-    id: row.id,
+    id: Number(row.id),
     sandboxId: row.sandbox_id,
     envKey: row.env_key,
     standIn: row.stand_in,

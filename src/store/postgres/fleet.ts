@@ -1,7 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { ApiError } from '../../errors.js';
-import type { AuthType, BindingRecord, BindingRevocation, NetworkPolicyRecord, SandboxRuleRecord } from '../../rules/source.js';
+import type { AuthType, BindingRecord, SandboxRuleRecord } from '../../rules/source.js';
 import type { SealedEnvelope } from '../../secrets/envelope.js';
+import { RULE_BINDING_COLUMNS, RULE_SANDBOX_COLUMNS, toBinding, toSandbox, type RuleBindingRow, type RuleSandboxRow } from '../rule-source.js';
 import { latestChangeSeq, recordChange } from './changes.js';
 import { inTransaction, UNIQUE_VIOLATION, type PgPool } from './db.js';
 
@@ -97,12 +98,10 @@ export class PgFleetRepository {
       const seq = await latestChangeSeq(client);
       const filter = only ? 'AND id = ANY($2)' : '';
       const params = only ? [sidecar, only] : [sidecar];
-      const sandboxes = await client.query<{ id: string; name: string; access_token: string; network: string }>(
-        `SELECT id, name, access_token, network FROM sandboxes WHERE sidecar = $1 ${filter} ORDER BY seq`, params);
+      const sandboxes = await client.query<RuleSandboxRow>(
+        `SELECT ${RULE_SANDBOX_COLUMNS} FROM sandboxes WHERE sidecar = $1 ${filter} ORDER BY seq`, params);
       const ids = sandboxes.rows.map((s) => s.id);
-      const bindings = await client.query<BindingDbRow>(
-        `SELECT id, sandbox_id, env_key, stand_in, secret_id, deleted_secret_id, secret_name, revoked
-         FROM bindings WHERE sandbox_id = ANY($1) ORDER BY id`, [ids]);
+      const bindings = await client.query<RuleBindingRow>(`SELECT ${RULE_BINDING_COLUMNS} FROM bindings WHERE sandbox_id = ANY($1) ORDER BY id`, [ids]);
       const secretIds = [...new Set(bindings.rows.flatMap((b) => (b.secret_id && b.revoked === null ? [b.secret_id] : [])))];
       const secrets = await client.query<SecretDbRow>(
         'SELECT id, name, auth_type, auth_config, hosts, value_enc, data_key_enc FROM secrets WHERE id = ANY($1)', [secretIds]);
@@ -114,9 +113,7 @@ export class PgFleetRepository {
       }
       return {
         seq,
-        sandboxes: sandboxes.rows.map((s) => ({
-          id: s.id, name: s.name, accessToken: s.access_token, network: JSON.parse(s.network) as NetworkPolicyRecord, bindings: bySandbox.get(s.id) ?? [],
-        })),
+        sandboxes: sandboxes.rows.map((s) => toSandbox(s, bySandbox.get(s.id) ?? [])),
         secrets: secrets.rows.map((s) => ({
           id: s.id, name: s.name, authType: s.auth_type as AuthType, authConfig: JSON.parse(s.auth_config) as Record<string, unknown>,
           hosts: JSON.parse(s.hosts) as string[], sealed: { valueEnc: s.value_enc, dataKeyEnc: s.data_key_enc },
@@ -124,17 +121,6 @@ export class PgFleetRepository {
       };
     });
   }
-}
-
-interface BindingDbRow {
-  id: string;
-  sandbox_id: string;
-  env_key: string;
-  stand_in: string;
-  secret_id: string | null;
-  deleted_secret_id: string | null;
-  secret_name: string;
-  revoked: BindingRevocation;
 }
 
 interface SecretDbRow {
@@ -145,19 +131,6 @@ interface SecretDbRow {
   hosts: string;
   value_enc: Buffer;
   data_key_enc: Buffer;
-}
-
-function toBinding(row: BindingDbRow): BindingRecord {
-  return {
-    id: Number(row.id),
-    sandboxId: row.sandbox_id,
-    envKey: row.env_key,
-    standIn: row.stand_in,
-    secretId: row.secret_id,
-    deletedSecretId: row.deleted_secret_id,
-    secretName: row.secret_name,
-    revoked: row.revoked,
-  };
 }
 
 function tokenHash(token: string): Buffer {
