@@ -18,9 +18,12 @@ COPY package.json package-lock.json ./
 # layer is cached until the lockfile changes; the native module is then built on its own.
 RUN npm ci --ignore-scripts --no-audit --no-fund \
  && npm rebuild better-sqlite3
-COPY tsconfig.json ./
+COPY tsconfig.json binding.gyp ./
+COPY native ./native
 COPY src ./src
-RUN npm run build \
+# The SO_ORIGINAL_DST addon for transparent mode (native/original-dst.c), then the TypeScript.
+RUN npm run install \
+ && npm run build \
  && npm prune --omit=dev --no-audit --no-fund
 
 # ---- runtime: production dependencies, compiled code, default config; nothing else ----
@@ -39,6 +42,7 @@ RUN groupadd --system --gid 10001 credproxy \
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+COPY --from=build /app/build/Release/original_dst.node ./build/Release/original_dst.node
 COPY package.json ./
 COPY bin ./bin
 COPY config/default.yaml ./config/default.yaml

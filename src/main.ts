@@ -24,6 +24,9 @@ export { loadConfig } from './config/load.js';
 export interface Daemon {
   /** Bound proxy address as host:port ([v6]:port for IPv6). */
   readonly proxyAddress: string;
+  /** Bound transparent listeners as host:port, when configured (transparent.https / transparent.http). */
+  readonly transparentHttpsAddress: string | undefined;
+  readonly transparentHttpAddress: string | undefined;
   /** Bound admin API address as host:port. */
   readonly adminAddress: string;
   /** Path of the CA certificate PEM. */
@@ -86,6 +89,9 @@ export async function createDaemon(config: FrozenConfig, options: DaemonOptions 
     const proxyBound = await proxy.listen();
     closers.push(() => proxy.close());
     const proxyAddress = formatAddress(proxyBound);
+    const transparent = proxy.transparentAddresses();
+    const transparentHttpsAddress = transparent.https && formatAddress(transparent.https);
+    const transparentHttpAddress = transparent.http && formatAddress(transparent.http);
 
     const sandboxEnv = {
       proxyUrl: config.sandbox.proxyUrl ?? `http://${formatAddress(proxyBound, true)}`,
@@ -113,11 +119,17 @@ export async function createDaemon(config: FrozenConfig, options: DaemonOptions 
     await auditSink.ready;
 
     // The ready line is part of the contract, so it is written whatever log.level says.
-    logger.child({}, { level: 'info' }).info({ proxy: proxyAddress, admin: adminAddress, ca: ca.certPath }, 'ready');
+    logger.child({}, { level: 'info' }).info({
+      proxy: proxyAddress, admin: adminAddress, ca: ca.certPath,
+      ...(transparentHttpsAddress && { transparentHttps: transparentHttpsAddress }),
+      ...(transparentHttpAddress && { transparentHttp: transparentHttpAddress }),
+    }, 'ready');
 
     let closing: Promise<void> | undefined;
     return {
       proxyAddress,
+      transparentHttpsAddress,
+      transparentHttpAddress,
       adminAddress,
       caPath: ca.certPath,
       apiKey,

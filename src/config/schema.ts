@@ -45,6 +45,23 @@ export const CONFIG_SCHEMA = z
       })
       .strict()
       .prefault({}),
+    transparent: z
+      .object({
+        /**
+         * Listener for TLS connections the kernel redirected here (iptables REDIRECT of TCP 443,
+         * `credproxy iptables`): the host comes from SNI. Off unless set.
+         */
+        https: listen.optional(),
+        /** Listener for redirected plain HTTP (TCP 80): the host comes from Host, never injected. Off unless set. */
+        http: listen.optional(),
+        /**
+         * The sandbox (name or id) every transparent connection belongs to. Unset: the sandbox that
+         * declared the connection's source address (`source_addresses`); unknown sources are refused.
+         */
+        sandbox: z.string().min(1).optional(),
+      })
+      .strict()
+      .prefault({}),
     admin: z
       .object({
         /** Admin API listener. Default 127.0.0.1:8081. */
@@ -138,6 +155,9 @@ export type FrozenConfig = DeepReadonly<Config>;
 export const ENV_KEYS: ReadonlyArray<{ env: string; key: string; kind: 'string' | 'boolean' | 'int' | 'list' }> = [
   { env: 'CREDPROXY_PROXY_LISTEN', key: 'proxy.listen', kind: 'string' },
   { env: 'CREDPROXY_ADMIN_LISTEN', key: 'admin.listen', kind: 'string' },
+  { env: 'CREDPROXY_TRANSPARENT_HTTPS', key: 'transparent.https', kind: 'string' },
+  { env: 'CREDPROXY_TRANSPARENT_HTTP', key: 'transparent.http', kind: 'string' },
+  { env: 'CREDPROXY_TRANSPARENT_SANDBOX', key: 'transparent.sandbox', kind: 'string' },
   { env: 'CREDPROXY_API_KEY', key: 'admin.apiKey', kind: 'string' },
   { env: 'CREDPROXY_DATA_DIR', key: 'dataDir', kind: 'string' },
   { env: 'CREDPROXY_CA_CERT', key: 'ca.cert', kind: 'string' },

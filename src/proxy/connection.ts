@@ -3,7 +3,9 @@ import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import type { FrozenConfig } from '../config/schema.js';
 import type { LeafCertStore } from '../tls/index.js';
+import type { ProxyRejection } from '../errors.js';
 import type { EgressGuard } from './egress.js';
+import type { OriginalDestination } from './original-dst.js';
 import { authorityFor } from './headers.js';
 import type { ProxyEvents } from './events.js';
 import type { ProxyPolicy, RequestTarget, SandboxIdentity } from './policy.js';
@@ -38,6 +40,10 @@ export class ClientConnection {
   tunnel: ForwardTarget | undefined;
   /** The terminated TLS layer of a tunnel. */
   tls: TLSSocket | undefined;
+  /** A transparent connection refused at admission: every request on it is answered with this. */
+  refusal: ProxyRejection | undefined;
+  /** Where a transparent connection was going before the kernel redirected it, when known. */
+  originalDestination: OriginalDestination | undefined;
   /** Requests in flight on this connection; the drain waits for 0. */
   active = 0;
   /** Socket byte counts already attributed to a plain-http connection row. */

@@ -1,59 +1,88 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { ProxyRejection } from '../errors.js';
-import { admit, ConnectionRecord, refuse } from './admission.js';
+import { admit, ConnectionRecord, refuse, type EntryPoint, type Identify } from './admission.js';
 import { forwardTarget, type ClientConnection, type DataPlane, type ForwardTarget } from './connection.js';
-import type { SandboxIdentity } from './policy.js';
 import { forwardRequest } from './forward.js';
 import { writeRejection, writeRejectionToSocket } from './reject.js';
 import { relayUpgrade } from './upgrade.js';
 
+/** Where a plain-http request goes, as its entry point reads it from the request. */
+export interface PlainTarget {
+  readonly host: string;
+  readonly port: number;
+  /** Origin-form request-target sent upstream. */
+  readonly path: string;
+}
+
 /**
- * An absolute-URI request (`GET http://host/path`): admission runs per request (authenticate →
- * egress policy → resolve and classify, admission.ts), then the request is forwarded as
- * cleartext with `secure: false`, so the policy refuses to inject into it. Each request yields
- * one `connection` event for its host, with the bytes it moved on the client connection.
+ * An entry point for plain-http requests, each admitted on its own: the explicit proxy's
+ * absolute-URI requests here, the transparent http listener's origin-form ones in transparent.ts.
+ */
+export interface PlainEntry {
+  readonly entry: EntryPoint;
+  /** The request's target; undefined when the request does not name one the entry accepts. */
+  target(req: IncomingMessage, connection: ClientConnection): PlainTarget | undefined;
+  /** What to tell a client whose request names no usable target. */
+  readonly badTarget: string;
+  identify(plane: DataPlane, req: IncomingMessage, connection: ClientConnection): Identify;
+}
+
+/** `GET http://host/path` sent to the proxy listener, identified by Proxy-Authorization. */
+export const ABSOLUTE_URI: PlainEntry = {
+  entry: 'absolute-uri',
+  target: (req) => parseAbsoluteHttp(req.url ?? ''),
+  badTarget: 'send absolute http:// URLs, or CONNECT for https',
+  identify: (plane, req) => () => plane.policy.authenticate(req.headers['proxy-authorization']),
+};
+
+/**
+ * A plain-http request: admission runs per request (identify → egress policy → resolve and
+ * classify, admission.ts), then the request is forwarded as cleartext with `secure: false`, so
+ * the policy refuses to inject into it. Each request yields one `connection` event for its host,
+ * with the bytes it moved on the client connection.
  */
 export function handlePlainRequest(
-  plane: DataPlane, connection: ClientConnection, req: IncomingMessage, res: ServerResponse,
+  plane: DataPlane, entry: PlainEntry, connection: ClientConnection, req: IncomingMessage, res: ServerResponse,
 ): void {
-  prepare(plane, req, (refusal) => writeRejection(res, refusal), (to, path, record) => {
+  prepare(plane, entry, connection, req, (refusal) => writeRejection(res, refusal), (to, path, record) => {
     res.once('close', () => emitWithBytes(record, connection));
     forwardRequest(plane, connection, to, req, res, path);
   });
 }
 
-/** An absolute-URI Upgrade request (`GET http://host/ws` with `Upgrade: websocket`). */
+/** A plain-http Upgrade request (`GET http://host/ws` with `Upgrade: websocket`). */
 export function handlePlainUpgrade(
-  plane: DataPlane, connection: ClientConnection, req: IncomingMessage, socket: Duplex, head: Buffer,
+  plane: DataPlane, entry: PlainEntry, connection: ClientConnection, req: IncomingMessage, socket: Duplex, head: Buffer,
 ): void {
-  prepare(plane, req, (refusal) => writeRejectionToSocket(socket, refusal), (to, path, record) => {
+  prepare(plane, entry, connection, req, (refusal) => writeRejectionToSocket(socket, refusal), (to, path, record) => {
     socket.once('close', () => emitWithBytes(record, connection));
     relayUpgrade(plane, connection, to, req, socket, head, path);
   });
 }
 
 /** The request's connection row, with the bytes it moved on the client connection. */
-export function emitWithBytes(record: ConnectionRecord, connection: ClientConnection): void {
+function emitWithBytes(record: ConnectionRecord, connection: ClientConnection): void {
   const { sent, recv } = connection.takeBytes();
   record.emit(sent, recv);
 }
 
 function prepare(
-  plane: DataPlane, req: IncomingMessage, refusal: (rejection: ProxyRejection) => void,
+  plane: DataPlane, entry: PlainEntry, connection: ClientConnection, req: IncomingMessage,
+  refusal: (rejection: ProxyRejection) => void,
   proceed: (to: ForwardTarget, path: string, record: ConnectionRecord) => void,
 ): void {
-  const url = parseAbsoluteHttp(req.url ?? '');
-  const record = new ConnectionRecord(plane, url?.host ?? '', url?.port ?? 0);
-  if (url === undefined) {
-    const rejection = new ProxyRejection('bad_request', 'send absolute http:// URLs, or CONNECT for https');
-    refuse(plane, 'absolute-uri', record, rejection);
+  const target = entry.target(req, connection);
+  const record = new ConnectionRecord(plane, target?.host ?? '', target?.port ?? 0);
+  if (target === undefined) {
+    const rejection = new ProxyRejection('bad_request', entry.badTarget);
+    refuse(plane, entry.entry, record, rejection);
     refusal(rejection);
     return;
   }
-  const identify = (): SandboxIdentity | null => plane.policy.authenticate(req.headers['proxy-authorization']);
-  admit(plane, 'absolute-uri', record, identify, url.host, url.port).then(({ identity, egress }) => {
-    proceed(forwardTarget(identity, url.host, url.port, false, egress.ip), url.path, record);
+  record.dstIp = connection.originalDestination?.address;
+  admit(plane, entry.entry, record, entry.identify(plane, req, connection), target.host, target.port).then(({ identity, egress }) => {
+    proceed(forwardTarget(identity, target.host, target.port, false, egress.ip), target.path, record);
   }, (rejection: ProxyRejection) => {
     record.emit(0, 0);
     refusal(rejection);
@@ -61,7 +90,7 @@ function prepare(
 }
 
 /** `http://host[:port]/path?q` → parts; undefined for anything else (origin-form, https://, junk). */
-function parseAbsoluteHttp(text: string): { host: string; port: number; path: string } | undefined {
+function parseAbsoluteHttp(text: string): PlainTarget | undefined {
   if (!text.startsWith('http://')) return undefined;
   let url: URL;
   try {

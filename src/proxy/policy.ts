@@ -75,6 +75,13 @@ export interface ProxyPolicy {
    * proxy.requireAuth is false; throws ProxyRejection('proxy_auth_required') otherwise.
    */
   authenticate(proxyAuthorization: string | undefined): SandboxIdentity | null;
+  /**
+   * The sandbox a transparent connection belongs to (no Proxy-Authorization there): the
+   * listener's `transparent.sandbox` (name or id) when set, else the sandbox that declared
+   * `sourceAddress` in its `source_addresses`. Throws proxy_auth_required for anything else
+   * (unknown source, missing or ambiguous sandbox), whatever proxy.requireAuth says.
+   */
+  identifyTransparent(boundSandbox: string | undefined, sourceAddress: string | undefined): SandboxIdentity | null;
   /** The sandbox's network.allow_out / deny_out for a host; throws host_denied / host_not_allowed. */
   checkEgress(identity: SandboxIdentity | null, host: string): void;
   /**
@@ -87,6 +94,7 @@ export interface ProxyPolicy {
 /** A policy that authenticates nobody and injects nothing: the data plane on its own. */
 export const PASS_THROUGH_POLICY: ProxyPolicy = {
   authenticate: () => null,
+  identifyTransparent: () => null,
   checkEgress: () => undefined,
   authorizeRequest: () => ({ matches: [], scrubber: undefined }),
 };

@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
@@ -10,9 +10,11 @@ import { ClientConnection, type DataPlane } from './connection.js';
 import { EgressGuard, type ProtectedAddress } from './egress.js';
 import type { ProxyEvents } from './events.js';
 import { forwardRequest } from './forward.js';
-import { handlePlainRequest, handlePlainUpgrade } from './plain.js';
+import { ORIGINAL_DST_UNAVAILABLE, originalDestination } from './original-dst.js';
+import { ABSOLUTE_URI, handlePlainRequest, handlePlainUpgrade, type PlainEntry } from './plain.js';
 import type { ProxyPolicy } from './policy.js';
 import { writeRejection, writeRejectionToSocket } from './reject.js';
+import { acceptTransparentTls, TRANSPARENT_HTTP } from './transparent.js';
 import { openTunnel } from './tunnel.js';
 import { relayUpgrade } from './upgrade.js';
 import { createUpstream } from './upstream-agent.js';
@@ -36,7 +38,8 @@ const PARSER_STATUS: Readonly<Record<string, number>> = { HPE_HEADER_OVERFLOW: 4
 
 /**
  * The proxy listener: one http.Server for CONNECT and absolute-URI requests, and one inner
- * http.Server (never listening) that parses the requests inside terminated tunnels.
+ * http.Server (never listening) that parses the requests inside terminated tunnels; plus, when
+ * configured, the transparent listeners (transparent.ts): TLS ones join the inner server too.
  * See docs/lifecycle.md for the pipeline.
  */
 export class ProxyServer {
@@ -47,7 +50,8 @@ export class ProxyServer {
   readonly #inner: Server;
   readonly #connections = new Set<ClientConnection>();
   readonly #bySocket = new WeakMap<object, ClientConnection>();
-  #address: AddressInfo | undefined;
+  /** The proxy listener first, then the transparent ones that are configured. */
+  readonly #listeners: Listener[] = [];
   #draining = false;
   #closing: Promise<void> | undefined;
   #drained: (() => void) | undefined;
@@ -59,7 +63,7 @@ export class ProxyServer {
     const guard = new EgressGuard({
       overrides: config.upstream.resolve,
       allowPrivateNetworks: config.egress.allowPrivateNetworks,
-      protectedAddresses: () => (this.#address ? [...options.protectedAddresses(), this.#address] : options.protectedAddresses()),
+      protectedAddresses: () => [...options.protectedAddresses(), ...this.#listeners.flatMap((l) => (l.address ? [l.address] : []))],
     });
     this.#plane = {
       config, policy: options.policy, events: options.events, logger: this.#logger, certs: options.certs,
@@ -78,6 +82,7 @@ export class ProxyServer {
     };
 
     this.#outer = createServer(serverOptions);
+    this.#listeners.push({ name: 'proxy', listen: config.proxy.listen, server: this.#outer });
     this.#outer.on('connection', (socket: Socket) => this.#track(socket));
     this.#outer.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) => {
       const connection = this.#bySocket.get(socket)!;
@@ -87,17 +92,16 @@ export class ProxyServer {
       });
       openTunnel(this.#plane, this.#inner, connection, req, socket, head, (tls) => this.#register(connection, tls));
     });
-    this.#outer.on('request', (req: IncomingMessage, res: ServerResponse) => {
-      handlePlainRequest(this.#plane, this.#bySocket.get(req.socket)!, req, res);
-    });
-    this.#outer.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-      handlePlainUpgrade(this.#plane, this.#bySocket.get(socket)!, req, socket, head);
-    });
-    this.#outer.on('clientError', onClientError);
+    this.#servePlain(this.#outer, ABSOLUTE_URI);
 
     this.#inner = createServer(serverOptions);
     this.#inner.on('request', (req: IncomingMessage, res: ServerResponse) => {
       const connection = this.#bySocket.get(req.socket);
+      if (connection?.refusal !== undefined) {
+        res.shouldKeepAlive = false;
+        writeRejection(res, connection.refusal);
+        return;
+      }
       const path = originForm(req.url);
       if (connection?.tunnel === undefined || path === undefined) {
         writeRejection(res, new ProxyRejection('bad_request', 'expected an origin-form request target'));
@@ -109,7 +113,7 @@ export class ProxyServer {
       const connection = this.#bySocket.get(socket);
       const path = originForm(req.url);
       if (connection?.tunnel === undefined || path === undefined) {
-        writeRejectionToSocket(socket, new ProxyRejection('bad_request', 'expected an origin-form request target'));
+        writeRejectionToSocket(socket, connection?.refusal ?? new ProxyRejection('bad_request', 'expected an origin-form request target'));
         return;
       }
       relayUpgrade(this.#plane, connection, connection.tunnel, req, socket, head, path);
@@ -121,24 +125,61 @@ export class ProxyServer {
     // The inner server never listens, and Node starts its headers-timeout sweep on 'listening';
     // without this, tunnels would have no headers timeout at all.
     this.#inner.emit('listening');
+
+    const { https, http } = config.transparent;
+    if (https !== undefined) {
+      const server = createNetServer((socket: Socket) => {
+        const connection = this.#track(socket, true);
+        acceptTransparentTls(this.#plane, this.#inner, connection, (tls) => this.#register(connection, tls));
+      });
+      this.#listeners.push({ name: 'transparent https', listen: https, server });
+    }
+    if (http !== undefined) {
+      const server = createServer(serverOptions);
+      server.on('connection', (socket: Socket) => this.#track(socket, true));
+      this.#servePlain(server, TRANSPARENT_HTTP);
+      server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
+        writeRejectionToSocket(socket, new ProxyRejection('bad_request', 'this port takes plain http (connections redirected from port 80)'));
+      });
+      this.#listeners.push({ name: 'transparent http', listen: http, server });
+    }
   }
 
-  /** Binds `proxy.listen` (port 0 picks a free port) and resolves with the bound address. */
-  async listen(): Promise<AddressInfo> {
-    const listen = this.#config.proxy.listen;
-    const colon = listen.lastIndexOf(':');
-    const rawHost = listen.slice(0, colon);
-    const host = rawHost.startsWith('[') ? rawHost.slice(1, -1) : rawHost;
-    await new Promise<void>((resolve, reject) => {
-      this.#outer.once('error', reject);
-      this.#outer.listen({ host, port: Number(listen.slice(colon + 1)) }, () => {
-        this.#outer.off('error', reject);
-        resolve();
-      });
+  /** Plain-http requests and upgrades on `server`, admitted by `entry`. */
+  #servePlain(server: Server, entry: PlainEntry): void {
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      handlePlainRequest(this.#plane, entry, this.#bySocket.get(req.socket)!, req, res);
     });
-    this.#address = this.#outer.address() as AddressInfo;
-    this.#logger.info({ address: `${this.#address.address}:${this.#address.port}` }, 'proxy listening');
-    return this.#address;
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      handlePlainUpgrade(this.#plane, entry, this.#bySocket.get(socket)!, req, socket, head);
+    });
+    server.on('clientError', onClientError);
+  }
+
+  /**
+   * Binds `proxy.listen` and the transparent listeners that are configured (port 0 picks a free
+   * port); resolves with the proxy listener's address (`transparentAddresses` has the others).
+   */
+  async listen(): Promise<AddressInfo> {
+    for (const listener of this.#listeners) {
+      listener.address = await bind(listener.server, listener.listen);
+      const { address, port } = listener.address;
+      this.#logger.info({ address: `${address}:${port}` }, `${listener.name} listening`);
+    }
+    if (this.#listeners.length > 1 && ORIGINAL_DST_UNAVAILABLE !== undefined) {
+      this.#logger.warn({ reason: ORIGINAL_DST_UNAVAILABLE }, 'original destinations unknown: transparent connections assume port 443 / 80 and need SNI');
+    }
+    return this.#listeners[0]!.address!;
+  }
+
+  /** The bound transparent listeners, by kind; empty until listen() resolved. */
+  transparentAddresses(): { https?: AddressInfo; http?: AddressInfo } {
+    const found: { https?: AddressInfo; http?: AddressInfo } = {};
+    for (const listener of this.#listeners) {
+      if (listener.name === 'transparent https') found.https = listener.address;
+      if (listener.name === 'transparent http') found.http = listener.address;
+    }
+    return found;
   }
 
   /**
@@ -152,7 +193,7 @@ export class ProxyServer {
 
   async #drain(): Promise<void> {
     this.#draining = true;
-    const listenerClosed = new Promise<void>((resolve) => this.#outer.close(() => resolve()));
+    const listenerClosed = Promise.all(this.#listeners.map(({ server }) => new Promise<void>((resolve) => server.close(() => resolve()))));
     const drained = new Promise<void>((resolve) => {
       this.#drained = resolve;
     });
@@ -170,14 +211,16 @@ export class ProxyServer {
     await this.#plane.upstream.close();
   }
 
-  #track(socket: Socket): void {
+  #track(socket: Socket, transparent = false): ClientConnection {
     const connection = new ClientConnection(socket);
+    if (transparent) connection.originalDestination = originalDestination(socket);
     this.#connections.add(connection);
     this.#bySocket.set(socket, connection);
     socket.once('close', () => {
       this.#connections.delete(connection);
       if (this.#draining && this.#connections.size === 0) this.#drained?.();
     });
+    return connection;
   }
 
   #register(connection: ClientConnection, tls: TLSSocket): void {
@@ -192,6 +235,29 @@ export class ProxyServer {
     else if (connection.tunnel === undefined) connection.raw.end();
     else connection.raw.destroy();
   }
+}
+
+interface Listener {
+  readonly name: 'proxy' | 'transparent https' | 'transparent http';
+  /** The configured `host:port`. */
+  readonly listen: string;
+  readonly server: NetServer;
+  address?: AddressInfo;
+}
+
+/** Binds `listen` (`host:port`, `[v6]:port`) and resolves with the bound address. */
+async function bind(server: NetServer, listen: string): Promise<AddressInfo> {
+  const colon = listen.lastIndexOf(':');
+  const rawHost = listen.slice(0, colon);
+  const host = rawHost.startsWith('[') ? rawHost.slice(1, -1) : rawHost;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host, port: Number(listen.slice(colon + 1)) }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return server.address() as AddressInfo;
 }
 
 /** Inside a tunnel the target is origin-form; absolute-form is reduced to its path (the host stays the tunnel's). */

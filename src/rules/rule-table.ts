@@ -53,6 +53,8 @@ export class RuleTable {
   readonly #standInLengths = new Map<number, number>();
   readonly #sandboxes = new Map<string, IndexedSandbox>();
   readonly #sandboxesBySecret = new Map<string, Set<string>>();
+  /** Sandbox ids by name: names need not be unique. */
+  readonly #byName = new Map<string, Set<string>>();
   readonly #compiled: LRUCache<string, CompiledSandbox>;
 
   /** Reads every sandbox from the source to build the global indexes (at start, off the hot path). */
@@ -65,6 +67,19 @@ export class RuleTable {
   /** The sandbox an access token authenticates, if any. */
   identityForToken(token: string): SandboxIdentity | undefined {
     return this.#tokens.get(tokenKey(token));
+  }
+
+  /**
+   * The sandbox named `ref`: its id, or else its name when exactly one sandbox has it. Returns a
+   * reason instead when there is none or the name is ambiguous.
+   */
+  identityForSandbox(ref: string): SandboxIdentity | string {
+    const byId = this.#sandboxes.get(ref);
+    if (byId) return byId.identity;
+    const named = this.#byName.get(ref);
+    if (named === undefined) return `no sandbox has the id or name ${JSON.stringify(ref)}`;
+    if (named.size > 1) return `${named.size} sandboxes are named ${JSON.stringify(ref)}; name it by id`;
+    return this.#sandboxes.get(named.values().next().value!)!.identity;
   }
 
   /** The owner of a stand-in (live or revoked), if it is one. */
@@ -117,16 +132,13 @@ export class RuleTable {
     };
     this.#sandboxes.set(record.id, entry);
     this.#tokens.set(entry.tokenKey, identity);
+    addTo(this.#byName, record.name, record.id);
     record.bindings.forEach((b, i) => {
       const { key, length } = entry.standIns[i]!;
       this.#standIns.set(key, { sandboxId: record.id, bindingId: b.id, secretId: b.secretId ?? b.deletedSecretId ?? undefined });
       this.#standInLengths.set(length, (this.#standInLengths.get(length) ?? 0) + 1);
     });
-    for (const secretId of entry.secretIds) {
-      let set = this.#sandboxesBySecret.get(secretId);
-      if (!set) this.#sandboxesBySecret.set(secretId, (set = new Set()));
-      set.add(record.id);
-    }
+    for (const secretId of entry.secretIds) addTo(this.#sandboxesBySecret, secretId, record.id);
   }
 
   #unindex(sandboxId: string): void {
@@ -140,11 +152,8 @@ export class RuleTable {
       if (left > 0) this.#standInLengths.set(length, left);
       else this.#standInLengths.delete(length);
     }
-    for (const secretId of entry.secretIds) {
-      const set = this.#sandboxesBySecret.get(secretId);
-      set?.delete(sandboxId);
-      if (set?.size === 0) this.#sandboxesBySecret.delete(secretId);
-    }
+    for (const secretId of entry.secretIds) removeFrom(this.#sandboxesBySecret, secretId, sandboxId);
+    removeFrom(this.#byName, entry.identity.sandboxName, sandboxId);
   }
 
   #cache(record: SandboxRuleRecord): CompiledSandbox {
@@ -193,6 +202,18 @@ export class RuleTable {
       return { code: 'inject_error', detail: (err as Error).message };
     }
   }
+}
+
+function addTo(index: Map<string, Set<string>>, key: string, id: string): void {
+  let set = index.get(key);
+  if (!set) index.set(key, (set = new Set()));
+  set.add(id);
+}
+
+function removeFrom(index: Map<string, Set<string>>, key: string, id: string): void {
+  const set = index.get(key);
+  set?.delete(id);
+  if (set?.size === 0) index.delete(key);
 }
 
 function deletedSecret(secretName: string): BindingRefusal {

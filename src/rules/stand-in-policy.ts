@@ -61,6 +61,15 @@ export class StandInPolicy implements ProxyPolicy {
     return null;
   }
 
+  identifyTransparent(boundSandbox: string | undefined, sourceAddress: string | undefined): SandboxIdentity {
+    if (boundSandbox !== undefined) {
+      const found = this.#table.identityForSandbox(boundSandbox);
+      if (typeof found === 'string') throw new ProxyRejection('proxy_auth_required', `transparent.sandbox: ${found}`);
+      return found;
+    }
+    throw new ProxyRejection('proxy_auth_required', `no sandbox declares the source address ${sourceAddress ?? '(unknown)'} and transparent.sandbox is not set`);
+  }
+
   checkEgress(identity: SandboxIdentity | null, host: string): void {
     const decision = this.egressDecision(identity, host);
     if (decision.code) throw new ProxyRejection(decision.code, decision.explain());

@@ -37,6 +37,9 @@ const policy: ProxyPolicy = {
     if (header !== GOOD_AUTH) throw new ProxyRejection('proxy_auth_required');
     return SANDBOX;
   },
+  identifyTransparent() {
+    throw new ProxyRejection('proxy_auth_required');
+  },
   checkEgress(_identity, host) {
     if (host === 'evil.example.test') throw new ProxyRejection('host_denied', 'deny_out evil.example.test');
   },

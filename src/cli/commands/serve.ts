@@ -7,6 +7,9 @@ interface ServeFlags {
   config?: string;
   proxyListen?: string;
   adminListen?: string;
+  transparentHttps?: string;
+  transparentHttp?: string;
+  transparentSandbox?: string;
   dataDir?: string;
   resolve?: string[];
   logLevel?: string;
@@ -23,6 +26,9 @@ export function registerServeCommand(program: Command): void {
     .option('--config <file>', 'YAML config file (default: config/default.yaml if present; env CREDPROXY_CONFIG)')
     .option('--proxy-listen <host:port>', 'proxy listener (default 127.0.0.1:8080)')
     .option('--admin-listen <host:port>', 'admin API listener (default 127.0.0.1:8081)')
+    .option('--transparent-https <host:port>', 'listener for kernel-redirected TLS (TCP 443); off by default')
+    .option('--transparent-http <host:port>', 'listener for kernel-redirected plain HTTP (TCP 80); off by default')
+    .option('--transparent-sandbox <name-or-id>', 'the sandbox all transparent traffic belongs to (default: by source address)')
     .option('--data-dir <dir>', 'state directory (default ./data)')
     .option('--resolve <host:port=ip:port>', 'pin an upstream address, like curl --resolve (repeatable)', collect, undefined)
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (default info)')
@@ -47,6 +53,9 @@ async function serve(flags: ServeFlags): Promise<void> {
     flags: {
       'proxy.listen': flags.proxyListen,
       'admin.listen': flags.adminListen,
+      'transparent.https': flags.transparentHttps,
+      'transparent.http': flags.transparentHttp,
+      'transparent.sandbox': flags.transparentSandbox,
       dataDir: flags.dataDir,
       'upstream.resolve': flags.resolve,
       'log.level': flags.logLevel,

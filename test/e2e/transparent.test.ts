@@ -1,0 +1,147 @@
+// Transparent listeners, driven the way a kernel redirect delivers connections: straight to the
+// listener, with no Proxy-Authorization, SNI (or Host) naming the real host. The redirect itself
+// (iptables in a network namespace) is covered by transparent-netns.test.ts.
+import assert from 'node:assert/strict';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { connect as netConnect } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import { after, before, test } from 'node:test';
+import { rawExchange } from '../helpers/clients.js';
+import { eventually } from '../helpers/proxy-harness.js';
+import { until } from '../helpers/until.js';
+import { startWorld, type World } from '../helpers/world.js';
+
+const REAL = 'sk-real-transparent-0123456789abcdef';
+let world: World;
+let sandbox: { id: string; access_token: string; env: Record<string, string> };
+let other: { env: Record<string, string> };
+let https: { host: string; port: number };
+let http: { host: string; port: number };
+
+before(async () => {
+  world = await startWorld({
+    flags: { 'transparent.https': '127.0.0.1:0', 'transparent.http': '127.0.0.1:0', 'transparent.sandbox': 'transparent-agent' },
+  });
+  const api = world.daemon.api;
+  assert.equal((await api('POST', '/secrets', { name: 'example', value: REAL, auth: { type: 'bearer' }, hosts: ['api.example.test'] })).status, 201);
+  sandbox = (await api('POST', '/sandboxes', { name: 'transparent-agent', secrets: { EXAMPLE_KEY: 'example' } })).json;
+  other = (await api('POST', '/sandboxes', { name: 'someone-else', secrets: { EXAMPLE_KEY: 'example' } })).json;
+  const split = (address: string | undefined): { host: string; port: number } => {
+    const at = address!.lastIndexOf(':');
+    return { host: address!.slice(0, at), port: Number(address!.slice(at + 1)) };
+  };
+  https = split(world.daemon.daemon.transparentHttpsAddress);
+  http = split(world.daemon.daemon.transparentHttpAddress);
+});
+
+after(() => world.close());
+
+interface Answer { status: number; headers: Record<string, string | string[] | undefined>; text: string }
+
+/** An https request to `host` delivered to the transparent listener, as a redirected client would make it. */
+function viaTransparentTls(host: string, path: string, headers: Record<string, string> = {}): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest({
+      host: https.host, port: https.port, servername: host, path, ca: world.caPem, agent: false,
+      headers: { host, ...headers }, timeout: 5_000,
+    }, (res) => {
+      let text = '';
+      res.setEncoding('utf8').on('data', (chunk: string) => { text += chunk; }).on('end', () => resolve({ status: res.statusCode!, headers: res.headers, text }));
+    });
+    req.on('error', reject).on('timeout', () => req.destroy(new Error('timed out'))).end();
+  });
+}
+
+function viaTransparentHttp(host: string, path: string, headers: Record<string, string> = {}): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: http.host, port: http.port, path, agent: false, headers: { host, ...headers }, timeout: 5_000 }, (res) => {
+      let text = '';
+      res.setEncoding('utf8').on('data', (chunk: string) => { text += chunk; }).on('end', () => resolve({ status: res.statusCode!, headers: res.headers, text }));
+    });
+    req.on('error', reject).on('timeout', () => req.destroy(new Error('timed out'))).end();
+  });
+}
+
+const bearer = (env: Record<string, string>): Record<string, string> => ({ authorization: `Bearer ${env.EXAMPLE_KEY}` });
+
+test('transparent TLS: the host comes from SNI, the leaf is minted for it, and the stand-in is swapped', async () => {
+  const res = await viaTransparentTls('api.example.test', '/t/swap?q=1', bearer(sandbox.env));
+  assert.equal(res.status, 200, res.text);
+  const seen = world.upstream.seen.at(-1)!;
+  assert.equal(seen.url, '/t/swap?q=1');
+  assert.equal(seen.headers.authorization, `Bearer ${REAL}`, 'the upstream got the real value');
+  assert.equal(seen.headers.host, 'api.example.test');
+  assert.ok(!res.text.includes(REAL), 'the echoed value went back as the stand-in');
+  assert.ok(res.text.includes(sandbox.env.EXAMPLE_KEY!));
+
+  const request = await until('the request row', async () => {
+    const data = (await world.daemon.api('GET', `/sandboxes/${sandbox.id}/network?limit=50`)).json.data as Array<Record<string, unknown>>;
+    return data.find((e) => e.kind === 'request' && e.path === '/t/swap');
+  });
+  assert.equal(request.host, 'api.example.test');
+  assert.equal(request.status, 200);
+  assert.ok(request.secret_id, 'the row names the secret that was swapped');
+});
+
+test('transparent TLS: a stand-in sent to a host its secret does not allow is refused inside TLS', async () => {
+  const res = await viaTransparentTls('evil.test', '/t/mismatch', bearer(sandbox.env));
+  assert.equal(res.status, 403);
+  assert.equal(res.headers['x-credproxy-reason'], 'credential_host_mismatch');
+  assert.ok(!world.upstream.seen.some((e) => e.url === '/t/mismatch'), 'nothing was forwarded');
+});
+
+test('transparent TLS: a stand-in of any other sandbox is still refused', async () => {
+  const res = await viaTransparentTls('api.example.test', '/t/foreign', bearer(other.env));
+  assert.equal(res.status, 403);
+  assert.equal(res.headers['x-credproxy-reason'], 'stand_in_wrong_sandbox');
+});
+
+test('transparent TLS: no SNI and no original destination → closed, with a log line and a blocked connection row', async () => {
+  const from = world.daemon.logs.lines.length;
+  const closed = await new Promise<string>((resolve) => {
+    const socket = tlsConnect({ host: https.host, port: https.port, ca: world.caPem, rejectUnauthorized: false });
+    socket.once('secureConnect', () => resolve('handshake completed'));
+    socket.once('error', (err) => resolve(`error ${(err as NodeJS.ErrnoException).code ?? err.message}`));
+    socket.once('close', () => resolve('closed'));
+  });
+  assert.notEqual(closed, 'handshake completed');
+  await eventually(() => world.daemon.logs.lines.slice(from).some((l) => l.includes('admission refused') && l.includes('transparent-tls')));
+  const line = world.daemon.logs.lines.slice(from).map((l) => JSON.parse(l) as Record<string, unknown>).find((e) => e.msg === 'admission refused')!;
+  assert.equal(line.code, 'bad_request');
+});
+
+test('transparent TLS: plain http sent to the TLS port gets a readable 400', async () => {
+  const text = await new Promise<string>((resolve, reject) => {
+    const socket = netConnect(https.port, https.host, () => socket.write('GET / HTTP/1.1\r\nHost: api.example.test\r\n\r\n'));
+    let got = '';
+    socket.setEncoding('utf8').on('data', (chunk: string) => { got += chunk; }).on('close', () => resolve(got)).on('error', reject);
+  });
+  assert.match(text, /^HTTP\/1\.1 400 /);
+  assert.match(text, /X-Credproxy-Reason: bad_request/);
+});
+
+test('transparent HTTP: the host comes from Host, and a stand-in is never injected into cleartext', async () => {
+  const ok = await viaTransparentHttp('api.example.test', '/t/plain');
+  assert.equal(ok.status, 200, ok.text);
+  assert.equal(world.plainUpstream.seen.at(-1)!.url, '/t/plain');
+  const refused = await viaTransparentHttp('api.example.test', '/t/plain-standin', bearer(sandbox.env));
+  assert.equal(refused.status, 403);
+  assert.equal(refused.headers['x-credproxy-reason'], 'cleartext_injection_refused');
+  assert.ok(!world.plainUpstream.seen.some((e) => e.url === '/t/plain-standin'));
+  const noHost = await new Promise<string>((resolve, reject) => {
+    const socket = netConnect(http.port, http.host, () => socket.write('GET /x HTTP/1.0\r\n\r\n'));
+    let got = '';
+    socket.setEncoding('utf8').on('data', (chunk: string) => { got += chunk; }).on('close', () => resolve(got)).on('error', reject);
+  });
+  assert.match(noHost, /^HTTP\/1\.1 400 [^]*X-Credproxy-Reason: bad_request/);
+});
+
+test('the transparent listeners are never reachable through the proxy', async () => {
+  const auth = Buffer.from(`sb:${sandbox.access_token}`).toString('base64');
+  const proxyPort = Number(world.daemon.daemon.proxyAddress.split(':')[1]);
+  for (const port of [http.port, https.port]) {
+    const { text } = await rawExchange(proxyPort, `GET http://127.0.0.1:${port}/ HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nProxy-Authorization: Basic ${auth}\r\n\r\n`);
+    assert.match(text, /^HTTP\/1\.1 403 [^]*X-Credproxy-Reason: internal_address_denied/, `port ${port}`);
+  }
+});
