@@ -5,6 +5,7 @@ import { registerAgentsCommands } from './commands/agents.js';
 import { registerCaCommand } from './commands/ca.js';
 import { registerDeployCommand } from './commands/deploy.js';
 import { registerEnvCommand } from './commands/env.js';
+import { registerIptablesCommand } from './commands/iptables.js';
 import { registerRunCommand } from './commands/run.js';
 import { registerSandboxesCommands } from './commands/sandboxes.js';
 import { registerSecretsCommands } from './commands/secrets.js';
@@ -34,6 +35,7 @@ export async function buildProgram(argv: readonly string[]): Promise<Command> {
   registerEnvCommand(program);
   registerCaCommand(program);
   registerSandboxesCommands(program);
+  registerIptablesCommand(program);
   return program;
 }
 

@@ -33,7 +33,7 @@ export interface EchoBody {
 
 const CHUNK = Buffer.alloc(64 * 1024, 0x61);
 
-export async function startUpstream(options: { pki?: TestPki } = {}): Promise<TestUpstream> {
+export async function startUpstream(options: { pki?: TestPki; host?: string } = {}): Promise<TestUpstream> {
   const seen: EchoBody[] = [];
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => handle(req, res, seen);
   const server: Server = options.pki
@@ -54,7 +54,7 @@ export async function startUpstream(options: { pki?: TestPki } = {}): Promise<Te
     ws.send(JSON.stringify(req.headers));
     ws.on('message', (data, binary) => ws.send(data, { binary }));
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(0, options.host ?? '127.0.0.1', resolve));
   return {
     port: (server.address() as AddressInfo).port,
     get connections() { return connections; },

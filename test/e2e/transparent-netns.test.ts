@@ -1,0 +1,71 @@
+// Transparent mode end to end, with the kernel doing the redirect: a network namespace with only
+// loopback, `credproxy iptables --apply` inside it, and real clients (curl, Node fetch, Python
+// requests) that have no proxy variables at all. The work happens in transparent-netns/scenario.ts,
+// run inside the namespace; this file makes and removes the namespace and checks what it saw.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { test } from 'node:test';
+import { createNetns, netnsUnavailable } from '../helpers/netns.js';
+
+const SCENARIO_TIMEOUT_MS = 90_000;
+const unavailable = netnsUnavailable();
+
+interface Echo { url: string; headers: Record<string, string> }
+
+test('transparent mode in a network namespace: every client is swapped, refusals are readable, nothing gets around', { skip: unavailable, timeout: SCENARIO_TIMEOUT_MS + 10_000 }, async (t) => {
+  const ns = createNetns(['127.0.0.3 api.example.test evil.test', '::1 v6.example.test']);
+  t.after(() => ns.remove());
+  const [command, args] = ns.exec(process.execPath, '--import', 'tsx', 'test/e2e/transparent-netns/scenario.ts');
+  const child = spawn(command, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_EXTRA_CA_CERTS: '' } });
+  t.after(() => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* already gone */ } });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk; });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
+  const code = await new Promise<number | null>((resolve) => {
+    const timer = setTimeout(() => { process.kill(-child.pid!, 'SIGKILL'); }, SCENARIO_TIMEOUT_MS);
+    child.once('close', (exit) => { clearTimeout(timer); resolve(exit); });
+  });
+  const line = stdout.split('\n').find((l) => l.startsWith('RESULT '));
+  assert.ok(code === 0 && line, `the scenario ran (exit ${code}):\n${stdout.slice(-2000)}\n${stderr.slice(-3000)}`);
+  const r = JSON.parse(line.slice('RESULT '.length)) as Record<string, any>;
+  const real = 'Bearer sk-real-netns-0123456789abcdef0123';
+
+  assert.equal(r.directBefore.stdout.trim(), 'connected', 'before the rules, the upstream port is open to the sandbox uid');
+  assert.equal(r.apply.code, 0, r.apply.stderr);
+  assert.equal(r.applyAgain.code, 0, r.applyAgain.stderr);
+
+  // The swap: each client sent the stand-in to the real host name; the upstream got the real value.
+  for (const client of ['curl', 'node', 'python', 'ipv6'] as const) {
+    const echo = r[client] as Echo;
+    assert.ok(echo.url, `${client} reached the upstream: ${JSON.stringify(echo)}`);
+    assert.equal(echo.headers.authorization, `Bearer ${r.standIn}`, `${client}: the echo came back with the stand-in, not the real value`);
+  }
+  const saw = new Map((r.upstreamSaw as Array<{ url: string; authorization: string }>).map((e) => [e.url, e.authorization]));
+  for (const path of ['/netns/curl', '/netns/node', '/netns/python', '/netns/v6']) assert.equal(saw.get(path), real, `${path} arrived with the real value`);
+  assert.deepEqual(r.plainSaw, ['/netns/plain'], 'plain http reached the upstream named by Host');
+
+  // Refusals are answered inside TLS, with the reason.
+  assert.match(r.refused.stdout, /^HTTP\/1\.1 403 [^]*X-Credproxy-Reason: credential_host_mismatch/);
+  assert.ok(!saw.has('/netns/evil'), 'nothing went to the host the secret does not allow');
+  assert.match(r.noSni.stdout, /^HTTP\/1\.1 403 [^]*X-Credproxy-Reason: internal_address_denied/, 'no SNI: the original destination IP is the host');
+
+  // Nothing gets around: a direct dial and UDP are refused for the sandbox, while credproxy's uid gets through.
+  assert.equal(r.direct.stdout.trim(), 'ECONNREFUSED', 'a direct dial around the proxy fails');
+  assert.match(r.udp.stdout, /EPERM|ECONNREFUSED/, 'UDP out is refused');
+  assert.equal(r.rootDirect, 'connected', "credproxy's own uid still reaches the upstream");
+  const status = JSON.parse(r.status.stdout) as { ipv4: { installed: boolean; tcp: number; udp: number } };
+  assert.equal(status.ipv4.installed, true);
+  assert.ok(status.ipv4.tcp >= 1 && status.ipv4.udp >= 1, `blocked attempts are counted: ${r.status.stdout}`);
+
+  // The connection rows carry the original destination.
+  const rows = r.network as Array<Record<string, unknown>>;
+  const api = rows.find((e) => e.kind === 'connection' && e.host === 'api.example.test' && e.dst_port === 443)!;
+  assert.equal(api.dst_ip, '127.0.0.3');
+  assert.equal(api.verdict, 'allowed');
+  assert.ok(rows.some((e) => e.kind === 'connection' && e.host === 'v6.example.test' && e.dst_ip === '::1'), 'IPv6 original destination');
+
+  assert.equal(r.remove.code, 0, r.remove.stderr);
+  assert.equal(r.ruleCountAfter, 0, '--remove leaves no credproxy rule behind');
+  assert.ok(r.ruleCount > 0);
+});
