@@ -40,6 +40,11 @@ export class FreshnessPolicy implements ProxyPolicy {
     return this.#inner.authenticate(proxyAuthorization);
   }
 
+  identifyTransparent(boundSandbox: string | undefined, sourceAddress: string | undefined): SandboxIdentity | null {
+    this.#check();
+    return this.#inner.identifyTransparent(boundSandbox, sourceAddress);
+  }
+
   checkEgress(identity: SandboxIdentity | null, host: string): void {
     this.#inner.checkEgress(identity, host);
   }
