@@ -34,6 +34,10 @@ ENV NODE_ENV=production \
     CREDPROXY_DATA_DIR=/data \
     CREDPROXY_CA_CERT=/certs/ca.crt \
     CREDPROXY_CA_KEY=/certs/ca.key
+# iptables for `credproxy iptables --apply` (the transparent-mode init step); credproxy itself never runs it.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends iptables \
+ && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system --gid 10001 credproxy \
  && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin credproxy \
  && mkdir -p /data /certs \

@@ -11,6 +11,8 @@
 //   SANDBOX_SECRETS    ENV_KEY=secret_name pairs, comma-separated, e.g. ANTHROPIC_API_KEY=anthropic
 //   SECRETS_DIR        directory holding one file per secret_name with its real value (default /run/secrets)
 //   ENV_FILE           where to write the sandbox's environment (default /certs/sandbox.env)
+//   PROXY_ENV          "omit" leaves HTTPS_PROXY, HTTP_PROXY and NO_PROXY (any case) out of the file:
+//                      in transparent mode the kernel sends the sandbox's traffic to credproxy anyway
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -19,6 +21,8 @@ const apiKey = required('CREDPROXY_API_KEY');
 const sandboxName = required('SANDBOX_NAME');
 const secretsDir = process.env.SECRETS_DIR ?? '/run/secrets';
 const envFile = process.env.ENV_FILE ?? '/certs/sandbox.env';
+const omitProxyEnv = process.env.PROXY_ENV === 'omit';
+const PROXY_VARIABLES = /^(https?|no)_proxy$/i;
 const bindings = Object.fromEntries(
   (process.env.SANDBOX_SECRETS ?? '').split(',').map((pair) => pair.trim()).filter(Boolean).map((pair) => {
     const [envKey, secretName] = pair.split('=');
@@ -73,6 +77,7 @@ for (const secretName of new Set(Object.values(bindings))) await storeSecret(sec
 const sandbox = await call('POST', '/sandboxes', { name: sandboxName, secrets: bindings });
 if (sandbox.status !== 201) fail(apiFailure(`creating sandbox ${sandboxName}`, sandbox));
 // Written whole and renamed into place so the sandbox never sources half a file.
-writeFileSync(`${envFile}.tmp`, `${shellLines(sandbox.payload.env)}\n`, { mode: 0o644 });
+const env = Object.fromEntries(Object.entries(sandbox.payload.env).filter(([key]) => !(omitProxyEnv && PROXY_VARIABLES.test(key))));
+writeFileSync(`${envFile}.tmp`, `${shellLines(env)}\n`, { mode: 0o644 });
 renameSync(`${envFile}.tmp`, envFile);
 console.log(JSON.stringify({ msg: 'sandbox registered', sandbox_id: sandbox.payload.id, env_file: envFile }));

@@ -16,14 +16,14 @@ const CA_TRUST_VARS = ['NODE_EXTRA_CA_CERTS', 'SSL_CERT_FILE', 'REQUESTS_CA_BUND
 const CONFIG_VARS = new Set(ENV_KEYS.map((k) => k.env));
 const run = promisify(execFile);
 
-interface Mount { name: string; mountPath: string; readOnly?: boolean }
+interface Mount { name: string; mountPath: string; readOnly?: boolean; subPath?: string }
 interface Probe { httpGet?: { path: string; port: string | number } }
-interface EnvVar { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } }
+interface EnvVar { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string }; fieldRef?: { fieldPath: string } } }
 interface Container {
-  name: string; restartPolicy?: string; env?: EnvVar[]; ports?: Array<{ name: string; containerPort: number }>;
+  name: string; restartPolicy?: string; command?: string[]; env?: EnvVar[]; ports?: Array<{ name: string; containerPort: number }>;
   volumeMounts?: Mount[]; livenessProbe?: Probe; readinessProbe?: Probe; startupProbe?: Probe;
   resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
-  securityContext?: { allowPrivilegeEscalation?: boolean; readOnlyRootFilesystem?: boolean; capabilities?: { drop?: string[] }; runAsUser?: number };
+  securityContext?: { allowPrivilegeEscalation?: boolean; readOnlyRootFilesystem?: boolean; capabilities?: { drop?: string[]; add?: string[] }; runAsUser?: number };
 }
 interface PodSpec { initContainers: Container[]; containers: Container[]; securityContext: { runAsNonRoot?: boolean }; automountServiceAccountToken?: boolean; volumes: Array<{ name: string; secret?: unknown }> }
 interface K8sObject { kind: string; metadata: { name: string }; stringData?: Record<string, string>; spec?: { template: { metadata: { annotations: Record<string, string> }; spec: PodSpec } } }
@@ -76,7 +76,10 @@ test('kubernetes: every container is locked down and the sandbox sees neither ke
     assert.equal(c.securityContext?.allowPrivilegeEscalation, false, `${c.name}: no privilege escalation`);
     assert.equal(c.securityContext?.readOnlyRootFilesystem, true, `${c.name}: read-only root filesystem`);
     assert.deepEqual(c.securityContext?.capabilities?.drop, ['ALL'], `${c.name}: drops all capabilities`);
+    // The one exception: the short-lived step that installs the iptables rules (tested below).
+    if (c.name === 'egress-rules') continue;
     assert.ok((c.securityContext?.runAsUser ?? 0) > 0, `${c.name}: non-root uid`);
+    assert.equal(c.securityContext?.capabilities?.add, undefined, `${c.name}: adds no capability`);
   }
   const credproxy = byName('credproxy');
   const sandbox = byName('sandbox');
@@ -88,6 +91,31 @@ test('kubernetes: every container is locked down and the sandbox sees neither ke
   }
   assert.equal(mountFor(credproxy, env.get('CREDPROXY_CA_KEY')!)?.name, privateVolume, 'the CA key stays in the private volume');
   assert.ok(!envOf(sandbox).has('CREDPROXY_API_KEY') && !envOf(sandbox).has('CREDPROXY_MASTER_KEY'));
+});
+
+test('kubernetes: transparent mode — rules first, for credproxy\'s own ports and uid; the sandbox has no proxy variable', () => {
+  const rules = byName('egress-rules');
+  const credproxy = byName('credproxy');
+  const sandbox = byName('sandbox');
+  assert.equal(pod.spec.initContainers[0]!.name, 'egress-rules', 'the rules are in place before anything else starts');
+  assert.equal(rules.restartPolicy, undefined, 'an init step, not a sidecar');
+  assert.deepEqual(rules.securityContext?.capabilities?.add, ['NET_ADMIN', 'NET_RAW']);
+  const command = rules.command!;
+  const flag = (name: string): string | undefined => command[command.indexOf(name) + 1];
+  assert.deepEqual(command.slice(0, 4), ['node', 'bin/credproxy', 'iptables', '--apply']);
+  assert.equal(Number(flag('--uid')), credproxy.securityContext?.runAsUser, "credproxy's own traffic is exempt");
+  const env = envOf(credproxy);
+  assert.equal(flag('--https-port'), env.get('CREDPROXY_TRANSPARENT_HTTPS')!.split(':')[1]);
+  assert.equal(flag('--http-port'), env.get('CREDPROXY_TRANSPARENT_HTTP')!.split(':')[1]);
+  assert.notEqual(sandbox.securityContext?.runAsUser, credproxy.securityContext?.runAsUser, 'the sandbox runs as another uid, so it is redirected');
+  const fieldOf = (c: Container, name: string) => c.env?.find((e) => e.name === name)?.valueFrom?.fieldRef?.fieldPath;
+  assert.equal(fieldOf(credproxy, 'CREDPROXY_TRANSPARENT_SANDBOX'), fieldOf(byName('register'), 'SANDBOX_NAME'), 'the listener is bound to the sandbox register creates');
+  assert.equal(envOf(byName('register')).get('PROXY_ENV'), 'omit');
+  for (const name of envOf(sandbox).keys()) assert.doesNotMatch(name, /_proxy$/i, `the sandbox sets no ${name}`);
+  const store = mountFor(sandbox, '/etc/ssl/certs/ca-certificates.crt')!;
+  assert.equal(store.mountPath, '/etc/ssl/certs/ca-certificates.crt');
+  assert.equal(store.readOnly, true);
+  assert.equal(posix.join(mountFor(credproxy, env.get('CREDPROXY_CA_CERT')!)!.mountPath, store.subPath!), env.get('CREDPROXY_CA_CERT'), 'the system trust store is credproxy\'s CA');
 });
 
 test('kubernetes: every secret reference resolves to a key of a Secret in the folder', () => {
@@ -117,31 +145,52 @@ test('kubernetes: the sandbox trusts the CA credproxy writes, at the path credpr
   assert.match(JSON.stringify(sandbox), new RegExp(`\\. ${envFile!.replaceAll('.', '\\.')}`), 'the sandbox sources it');
 });
 
-test('compose: same variables, same layout, and the sandbox has no route but credproxy', () => {
-  const compose = parseYaml(readFileSync(COMPOSE, 'utf8')) as {
-    services: Record<string, { environment?: Record<string, string>; volumes?: string[]; networks?: string[]; ports?: string[] }>;
-    networks: Record<string, { internal?: boolean }>;
-  };
-  const { credproxy, sandbox, register } = compose.services;
-  assert.ok(credproxy && sandbox && register);
+type ComposeVolume = string | { source: string; target: string; read_only?: boolean; volume?: { subpath?: string } };
+interface ComposeService {
+  environment?: Record<string, string>; volumes?: ComposeVolume[]; networks?: string[]; ports?: string[];
+  network_mode?: string; command?: string[]; user?: string; cap_add?: string[]; depends_on?: Record<string, { condition: string }>;
+}
+
+test('compose: same variables, same layout, and the sandbox has no way out but credproxy', () => {
+  const compose = parseYaml(readFileSync(COMPOSE, 'utf8')) as { services: Record<string, ComposeService>; networks: Record<string, { internal?: boolean }> };
+  const { credproxy, sandbox, register, 'egress-rules': rules } = compose.services;
+  assert.ok(credproxy && sandbox && register && rules);
   const env = credproxy.environment!;
   for (const name of Object.keys(env)) assert.ok(CONFIG_VARS.has(name), `${name} is a credproxy config variable`);
   const k8sEnv = [...envOf(byName('credproxy')).keys()].filter((n) => !n.endsWith('_LISTEN')).sort();
   assert.deepEqual(Object.keys(env).filter((n) => n !== 'CREDPROXY_SANDBOX_PROXY_URL').sort(), k8sEnv, 'compose and kubernetes set the same variables');
   for (const port of credproxy.ports ?? []) assert.match(port, /^127\.0\.0\.1:/, 'published on loopback only');
 
-  const mounts = (service: { volumes?: string[] }): Array<{ name: string; path: string; ro: boolean }> =>
-    (service.volumes ?? []).map((v) => { const [name = '', path = '', mode] = v.split(':'); return { name, path, ro: mode === 'ro' }; });
-  const volumeAt = (service: { volumes?: string[] }, path: string) => mounts(service).find((m) => path.startsWith(`${m.path}/`));
+  const mounts = (service: ComposeService): Array<{ name: string; path: string; ro: boolean; subpath?: string }> =>
+    (service.volumes ?? []).map((v) => {
+      if (typeof v !== 'string') return { name: v.source, path: v.target, ro: v.read_only === true, subpath: v.volume?.subpath };
+      const [name = '', path = '', mode] = v.split(':');
+      return { name, path, ro: mode === 'ro' };
+    });
+  const volumeAt = (service: ComposeService, path: string) => mounts(service).find((m) => path.startsWith(`${m.path}/`));
   const shared = volumeAt(credproxy, env.CREDPROXY_CA_CERT!)!;
-  const inSandbox = mounts(sandbox).find((m) => m.name === shared.name)!;
+  const inSandbox = mounts(sandbox).find((m) => m.name === shared.name && m.subpath === undefined)!;
   assert.ok(inSandbox.ro, 'the sandbox mounts the CA read-only');
   assert.equal(posix.join(inSandbox.path, posix.basename(env.CREDPROXY_CA_CERT!)), env.CREDPROXY_SANDBOX_CA_PATH);
   for (const name of CA_TRUST_VARS) assert.equal(sandbox.environment?.[name], env.CREDPROXY_SANDBOX_CA_PATH);
   assert.notEqual(volumeAt(credproxy, env.CREDPROXY_CA_KEY!)?.name, shared.name, 'the CA key is not on the shared volume');
   assert.ok(!mounts(sandbox).some((m) => m.name === volumeAt(credproxy, `${env.CREDPROXY_DATA_DIR}/x`)?.name), 'the sandbox does not mount the data volume');
 
-  for (const network of sandbox.networks!) assert.equal(compose.networks[network]?.internal, true, `sandbox network ${network} is internal`);
+  // Transparent mode: the sandbox lives in credproxy's network namespace, behind the rules.
+  assert.equal(sandbox.network_mode, 'service:credproxy');
+  assert.equal(rules.network_mode, 'service:credproxy');
+  assert.deepEqual(rules.command!.slice(0, 2), ['iptables', '--apply']);
+  assert.equal(rules.command![rules.command!.indexOf('--uid') + 1], '10001', 'the image\'s uid: credproxy\'s own traffic is exempt');
+  assert.equal(rules.command![rules.command!.indexOf('--https-port') + 1], env.CREDPROXY_TRANSPARENT_HTTPS!.split(':')[1]);
+  assert.equal(rules.command![rules.command!.indexOf('--http-port') + 1], env.CREDPROXY_TRANSPARENT_HTTP!.split(':')[1]);
+  assert.deepEqual(rules.cap_add, ['NET_ADMIN', 'NET_RAW']);
+  assert.equal(sandbox.depends_on?.['egress-rules']?.condition, 'service_completed_successfully', 'the sandbox starts behind the rules');
+  assert.notEqual(sandbox.user?.split(':')[0], '10001');
+  assert.equal(env.CREDPROXY_TRANSPARENT_SANDBOX, register.environment?.SANDBOX_NAME);
+  assert.equal(register.environment?.PROXY_ENV, 'omit');
+  for (const name of Object.keys(sandbox.environment ?? {})) assert.doesNotMatch(name, /_proxy$/i, `the sandbox sets no ${name}`);
+  const store = mounts(sandbox).find((m) => m.path === '/etc/ssl/certs/ca-certificates.crt')!;
+  assert.deepEqual([store.name, store.subpath, store.ro], [shared.name, posix.basename(env.CREDPROXY_CA_CERT!), true], 'the system trust store is credproxy\'s CA');
   assert.ok(credproxy.networks!.some((n) => !compose.networks[n]?.internal), 'credproxy has a way out');
   assert.ok(existsSync(join(dirname(COMPOSE), mounts(register).find((m) => m.path.endsWith('.mjs'))!.name)), 'the register script mount exists');
 });
@@ -177,4 +226,13 @@ test('the register script stores secrets (rotating existing ones), creates the s
   assert.deepEqual(seen[2]!.body, { name: 'sb-test', secrets: { ANTHROPIC_API_KEY: 'anthropic' } });
   const sourced = await run('sh', ['-c', `. '${envFile}' && printf '%s\\n' "$HTTPS_PROXY" "$ANTHROPIC_API_KEY" "$ODD"`], { timeout: 5_000 });
   assert.equal(sourced.stdout, `${env.HTTPS_PROXY}\n${env.ANTHROPIC_API_KEY}\n${env.ODD}\n`);
+
+  // PROXY_ENV=omit (transparent mode): the same file without proxy variables.
+  await run(process.execPath, [`${K8S}/register-sandbox.mjs`], {
+    timeout: 15_000,
+    env: { PATH: process.env.PATH, CREDPROXY_URL: `http://127.0.0.1:${port}`, CREDPROXY_API_KEY: 'k'.repeat(32), SANDBOX_NAME: 'sb-test', SANDBOX_SECRETS: 'ANTHROPIC_API_KEY=anthropic', SECRETS_DIR: dir, ENV_FILE: envFile, PROXY_ENV: 'omit' },
+  });
+  const transparent = readFileSync(envFile, 'utf8');
+  assert.doesNotMatch(transparent, /PROXY/);
+  assert.match(transparent, /^export ANTHROPIC_API_KEY='sk-ant-api03-standin'$/m);
 });
