@@ -1,7 +1,7 @@
 // A proxy under test in its own process, so its CPU and memory are measured alone.
 // Spawned by proxy-vs-direct.ts with an IPC channel, as plain JavaScript (see build.ts): node proxy-child.js <mode>
 // Parent → child: { type: 'start', target: BenchTarget } | { type: 'stats', gc?: boolean } | { type: 'stop' }
-// Child → parent: { type: 'ready', port, caPem, proxyAuthorization?, headers? } | { type: 'stats', cpuUs, eventLoopCpuUs, rss, live }
+// Child → parent: { type: 'ready', port, caPem, proxyAuthorization?, headers?, transparent? } | { type: 'stats', cpuUs, eventLoopCpuUs, rss, live }
 //   | { type: 'error', message }
 import { readFileSync } from 'node:fs';
 import type { BenchProxy, BenchTarget } from './proxy-modes.js';
@@ -22,8 +22,8 @@ async function handle(message: Message): Promise<void> {
     case 'start': {
       if (!factory) throw new Error(`unknown mode ${mode}; known: ${Object.keys(PROXY_MODES).join(', ')}`);
       proxy = await factory(message.target);
-      const { port, caPem, proxyAuthorization, headers } = proxy;
-      process.send!({ type: 'ready', port, caPem, proxyAuthorization, headers });
+      const { port, caPem, proxyAuthorization, headers, transparent } = proxy;
+      process.send!({ type: 'ready', port, caPem, proxyAuthorization, headers, transparent });
       return;
     }
     case 'stats': {

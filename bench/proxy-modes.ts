@@ -25,6 +25,8 @@ export interface BenchProxy {
   proxyAuthorization?: string;
   /** Headers every request carries: the stand-in in the injection modes, else PASS_THROUGH_HEADERS. */
   headers?: Readonly<Record<string, string>>;
+  /** `port` is a transparent listener: clients connect to it straight, the host in SNI (as a kernel redirect delivers them). */
+  transparent?: boolean;
   close(): Promise<void>;
 }
 
@@ -36,6 +38,8 @@ export interface DaemonModeOptions {
   inject: boolean;
   /** Audit queue → SQLite and prom-client metrics subscribed to the proxy's events, as in production. */
   observe: boolean;
+  /** Load goes to transparent.https (bound to the bench sandbox) instead of CONNECT on the proxy port. */
+  transparent?: boolean;
 }
 
 /**
@@ -69,6 +73,7 @@ export function daemonMode(options: DaemonModeOptions): ProxyFactory {
         // Every name on :443 reaches the upstream, so the bench can also time first requests to new hosts.
         'upstream.resolve': [`*:443=127.0.0.1:${target.upstreamPort}`],
         'upstream.caFile': target.upstreamCaPath,
+        ...(options.transparent ? { 'transparent.https': '127.0.0.1:0', 'transparent.sandbox': 'bench' } : {}),
       },
     });
     // The ready line is written whatever the level; keep warnings and errors only.
@@ -86,8 +91,10 @@ export function daemonMode(options: DaemonModeOptions): ProxyFactory {
       await api('/secrets', { name, value: `real-${name}-${'x'.repeat(40)}`, auth: { type: 'bearer' }, hosts: [i === 0 ? target.host : `api.${name}.test`] });
     }
     const sandbox = await api('/sandboxes', { name: 'bench', secrets: Object.fromEntries(SECRETS.map((s) => [`${s.toUpperCase()}_KEY`, s])) });
+    const address = options.transparent ? daemon.transparentHttpsAddress! : daemon.proxyAddress;
     return {
-      port: Number(daemon.proxyAddress.slice(daemon.proxyAddress.lastIndexOf(':') + 1)),
+      port: Number(address.slice(address.lastIndexOf(':') + 1)),
+      transparent: options.transparent,
       caPem: await readFile(daemon.caPath, 'utf8'),
       proxyAuthorization: `Basic ${Buffer.from(`sb:${sandbox.access_token}`).toString('base64')}`,
       headers: options.inject ? { authorization: `Bearer ${sandbox.env.OPENAI_KEY}` } : PASS_THROUGH_HEADERS,
@@ -128,5 +135,7 @@ export const PROXY_MODES: Readonly<Record<string, ProxyFactory>> = {
   credproxy: daemonMode({ inject: false, observe: false }),
   'credproxy+inject': daemonMode({ inject: true, observe: false }),
   'credproxy+audit+metrics': daemonMode({ inject: true, observe: true }),
+  // The production wiring again, reached the transparent way: paired against the row above.
+  'credproxy+transparent': daemonMode({ inject: true, observe: true, transparent: true }),
   'http-mitm-proxy': mitmMode,
 };

@@ -22,6 +22,8 @@ export interface ProxyProcess {
   readonly caPem: string;
   readonly proxyAuthorization: string | undefined;
   readonly headers: Readonly<Record<string, string>> | undefined;
+  /** `port` is a transparent listener (connect straight, SNI = the host). */
+  readonly transparent: boolean;
   stats(options?: { gc?: boolean }): Promise<ProxyStats>;
   stop(): Promise<void>;
 }
@@ -50,15 +52,16 @@ export async function startProxyProcess(mode: string, target: BenchTarget, child
     child.on('message', onMessage);
     child.once('exit', onExit);
   });
-  type Ready = { port: number; caPem: string; proxyAuthorization?: string; headers?: Record<string, string> };
+  type Ready = { port: number; caPem: string; proxyAuthorization?: string; headers?: Record<string, string>; transparent?: boolean };
   const ready = next<Ready>('ready');
   child.send({ type: 'start', target });
-  const { port, caPem, proxyAuthorization, headers } = await ready;
+  const { port, caPem, proxyAuthorization, headers, transparent } = await ready;
   return {
     port,
     caPem,
     proxyAuthorization,
     headers,
+    transparent: transparent === true,
     stats: async (options = {}) => {
       const reply = next<ProxyStats>('stats');
       child.send({ type: 'stats', gc: options.gc ?? false });

@@ -37,6 +37,7 @@ const PAIRED_ROUNDS = 10;
 const BASELINE: Readonly<Record<string, string>> = {
   'credproxy+inject': 'credproxy',
   'credproxy+audit+metrics': 'credproxy+inject',
+  'credproxy+transparent': 'credproxy+audit+metrics',
 };
 
 interface CaseResult {
@@ -98,7 +99,10 @@ async function main(): Promise<void> {
       const target = { host: HOST, upstreamPort: upstream.port, upstreamCaPath: upstream.caPath, dir: await mkdtemp(join(dir, `${mode}-`)) };
       const proxy = await startProxyProcess(mode, target, children.dir);
       proxies.push(proxy);
-      contenders.push({ name: mode, url: `https://${HOST}/v1/x`, proxy, dispatcher: (connections) => proxyAgent(proxy, connections) });
+      contenders.push(proxy.transparent
+        // What a kernel redirect delivers: a connection straight to the listener, the host in SNI.
+        ? { name: mode, url: `https://127.0.0.1:${proxy.port}/v1/x`, proxy, dispatcher: (connections) => new Agent({ connections, connect: { ca: proxy.caPem, servername: HOST } }) }
+        : { name: mode, url: `https://${HOST}/v1/x`, proxy, dispatcher: (connections) => proxyAgent(proxy, connections) });
     }
     for (const connections of CONCURRENCY) results.push(...await runRounds(contenders, connections, upstream));
     for (const connections of CONCURRENCY) {
