@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 
 /** The bench files that run in child processes; they import the daemon from dist/. */
-const CHILD_SOURCES = ['proxy-child.ts', 'proxy-modes.ts', 'upstream-child.ts', 'dist.ts'];
+const CHILD_SOURCES = ['proxy-child.ts', 'proxy-modes.ts', 'upstream-child.ts', 'seeded-daemon-child.ts', 'child-stats.ts', 'dist.ts'];
 const ROOT = new URL('../', import.meta.url);
 /** One level under the project root, like bench/, so `../dist/` and node_modules resolve the same. */
 const OUT = new URL('.bench-build/', ROOT);

@@ -3,7 +3,7 @@
 // Parent → child: { type: 'start', target: BenchTarget } | { type: 'stats', gc?: boolean } | { type: 'stop' }
 // Child → parent: { type: 'ready', port, caPem, proxyAuthorization?, headers?, transparent? } | { type: 'stats', cpuUs, eventLoopCpuUs, rss, live }
 //   | { type: 'error', message }
-import { readFileSync } from 'node:fs';
+import { childStats } from './child-stats.js';
 import type { BenchProxy, BenchTarget } from './proxy-modes.js';
 import { PROXY_MODES } from './proxy-modes.js';
 
@@ -26,24 +26,11 @@ async function handle(message: Message): Promise<void> {
       process.send!({ type: 'ready', port, caPem, proxyAuthorization, headers, transparent });
       return;
     }
-    case 'stats': {
-      if (message.gc) (globalThis as { gc?: () => void }).gc?.();
-      const cpu = process.cpuUsage();
-      const memory = process.memoryUsage();
-      process.send!({ type: 'stats', cpuUs: cpu.user + cpu.system, eventLoopCpuUs: eventLoopCpuUs(), rss: memory.rss, live: memory.heapUsed + memory.arrayBuffers });
+    case 'stats':
+      process.send!({ type: 'stats', ...childStats(message.gc ?? false) });
       return;
-    }
     case 'stop':
       await proxy?.close();
       process.exit(0);
-  }
-}
-
-/** CPU time of this thread, the event loop, in µs: the first field of schedstat is ns on a CPU. */
-function eventLoopCpuUs(): number | undefined {
-  try {
-    return Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]) / 1000;
-  } catch {
-    return undefined;
   }
 }

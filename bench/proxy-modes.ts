@@ -53,28 +53,38 @@ export const PASS_THROUGH_HEADERS: Readonly<Record<string, string>> = { authoriz
 const SECRETS = ['openai', 'anthropic', 'github', 'internal'];
 
 /**
+ * The daemon's config for a bench: both listeners on free ports, the data dir in `target.dir`, and
+ * every name on :443 routed to the upstream (so the bench can also time first requests to new hosts).
+ */
+export async function benchConfig(target: BenchTarget, flags: Record<string, unknown>): Promise<Main.FrozenConfig> {
+  const { loadConfig } = await dist<typeof Main>('main.js');
+  return loadConfig({
+    env: {},
+    cwd: target.dir,
+    flags: {
+      'proxy.listen': '127.0.0.1:0',
+      'admin.listen': '127.0.0.1:0',
+      'upstream.resolve': [`*:443=127.0.0.1:${target.upstreamPort}`],
+      'upstream.caFile': target.upstreamCaPath,
+      ...flags,
+    },
+  });
+}
+
+/**
  * The real daemon (createDaemon from dist/) on a scratch data dir, with a sandbox holding a few
  * bindings created through the admin API. Requests authenticate as that sandbox in every mode, so
  * the modes differ only in the stand-in header and in the observers.
  */
 export function daemonMode(options: DaemonModeOptions): ProxyFactory {
   return async (target) => {
-    const { createDaemon, loadConfig } = await dist<typeof Main>('main.js');
+    const { createDaemon } = await dist<typeof Main>('main.js');
     const { createLogger } = await dist<typeof Log>('log/logger.js');
-    const config = loadConfig({
-      env: {},
-      cwd: target.dir,
-      flags: {
-        'proxy.listen': '127.0.0.1:0',
-        'admin.listen': '127.0.0.1:0',
-        'log.level': 'warn',
-        // The bench always authenticates as its sandbox; tests also drive the plain mode without credentials.
-        'proxy.requireAuth': false,
-        // Every name on :443 reaches the upstream, so the bench can also time first requests to new hosts.
-        'upstream.resolve': [`*:443=127.0.0.1:${target.upstreamPort}`],
-        'upstream.caFile': target.upstreamCaPath,
-        ...(options.transparent ? { 'transparent.https': '127.0.0.1:0', 'transparent.sandbox': 'bench' } : {}),
-      },
+    const config = await benchConfig(target, {
+      'log.level': 'warn',
+      // The bench always authenticates as its sandbox; tests also drive the plain mode without credentials.
+      'proxy.requireAuth': false,
+      ...(options.transparent ? { 'transparent.https': '127.0.0.1:0', 'transparent.sandbox': 'bench' } : {}),
     });
     // The ready line is written whatever the level; keep warnings and errors only.
     const destination = { write: (line: string) => void (line.includes('"level":"info"') || process.stderr.write(line)) };

@@ -1,20 +1,10 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { ChildStats } from './child-stats.js';
 import type { BenchTarget } from './proxy-modes.js';
 
-export interface ProxyStats {
-  /** User + system CPU time since the child started, µs: every thread. */
-  cpuUs: number;
-  /**
-   * CPU time of the main thread alone, µs: the event loop, which bounds a Node proxy's throughput.
-   * Undefined where /proc/thread-self/schedstat is not available (Linux only).
-   */
-  eventLoopCpuUs: number | undefined;
-  rss: number;
-  /** V8 heap in use plus Buffers: what the process still holds. */
-  live: number;
-}
+export type ProxyStats = ChildStats;
 
 /** A proxy running alone in a child process (bench/proxy-child.ts), driven over IPC. */
 export interface ProxyProcess {
@@ -28,15 +18,24 @@ export interface ProxyProcess {
   stop(): Promise<void>;
 }
 
+/** A bench child process and its IPC channel. */
+export interface BenchChild {
+  readonly child: ChildProcess;
+  /** The next message of this type; rejects on an `error` message or when the child exits first. */
+  next<T>(type: string): Promise<T>;
+  /** Asks the child to stop ({ type: 'stop' }) and waits for its exit (SIGKILL after 5 s). */
+  stop(): Promise<void>;
+}
+
 /**
- * Starts the proxy child for `mode`: `<childDir>/proxy-child.js` under plain node when given (the
- * bench, see build.ts: compiled code), else bench/proxy-child.ts under tsx on the sources (tests).
- * BENCH_PROFILE=<dir> adds --cpu-prof, writing a .cpuprofile there when the child exits.
+ * Forks `<name>.js` from `childDir` under plain node when given (the bench, see build.ts: compiled
+ * code), else bench/<name>.ts under tsx on the sources (tests). BENCH_PROFILE=<dir> adds
+ * --cpu-prof, writing a .cpuprofile there when the child exits.
  */
-export async function startProxyProcess(mode: string, target: BenchTarget, childDir?: string): Promise<ProxyProcess> {
+export function forkBenchChild(name: string, args: string[], childDir?: string): BenchChild {
   const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
-  const script = childDir ? join(childDir, 'proxy-child.js') : fileURLToPath(new URL('./proxy-child.ts', import.meta.url));
-  const child: ChildProcess = fork(script, [mode], {
+  const script = childDir ? join(childDir, `${name}.js`) : fileURLToPath(new URL(`./${name}.ts`, import.meta.url));
+  const child: ChildProcess = fork(script, args, {
     execArgv: [...(childDir ? [] : ['--import', 'tsx']), '--expose-gc', ...profile],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
@@ -48,10 +47,24 @@ export async function startProxyProcess(mode: string, target: BenchTarget, child
       child.off('message', onMessage);
       child.off('exit', onExit);
     };
-    const onExit = (code: number | null): void => reject(new Error(`proxy child exited with ${code}`));
+    const onExit = (code: number | null): void => reject(new Error(`${name} exited with ${code}`));
     child.on('message', onMessage);
     child.once('exit', onExit);
   });
+  const stop = async (): Promise<void> => {
+    if (child.exitCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.send({ type: 'stop' });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(timer);
+  };
+  return { child, next, stop };
+}
+
+/** Starts the proxy child for `mode` (see forkBenchChild for where it runs from). */
+export async function startProxyProcess(mode: string, target: BenchTarget, childDir?: string): Promise<ProxyProcess> {
+  const { child, next, stop } = forkBenchChild('proxy-child', [mode], childDir);
   type Ready = { port: number; caPem: string; proxyAuthorization?: string; headers?: Record<string, string>; transparent?: boolean };
   const ready = next<Ready>('ready');
   child.send({ type: 'start', target });
@@ -67,12 +80,6 @@ export async function startProxyProcess(mode: string, target: BenchTarget, child
       child.send({ type: 'stats', gc: options.gc ?? false });
       return reply;
     },
-    stop: async () => {
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.send({ type: 'stop' });
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(timer);
-    },
+    stop,
   };
 }

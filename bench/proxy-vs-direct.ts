@@ -7,12 +7,12 @@
 // BENCH_SECONDS (default 10) is each case's measured time; BENCH_MODES (comma list, default direct + every proxy mode);
 // BENCH_CONNECTIONS (default 16,64); BENCH_SKIP_BUILD=1 reuses dist/; BENCH_DIST=<dir> runs another build
 // (e.g. `tsc -p tsconfig.json --outDir .tmp/distB`); BENCH_PROFILE=<dir> CPU-profiles the proxies.
-import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Agent, ProxyAgent, request, type Dispatcher } from 'undici';
+import { Agent, type Dispatcher } from 'undici';
 import { buildBenchChildren } from './build.js';
+import { once, proxyAgent, startUpstream, type Upstream } from './harness.js';
 import { PASS_THROUGH_HEADERS, PROXY_MODES } from './proxy-modes.js';
 import { startProxyProcess, type ProxyProcess } from './proxy-process.js';
 
@@ -116,7 +116,7 @@ async function main(): Promise<void> {
     if (credproxy) firstRequest = await timeFirstRequests(credproxy);
   } finally {
     await Promise.all(proxies.map((proxy) => proxy.stop()));
-    upstream?.child.send({ type: 'stop' });
+    upstream?.stop();
     await rm(dir, { recursive: true, force: true });
     await children.cleanup();
   }
@@ -267,12 +267,6 @@ async function load(
   return errors;
 }
 
-async function once(dispatcher: Dispatcher, url: string, headers: Readonly<Record<string, string>>): Promise<void> {
-  const res = await request(url, { dispatcher, headers });
-  await res.body.dump();
-  if (res.statusCode !== 200) throw new Error(`status ${res.statusCode}`);
-}
-
 /** First request to a never-seen host (new tunnel, leaf minted, new upstream pool) vs a new tunnel to a known host. */
 async function timeFirstRequests(proxy: ProxyProcess): Promise<string> {
   const fresh: number[] = [];
@@ -289,31 +283,6 @@ async function timeFirstRequests(proxy: ProxyProcess): Promise<string> {
   const median = (xs: number[]): string => xs.sort((a, b) => a - b)[xs.length >> 1]!.toFixed(2);
   return `credproxy first request on a new tunnel (median of ${NEW_HOSTS}): new host ${median(fresh)} ms, ` +
     `known host (cached leaf, pooled upstream) ${median(cached)} ms`;
-}
-
-function proxyAgent(proxy: ProxyProcess, connections: number): ProxyAgent {
-  return new ProxyAgent({ uri: `http://127.0.0.1:${proxy.port}`, token: proxy.proxyAuthorization, requestTls: { ca: proxy.caPem }, connections });
-}
-
-interface Upstream {
-  child: ChildProcess;
-  port: number;
-  caPath: string;
-  /** The upstream process's CPU time so far. */
-  cpuUs(): Promise<number>;
-}
-
-async function startUpstream(childDir: string, dir: string): Promise<Upstream> {
-  const child = fork(join(childDir, 'upstream-child.js'), [dir], { execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const ready = await new Promise<{ port: number; caPath: string }>((resolve, reject) => {
-    child.once('message', (m: { port: number; caPath: string }) => resolve(m));
-    child.once('exit', (code) => reject(new Error(`upstream exited with ${code}`)));
-  });
-  const cpuUs = (): Promise<number> => new Promise((resolve) => {
-    child.once('message', (m: { cpuUs: number }) => resolve(m.cpuUs));
-    child.send({ type: 'stats' });
-  });
-  return { child, ...ready, cpuUs };
 }
 
 function printTable(results: CaseResult[]): void {

@@ -45,6 +45,8 @@ export interface DaemonOptions {
    * unsubscribed from the proxy's events (nothing is recorded). Default true.
    */
   observe?: boolean;
+  /** Internal, for the benchmark: how often audit retention sweeps. Default 1 hour. */
+  retentionIntervalMs?: number;
 }
 
 /**
@@ -70,7 +72,7 @@ export async function createDaemon(config: FrozenConfig, options: DaemonOptions 
   const queue = new AuditQueue(auditSink, { config, logger });
   const observe = options.observe ?? true;
   if (observe) subscribeAudit(events, queue);
-  const retention = startRetention(eventRows, { config, logger });
+  const retention = startRetention(eventRows, { config, logger, intervalMs: options.retentionIntervalMs });
   const metrics = createMetrics({ auditQueue: queue });
   if (observe) subscribeMetrics(events, metrics);
 

@@ -35,6 +35,7 @@ export function startRetention(
 
   async function runSweep(): Promise<number> {
     const cutoff = new Date(now() - options.config.audit.retentionDays * DAY_MS).toISOString();
+    const started = performance.now();
     let total = 0;
     // Bounded: each pass deletes a full batch or ends the loop, and the table is finite.
     while (!stopped) {
@@ -43,7 +44,7 @@ export function startRetention(
       if (deleted < batchSize) break;
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
-    if (total > 0) options.logger.info({ deleted: total, cutoff }, 'audit retention sweep');
+    if (total > 0) options.logger.info({ deleted: total, cutoff, ms: Math.round(performance.now() - started) }, 'audit retention sweep');
     return total;
   }
 
