@@ -1,8 +1,8 @@
 import { LRUCache } from 'lru-cache';
 import type { SandboxIdentity } from '../proxy/policy.js';
-import { CompiledBinding, type BindingRefusal } from './compiled-binding.js';
-import { compileSecret, type CompiledSecret } from './compiled-secret.js';
+import { CompiledBinding } from './compiled-binding.js';
 import { compileNetworkPolicy, type NetworkPolicy } from './network-policy.js';
+import { deletedSecret, SecretSlot } from './secret-slot.js';
 import type { BindingRecord, RuleSource, SandboxRuleRecord, StoreChange } from './source.js';
 import { tokenKey } from './token-scan.js';
 
@@ -18,7 +18,10 @@ export interface StandInOwner {
 export interface CompiledSandbox {
   readonly identity: SandboxIdentity;
   readonly network: NetworkPolicy;
-  /** Bindings that can inject, in the order their stand-ins are looked for. */
+  /**
+   * Bindings that could inject when the sandbox was compiled, in the order their stand-ins are
+   * looked for. One whose secret has been deleted since has no `secret` and is passed over.
+   */
   readonly live: readonly CompiledBinding[];
   /** Any binding ever made in the sandbox, revoked ones included. */
   binding(bindingId: number): CompiledBinding | undefined;
@@ -34,16 +37,26 @@ interface IndexedSandbox {
   readonly identity: SandboxIdentity;
   readonly tokenKey: string;
   readonly standIns: readonly { key: string; length: number }[];
-  readonly secretIds: readonly string[];
+}
+
+/** A compiled sandbox and the secret slots its bindings hold. */
+interface CacheEntry {
+  readonly sandbox: CompiledSandbox;
+  readonly slots: readonly SecretSlot[];
 }
 
 /**
  * The in-memory rule table behind the proxy policy. Global indexes (access token → identity,
- * stand-in → owner, secret → sandboxes) cover every sandbox from the start and are keyed by
- * SHA-256 of the token. Compiled sandboxes (bindings, revealed secret values, host patterns,
- * network policy) sit in a bounded LRU and are read from the RuleSource on first use only.
- * apply() updates both synchronously, so a request that starts after a store change returned
- * sees it; there is no TTL.
+ * stand-in → owner) cover every sandbox from the start and are keyed by SHA-256 of the token.
+ * Compiled sandboxes (bindings, host patterns, network policy) sit in a bounded LRU and are read
+ * from the RuleSource on first use only; their bindings share one slot per secret (its compiled
+ * rules and revealed value), kept while any cached binding holds it.
+ *
+ * apply() takes a StoreChange synchronously, so a request that starts after the change returned
+ * sees it (there is no TTL), and reads only what the change names: a `sandbox` change that one
+ * sandbox (its bindings at most), a `secret` change that one secret, whatever number of
+ * sandboxes bind it. That is the whole change API: the SQLite store and a fleet sidecar's bundle
+ * drive it alike (see source.ts).
  */
 export class RuleTable {
   readonly #source: RuleSource;
@@ -52,15 +65,19 @@ export class RuleTable {
   /** How many indexed stand-ins have each length: runs of other lengths are never hashed. */
   readonly #standInLengths = new Map<number, number>();
   readonly #sandboxes = new Map<string, IndexedSandbox>();
-  readonly #sandboxesBySecret = new Map<string, Set<string>>();
   /** Sandbox ids by name: names need not be unique. */
   readonly #byName = new Map<string, Set<string>>();
-  readonly #compiled: LRUCache<string, CompiledSandbox>;
+  readonly #slots = new Map<string, SecretSlot>();
+  readonly #compiled: LRUCache<string, CacheEntry>;
 
   /** Reads every sandbox from the source to build the global indexes (at start, off the hot path). */
   constructor(source: RuleSource, options: RuleTableOptions = {}) {
     this.#source = source;
-    this.#compiled = new LRUCache({ max: options.maxSandboxes ?? 10_000 });
+    this.#compiled = new LRUCache({
+      max: options.maxSandboxes ?? 10_000,
+      // Evicted, replaced or deleted: its bindings no longer hold their secrets' slots.
+      dispose: (entry) => this.#release(entry.slots),
+    });
     for (const record of source.listSandboxes()) this.#index(record);
   }
 
@@ -94,20 +111,15 @@ export class RuleTable {
   sandbox(sandboxId: string): CompiledSandbox | undefined {
     if (!this.#sandboxes.has(sandboxId)) return undefined;
     const cached = this.#compiled.get(sandboxId);
-    if (cached) return cached;
+    if (cached) return cached.sandbox;
     const record = this.#source.getSandbox(sandboxId);
     return record ? this.#cache(record) : undefined;
   }
 
-  /** Takes in a store change at once: indexes updated, cached sandboxes recompiled or dropped. */
+  /** Takes in a store change at once: indexes updated, cached sandboxes recompiled or dropped, slots reloaded. */
   apply(change: StoreChange): void {
-    if (change.kind === 'sandbox') {
-      this.#refresh(change.sandboxId);
-      return;
-    }
-    // The store has already updated the bindings (a deleted secret's bindings lost their
-    // secret id), so the sandboxes come from the index as it was before the change.
-    for (const sandboxId of [...(this.#sandboxesBySecret.get(change.secretId) ?? [])]) this.#refresh(sandboxId);
+    if (change.kind === 'sandbox') this.#refresh(change.sandboxId);
+    else this.#slots.get(change.secretId)?.reload(this.#source);
   }
 
   #refresh(sandboxId: string): void {
@@ -128,17 +140,17 @@ export class RuleTable {
       identity,
       tokenKey: tokenKey(record.accessToken),
       standIns: record.bindings.map((b) => ({ key: tokenKey(b.standIn), length: b.standIn.length })),
-      secretIds: [...new Set(record.bindings.flatMap((b) => (b.secretId ? [b.secretId] : [])))],
     };
     this.#sandboxes.set(record.id, entry);
     this.#tokens.set(entry.tokenKey, identity);
-    addTo(this.#byName, record.name, record.id);
+    let named = this.#byName.get(record.name);
+    if (!named) this.#byName.set(record.name, (named = new Set()));
+    named.add(record.id);
     record.bindings.forEach((b, i) => {
       const { key, length } = entry.standIns[i]!;
-      this.#standIns.set(key, { sandboxId: record.id, bindingId: b.id, secretId: b.secretId ?? b.deletedSecretId ?? undefined });
+      this.#standIns.set(key, { sandboxId: record.id, bindingId: b.id, secretId: b.secretId ?? undefined });
       this.#standInLengths.set(length, (this.#standInLengths.get(length) ?? 0) + 1);
     });
-    for (const secretId of entry.secretIds) addTo(this.#sandboxesBySecret, secretId, record.id);
   }
 
   #unindex(sandboxId: string): void {
@@ -146,76 +158,54 @@ export class RuleTable {
     if (!entry) return;
     this.#sandboxes.delete(sandboxId);
     this.#tokens.delete(entry.tokenKey);
+    const named = this.#byName.get(entry.identity.sandboxName);
+    named?.delete(sandboxId);
+    if (named?.size === 0) this.#byName.delete(entry.identity.sandboxName);
     for (const { key, length } of entry.standIns) {
       this.#standIns.delete(key);
       const left = (this.#standInLengths.get(length) ?? 1) - 1;
       if (left > 0) this.#standInLengths.set(length, left);
       else this.#standInLengths.delete(length);
     }
-    for (const secretId of entry.secretIds) removeFrom(this.#sandboxesBySecret, secretId, sandboxId);
-    removeFrom(this.#byName, entry.identity.sandboxName, sandboxId);
   }
 
+  /** Compiles the sandbox and caches it; its slots are taken before the entry it replaces lets go of its own. */
   #cache(record: SandboxRuleRecord): CompiledSandbox {
-    const compiled = this.#compile(record);
-    this.#compiled.set(record.id, compiled);
-    return compiled;
-  }
-
-  #compile(record: SandboxRuleRecord): CompiledSandbox {
-    const secrets = new Map<string, CompiledSecret | BindingRefusal>();
+    const slots: SecretSlot[] = [];
     const all = new Map<number, CompiledBinding>();
     const live: CompiledBinding[] = [];
     for (const b of record.bindings) {
-      const compiled = this.#compileBinding(b, secrets);
+      const compiled = this.#compileBinding(b, slots);
       all.set(b.id, compiled);
       if (compiled.matcher) live.push(compiled);
     }
-    return {
+    const sandbox: CompiledSandbox = {
       identity: this.#sandboxes.get(record.id)?.identity ?? Object.freeze({ sandboxId: record.id, sandboxName: record.name }),
       network: compileNetworkPolicy(record.network),
       live,
       binding: (bindingId) => all.get(bindingId),
     };
+    this.#compiled.set(record.id, { sandbox, slots });
+    return sandbox;
   }
 
-  #compileBinding(record: BindingRecord, secrets: Map<string, CompiledSecret | BindingRefusal>): CompiledBinding {
+  #compileBinding(record: BindingRecord, slots: SecretSlot[]): CompiledBinding {
     if (record.revoked === 'proxy_token_revoked') {
       return CompiledBinding.refused(record, { code: 'proxy_token_revoked', detail: `the ${record.envKey} binding was detached from this sandbox` });
     }
     if (record.revoked === 'credential_revoked' || record.secretId === null) {
       return CompiledBinding.refused(record, deletedSecret(record.secretName));
     }
-    let secret = secrets.get(record.secretId);
-    if (!secret) secrets.set(record.secretId, (secret = this.#loadSecret(record.secretId, record.secretName)));
-    return 'code' in secret ? CompiledBinding.refused(record, secret) : CompiledBinding.live(record, secret);
+    let slot = this.#slots.get(record.secretId);
+    if (!slot) this.#slots.set(record.secretId, (slot = new SecretSlot(this.#source, record.secretId, record.secretName)));
+    slot.refs++;
+    slots.push(slot);
+    return CompiledBinding.attached(record, slot);
   }
 
-  #loadSecret(secretId: string, secretName: string): CompiledSecret | BindingRefusal {
-    const rule = this.#source.getSecretRule(secretId);
-    const value = rule && this.#source.revealSecret(secretId);
-    if (!rule || !value) return deletedSecret(secretName);
-    try {
-      return compileSecret(rule, value);
-    } catch (err) {
-      // compileSecret's messages name the secret and the fault, never the value.
-      return { code: 'inject_error', detail: (err as Error).message };
+  #release(slots: readonly SecretSlot[]): void {
+    for (const slot of slots) {
+      if (--slot.refs === 0 && this.#slots.get(slot.id) === slot) this.#slots.delete(slot.id);
     }
   }
-}
-
-function addTo(index: Map<string, Set<string>>, key: string, id: string): void {
-  let set = index.get(key);
-  if (!set) index.set(key, (set = new Set()));
-  set.add(id);
-}
-
-function removeFrom(index: Map<string, Set<string>>, key: string, id: string): void {
-  const set = index.get(key);
-  set?.delete(id);
-  if (set?.size === 0) index.delete(key);
-}
-
-function deletedSecret(secretName: string): BindingRefusal {
-  return { code: 'credential_revoked', detail: `secret ${JSON.stringify(secretName)} was deleted` };
 }

@@ -21,7 +21,10 @@ export interface SecretRuleRecord {
   readonly hosts: readonly string[];
 }
 
-/** Why a binding no longer works; null while it is live. */
+/**
+ * Why a binding no longer works; null while it is live. `proxy_token_revoked`: detached from its
+ * sandbox; `credential_revoked`: its secret was deleted.
+ */
 export type BindingRevocation = null | 'credential_revoked' | 'proxy_token_revoked';
 
 export interface BindingRecord {
@@ -29,10 +32,11 @@ export interface BindingRecord {
   readonly sandboxId: string;
   readonly envKey: string;
   readonly standIn: string;
-  /** null once the secret was deleted. */
+  /**
+   * The bound secret's id, kept after the secret is deleted (the audit rows of its refused
+   * stand-ins name it); null only for a binding whose secret was deleted before ids were kept.
+   */
   readonly secretId: string | null;
-  /** The deleted secret's id, for the audit rows of its refused stand-ins; null while it exists. */
-  readonly deletedSecretId: string | null;
   readonly secretName: string;
   readonly revoked: BindingRevocation;
 }
@@ -52,8 +56,9 @@ export interface SandboxRuleRecord {
 }
 
 /**
- * What the rule table reads from the store. Implemented by store/rule-source.ts; every call is
- * a synchronous SQLite read, made only when a sandbox is loaded or reloaded, never per request.
+ * What the rule table reads: the SQLite store (store/rule-source.ts) or, in a fleet sidecar, the
+ * bundle it holds in memory. Every call is synchronous and reads one entity; the table calls it
+ * when a sandbox is first used and when a StoreChange names an entity, never otherwise per request.
  */
 export interface RuleSource {
   /** All sandboxes, for building the token and stand-in indexes at start. */
@@ -64,7 +69,17 @@ export interface RuleSource {
   revealSecret(secretId: string): SecretValue | undefined;
 }
 
-/** What changed in the store; the rule table invalidates synchronously on each. */
+/**
+ * What changed in the source, applied by RuleTable.apply() synchronously before the change's API
+ * call returns. A change names one entity and the table reads that entity alone, so each costs
+ * O(what it touched): a secret bound to thousands of sandboxes is still one `secret` change.
+ * Whoever emits changes has already updated the source.
+ */
 export type StoreChange =
-  | { readonly kind: 'sandbox'; readonly sandboxId: string } // created, bindings attached/detached, deleted
-  | { readonly kind: 'secret'; readonly secretId: string }; // rotated or deleted (bindings already updated)
+  /** Created, deleted, a binding attached or detached, its network policy changed. */
+  | { readonly kind: 'sandbox'; readonly sandboxId: string }
+  /**
+   * Rotated, deleted, or its rules changed. Its bindings need no change of their own: a deleted
+   * secret's bindings answer `credential_revoked` because getSecretRule() no longer finds it.
+   */
+  | { readonly kind: 'secret'; readonly secretId: string };

@@ -134,10 +134,13 @@ export class StandInPolicy implements ProxyPolicy {
     assertNotRevoked(sandbox, owners);
     let hits: Hit[] | undefined;
     for (const binding of sandbox.live) {
+      const secret = binding.secret;
+      // Deleted since the sandbox was compiled: its stand-in, if the scan saw it, was refused above.
+      if (secret === undefined) continue;
       const matcher = binding.matcher!;
       if (matcher.scanFindsEveryMatch && !scanned(owners, binding.id)) continue;
       const found = matcher.match(view);
-      if (found) (hits ??= []).push({ binding, secret: binding.secret!, found, rule: undefined });
+      if (found) (hits ??= []).push({ binding, secret, found, rule: undefined });
     }
     if (!hits) return into;
     if (!target.secure) {

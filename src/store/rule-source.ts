@@ -27,7 +27,8 @@ export interface RuleBindingRow {
   env_key: string;
   stand_in: string;
   secret_id: string | null;
-  deleted_secret_id: string | null;
+  /** PostgreSQL's bindings still lose `secret_id` when their secret is deleted, and keep it here. */
+  deleted_secret_id?: string | null;
   secret_name: string;
   revoked: BindingRevocation;
 }
@@ -41,7 +42,7 @@ interface SecretRuleRow {
 }
 
 export const RULE_SANDBOX_COLUMNS = 'id, name, access_token, network';
-export const RULE_BINDING_COLUMNS = 'id, sandbox_id, env_key, stand_in, secret_id, deleted_secret_id, secret_name, revoked';
+export const RULE_BINDING_COLUMNS = 'id, sandbox_id, env_key, stand_in, secret_id, secret_name, revoked';
 
 /**
  * The rule table's read model of the store. Unlike the API's view it includes detached
@@ -59,9 +60,9 @@ export class StoreRuleSource implements RuleSource {
   constructor(db: Database, cipher: SecretCipher) {
     this.#cipher = cipher;
     this.#allSandboxes = db.prepare(`SELECT ${RULE_SANDBOX_COLUMNS} FROM sandboxes ORDER BY created_at, rowid`);
-    this.#allBindings = db.prepare(`SELECT ${RULE_BINDING_COLUMNS} FROM bindings ORDER BY id`);
+    this.#allBindings = db.prepare(`SELECT ${RULE_BINDING_COLUMNS} FROM binding_states ORDER BY id`);
     this.#sandbox = db.prepare(`SELECT ${RULE_SANDBOX_COLUMNS} FROM sandboxes WHERE id = ?`);
-    this.#bindingsOf = db.prepare(`SELECT ${RULE_BINDING_COLUMNS} FROM bindings WHERE sandbox_id = ? ORDER BY id`);
+    this.#bindingsOf = db.prepare(`SELECT ${RULE_BINDING_COLUMNS} FROM binding_states WHERE sandbox_id = ? ORDER BY id`);
     this.#secretRule = db.prepare('SELECT id, name, auth_type, auth_config, hosts FROM secrets WHERE id = ?');
     this.#secretValue = db.prepare('SELECT value_enc FROM secrets WHERE id = ?');
   }
@@ -114,8 +115,7 @@ export function toBinding(row: RuleBindingRow): BindingRecord {
     sandboxId: row.sandbox_id,
     envKey: row.env_key,
     standIn: row.stand_in,
-    secretId: row.secret_id,
-    deletedSecretId: row.deleted_secret_id,
+    secretId: row.secret_id ?? row.deleted_secret_id ?? null,
     secretName: row.secret_name,
     revoked: row.revoked,
   };

@@ -62,7 +62,13 @@ export const BINDING_COLUMNS = 'id, sandbox_id, env_key, secret_name, stand_in, 
 /** A binding that still occupies its env key: live, or revoked because its secret was deleted. */
 export const NOT_DETACHED = "(revoked IS NULL OR revoked <> 'proxy_token_revoked')";
 
-/** Sandboxes and their bindings. Every mutation is one transaction, then one StoreChange. */
+/**
+ * Sandboxes and their bindings, read through the view `binding_states` (migration 006). Every
+ * mutation is one transaction, then one StoreChange. A transaction that reads before it writes
+ * begins IMMEDIATE: it takes the write lock first, so a concurrent writer (the audit thread) makes
+ * it wait (busy_timeout) instead of failing with SQLITE_BUSY when its read snapshot turns out
+ * stale at the first write.
+ */
 export class SandboxesRepository {
   readonly #db: Database;
   readonly #emit: (change: StoreChange) => void;
@@ -87,14 +93,14 @@ export class SandboxesRepository {
       VALUES (?, ?, ?, ?, ?, ?)`);
     this.#sandboxById = db.prepare(`SELECT ${SANDBOX_COLUMNS} FROM sandboxes WHERE id = ?`);
     this.#listSandboxes = db.prepare(`SELECT ${SANDBOX_COLUMNS} FROM sandboxes ORDER BY created_at, rowid`);
-    this.#bindingsOf = db.prepare(`SELECT ${BINDING_COLUMNS} FROM bindings WHERE sandbox_id = ? AND ${NOT_DETACHED} ORDER BY id`);
-    this.#allBindings = db.prepare(`SELECT ${BINDING_COLUMNS} FROM bindings WHERE ${NOT_DETACHED} ORDER BY id`);
-    this.#bindingAt = db.prepare(`SELECT ${BINDING_COLUMNS} FROM bindings WHERE sandbox_id = ? AND env_key = ? AND ${NOT_DETACHED}`);
+    this.#bindingsOf = db.prepare(`SELECT ${BINDING_COLUMNS} FROM binding_states WHERE sandbox_id = ? AND ${NOT_DETACHED} ORDER BY id`);
+    this.#allBindings = db.prepare(`SELECT ${BINDING_COLUMNS} FROM binding_states WHERE ${NOT_DETACHED} ORDER BY id`);
+    this.#bindingAt = db.prepare(`SELECT ${BINDING_COLUMNS} FROM binding_states WHERE sandbox_id = ? AND env_key = ? AND ${NOT_DETACHED}`);
     this.#detach = db.prepare("UPDATE bindings SET revoked = 'proxy_token_revoked' WHERE id = ?");
     this.#deleteSandbox = db.prepare('DELETE FROM sandboxes WHERE id = ?');
     this.#secretByName = db.prepare('SELECT id, provider FROM secrets WHERE name = ?');
     this.#bindingsOfSecret = db.prepare(`SELECT b.sandbox_id, s.name AS sandbox_name, b.env_key, s.status
-      FROM bindings b JOIN sandboxes s ON s.id = b.sandbox_id
+      FROM binding_states b JOIN sandboxes s ON s.id = b.sandbox_id
       WHERE b.secret_id = ? AND b.revoked IS NULL ORDER BY b.id`);
   }
 
@@ -110,7 +116,7 @@ export class SandboxesRepository {
       this.#insertSandbox.run(id, def.name, mintAccessToken(), JSON.stringify(def.env_vars), JSON.stringify(def.network),
         JSON.stringify(def.metadata), now);
       for (const { envKey, secretName, secret } of resolved) this.#bind(id, envKey, secretName, secret, now);
-    })();
+    }).immediate();
     this.#emit({ kind: 'sandbox', sandboxId: id });
     return this.get(id)!;
   }
@@ -154,7 +160,7 @@ export class SandboxesRepository {
       const secret = this.#secret(envKey, secretName);
       if (current) this.#detach.run(current.id);
       this.#bind(sandboxId, envKey, secretName, secret, new Date().toISOString());
-    })();
+    }).immediate();
     this.#emit({ kind: 'sandbox', sandboxId });
     return { env_key: envKey, secret_name: secretName };
   }
@@ -166,7 +172,7 @@ export class SandboxesRepository {
       const current = this.#bindingAt.get(sandboxId, envKey) as BindingRow | undefined;
       if (!current) throw BINDING_ERRORS.notBound(envKey);
       this.#detach.run(current.id);
-    })();
+    }).immediate();
     this.#emit({ kind: 'sandbox', sandboxId });
   }
 

@@ -28,7 +28,6 @@ export const INFO_COLUMNS = 'id, name, auth_type, auth_config, provider, hosts, 
 
 /** Secrets table access. Values go in sealed and never come out here (see rule-source.ts). */
 export class SecretsRepository {
-  readonly #db: Database;
   readonly #cipher: SecretCipher;
   readonly #emit: (change: StoreChange) => void;
   readonly #insert: Statement<[string, string, string, string, string | null, string, Buffer, string, string]>;
@@ -36,12 +35,9 @@ export class SecretsRepository {
   readonly #byName: Statement<[string]>;
   readonly #byId: Statement<[string]>;
   readonly #updateValue: Statement<[Buffer, string, string]>;
-  readonly #liveBoundSandboxes: Statement<[string]>;
-  readonly #revokeBindings: Statement<[string]>;
   readonly #delete: Statement<[string]>;
 
   constructor(db: Database, cipher: SecretCipher, emit: (change: StoreChange) => void) {
-    this.#db = db;
     this.#cipher = cipher;
     this.#emit = emit;
     this.#insert = db.prepare(`INSERT INTO secrets (id, name, auth_type, auth_config, provider, hosts, value_enc, created_at, updated_at)
@@ -50,10 +46,6 @@ export class SecretsRepository {
     this.#byName = db.prepare(`SELECT ${INFO_COLUMNS} FROM secrets WHERE name = ?`);
     this.#byId = db.prepare(`SELECT ${INFO_COLUMNS} FROM secrets WHERE id = ?`);
     this.#updateValue = db.prepare('UPDATE secrets SET value_enc = ?, updated_at = ? WHERE id = ?');
-    this.#liveBoundSandboxes = db.prepare('SELECT DISTINCT sandbox_id FROM bindings WHERE secret_id = ? AND revoked IS NULL');
-    this.#revokeBindings = db.prepare(
-      "UPDATE bindings SET revoked = COALESCE(revoked, 'credential_revoked'), deleted_secret_id = secret_id WHERE secret_id = ?",
-    );
     this.#delete = db.prepare('DELETE FROM secrets WHERE id = ?');
     // Only moves forward, so batches written out of order cannot make it go back in time.
   }
@@ -97,19 +89,14 @@ export class SecretsRepository {
   }
 
   /**
-   * Deletes the secret and, in the same transaction, marks its live bindings
-   * `credential_revoked` so their stand-ins answer 503 from then on; 404 when absent.
+   * Deletes the secret; 404 when absent. Its bindings keep their rows and answer 503
+   * `credential_revoked` from then on because the secret is gone (store/binding-sql.ts), so this
+   * writes one row however many sandboxes bind the secret.
    */
   delete(name: string): void {
     const existing = this.#require(name);
-    const sandboxIds = this.#db.transaction(() => {
-      const ids = (this.#liveBoundSandboxes.all(existing.id) as Array<{ sandbox_id: string }>).map((r) => r.sandbox_id);
-      this.#revokeBindings.run(existing.id);
-      this.#delete.run(existing.id);
-      return ids;
-    })();
+    this.#delete.run(existing.id);
     this.#emit({ kind: 'secret', secretId: existing.id });
-    for (const sandboxId of sandboxIds) this.#emit({ kind: 'sandbox', sandboxId });
   }
 
   #require(name: string): SecretInfo {

@@ -79,3 +79,42 @@ test(`${ROTATIONS} rotations under ${CLIENTS} concurrent clients: no failure, no
   assert.equal(stale, 0, 'a request that started after a rotate returned carried an older value');
   assert.ok(starts.length >= ROTATIONS * 2, `load was too light: ${starts.length} requests`);
 });
+
+test(`delete of a secret bound to 40 sandboxes, under load from ${CLIENTS} of them: every request that starts after the call returned is refused`, async () => {
+  const created = await world.daemon.api('POST', '/secrets', { name: 'doomed', value: 'REAL-doomed-value', auth: { type: 'bearer' }, hosts: ['rotate.test'] });
+  assert.equal(created.status, 201, created.text);
+  const bound: Array<{ access_token: string; env: Record<string, string> }> = [];
+  for (let i = 0; i < 40; i++) bound.push((await world.daemon.api('POST', '/sandboxes', { name: `doomed-${i}`, secrets: { DOOMED: 'doomed' } })).json);
+  const outcomes: Array<{ id: string; at: number; status: number }> = [];
+  let deletedAt = Number.POSITIVE_INFINITY;
+  let running = true;
+  let seq = 0;
+
+  const client = async (sb: (typeof bound)[number], c: number): Promise<void> => {
+    const agent = world.agentFor(sb.access_token);
+    const deadline = Date.now() + MAX_LOAD_MS;
+    while (running && Date.now() < deadline) {
+      const id = `doomed-${c}-${seq++}`;
+      const at = performance.now();
+      const res = await request('https://rotate.test/d', { dispatcher: agent, headers: { authorization: `Bearer ${sb.env.DOOMED}`, 'x-request-id': id } });
+      await res.body.text();
+      outcomes.push({ id, at, status: res.statusCode });
+    }
+  };
+  const deleter = async (): Promise<void> => {
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const res = await world.daemon.api('DELETE', '/secrets/doomed');
+    deletedAt = performance.now();
+    assert.equal(res.status, 204, res.text);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    running = false;
+  };
+  await Promise.all([...bound.slice(0, CLIENTS).map(client), deleter()]);
+
+  const before = outcomes.filter((o) => o.at < deletedAt);
+  const after = outcomes.filter((o) => o.at >= deletedAt);
+  assert.ok(before.some((o) => o.status === 200), 'the stand-ins worked before the delete');
+  assert.ok(after.length >= CLIENTS, `load was too light after the delete: ${after.length} requests`);
+  assert.deepEqual(after.filter((o) => o.status !== 503 || received.has(o.id)).map((o) => `${o.id}: ${o.status}`), [],
+    'a request that started after the delete returned was forwarded');
+});

@@ -1,7 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type {
   AuthRule,
-  BindingRecord,
   NetworkPolicyRecord,
   PerHostRule,
   RuleSource,
@@ -30,9 +29,9 @@ interface MutableBinding {
   envKey: string;
   standIn: string;
   secretId: string | null;
-  deletedSecretId: string | null;
   secretName: string;
-  revoked: BindingRecord['revoked'];
+  /** Its own detach; `credential_revoked` is read from whether the secret still exists, as in the store. */
+  detached: boolean;
 }
 
 interface MutableSandbox {
@@ -45,8 +44,9 @@ interface MutableSandbox {
 
 /**
  * An in-memory RuleSource for unit tests. Its mutators behave like the store (a deleted secret
- * revokes its bindings and loses its id; a detach keeps the row) and return the StoreChange the
- * store would emit. `reads` counts every call, to assert the hot path never reads the source.
+ * leaves its bindings as they are, which then read as revoked; a detach keeps the row) and return
+ * the StoreChange the store would emit. `reads` counts every call, to assert the hot path never
+ * reads the source.
  */
 export class MemoryRuleSource implements RuleSource {
   readonly reads = { listSandboxes: 0, getSandbox: 0, getSecretRule: 0, revealSecret: 0 };
@@ -70,14 +70,6 @@ export class MemoryRuleSource implements RuleSource {
 
   deleteSecret(secretId: string): StoreChange {
     this.#secrets.delete(secretId);
-    for (const sandbox of this.#sandboxes.values()) {
-      for (const b of sandbox.bindings) {
-        if (b.secretId !== secretId) continue;
-        b.deletedSecretId = secretId;
-        b.secretId = null;
-        if (b.revoked === null) b.revoked = 'credential_revoked';
-      }
-    }
     return { kind: 'secret', secretId };
   }
 
@@ -101,15 +93,14 @@ export class MemoryRuleSource implements RuleSource {
       envKey,
       standIn: `sk-test-${randomBytes(24).toString('base64url')}`,
       secretId,
-      deletedSecretId: null,
       secretName: secret.rule.name,
-      revoked: null,
+      detached: false,
     });
     return { kind: 'sandbox', sandboxId };
   }
 
   detach(sandboxId: string, envKey: string): StoreChange {
-    this.#binding(sandboxId, envKey).revoked = 'proxy_token_revoked';
+    this.#binding(sandboxId, envKey).detached = true;
     return { kind: 'sandbox', sandboxId };
   }
 
@@ -130,18 +121,18 @@ export class MemoryRuleSource implements RuleSource {
 
   /** A snapshot, without counting as a read. */
   getSandboxRecord(sandboxId: string): SandboxRuleRecord {
-    return snapshot(this.#sandbox(sandboxId));
+    return this.#snapshot(this.#sandbox(sandboxId));
   }
 
   listSandboxes(): SandboxRuleRecord[] {
     this.reads.listSandboxes++;
-    return [...this.#sandboxes.values()].map(snapshot);
+    return [...this.#sandboxes.values()].map((s) => this.#snapshot(s));
   }
 
   getSandbox(sandboxId: string): SandboxRuleRecord | undefined {
     this.reads.getSandbox++;
     const sandbox = this.#sandboxes.get(sandboxId);
-    return sandbox && snapshot(sandbox);
+    return sandbox && this.#snapshot(sandbox);
   }
 
   getSecretRule(secretId: string): SecretRuleRecord | undefined {
@@ -158,6 +149,15 @@ export class MemoryRuleSource implements RuleSource {
   /** Total reads of every kind. */
   get readCount(): number {
     return Object.values(this.reads).reduce((a, b) => a + b, 0);
+  }
+
+  #snapshot(sandbox: MutableSandbox): SandboxRuleRecord {
+    const bindings = sandbox.bindings.map(({ detached, ...b }) => ({
+      ...b,
+      sandboxId: sandbox.id,
+      revoked: detached ? 'proxy_token_revoked' as const : b.secretId !== null && this.#secrets.has(b.secretId) ? null : 'credential_revoked' as const,
+    }));
+    return structuredClone({ ...sandbox, bindings });
   }
 
   #secret(secretId: string): { rule: SecretRuleRecord; value: string } {
@@ -184,6 +184,4 @@ function authConfigOf(rule: AuthRule): Record<string, unknown> {
   return config;
 }
 
-function snapshot(sandbox: MutableSandbox): SandboxRuleRecord {
-  return structuredClone({ ...sandbox, bindings: sandbox.bindings.map((b) => ({ ...b, sandboxId: sandbox.id })) });
-}
+

@@ -3,6 +3,7 @@ import { MIGRATION_002_AGENTS } from './002-agents.js';
 import { MIGRATION_003_DROP_EVENTS_TS } from './003-drop-events-ts.js';
 import { MIGRATION_004_DELETED_SECRET_ID } from './004-deleted-secret-id.js';
 import { MIGRATION_005_EVENTS_CHECKS } from './005-events-checks.js';
+import { MIGRATION_006_BINDINGS_KEEP_SECRET_ID } from './006-bindings-keep-secret-id.js';
 
 /** Ordered schema migrations; `PRAGMA user_version` records how many have run. Append only. */
 export const MIGRATIONS: readonly string[] = [
@@ -11,4 +12,5 @@ export const MIGRATIONS: readonly string[] = [
   MIGRATION_003_DROP_EVENTS_TS,
   MIGRATION_004_DELETED_SECRET_ID,
   MIGRATION_005_EVENTS_CHECKS,
+  MIGRATION_006_BINDINGS_KEEP_SECRET_ID,
 ];

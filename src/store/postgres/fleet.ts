@@ -101,7 +101,7 @@ export class PgFleetRepository {
       const sandboxes = await client.query<RuleSandboxRow>(
         `SELECT ${RULE_SANDBOX_COLUMNS} FROM sandboxes WHERE sidecar = $1 ${filter} ORDER BY seq`, params);
       const ids = sandboxes.rows.map((s) => s.id);
-      const bindings = await client.query<RuleBindingRow>(`SELECT ${RULE_BINDING_COLUMNS} FROM bindings WHERE sandbox_id = ANY($1) ORDER BY id`, [ids]);
+      const bindings = await client.query<RuleBindingRow>(`SELECT ${RULE_BINDING_COLUMNS}, deleted_secret_id FROM bindings WHERE sandbox_id = ANY($1) ORDER BY id`, [ids]);
       const secretIds = [...new Set(bindings.rows.flatMap((b) => (b.secret_id && b.revoked === null ? [b.secret_id] : [])))];
       const secrets = await client.query<SecretDbRow>(
         'SELECT id, name, auth_type, auth_config, hosts, value_enc, data_key_enc FROM secrets WHERE id = ANY($1)', [secretIds]);

@@ -112,3 +112,81 @@ test('a secret with an unusable auth config answers inject_error for its stand-i
   assert.equal(err.detail, 'secret "broken": api-key without header');
   assert.equal(policy.authorizeRequest(identity, https('api.example.com'), { authorization: `Bearer ${ctx.source.standIn(s.id, 'GOOD')}` }).matches.length, 1);
 });
+
+/** One secret bound to `count` sandboxes, every one of them compiled (used once) before any change. */
+function widelyBound(count: number) {
+  const ctx = setup();
+  const secret = ctx.source.addSecret({ name: 'wide', value: real('wide'), auth: { type: 'bearer' }, hosts: ['api.example.com'] });
+  const sandboxes = Array.from({ length: count }, () => ctx.source.addSandbox({ secrets: { K: secret.id } }));
+  const { policy, table } = ctx.start();
+  const send = (sb: (typeof sandboxes)[number]) => {
+    const headers: IncomingHttpHeaders = { authorization: `Bearer ${ctx.source.standIn(sb.id, 'K')}` };
+    const result = policy.authorizeRequest(table.identityForToken(sb.accessToken)!, https('api.example.com'), headers);
+    return { authorization: headers.authorization, result };
+  };
+  for (const sb of sandboxes) send(sb);
+  return { ...ctx, policy, table, secret, sandboxes, send };
+}
+
+test('rotate a secret bound to many sandboxes: one read of that secret, no sandbox read, every sandbox on the new value', () => {
+  const t = widelyBound(200);
+  const before = { ...t.source.reads };
+  const rotated = real('wide-rotated');
+  t.table.apply(t.source.rotateSecret(t.secret.id, rotated));
+  assert.deepEqual(t.source.reads, { ...before, getSecretRule: before.getSecretRule + 1, revealSecret: before.revealSecret + 1 });
+  for (const sb of t.sandboxes) assert.equal(t.send(sb).authorization, `Bearer ${rotated}`);
+  assert.deepEqual(t.source.reads, { ...before, getSecretRule: before.getSecretRule + 1, revealSecret: before.revealSecret + 1 }, 'no request read the source');
+});
+
+test('rotate: echoes of the new value are scrubbed, the old value\'s forms are dropped', () => {
+  const t = widelyBound(1);
+  const sb = t.sandboxes[0]!;
+  const standIn = t.source.standIn(sb.id, 'K');
+  const rotated = real('echo-rotated');
+  t.table.apply(t.source.rotateSecret(t.secret.id, rotated));
+  const echoed: Record<string, string> = { 'x-echo': `got ${rotated}`, 'x-b64': Buffer.from(rotated).toString('base64') };
+  t.send(sb).result.scrubber!.scrubHeaders(echoed);
+  assert.deepEqual(echoed, { 'x-echo': `got ${standIn}`, 'x-b64': Buffer.from(standIn).toString('base64') });
+});
+
+test('delete a secret bound to many sandboxes: one read, every stand-in answers credential_revoked at once, also in sandboxes compiled later', () => {
+  const t = widelyBound(200);
+  const late = t.source.addSandbox({ secrets: { K: t.secret.id } });
+  t.table.apply({ kind: 'sandbox', sandboxId: late.id });
+  const before = { ...t.source.reads };
+  t.table.apply(t.source.deleteSecret(t.secret.id));
+  assert.deepEqual(t.source.reads, { ...before, getSecretRule: before.getSecretRule + 1 });
+  for (const sb of [...t.sandboxes, late]) {
+    const identity = t.table.identityForToken(sb.accessToken)!;
+    const headers: IncomingHttpHeaders = { authorization: `Bearer ${t.source.standIn(sb.id, 'K')}` };
+    const err = rejects(() => t.policy.authorizeRequest(identity, https('api.example.com'), headers), 'credential_revoked');
+    assert.equal(err.secretId, t.secret.id, 'the refusal is audited under the deleted secret');
+    // Without its stand-in the request passes untouched: a deleted binding never injects.
+    assert.deepEqual(t.policy.authorizeRequest(identity, https('api.example.com'), {}).matches, []);
+  }
+});
+
+test('a secret used by no compiled sandbox is not read on change; a sandbox compiled after evictions reads the fresh value', () => {
+  const ctx = setup();
+  const secret = ctx.source.addSecret({ name: 's', value: real('slot'), auth: { type: 'bearer' }, hosts: ['api.example.com'] });
+  const other = ctx.source.addSecret({ name: 'o', value: real('other'), auth: { type: 'bearer' }, hosts: ['api.example.com'] });
+  const a = ctx.source.addSandbox({ secrets: { K: secret.id } });
+  const b = ctx.source.addSandbox({ secrets: { K: other.id } });
+  const table = new RuleTable(ctx.source, { maxSandboxes: 1 });
+  assert.ok(table.sandbox(a.id));
+  assert.ok(table.sandbox(b.id), 'evicts a, and with it the only holder of secret s');
+  const reads = ctx.source.reads.getSecretRule;
+  const rotated = real('slot-rotated');
+  table.apply(ctx.source.rotateSecret(secret.id, rotated));
+  assert.equal(ctx.source.reads.getSecretRule, reads, 'nobody holds s: nothing to reload');
+  assert.equal(table.sandbox(a.id)!.live[0]!.secret!.value.reveal(), rotated);
+});
+
+test('two sandboxes share one slot: replacing one sandbox\'s entry keeps the other\'s secret live', () => {
+  const t = shared();
+  t.table.apply(t.source.attach(t.a.id, 'LATE_KEY', t.secret.id));
+  const rotated = real('shared-rotated');
+  t.table.apply(t.source.rotateSecret(t.secret.id, rotated));
+  assert.equal(t.send(t.b.id, t.b.accessToken), `Bearer ${rotated}`);
+  assert.equal(t.send(t.a.id, t.a.accessToken, 'LATE_KEY'), `Bearer ${rotated}`);
+});

@@ -165,7 +165,7 @@ test('sandboxes: at most 32 bindings through attach', (t) => {
   assert.throws(() => store.sandboxes.attach(sb.id, 'ONE_MORE', 'custom'), { code: 'bad_request', message: 'sandbox already has the max 32 secret bindings' });
 });
 
-test('secret delete revokes its bindings in one step and notifies secret and sandboxes', (t) => {
+test('secret delete writes only its own row: its bindings then read as revoked, keep its id, and one secret change is emitted', (t) => {
   const { store, changes } = setup(t);
   const secret = store.secrets.create(bearerSecret('custom'));
   store.secrets.create(bearerSecret('other'));
@@ -179,9 +179,9 @@ test('secret delete revokes its bindings in one step and notifies secret and san
   assert.equal(store.ruleSource.revealSecret(secret.id), undefined);
   assert.deepEqual(store.sandboxes.get(sb.id)!.bindings.map((b) => [b.envKey, b.revoked]), [['TOKEN', 'credential_revoked'], ['KEEP', null]]);
   const ruleBinding = store.ruleSource.getSandbox(sb.id)!.bindings[0]!;
-  assert.equal(ruleBinding.secretId, null);
+  assert.equal(ruleBinding.secretId, secret.id);
   assert.equal(ruleBinding.revoked, 'credential_revoked');
-  assert.deepEqual(changes, [{ kind: 'secret', secretId: secret.id }, { kind: 'sandbox', sandboxId: sb.id }]);
+  assert.deepEqual(changes, [{ kind: 'secret', secretId: secret.id }]);
   assert.deepEqual(store.sandboxes.bindingsOfSecret(secret.id), []);
   assert.throws(() => store.secrets.delete('custom'), { code: 'not_found' });
 
