@@ -69,8 +69,8 @@ export async function startFleet(options: { heartbeatMs?: number; maxBundleAgeMs
   const spawnServe = async (env: Record<string, string>, config: Record<string, unknown>, home: string): Promise<ServeProcess> => {
     mkdirSync(home, { recursive: true });
     const configPath = join(home, 'config.yaml');
-    writeFileSync(configPath, stringify(config));
-    const child = await spawnCli(['serve', '--config', configPath], { env: { ...serveEnv(home), CREDPROXY_LOG_LEVEL: 'debug', ...env } });
+    writeFileSync(configPath, stringify({ log: { level: 'debug' }, ...config }));
+    const child = await spawnCli(['serve', '--config', configPath], { env: { ...serveEnv(home), ...env } });
     let out = '';
     child.stderr.setEncoding('utf8').on('data', (c: string) => (out += c));
     child.stdout.on('data', (c: Buffer | string) => (out += c.toString()));
