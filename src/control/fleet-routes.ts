@@ -94,28 +94,35 @@ function streamChanges(deps: FleetRoutesDeps, request: FastifyRequest, reply: Fa
   let sent = after;
   let replaying = true;
   const held: ChangeRecord[] = [];
+  const write = (text: string): void => {
+    if (!res.writableEnded && !res.destroyed) res.write(text);
+  };
+  const end = (): void => {
+    stop();
+    res.end();
+  };
   const send = (change: ChangeRecord): void => {
     if (change.seq <= sent) return;
     sent = change.seq;
     // Secret changes go to every sidecar (each knows whether it holds one); the rest name theirs.
     if (change.kind !== 'secret' && change.sidecar !== sidecar) return;
     const data = JSON.stringify({ seq: change.seq, kind: change.kind, subjectId: change.subjectId });
-    res.write(`event: ${STREAM_EVENTS.change}\ndata: ${data}\n\n`);
-    if (change.kind === 'sidecar' && change.subjectId === sidecar) res.end();
+    write(`event: ${STREAM_EVENTS.change}\ndata: ${data}\n\n`);
+    if (change.kind === 'sidecar' && change.subjectId === sidecar) end();
   };
   const unsubscribe = deps.feed.subscribe((change) => (replaying ? held.push(change) : send(change)));
-  const heartbeat = setInterval(() => res.write(`event: ${STREAM_EVENTS.heartbeat}\ndata: {"seq":${sent}}\n\n`), deps.heartbeatMs);
-  const stop = (): void => {
+  const heartbeat = setInterval(() => write(`event: ${STREAM_EVENTS.heartbeat}\ndata: {"seq":${sent}}\n\n`), deps.heartbeatMs);
+  function stop(): void {
     unsubscribe();
     clearInterval(heartbeat);
-  };
+  }
   res.on('close', stop);
   request.raw.on('close', stop);
   void (async () => {
     const { rows } = await deps.store.pool.query<{ oldest: string | null }>('SELECT min(seq) AS oldest FROM changes');
     if (after > 0 && rows[0]?.oldest != null && Number(rows[0].oldest) > after + 1) {
-      res.write(`event: ${STREAM_EVENTS.reset}\ndata: {}\n\n`);
-      res.end();
+      write(`event: ${STREAM_EVENTS.reset}\ndata: {}\n\n`);
+      end();
       return;
     }
     for (let page = await changesAfter(deps.store.pool, sent, 1000); page.length > 0; page = await changesAfter(deps.store.pool, sent, 1000)) {
@@ -125,6 +132,9 @@ function streamChanges(deps: FleetRoutesDeps, request: FastifyRequest, reply: Fa
     replaying = false;
     for (const change of held.splice(0)) send(change);
     // The first heartbeat at once: the sidecar knows it is current from here.
-    if (!res.writableEnded) res.write(`event: ${STREAM_EVENTS.heartbeat}\ndata: {"seq":${sent}}\n\n`);
-  })().catch(() => res.destroy());
+    write(`event: ${STREAM_EVENTS.heartbeat}\ndata: {"seq":${sent}}\n\n`);
+  })().catch(() => {
+    stop();
+    res.destroy();
+  });
 }

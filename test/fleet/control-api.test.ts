@@ -1,7 +1,9 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
@@ -17,6 +19,7 @@ import { secretsAndSandboxesRoundTrip } from '../helpers/sdk-round-trip.js';
 // against either, and a change made through one reaches a change stream held open on the other.
 
 const skip = postgresSkipReason();
+const run = promisify(execFile);
 const API_KEY = `control-key-${randomBytes(8).toString('hex')}`;
 const dir = mkdtempSync(join(tmpdir(), 'credproxy-control-'));
 let replicas: ControlPlane[] = [];
@@ -109,4 +112,30 @@ test('a change through one replica reaches a change stream on the other (LISTEN/
   const listed = await api(1, 'GET', '/fleet/sidecars');
   assert.deepEqual(listed.json, []);
   assert.ok(!logs.text.includes(token), 'the token is never logged');
+});
+
+test('examples/fleet/provision.mjs stores secrets, registers a sidecar and writes its token and the sandbox env', { skip }, async () => {
+  const out = join(dir, 'provision');
+  mkdirSync(join(out, 'secrets'), { recursive: true });
+  writeFileSync(join(out, 'secrets', 'anthropic'), 'sk-ant-api03-provisioned-real-value\n');
+  const env = {
+    PATH: process.env.PATH, CREDPROXY_URL: `http://${replicas[0]!.adminAddress}`, CREDPROXY_API_KEY: API_KEY, SECRETS_DIR: join(out, 'secrets'),
+    SIDECAR_NAME: 'pod-a', SANDBOX_SECRETS: 'ANTHROPIC_API_KEY=anthropic', PROXY_ADDRESS: 'sidecar-a:8080',
+    TOKEN_FILE: join(out, 'sidecar', 'token'), ENV_FILE: join(out, 'sandbox', 'sandbox.env'),
+  };
+  const first = await run(process.execPath, ['examples/fleet/provision.mjs'], { env });
+  assert.match(first.stdout, /"sandbox provisioned"/);
+  // Run again (a pod restarted): the secret is rotated, the sidecar gets a new token.
+  const token1 = readFileSync(env.TOKEN_FILE, 'utf8');
+  await run(process.execPath, ['examples/fleet/provision.mjs'], { env });
+  const token = readFileSync(env.TOKEN_FILE, 'utf8').trim();
+  assert.notEqual(token, token1.trim());
+  assert.equal(statSync(env.TOKEN_FILE).mode & 0o777, 0o600);
+  const sandboxEnv = readFileSync(env.ENV_FILE, 'utf8');
+  assert.match(sandboxEnv, /^export HTTPS_PROXY='http:\/\/sb:[A-Za-z0-9_-]+@sidecar-a:8080'$/m);
+  assert.match(sandboxEnv, /^export ANTHROPIC_API_KEY='sk-ant-api03-/m);
+  assert.ok(!sandboxEnv.includes('provisioned-real-value') && !first.stdout.includes('provisioned-real-value'));
+  const bundle = await request(`http://${replicas[1]!.adminAddress}/fleet/changes`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(300) })
+    .then((r) => r.statusCode);
+  assert.equal(bundle, 200, 'the written token authenticates the sidecar');
 });

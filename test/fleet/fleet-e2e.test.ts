@@ -69,6 +69,9 @@ test('audit rows from every sidecar come back from one control-plane query', { s
     const seen = new Set((audit.json as Array<{ sandbox_id: string }>).map((row) => row.sandbox_id));
     return sandboxes.every((s) => seen.has(s.id));
   });
+  // Two requests through alpha (the first swap and at least one poll of the rotation) page in twos.
+  await within('two network rows of alpha', 5_000, async () =>
+    (await fleet.api('GET', `/sandboxes/${sandboxes[0]!.id}/network?limit=1000`)).json.data.length >= 2);
   const network = await fleet.api('GET', `/sandboxes/${sandboxes[0]!.id}/network?limit=1`);
   assert.equal(network.status, 200);
   assert.equal(network.json.data.length, 1);
