@@ -31,17 +31,19 @@ export function fleetRoutes(deps: FleetRoutesDeps): (app: FastifyInstance) => vo
       return reply.code(204).send();
     });
 
-    app.get<{ Querystring: { sandbox?: string | string[] } }>(FLEET_PATHS.bundle, { config: sidecarAuth }, async (request, reply) => {
+    app.get<{ Querystring: { sandbox?: string | string[]; secret?: string } }>(FLEET_PATHS.bundle, { config: sidecarAuth }, async (request, reply) => {
       const sidecar = await authenticate(request);
       const publicKey = request.headers[PUBLIC_KEY_HEADER];
       if (typeof publicKey !== 'string' || !isSealedBoxPublicKey(publicKey)) {
         throw new ApiError('bad_request', `${PUBLIC_KEY_HEADER} must be the sidecar's X25519 public key (base64 SPKI)`);
       }
+      const { secret } = request.query;
+      if (secret !== undefined && typeof secret !== 'string') throw new ApiError('bad_request', 'secret must be one secret id');
       const only = request.query.sandbox === undefined ? undefined : [request.query.sandbox].flat();
-      const rows = await store.fleet.bundle(sidecar, only);
+      const rows = secret !== undefined ? await store.fleet.bundleSecret(sidecar, secret) : await store.fleet.bundle(sidecar, only);
       const bundle: Bundle = {
         seq: rows.seq,
-        complete: only === undefined,
+        complete: only === undefined && secret === undefined,
         sandboxes: rows.sandboxes,
         secrets: await Promise.all(rows.secrets.map(async ({ sealed, ...rule }) =>
           ({ ...rule, value: (await deps.envelope.open(sealed, rule.id)).reveal() }))),

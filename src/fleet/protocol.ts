@@ -8,7 +8,7 @@ import type { SandboxRuleRecord, SecretRuleRecord } from '../rules/source.js';
 export const FLEET_PATHS = {
   /** Admin (API key): POST register → `{name, token}` once; GET list; DELETE /fleet/sidecars/:name revokes. */
   sidecars: '/fleet/sidecars',
-  /** Sidecar: GET → sealed Bundle; `?sandbox=<id>` (repeatable) for just those sandboxes. */
+  /** Sidecar: GET → sealed Bundle; `?sandbox=<id>` (repeatable) for just those sandboxes, `?secret=<id>` for one secret. */
   bundle: '/fleet/bundle',
   /** Sidecar: GET text/event-stream of ChangeEvent from `?after=<seq>`, with heartbeats. */
   changes: '/fleet/changes',
@@ -27,7 +27,7 @@ export interface BundleSecret extends SecretRuleRecord {
 export interface Bundle {
   /** The change log position this bundle is current up to; the change stream resumes after it. */
   readonly seq: number;
-  /** True for the whole bundle; false for an answer to `?sandbox=` (listed ids not in it are gone). */
+  /** True for the whole bundle; false for an answer to `?sandbox=` (listed ids not in it are gone) or `?secret=`. */
   readonly complete: boolean;
   readonly sandboxes: readonly SandboxRuleRecord[];
   /** Every secret the sandboxes' live bindings name. */

@@ -36,9 +36,21 @@ export class BundleRuleSource implements RuleSource {
     return this.#sandboxes.size;
   }
 
-  /** Ids of the sandboxes held that bind `secretId` (live or not). */
-  sandboxesBinding(secretId: string): string[] {
-    return [...this.#sandboxes.values()].filter((s) => s.bindings.some((b) => b.secretId === secretId)).map((s) => s.id);
+  /** True when a secret's value is held (some live binding names it). */
+  holdsSecret(secretId: string): boolean {
+    return this.#secrets.has(secretId);
+  }
+
+  /**
+   * Takes in one secret as the control plane now has it (`?secret=`): replaced in place, or
+   * forgotten when absent (deleted), so the rule table reloads its one slot and every binding of
+   * it answers with the new value or credential_revoked.
+   */
+  takeSecret(secretId: string, bundle: Bundle): StoreChange[] {
+    const secret = bundle.secrets.find((s) => s.id === secretId);
+    if (secret) this.#secrets.set(secretId, held(secret));
+    else this.#secrets.delete(secretId);
+    return [{ kind: 'secret', secretId }];
   }
 
   /**

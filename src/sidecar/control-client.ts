@@ -39,9 +39,10 @@ export class ControlClient {
     this.#streamAgent = new Agent({ connect: { timeout: CALL_TIMEOUT_MS }, headersTimeout: CALL_TIMEOUT_MS, bodyTimeout: options.streamIdleMs });
   }
 
-  /** The whole bundle, or just `sandboxIds`; opened with the sidecar's private key. */
-  async bundle(sandboxIds?: readonly string[]): Promise<Bundle> {
-    const query = sandboxIds ? `?${sandboxIds.map((id) => `sandbox=${encodeURIComponent(id)}`).join('&')}` : '';
+  /** The whole bundle, just some sandboxes, or just one secret; opened with the sidecar's private key. */
+  async bundle(only: { sandboxes?: readonly string[]; secret?: string } = {}): Promise<Bundle> {
+    const params = [...(only.sandboxes ?? []).map((id) => `sandbox=${encodeURIComponent(id)}`), ...(only.secret ? [`secret=${encodeURIComponent(only.secret)}`] : [])];
+    const query = params.length > 0 ? `?${params.join('&')}` : '';
     const sealed = Buffer.from(await this.#call('GET', FLEET_PATHS.bundle + query, { [PUBLIC_KEY_HEADER]: this.#keys.publicKey }));
     const plain = this.#keys.open(sealed);
     try {

@@ -17,8 +17,8 @@ export interface BundleFollowerDeps {
 
 /**
  * Keeps the sidecar's bundle current: fetches it whole, then follows the change stream from the
- * bundle's seq. Each change refetches just the sandboxes it touches and hands the rule table the
- * StoreChanges, one change at a time and in order. Every bundle, change and heartbeat marks the
+ * bundle's seq. Each change refetches just the sandbox or the secret it names and hands the rule
+ * table the StoreChanges, one change at a time and in order. Every bundle, change and heartbeat marks the
  * bundle fresh; a broken stream reconnects from the last seq applied, with backoff.
  */
 export class BundleFollower {
@@ -90,10 +90,10 @@ export class BundleFollower {
       this.#abort.abort();
       return;
     }
-    const ids = change.kind === 'sandbox' ? [change.subjectId] : this.#deps.source.sandboxesBinding(change.subjectId);
-    if (ids.length > 0) {
-      const bundle = await this.#deps.client.bundle(ids);
-      this.#take(this.#deps.source.take(bundle, ids));
+    if (change.kind === 'sandbox') {
+      this.#take(this.#deps.source.take(await this.#deps.client.bundle({ sandboxes: [change.subjectId] }), [change.subjectId]));
+    } else if (this.#deps.source.holdsSecret(change.subjectId)) {
+      this.#take(this.#deps.source.takeSecret(change.subjectId, await this.#deps.client.bundle({ secret: change.subjectId })));
     }
     this.#seq = change.seq;
   }

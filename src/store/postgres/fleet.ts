@@ -111,16 +111,35 @@ export class PgFleetRepository {
         list.push(toBinding(row));
         bySandbox.set(row.sandbox_id, list);
       }
-      return {
-        seq,
-        sandboxes: sandboxes.rows.map((s) => toSandbox(s, bySandbox.get(s.id) ?? [])),
-        secrets: secrets.rows.map((s) => ({
-          id: s.id, name: s.name, authType: s.auth_type as AuthType, authConfig: JSON.parse(s.auth_config) as Record<string, unknown>,
-          hosts: JSON.parse(s.hosts) as string[], sealed: { valueEnc: s.value_enc, dataKeyEnc: s.data_key_enc },
-        })),
-      };
+      return { seq, sandboxes: sandboxes.rows.map((s) => toSandbox(s, bySandbox.get(s.id) ?? [])), secrets: secrets.rows.map(toBundleSecret) };
     });
   }
+
+  /**
+   * One secret as `sidecar` may hold it (rules and envelope), with the seq it is current up to;
+   * no secret when it is gone or no live binding of the sidecar's sandboxes names it. A rotation
+   * or delete costs each sidecar this one read, however many of its sandboxes bind the secret.
+   */
+  async bundleSecret(sidecar: string, secretId: string): Promise<BundleRows> {
+    return inTransaction(this.#pool, async (client) => {
+      await client.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      const seq = await latestChangeSeq(client);
+      const { rows } = await client.query<SecretDbRow>(
+        `SELECT id, name, auth_type, auth_config, hosts, value_enc, data_key_enc FROM secrets
+         WHERE id = $1 AND EXISTS (SELECT 1 FROM bindings b JOIN sandboxes s ON s.id = b.sandbox_id
+           WHERE b.secret_id = $1 AND b.revoked IS NULL AND s.sidecar = $2)`,
+        [secretId, sidecar],
+      );
+      return { seq, sandboxes: [], secrets: rows.map(toBundleSecret) };
+    });
+  }
+}
+
+function toBundleSecret(s: SecretDbRow): BundleSecretRow {
+  return {
+    id: s.id, name: s.name, authType: s.auth_type as AuthType, authConfig: JSON.parse(s.auth_config) as Record<string, unknown>,
+    hosts: JSON.parse(s.hosts) as string[], sealed: { valueEnc: s.value_enc, dataKeyEnc: s.data_key_enc },
+  };
 }
 
 interface SecretDbRow {

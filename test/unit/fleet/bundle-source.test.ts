@@ -20,31 +20,36 @@ function world() {
   const rules = new RuleTable(source);
   const policy = new StandInPolicy(rules, { requireAuth: true });
   const take = (bundle: Bundle, ids?: string[]) => source.take(bundle, ids).forEach((c) => rules.apply(c));
+  const takeSecret = (id: string, bundle: Bundle) => source.takeSecret(id, bundle).forEach((c) => rules.apply(c));
   const inject = (id: string) => {
     const identity = policy.authenticate(basic(`token-${id}-0123456789abcdef`));
     const headers: Record<string, string> = { authorization: `Bearer cps_standin_${id}_0123456789abcdefghij` };
     policy.authorizeRequest(identity, { host: HOST, port: 443, secure: true }, headers);
     return headers.authorization;
   };
-  return { source, rules, policy, take, inject };
+  return { source, rules, policy, take, takeSecret, inject };
 }
 
 test('a bundle feeds the proxy rule table, and partial bundles apply rotate, detach and delete', () => {
   const w = world();
   w.take({ seq: 1, complete: true, sandboxes: [sandbox('a'), sandbox('b')], secrets: [secret('v1')] });
   assert.equal(w.inject('a'), 'Bearer v1');
-  // Rotation: a partial bundle for the sandboxes bound to the secret.
-  w.take({ seq: 2, complete: false, sandboxes: [sandbox('a'), sandbox('b')], secrets: [secret('v2')] }, w.source.sandboxesBinding('s1'));
+  // Rotation: the one secret, whatever number of sandboxes bind it.
+  assert.ok(w.source.holdsSecret('s1'));
+  w.takeSecret('s1', { seq: 2, complete: false, sandboxes: [], secrets: [secret('v2')] });
   assert.equal(w.inject('a'), 'Bearer v2');
   assert.equal(w.inject('b'), 'Bearer v2');
   // Detach in a: its stand-in now answers proxy_token_revoked.
   w.take({ seq: 3, complete: false, sandboxes: [sandbox('a', 'proxy_token_revoked')], secrets: [] }, ['a']);
   assert.throws(() => w.inject('a'), (e: ProxyRejection) => e.code === 'proxy_token_revoked');
   assert.equal(w.inject('b'), 'Bearer v2');
-  // Delete of the secret: b's binding revoked, the value forgotten.
-  w.take({ seq: 4, complete: false, sandboxes: [sandbox('b', 'credential_revoked', null)], secrets: [] }, ['b']);
+  // Delete of the secret: the answer to ?secret= lacks it; b's binding answers credential_revoked.
+  w.takeSecret('s1', { seq: 4, complete: false, sandboxes: [], secrets: [] });
   assert.throws(() => w.inject('b'), (e: ProxyRejection) => e.code === 'credential_revoked');
-  assert.equal(w.source.revealSecret('s1'), undefined, 'no sandbox binds it any more');
+  assert.equal(w.source.revealSecret('s1'), undefined, 'the value is forgotten');
+  // A later refetch of b (its bindings revoked by the control plane) keeps it that way.
+  w.take({ seq: 4, complete: false, sandboxes: [sandbox('b', 'credential_revoked')], secrets: [] }, ['b']);
+  assert.throws(() => w.inject('b'), (e: ProxyRejection) => e.code === 'credential_revoked');
   // Sandbox gone from the partial answer: deleted, its token stops authenticating.
   w.take({ seq: 5, complete: false, sandboxes: [], secrets: [] }, ['a']);
   assert.throws(() => w.policy.authenticate(basic('token-a-0123456789abcdef')), (e: ProxyRejection) => e.code === 'proxy_auth_required');
