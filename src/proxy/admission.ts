@@ -98,5 +98,5 @@ export async function admit(
 /** Records and logs a refusal made before admission could run (a malformed target, no host). */
 export function refuse(plane: DataPlane, entry: EntryPoint, record: ConnectionRecord, rejection: ProxyRejection): void {
   record.refused(rejection);
-  plane.logger.info({ entry, code: rejection.code, host: record.host, sandbox: record.identity?.sandboxId }, 'admission refused');
+  plane.logger.info({ entry, code: rejection.code, detail: rejection.detail, host: record.host, sandbox: record.identity?.sandboxId }, 'admission refused');
 }

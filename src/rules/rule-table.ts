@@ -1,4 +1,5 @@
 import { LRUCache } from 'lru-cache';
+import { canonicalIp } from '../proxy/address-class.js';
 import type { SandboxIdentity } from '../proxy/policy.js';
 import { CompiledBinding } from './compiled-binding.js';
 import { compileNetworkPolicy, type NetworkPolicy } from './network-policy.js';
@@ -37,6 +38,8 @@ interface IndexedSandbox {
   readonly identity: SandboxIdentity;
   readonly tokenKey: string;
   readonly standIns: readonly { key: string; length: number }[];
+  /** Its source addresses in canonicalIp() form. */
+  readonly sources: readonly string[];
 }
 
 /** A compiled sandbox and the secret slots its bindings hold. */
@@ -47,10 +50,10 @@ interface CacheEntry {
 
 /**
  * The in-memory rule table behind the proxy policy. Global indexes (access token → identity,
- * stand-in → owner) cover every sandbox from the start and are keyed by SHA-256 of the token.
- * Compiled sandboxes (bindings, host patterns, network policy) sit in a bounded LRU and are read
- * from the RuleSource on first use only; their bindings share one slot per secret (its compiled
- * rules and revealed value), kept while any cached binding holds it.
+ * stand-in → owner, both keyed by SHA-256 of the token; source address → identity) cover every
+ * sandbox from the start. Compiled sandboxes (bindings, host patterns, network policy) sit in a
+ * bounded LRU and are read from the RuleSource on first use only; their bindings share one slot
+ * per secret (its compiled rules and revealed value), kept while any cached binding holds it.
  *
  * apply() takes a StoreChange synchronously, so a request that starts after the change returned
  * sees it (there is no TTL), and reads only what the change names: a `sandbox` change that one
@@ -67,6 +70,11 @@ export class RuleTable {
   readonly #sandboxes = new Map<string, IndexedSandbox>();
   /** Sandbox ids by name: names need not be unique. */
   readonly #byName = new Map<string, Set<string>>();
+  /**
+   * Sandbox ids by source address (canonicalIp form). The store lets one sandbox at most declare
+   * an address; should two ever be indexed at once, the address identifies neither.
+   */
+  readonly #bySource = new Map<string, Set<string>>();
   readonly #slots = new Map<string, SecretSlot>();
   readonly #compiled: LRUCache<string, CacheEntry>;
 
@@ -97,6 +105,17 @@ export class RuleTable {
     if (named === undefined) return `no sandbox has the id or name ${JSON.stringify(ref)}`;
     if (named.size > 1) return `${named.size} sandboxes are named ${JSON.stringify(ref)}; name it by id`;
     return this.#sandboxes.get(named.values().next().value!)!.identity;
+  }
+
+  /**
+   * The sandbox that declared `address` (in canonicalIp form, as the transparent listener gives
+   * it) in its source_addresses. Returns a reason instead when none or more than one did.
+   */
+  identityForSource(address: string): SandboxIdentity | string {
+    const ids = this.#bySource.get(address);
+    if (ids === undefined) return `no sandbox declares the source address ${address}`;
+    if (ids.size > 1) return `${ids.size} sandboxes declare the source address ${address}`;
+    return this.#sandboxes.get(ids.values().next().value!)!.identity;
   }
 
   /** The owner of a stand-in (live or revoked), if it is one. */
@@ -140,12 +159,12 @@ export class RuleTable {
       identity,
       tokenKey: tokenKey(record.accessToken),
       standIns: record.bindings.map((b) => ({ key: tokenKey(b.standIn), length: b.standIn.length })),
+      sources: record.sourceAddresses.map(canonicalIp),
     };
     this.#sandboxes.set(record.id, entry);
     this.#tokens.set(entry.tokenKey, identity);
-    let named = this.#byName.get(record.name);
-    if (!named) this.#byName.set(record.name, (named = new Set()));
-    named.add(record.id);
+    addTo(this.#byName, record.name, record.id);
+    for (const source of entry.sources) addTo(this.#bySource, source, record.id);
     record.bindings.forEach((b, i) => {
       const { key, length } = entry.standIns[i]!;
       this.#standIns.set(key, { sandboxId: record.id, bindingId: b.id, secretId: b.secretId ?? undefined });
@@ -158,9 +177,8 @@ export class RuleTable {
     if (!entry) return;
     this.#sandboxes.delete(sandboxId);
     this.#tokens.delete(entry.tokenKey);
-    const named = this.#byName.get(entry.identity.sandboxName);
-    named?.delete(sandboxId);
-    if (named?.size === 0) this.#byName.delete(entry.identity.sandboxName);
+    removeFrom(this.#byName, entry.identity.sandboxName, sandboxId);
+    for (const source of entry.sources) removeFrom(this.#bySource, source, sandboxId);
     for (const { key, length } of entry.standIns) {
       this.#standIns.delete(key);
       const left = (this.#standInLengths.get(length) ?? 1) - 1;
@@ -208,4 +226,16 @@ export class RuleTable {
       if (--slot.refs === 0 && this.#slots.get(slot.id) === slot) this.#slots.delete(slot.id);
     }
   }
+}
+
+function addTo(index: Map<string, Set<string>>, key: string, sandboxId: string): void {
+  let ids = index.get(key);
+  if (!ids) index.set(key, (ids = new Set()));
+  ids.add(sandboxId);
+}
+
+function removeFrom(index: Map<string, Set<string>>, key: string, sandboxId: string): void {
+  const ids = index.get(key);
+  ids?.delete(sandboxId);
+  if (ids?.size === 0) index.delete(key);
 }

@@ -51,6 +51,11 @@ export interface SandboxRuleRecord {
   readonly name: string;
   readonly accessToken: string;
   readonly network: NetworkPolicyRecord;
+  /**
+   * The addresses its transparent-mode connections come from, as the API stores them (one
+   * spelling each, validated); the table indexes them in canonicalIp() form.
+   */
+  readonly sourceAddresses: readonly string[];
   /** Every binding ever made in this sandbox, detached and revoked ones included. */
   readonly bindings: readonly BindingRecord[];
 }

@@ -67,7 +67,10 @@ export class StandInPolicy implements ProxyPolicy {
       if (typeof found === 'string') throw new ProxyRejection('proxy_auth_required', `transparent.sandbox: ${found}`);
       return found;
     }
-    throw new ProxyRejection('proxy_auth_required', `no sandbox declares the source address ${sourceAddress ?? '(unknown)'} and transparent.sandbox is not set`);
+    if (sourceAddress === undefined) throw new ProxyRejection('proxy_auth_required', 'the connection has no source address and transparent.sandbox is not set');
+    const found = this.#table.identityForSource(sourceAddress);
+    if (typeof found === 'string') throw new ProxyRejection('proxy_auth_required', `${found} in source_addresses, and transparent.sandbox is not set`);
+    return found;
   }
 
   checkEgress(identity: SandboxIdentity | null, host: string): void {

@@ -89,6 +89,12 @@ export interface CreateSandboxRequest {
   env_vars?: Record<string, string>;
   network?: Partial<NetworkPolicy>;
   metadata?: Record<string, unknown>;
+  /**
+   * The IP addresses the sandbox's connections come from: they identify it to the transparent
+   * listeners when `transparent.sandbox` is unset. Single addresses, no ranges; an address
+   * another sandbox declared is a 409.
+   */
+  source_addresses?: string[];
 }
 
 export interface SandboxSecretBinding {
@@ -107,6 +113,8 @@ export interface SandboxInfo {
   env_vars?: Record<string, string>;
   network: NetworkPolicy;
   metadata: Record<string, unknown>;
+  /** Present when the sandbox declared any: as stored (IPv4 dotted, IPv6 RFC 5952, IPv4-mapped as IPv4). */
+  source_addresses?: string[];
   /** The environment to start the sandbox with (CONTRACT §3.6). */
   env: Record<string, string>;
 }

@@ -1,3 +1,5 @@
+import { isIPv4, isIPv6, SocketAddress } from 'node:net';
+import { canonicalIp, classifyAddress } from '../proxy/address-class.js';
 import { badRequest, optionalString, optionalStringArray, optionalStringMap, readObject } from './body-fields.js';
 import { isNetworkEntry } from './hostnames.js';
 import { secretNameProblem } from './validate-secret.js';
@@ -16,11 +18,14 @@ export interface SandboxDefinition {
   readonly env_vars: Record<string, string>;
   readonly network: { allow_out: string[]; deny_out: string[] };
   readonly metadata: Record<string, unknown>;
+  /** Where the sandbox's transparent-mode traffic comes from, one spelling each (see checkSourceAddresses). Default none. */
+  readonly source_addresses?: string[];
 }
 
 const MAX_SANDBOX_NAME_BYTES = 64;
 const MAX_SECRET_BINDINGS = 32;
 const MAX_NETWORK_ENTRIES = 256;
+const MAX_SOURCE_ADDRESSES = 16;
 const ENV_KEY_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 // C0 controls and DEL: a name is printed in logs, tables and audit rows.
 const CONTROL_RE = /[\u0000-\u001f\u007f]/;
@@ -62,6 +67,33 @@ function readNetwork(value: unknown): SandboxDefinition['network'] {
     allow_out: checkNetworkList(optionalStringArray(obj, 'allow_out', 'network') ?? [], 'network.allow_out'),
     deny_out: checkNetworkList(optionalStringArray(obj, 'deny_out', 'network') ?? [], 'network.deny_out'),
   };
+}
+
+/**
+ * `source_addresses`: the IP addresses a sandbox's connections come from, which identify it to
+ * the transparent listeners when `transparent.sandbox` is unset. Single addresses only: a range
+ * would let one sandbox claim addresses handed out later to another. Each is stored in one
+ * spelling (IPv4 dotted, IPv6 as RFC 5952, IPv4-mapped IPv6 as its IPv4), so duplicates and
+ * claims compare equal. Messages quote an entry only once it is known to be an IP address.
+ */
+function checkSourceAddresses(entries: readonly string[]): string[] {
+  if (entries.length > MAX_SOURCE_ADDRESSES) badRequest(`source_addresses has ${entries.length} entries, max is ${MAX_SOURCE_ADDRESSES}`);
+  const seen = new Map<string, number>();
+  return entries.map((raw, i) => {
+    const path = `source_addresses[${i}]`;
+    const text = raw.trim();
+    if (text.includes('/')) badRequest(`${path} is a network range: list each address the sandbox's traffic comes from (CIDR ranges are not accepted)`);
+    if (text.includes('%')) badRequest(`${path} has a zone id (%...): give the address alone`);
+    if (!isIPv4(text) && !isIPv6(text)) badRequest(`${path} is not an IP address (one address per entry, e.g. 10.1.2.3 or fd00::5)`);
+    const mapped = canonicalIp(text);
+    const address = isIPv4(mapped) ? mapped : new SocketAddress({ address: text, family: 'ipv6' }).address;
+    const kind = classifyAddress(address);
+    if (kind === 'unspecified' || kind === 'multicast') badRequest(`${path}: ${address} is ${kind} and never the source of a connection`);
+    const first = seen.get(address);
+    if (first !== undefined) badRequest(`${path}: ${address} is listed twice (also source_addresses[${first}])`);
+    seen.set(address, i);
+    return address;
+  });
 }
 
 /** Superserve's size rules for a string map; `label` names it in messages. */
@@ -110,7 +142,7 @@ function checkSecretRefs(refs: Record<string, string>): Record<string, string> {
 
 /** Parses and validates a `POST /sandboxes` body; throws ApiError('bad_request'). */
 export function parseCreateSandbox(body: unknown): SandboxDefinition {
-  const obj = readObject(body, '', ['name', 'secrets', 'env_vars', 'network', 'metadata']);
+  const obj = readObject(body, '', ['name', 'secrets', 'env_vars', 'network', 'metadata', 'source_addresses']);
   const rawName = optionalString(obj, 'name', '');
   const secrets = optionalStringMap(obj, 'secrets', '') ?? {};
   const envVars = optionalStringMap(obj, 'env_vars', '') ?? {};
@@ -118,6 +150,7 @@ export function parseCreateSandbox(body: unknown): SandboxDefinition {
 
   const name = checkName(rawName);
   const network = readNetwork(obj.network);
+  const sourceAddresses = checkSourceAddresses(optionalStringArray(obj, 'source_addresses', '') ?? []);
   checkMapSizes(metadata, 'metadata', METADATA_LIMITS);
   checkEnvVars(envVars);
   const refs = checkSecretRefs(secrets);
@@ -125,7 +158,7 @@ export function parseCreateSandbox(body: unknown): SandboxDefinition {
   for (const key of Object.keys(refs)) {
     if (Object.hasOwn(envVars, key)) badRequest(`env-var key ${JSON.stringify(key)} appears in both env_vars and secrets; pick one`);
   }
-  return { name, secrets: refs, env_vars: envVars, network, metadata };
+  return { name, secrets: refs, env_vars: envVars, network, metadata, source_addresses: sourceAddresses };
 }
 
 /** Parses a `POST /sandboxes/{id}/secrets` body `{env_key, secret_name}` with the same rules as one `secrets` entry. */

@@ -89,6 +89,7 @@ export async function createSidecar(config: FrozenConfig, options: { logger?: Lo
   try {
     follower.start();
     const proxyAddress = formatAddress(await proxy.listen());
+    const transparent = proxy.transparentAddresses();
     const [adminHost, adminPort] = splitListen(config.admin.listen);
     await app.listen({ host: adminHost, port: adminPort });
     adminBound = app.server.address() as AddressInfo;
@@ -96,7 +97,11 @@ export async function createSidecar(config: FrozenConfig, options: { logger?: Lo
     await auditSink.ready;
     // Ready means serving: with the first bundle in, or failing closed (policy_unavailable) until it is.
     await Promise.race([follower.loaded, new Promise((resolve) => setTimeout(resolve, 5_000).unref())]);
-    logger.child({}, { level: 'info' }).info({ role: 'sidecar', proxy: proxyAddress, admin: adminAddress, ca: ca.certPath, sandboxes: source.sandboxCount }, 'ready');
+    logger.child({}, { level: 'info' }).info({
+      role: 'sidecar', proxy: proxyAddress, admin: adminAddress, ca: ca.certPath, sandboxes: source.sandboxCount,
+      ...(transparent.https && { transparentHttps: formatAddress(transparent.https) }),
+      ...(transparent.http && { transparentHttp: formatAddress(transparent.http) }),
+    }, 'ready');
     return {
       proxyAddress,
       adminAddress,

@@ -18,6 +18,7 @@ export interface RuleSandboxRow {
   name: string;
   access_token: string;
   network: string;
+  source_addresses: string;
 }
 
 /** A bindings row as both stores read it (PostgreSQL's bigserial id arrives as text). */
@@ -41,7 +42,7 @@ interface SecretRuleRow {
   hosts: string;
 }
 
-export const RULE_SANDBOX_COLUMNS = 'id, name, access_token, network';
+export const RULE_SANDBOX_COLUMNS = 'id, name, access_token, network, source_addresses';
 export const RULE_BINDING_COLUMNS = 'id, sandbox_id, env_key, stand_in, secret_id, secret_name, revoked';
 
 /**
@@ -105,6 +106,7 @@ export function toSandbox(row: RuleSandboxRow, bindings: BindingRecord[]): Sandb
     name: row.name,
     accessToken: row.access_token,
     network: JSON.parse(row.network) as NetworkPolicyRecord,
+    sourceAddresses: JSON.parse(row.source_addresses) as string[],
     bindings,
   };
 }

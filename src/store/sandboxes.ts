@@ -31,6 +31,8 @@ export interface SandboxRecord {
   readonly envVars: Readonly<Record<string, string>>;
   readonly network: NetworkPolicyRecord;
   readonly metadata: Readonly<Record<string, unknown>>;
+  /** The addresses its transparent-mode connections come from; empty when it declared none. */
+  readonly sourceAddresses: readonly string[];
   /** Bindings not detached, in the order they were made. */
   readonly bindings: readonly SandboxBinding[];
 }
@@ -45,6 +47,7 @@ export interface SandboxRow {
   env_vars: string;
   network: string;
   metadata: string;
+  source_addresses: string;
   created_at: string;
 }
 
@@ -57,7 +60,7 @@ export interface BindingRow {
   revoked: BindingRevocation;
 }
 
-export const SANDBOX_COLUMNS = 'id, name, access_token, env_vars, network, metadata, created_at';
+export const SANDBOX_COLUMNS = 'id, name, access_token, env_vars, network, metadata, source_addresses, created_at';
 export const BINDING_COLUMNS = 'id, sandbox_id, env_key, secret_name, stand_in, revoked';
 /** A binding that still occupies its env key: live, or revoked because its secret was deleted. */
 export const NOT_DETACHED = "(revoked IS NULL OR revoked <> 'proxy_token_revoked')";
@@ -72,7 +75,9 @@ export const NOT_DETACHED = "(revoked IS NULL OR revoked <> 'proxy_token_revoked
 export class SandboxesRepository {
   readonly #db: Database;
   readonly #emit: (change: StoreChange) => void;
-  readonly #insertSandbox: Statement<[string, string, string, string, string, string, string]>;
+  readonly #insertSandbox: Statement<[string, string, string, string, string, string, string, string]>;
+  readonly #claimAddress: Statement<[string, string]>;
+  readonly #addressHolder: Statement<[string]>;
   readonly #insertBinding: Statement<[string, string, string, string, string, string]>;
   readonly #sandboxById: Statement<[string]>;
   readonly #listSandboxes: Statement<[]>;
@@ -87,8 +92,11 @@ export class SandboxesRepository {
   constructor(db: Database, emit: (change: StoreChange) => void) {
     this.#db = db;
     this.#emit = emit;
-    this.#insertSandbox = db.prepare(`INSERT INTO sandboxes (id, name, access_token, env_vars, network, metadata, created_at)
-      VALUES (?, ?, ?, ?, ?, ?, ?)`);
+    this.#insertSandbox = db.prepare(`INSERT INTO sandboxes (id, name, access_token, env_vars, network, metadata, source_addresses, created_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?)`);
+    this.#claimAddress = db.prepare('INSERT INTO sandbox_source_addresses (address, sandbox_id) VALUES (?, ?)');
+    this.#addressHolder = db.prepare(`SELECT s.id, s.name FROM sandbox_source_addresses a JOIN sandboxes s ON s.id = a.sandbox_id
+      WHERE a.address = ?`);
     this.#insertBinding = db.prepare(`INSERT INTO bindings (sandbox_id, env_key, secret_id, secret_name, stand_in, created_at)
       VALUES (?, ?, ?, ?, ?, ?)`);
     this.#sandboxById = db.prepare(`SELECT ${SANDBOX_COLUMNS} FROM sandboxes WHERE id = ?`);
@@ -106,15 +114,22 @@ export class SandboxesRepository {
 
   /**
    * Creates the sandbox with its access token and one fresh stand-in per binding. A binding
-   * naming a missing secret fails the whole create with 400 `secret_not_found`.
+   * naming a missing secret fails the whole create with 400 `secret_not_found`; a source address
+   * another sandbox declared, with 409 `conflict`.
    */
   create(def: SandboxDefinition): SandboxRecord {
     const id = randomUUID();
     const now = new Date().toISOString();
+    const sourceAddresses = def.source_addresses ?? [];
     this.#db.transaction(() => {
       const resolved = Object.entries(def.secrets).map(([envKey, secretName]) => ({ envKey, secretName, secret: this.#secret(envKey, secretName) }));
+      sourceAddresses.forEach((address, i) => {
+        const holder = this.#addressHolder.get(address) as SandboxRef | undefined;
+        if (holder) throw SOURCE_ADDRESS_ERRORS.claimed(i, address, holder);
+      });
       this.#insertSandbox.run(id, def.name, mintAccessToken(), JSON.stringify(def.env_vars), JSON.stringify(def.network),
-        JSON.stringify(def.metadata), now);
+        JSON.stringify(def.metadata), JSON.stringify(sourceAddresses), now);
+      for (const address of sourceAddresses) this.#claimAddress.run(address, id);
       for (const { envKey, secretName, secret } of resolved) this.#bind(id, envKey, secretName, secret, now);
     }).immediate();
     this.#emit({ kind: 'sandbox', sandboxId: id });
@@ -211,6 +226,18 @@ export const BINDING_ERRORS = {
     new ApiError('secret_not_found', `secrets[${envKey}] references ${JSON.stringify(name)}, which does not exist for this team`),
 };
 
+/** A sandbox named in a message: its id and name. */
+export interface SandboxRef {
+  readonly id: string;
+  readonly name: string;
+}
+
+export const SOURCE_ADDRESS_ERRORS = {
+  /** `holder` is undefined when it was deleted between the claim and the look-up. */
+  claimed: (index: number, address: string, holder: SandboxRef | undefined) => new ApiError('conflict',
+    `source_addresses[${index}]: ${address} is already declared by ${holder ? `sandbox ${JSON.stringify(holder.name)} (${holder.id})` : 'another sandbox'}; an address identifies one sandbox`),
+};
+
 export function sandboxNotFound(): ApiError {
   return new ApiError('not_found', 'Sandbox not found');
 }
@@ -226,6 +253,7 @@ export function toRecord(row: SandboxRow, bindings: readonly BindingRow[]): Sand
     envVars: JSON.parse(row.env_vars) as Record<string, string>,
     network: JSON.parse(row.network) as NetworkPolicyRecord,
     metadata: JSON.parse(row.metadata) as Record<string, unknown>,
+    sourceAddresses: JSON.parse(row.source_addresses) as string[],
     bindings: bindings.map((b) => ({ envKey: b.env_key, secretName: b.secret_name, standIn: b.stand_in, revoked: b.revoked })),
   };
 }

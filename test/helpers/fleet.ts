@@ -18,7 +18,7 @@ const MASTER_KEY = randomBytes(32).toString('base64');
 /** A `credproxy serve` subprocess with its stdout and stderr kept (for the canary checks). */
 export interface ServeProcess {
   readonly child: ChildProcessWithoutNullStreams;
-  readonly ready: { proxy?: string; admin: string; ca?: string };
+  readonly ready: { proxy?: string; admin: string; ca?: string; transparentHttps?: string };
   readonly output: () => string;
   /** SIGTERM and wait for exit (SIGKILL after 10 s). */
   stop(): Promise<void>;

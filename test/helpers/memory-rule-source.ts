@@ -22,6 +22,7 @@ export interface MemorySandboxInput {
   network?: Partial<NetworkPolicyRecord>;
   /** env key → secret id */
   secrets?: Record<string, string>;
+  sourceAddresses?: string[];
 }
 
 interface MutableBinding {
@@ -39,6 +40,7 @@ interface MutableSandbox {
   name: string;
   accessToken: string;
   network: NetworkPolicyRecord;
+  sourceAddresses: string[];
   bindings: MutableBinding[];
 }
 
@@ -80,6 +82,7 @@ export class MemoryRuleSource implements RuleSource {
       name: input.name ?? `sandbox-${id.slice(0, 8)}`,
       accessToken: randomBytes(32).toString('base64url'),
       network: { allow_out: input.network?.allow_out ?? [], deny_out: input.network?.deny_out ?? [] },
+      sourceAddresses: input.sourceAddresses ?? [],
       bindings: [],
     });
     for (const [envKey, secretId] of Object.entries(input.secrets ?? {})) this.attach(id, envKey, secretId);

@@ -14,9 +14,11 @@ export async function secretsAndSandboxesRoundTrip(client: CredproxyClient): Pro
   assert.equal((await client.rotateSecret('sdk-secret', 'new-value')).id, secret.id);
   await assert.rejects(client.createSecret({ name: 'sdk-secret', value: 'x', provider: 'openai' }), { code: 'conflict', status: 409 });
 
-  const sandbox = await client.createSandbox({ name: 'sdk-sb', secrets: { TOKEN: 'sdk-secret' } });
+  const sandbox = await client.createSandbox({ name: 'sdk-sb', secrets: { TOKEN: 'sdk-secret' }, source_addresses: ['10.20.30.40', 'FD00::0:7'] });
   assert.match(sandbox.env.TOKEN!, /^cps_/);
+  assert.deepEqual(sandbox.source_addresses, ['10.20.30.40', 'fd00::7']);
   assert.equal((await client.getSandbox(sandbox.id)).name, 'sdk-sb');
+  await assert.rejects(client.createSandbox({ name: 'sdk-dup', secrets: {}, source_addresses: ['fd00::7'] }), { code: 'conflict', status: 409 });
   assert.ok((await client.listSandboxes()).some((s) => s.id === sandbox.id));
   assert.deepEqual(await client.attachSecret(sandbox.id, { env_key: 'OTHER', secret_name: 'sdk-secret' }), { env_key: 'OTHER', secret_name: 'sdk-secret' });
   assert.equal((await client.secretSandboxes('sdk-secret')).length, 2);

@@ -20,6 +20,8 @@ export function sandboxRoutes(app: FastifyInstance, store: AdminStore, envOption
     secrets: sandbox.bindings.map((b) => ({ env_key: b.envKey, secret_name: b.secretName, revoked: b.revoked !== null })),
     network: sandbox.network,
     metadata: sandbox.metadata,
+    // Only when declared, so a sandbox that uses none keeps exactly the contract's shape.
+    ...(sandbox.sourceAddresses.length > 0 && { source_addresses: sandbox.sourceAddresses }),
     env: buildSandboxEnv(sandbox, envOptions),
   });
 

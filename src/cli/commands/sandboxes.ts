@@ -12,6 +12,7 @@ interface CreateFlags extends ConnectionFlags {
   env: string[];
   allowOut: string[];
   denyOut: string[];
+  sourceAddress: string[];
   json?: boolean;
 }
 
@@ -38,6 +39,7 @@ export function registerSandboxesCommands(program: Command): void {
     .option('--env <KEY=VALUE>', 'plain env var (repeatable)', collect, [])
     .option('--allow-out <host>', 'network.allow_out entry (repeatable)', collect, [])
     .option('--deny-out <host>', 'network.deny_out entry (repeatable)', collect, [])
+    .option('--source-address <ip>', 'an address its traffic comes from, for transparent mode (repeatable)', collect, [])
     .option('--json', 'print the sandbox as JSON (includes its access token)')
     .action(action(createSandbox));
 
@@ -61,6 +63,7 @@ async function createSandbox(out: Output, flags: CreateFlags): Promise<void> {
     secrets: splitPairs(flags.secret, '--secret', 'ENV_KEY=secret'),
     env_vars: splitPairs(flags.env, '--env', 'KEY=VALUE'),
     network: { allow_out: flags.allowOut, deny_out: flags.denyOut },
+    ...(flags.sourceAddress.length > 0 && { source_addresses: flags.sourceAddress }),
   });
   if (flags.json) return out.json(sandbox);
   out.success(`Created sandbox '${sandbox.name}' (${sandbox.id})`);

@@ -4,6 +4,7 @@ import { MIGRATION_003_DROP_EVENTS_TS } from './003-drop-events-ts.js';
 import { MIGRATION_004_DELETED_SECRET_ID } from './004-deleted-secret-id.js';
 import { MIGRATION_005_EVENTS_CHECKS } from './005-events-checks.js';
 import { MIGRATION_006_BINDINGS_KEEP_SECRET_ID } from './006-bindings-keep-secret-id.js';
+import { MIGRATION_007_SOURCE_ADDRESSES } from './007-source-addresses.js';
 
 /** Ordered schema migrations; `PRAGMA user_version` records how many have run. Append only. */
 export const MIGRATIONS: readonly string[] = [
@@ -13,4 +14,5 @@ export const MIGRATIONS: readonly string[] = [
   MIGRATION_004_DELETED_SECRET_ID,
   MIGRATION_005_EVENTS_CHECKS,
   MIGRATION_006_BINDINGS_KEEP_SECRET_ID,
+  MIGRATION_007_SOURCE_ADDRESSES,
 ];

@@ -97,4 +97,16 @@ CREATE TABLE events (
 CREATE INDEX events_secret_requests ON events(secret_id, id) WHERE kind = 'request';
 CREATE INDEX events_sandbox ON events(sandbox_id, id);
 `,
+  // Source addresses (SQLite migration 007). An address identifies one sandbox among those one
+  // sidecar serves; sandboxes on different nodes may share a private address. '' = no sidecar.
+  `
+ALTER TABLE sandboxes ADD COLUMN source_addresses text NOT NULL DEFAULT '[]';
+CREATE TABLE sandbox_source_addresses (
+  sidecar    text NOT NULL,
+  address    text NOT NULL,
+  sandbox_id text NOT NULL REFERENCES sandboxes(id) ON DELETE CASCADE,
+  PRIMARY KEY (sidecar, address)
+);
+CREATE INDEX sandbox_source_addresses_sandbox ON sandbox_source_addresses(sandbox_id);
+`,
 ];

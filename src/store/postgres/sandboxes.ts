@@ -4,8 +4,8 @@ import { mintAccessToken, mintStandIn } from '../../secrets/stand-in.js';
 import type { SandboxDefinition } from '../../secrets/validate-sandbox.js';
 import type { SecretSandboxBinding } from '../../sdk/types.js';
 import {
-  BINDING_COLUMNS, BINDING_ERRORS, MAX_BINDINGS, NOT_DETACHED, SANDBOX_COLUMNS, sandboxNotFound, toRecord,
-  type BindingRow, type SandboxRecord, type SandboxRow,
+  BINDING_COLUMNS, BINDING_ERRORS, MAX_BINDINGS, NOT_DETACHED, SANDBOX_COLUMNS, sandboxNotFound, SOURCE_ADDRESS_ERRORS, toRecord,
+  type BindingRow, type SandboxRecord, type SandboxRef, type SandboxRow,
 } from '../sandboxes.js';
 import { recordChange } from './changes.js';
 import { inTransaction, type PgClient, type PgPool } from './db.js';
@@ -33,14 +33,18 @@ export class PgSandboxesRepository {
   async create(def: SandboxDefinition): Promise<SandboxRecord> {
     const id = randomUUID();
     const now = new Date().toISOString();
+    const sourceAddresses = def.source_addresses ?? [];
     const sidecar = typeof def.metadata[SIDECAR_METADATA_KEY] === 'string' ? def.metadata[SIDECAR_METADATA_KEY] : null;
     await inTransaction(this.#pool, async (client) => {
       const resolved: Array<{ envKey: string; secretName: string; secret: SecretRef }> = [];
       for (const [envKey, secretName] of Object.entries(def.secrets)) resolved.push({ envKey, secretName, secret: await secretRef(client, envKey, secretName) });
       await client.query(
-        `INSERT INTO sandboxes (id, name, access_token, env_vars, network, metadata, sidecar, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-        [id, def.name, mintAccessToken(), JSON.stringify(def.env_vars), JSON.stringify(def.network), JSON.stringify(def.metadata), sidecar, now],
+        `INSERT INTO sandboxes (id, name, access_token, env_vars, network, metadata, source_addresses, sidecar, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+        [id, def.name, mintAccessToken(), JSON.stringify(def.env_vars), JSON.stringify(def.network), JSON.stringify(def.metadata),
+          JSON.stringify(sourceAddresses), sidecar, now],
       );
+      for (const [i, address] of sourceAddresses.entries()) await claimAddress(client, sidecar ?? '', address, id, i);
       for (const { envKey, secretName, secret } of resolved) await bind(client, id, envKey, secretName, secret, now);
       await recordChange(client, 'sandbox', id, sidecar);
     });
@@ -121,6 +125,20 @@ async function lockSandbox(client: PgClient, id: string): Promise<SandboxRow & {
     `SELECT ${SANDBOX_COLUMNS}, sidecar FROM sandboxes WHERE id = $1 FOR UPDATE`, [id]);
   if (!rows[0]) throw sandboxNotFound();
   return rows[0];
+}
+
+/**
+ * Claims a source address for the sandbox among its sidecar's. A concurrent claim of the same
+ * address waits on the key until the other transaction ends, so two creates never both win.
+ */
+async function claimAddress(client: PgClient, sidecar: string, address: string, sandboxId: string, index: number): Promise<void> {
+  const claimed = await client.query(
+    'INSERT INTO sandbox_source_addresses (sidecar, address, sandbox_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [sidecar, address, sandboxId]);
+  if (claimed.rowCount === 1) return;
+  const { rows } = await client.query<SandboxRef>(
+    'SELECT s.id, s.name FROM sandbox_source_addresses a JOIN sandboxes s ON s.id = a.sandbox_id WHERE a.sidecar = $1 AND a.address = $2',
+    [sidecar, address]);
+  throw SOURCE_ADDRESS_ERRORS.claimed(index, address, rows[0]);
 }
 
 /** The secret a binding names, share-locked so a concurrent delete waits for this transaction. */

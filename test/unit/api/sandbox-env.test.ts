@@ -12,6 +12,7 @@ const SANDBOX: SandboxRecord = {
   envVars: { PLAIN: 'yes', HTTPS_PROXY: 'http://elsewhere:1' },
   network: { allow_out: [], deny_out: [] },
   metadata: {},
+  sourceAddresses: [],
   bindings: [
     { envKey: 'LIVE', secretName: 's', standIn: 'stand-in-live', revoked: null },
     { envKey: 'GONE', secretName: 't', standIn: 'stand-in-gone', revoked: 'credential_revoked' },

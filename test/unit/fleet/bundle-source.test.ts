@@ -9,7 +9,7 @@ import { FreshnessPolicy } from '../../../src/sidecar/freshness-policy.js';
 
 const HOST = 'api.example.test';
 const sandbox = (id: string, revoked: SandboxRuleRecord['bindings'][number]['revoked'] = null, secretId: string | null = 's1'): SandboxRuleRecord => ({
-  id, name: id, accessToken: `token-${id}-0123456789abcdef`, network: { allow_out: [], deny_out: [] },
+  id, name: id, accessToken: `token-${id}-0123456789abcdef`, network: { allow_out: [], deny_out: [] }, sourceAddresses: [],
   bindings: [{ id: 1, sandboxId: id, envKey: 'TOKEN', standIn: `cps_standin_${id}_0123456789abcdefghij`, secretId, secretName: 'api', revoked }],
 });
 const secret = (value: string) => ({ id: 's1', name: 'api', authType: 'bearer' as const, authConfig: {}, hosts: [HOST], value });

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IncomingHttpHeaders } from 'node:http';
+import { canonicalIp } from '../../../src/proxy/address-class.js';
 import { RuleTable } from '../../../src/rules/rule-table.js';
 import { basic, https, real, rejects, setup } from './policy-fixture.js';
 
@@ -189,4 +190,37 @@ test('two sandboxes share one slot: replacing one sandbox\'s entry keeps the oth
   t.table.apply(t.source.rotateSecret(t.secret.id, rotated));
   assert.equal(t.send(t.b.id, t.b.accessToken), `Bearer ${rotated}`);
   assert.equal(t.send(t.a.id, t.a.accessToken, 'LATE_KEY'), `Bearer ${rotated}`);
+});
+
+test('source addresses: each identifies its sandbox, in any spelling of the address, updated by sandbox changes alone', () => {
+  const ctx = setup();
+  const a = ctx.source.addSandbox({ name: 'a', sourceAddresses: ['10.1.2.3', 'fd00::5'] });
+  const { table } = ctx.start();
+  assert.equal((table.identityForSource('10.1.2.3') as { sandboxId: string }).sandboxId, a.id);
+  assert.equal((table.identityForSource(canonicalIp('::ffff:10.1.2.3')) as { sandboxId: string }).sandboxId, a.id, 'IPv4-mapped');
+  assert.equal((table.identityForSource(canonicalIp('fd00:0:0:0::5')) as { sandboxId: string }).sandboxId, a.id);
+  assert.equal(table.identityForSource('10.1.2.4'), 'no sandbox declares the source address 10.1.2.4');
+
+  const reads = ctx.source.readCount;
+  for (let i = 0; i < 100; i++) table.identityForSource('10.1.2.3');
+  assert.equal(ctx.source.readCount, reads, 'a look-up never reads the source');
+
+  const b = ctx.source.addSandbox({ name: 'b', sourceAddresses: ['10.1.2.4'] });
+  table.apply({ kind: 'sandbox', sandboxId: b.id });
+  assert.equal(ctx.source.readCount, reads + 1, 'a new sandbox is one read');
+  assert.equal((table.identityForSource('10.1.2.4') as { sandboxId: string }).sandboxId, b.id);
+  table.apply(ctx.source.deleteSandbox(a.id));
+  assert.equal(table.identityForSource('10.1.2.3'), 'no sandbox declares the source address 10.1.2.3');
+  assert.equal(table.identityForSource(canonicalIp('fd00::5')), `no sandbox declares the source address ${canonicalIp('fd00::5')}`);
+  assert.equal((table.identityForSource('10.1.2.4') as { sandboxId: string }).sandboxId, b.id);
+});
+
+test('source addresses: an address two sandboxes hold identifies neither until one of them is gone', () => {
+  const ctx = setup();
+  const a = ctx.source.addSandbox({ sourceAddresses: ['10.9.9.9'] });
+  const b = ctx.source.addSandbox({ sourceAddresses: ['10.9.9.9'] });
+  const { table } = ctx.start();
+  assert.equal(table.identityForSource('10.9.9.9'), '2 sandboxes declare the source address 10.9.9.9');
+  table.apply(ctx.source.deleteSandbox(a.id));
+  assert.equal((table.identityForSource('10.9.9.9') as { sandboxId: string }).sandboxId, b.id);
 });

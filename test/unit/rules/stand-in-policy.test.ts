@@ -194,3 +194,23 @@ test('a stand-in of a deleted secret is refused under that secret\'s id', () => 
   const err = rejects(() => t.policy.authorizeRequest(t.a.identity, https('api.openai.com'), { authorization: `Bearer ${t.a.openai}` }), 'credential_revoked');
   assert.deepEqual(err.secretIds, [t.openai.id]);
 });
+
+test('identifyTransparent: by source address when no sandbox is bound; unknown sources 407 naming the address, whatever requireAuth says', () => {
+  for (const requireAuth of [true, false]) {
+    const ctx = setup({ requireAuth });
+    const secret = ctx.source.addSecret({ name: 'openai', value: real('transparent'), auth: { type: 'bearer' }, hosts: ['api.openai.com'] });
+    const a = ctx.source.addSandbox({ name: 'a', secrets: { K: secret.id }, sourceAddresses: ['10.0.0.2'] });
+    const b = ctx.source.addSandbox({ name: 'b', secrets: { K: secret.id }, sourceAddresses: ['10.0.0.3'] });
+    const { policy } = ctx.start();
+    assert.equal(policy.identifyTransparent(undefined, '10.0.0.2').sandboxId, a.id);
+    assert.equal(policy.identifyTransparent(undefined, '10.0.0.3').sandboxId, b.id);
+    const unknown = rejects(() => policy.identifyTransparent(undefined, '10.0.0.4'), 'proxy_auth_required');
+    assert.equal(unknown.detail, 'no sandbox declares the source address 10.0.0.4 in source_addresses, and transparent.sandbox is not set');
+    rejects(() => policy.identifyTransparent(undefined, undefined), 'proxy_auth_required');
+    // A bound listener belongs to its sandbox, whoever the source is.
+    assert.equal(policy.identifyTransparent('b', '10.0.0.2').sandboxId, b.id);
+    // Sandbox a's identity by source does not make b's stand-in its own.
+    const headers: IncomingHttpHeaders = { authorization: `Bearer ${ctx.source.standIn(b.id, 'K')}` };
+    rejects(() => policy.authorizeRequest(policy.identifyTransparent(undefined, '10.0.0.2'), https('api.openai.com'), headers), 'stand_in_wrong_sandbox');
+  }
+});

@@ -92,6 +92,24 @@ test('unknown fields and wrong types', () => {
   rejects(sandbox({ secrets: { KEY: 1 } }), 'secrets["KEY"] must be a string');
 });
 
+test('source_addresses: single IP addresses, one spelling each, no duplicates', () => {
+  rejects(sandbox({ source_addresses: '10.0.0.1' }), 'source_addresses must be an array');
+  rejects(sandbox({ source_addresses: [1] }), 'source_addresses[0] must be a string');
+  rejects(sandbox({ source_addresses: ['10.0.0.0/24'] }),
+    "source_addresses[0] is a network range: list each address the sandbox's traffic comes from (CIDR ranges are not accepted)");
+  rejects(sandbox({ source_addresses: ['fe80::1%eth0'] }), 'source_addresses[0] has a zone id (%...): give the address alone');
+  for (const bad of ['', 'sandbox.local', '10.0.0', '10.0.0.256', '[fd00::1]', '10.0.0.1:80', 'sk-real-looking-credential']) {
+    rejects(sandbox({ source_addresses: ['10.0.0.1', bad] }), 'source_addresses[1] is not an IP address (one address per entry, e.g. 10.1.2.3 or fd00::5)');
+  }
+  rejects(sandbox({ source_addresses: ['0.0.0.0'] }), 'source_addresses[0]: 0.0.0.0 is unspecified and never the source of a connection');
+  rejects(sandbox({ source_addresses: ['::'] }), 'source_addresses[0]: :: is unspecified and never the source of a connection');
+  rejects(sandbox({ source_addresses: ['224.0.0.1'] }), 'source_addresses[0]: 224.0.0.1 is multicast and never the source of a connection');
+  rejects(sandbox({ source_addresses: ['10.0.0.1', '::ffff:10.0.0.1'] }), 'source_addresses[1]: 10.0.0.1 is listed twice (also source_addresses[0])');
+  rejects(sandbox({ source_addresses: ['fd00::1', 'FD00:0::1'] }), 'source_addresses[1]: fd00::1 is listed twice (also source_addresses[0])');
+  rejects(sandbox({ source_addresses: Array.from({ length: 17 }, (_, i) => `10.0.0.${i + 1}`) }), 'source_addresses has 17 entries, max is 16');
+  assert.deepEqual(parseCreateSandbox(sandbox({ source_addresses: null })).source_addresses, []);
+});
+
 test('happy path: defaults and full body', () => {
   assert.deepEqual(parseCreateSandbox({ name: 'bare' }), {
     name: 'bare',
@@ -99,6 +117,7 @@ test('happy path: defaults and full body', () => {
     env_vars: {},
     network: { allow_out: [], deny_out: [] },
     metadata: {},
+    source_addresses: [],
   });
   const def = parseCreateSandbox({
     name: 'agent',
@@ -106,6 +125,7 @@ test('happy path: defaults and full body', () => {
     env_vars: { LOG_LEVEL: 'debug', EMPTY: '' },
     network: { allow_out: ['api.anthropic.com', '*.example.com', '10.0.0.0/8', '2001:db8::1'], deny_out: ['169.254.169.254'] },
     metadata: { env: 'prod', owner: 'agent-7' },
+    source_addresses: [' 10.1.2.3 ', 'FD00:0:0::5', '::ffff:10.1.2.4', '127.0.0.2'],
   });
   assert.deepEqual(def, {
     name: 'agent',
@@ -113,6 +133,7 @@ test('happy path: defaults and full body', () => {
     env_vars: { LOG_LEVEL: 'debug', EMPTY: '' },
     network: { allow_out: ['api.anthropic.com', '*.example.com', '10.0.0.0/8', '2001:db8::1'], deny_out: ['169.254.169.254'] },
     metadata: { env: 'prod', owner: 'agent-7' },
+    source_addresses: ['10.1.2.3', 'fd00::5', '10.1.2.4', '127.0.0.2'],
   });
   assert.deepEqual(parseCreateSandbox({ name: 'n', secrets: null, env_vars: null, network: null, metadata: null }).network, { allow_out: [], deny_out: [] });
 });

@@ -207,6 +207,29 @@ test('sandbox delete cascades bindings and the token stops resolving', (t) => {
   assert.throws(() => store.sandboxes.delete(sb.id), { code: 'not_found', message: 'Sandbox not found' });
 });
 
+test('sandboxes: source addresses are stored, read by the rule source, claimed by one sandbox at a time (409), freed by delete', (t) => {
+  const { store, changes } = setup(t);
+  const a = store.sandboxes.create({ ...sandboxDef({}), name: 'a', source_addresses: ['10.1.2.3', 'fd00::5'] });
+  assert.deepEqual(a.sourceAddresses, ['10.1.2.3', 'fd00::5']);
+  assert.deepEqual(store.sandboxes.get(a.id)!.sourceAddresses, ['10.1.2.3', 'fd00::5']);
+  assert.deepEqual(store.ruleSource.getSandbox(a.id)!.sourceAddresses, ['10.1.2.3', 'fd00::5']);
+  assert.deepEqual(store.sandboxes.create(sandboxDef({})).sourceAddresses, [], 'none declared');
+
+  changes.length = 0;
+  const sandboxes = store.sandboxes.list().length;
+  assert.throws(() => store.sandboxes.create({ ...sandboxDef({}), source_addresses: ['10.9.9.9', 'fd00::5'] }), {
+    code: 'conflict', status: 409,
+    message: `source_addresses[1]: fd00::5 is already declared by sandbox "a" (${a.id}); an address identifies one sandbox`,
+  });
+  assert.equal(store.sandboxes.list().length, sandboxes, 'nothing of the refused sandbox was written');
+  assert.deepEqual(changes, []);
+  const b = store.sandboxes.create({ ...sandboxDef({}), source_addresses: ['10.9.9.9'] });
+  assert.deepEqual(b.sourceAddresses, ['10.9.9.9'], 'the refused create claimed nothing');
+
+  store.sandboxes.delete(a.id);
+  assert.deepEqual(store.sandboxes.create({ ...sandboxDef({}), source_addresses: ['fd00::5'] }).sourceAddresses, ['fd00::5']);
+});
+
 test('rule source: records for the rule table', (t) => {
   const { store } = setup(t);
   const github = store.secrets.create({
