@@ -1,10 +1,11 @@
 // Transparent mode end to end, with the kernel doing the redirect: a network namespace with only
 // loopback, `credproxy iptables --apply` inside it, and real clients (curl, Node fetch, Python
-// requests) that have no proxy variables at all. The work happens in transparent-netns/scenario.ts,
-// run inside the namespace; this file makes and removes the namespace and checks what it saw.
+// requests) that have no proxy variables at all; then two sandboxes in one namespace told apart by
+// source address. The work happens in transparent-netns/*scenario.ts, run inside a namespace of
+// its own; this file makes and removes the namespaces and checks what they saw.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { createNetns, netnsUnavailable } from '../helpers/netns.js';
 
 const SCENARIO_TIMEOUT_MS = 90_000;
@@ -12,10 +13,14 @@ const unavailable = netnsUnavailable();
 
 interface Echo { url: string; headers: Record<string, string> }
 
-test('transparent mode in a network namespace: every client is swapped, refusals are readable, nothing gets around', { skip: unavailable, timeout: SCENARIO_TIMEOUT_MS + 10_000 }, async (t) => {
-  const ns = createNetns(['127.0.0.3 api.example.test evil.test', '::1 v6.example.test']);
+/**
+ * Makes a namespace with `hosts`, runs `scenario` inside it (as root there) and returns its
+ * RESULT; the namespace and every process in the scenario's group go on every exit path.
+ */
+async function runScenario(t: TestContext, hosts: readonly string[], scenario: string): Promise<Record<string, any>> {
+  const ns = createNetns(hosts);
   t.after(() => ns.remove());
-  const [command, args] = ns.exec(process.execPath, '--import', 'tsx', 'test/e2e/transparent-netns/scenario.ts');
+  const [command, args] = ns.exec(process.execPath, '--import', 'tsx', scenario);
   const child = spawn(command, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_EXTRA_CA_CERTS: '' } });
   t.after(() => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* already gone */ } });
   let stdout = '';
@@ -28,7 +33,11 @@ test('transparent mode in a network namespace: every client is swapped, refusals
   });
   const line = stdout.split('\n').find((l) => l.startsWith('RESULT '));
   assert.ok(code === 0 && line, `the scenario ran (exit ${code}):\n${stdout.slice(-2000)}\n${stderr.slice(-3000)}`);
-  const r = JSON.parse(line.slice('RESULT '.length)) as Record<string, any>;
+  return JSON.parse(line.slice('RESULT '.length)) as Record<string, any>;
+}
+
+test('transparent mode in a network namespace: every client is swapped, refusals are readable, nothing gets around', { skip: unavailable, timeout: SCENARIO_TIMEOUT_MS + 10_000 }, async (t) => {
+  const r = await runScenario(t, ['127.0.0.3 api.example.test evil.test', '::1 v6.example.test'], 'test/e2e/transparent-netns/scenario.ts');
   const real = 'Bearer sk-real-netns-0123456789abcdef0123';
 
   assert.equal(r.directBefore.stdout.trim(), 'connected', 'before the rules, the upstream port is open to the sandbox uid');
@@ -68,4 +77,25 @@ test('transparent mode in a network namespace: every client is swapped, refusals
   assert.equal(r.remove.code, 0, r.remove.stderr);
   assert.equal(r.ruleCountAfter, 0, '--remove leaves no credproxy rule behind');
   assert.ok(r.ruleCount > 0);
+});
+
+test('two sandboxes in one namespace, told apart by source address: each gets its own swap and not the other\'s stand-ins', { skip: unavailable, timeout: SCENARIO_TIMEOUT_MS + 10_000 }, async (t) => {
+  const r = await runScenario(t, ['127.0.0.3 api.example.test'], 'test/e2e/transparent-netns/sources-scenario.ts');
+  assert.equal(r.apply.code, 0, r.apply.stderr);
+  const saw = new Map((r.upstreamSaw as Array<{ url: string; authorization: string }>).map((e) => [e.url, e.authorization]));
+  assert.match(r.curlA.stdout, /^HTTP\/1\.1 200 /, r.curlA.stdout + r.curlA.stderr);
+  assert.equal(saw.get('/sources/curl-a'), 'Bearer sk-real-netns-a-0123456789abcdef');
+  assert.match(r.curlB.stdout, /^HTTP\/1\.1 200 /, r.curlB.stdout + r.curlB.stderr);
+  assert.equal(saw.get('/sources/curl-b'), 'Bearer sk-real-netns-b-0123456789abcdef');
+  assert.equal(r.nodeB.headers?.authorization, `Bearer ${r.standIns.b}`, `node reached the upstream as b: ${JSON.stringify(r.nodeB)}`);
+  assert.equal(saw.get('/sources/node-b'), 'Bearer sk-real-netns-b-0123456789abcdef');
+
+  for (const cross of [r.crossAtoB, r.crossBtoA]) assert.match(cross.stdout, /^HTTP\/1\.1 403 [^]*X-Credproxy-Reason: stand_in_wrong_sandbox/);
+  assert.match(r.unknown.stdout, /^HTTP\/1\.1 407 [^]*X-Credproxy-Reason: proxy_auth_required[^]*source address 127\.0\.0\.6/);
+  for (const path of ['/sources/cross-a', '/sources/cross-b', '/sources/unknown']) assert.ok(!saw.has(path), `${path} was not forwarded`);
+
+  const paths = (rows: Array<Record<string, unknown>>) => rows.filter((e) => e.kind === 'request').map((e) => e.path).sort();
+  assert.deepEqual(paths(r.network.a), ['/sources/cross-a', '/sources/curl-a'], 'a\'s log holds what came from 127.0.0.4');
+  assert.deepEqual(paths(r.network.b), ['/sources/cross-b', '/sources/curl-b', '/sources/node-b']);
+  assert.equal(r.remove.code, 0, r.remove.stderr);
 });

@@ -2,13 +2,12 @@
 // listener, with no Proxy-Authorization, SNI (or Host) naming the real host. The redirect itself
 // (iptables in a network namespace) is covered by transparent-netns.test.ts.
 import assert from 'node:assert/strict';
-import { request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
 import { connect as netConnect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { after, before, test } from 'node:test';
 import { rawExchange } from '../helpers/clients.js';
 import { eventually } from '../helpers/proxy-harness.js';
+import { listenerOf, viaTransparentHttp, viaTransparentTls, type Listener } from '../helpers/transparent-client.js';
 import { until } from '../helpers/until.js';
 import { startWorld, type World } from '../helpers/world.js';
 
@@ -16,8 +15,8 @@ const REAL = 'sk-real-transparent-0123456789abcdef';
 let world: World;
 let sandbox: { id: string; access_token: string; env: Record<string, string> };
 let other: { env: Record<string, string> };
-let https: { host: string; port: number };
-let http: { host: string; port: number };
+let https: Listener;
+let http: Listener;
 
 before(async () => {
   world = await startWorld({
@@ -27,46 +26,19 @@ before(async () => {
   assert.equal((await api('POST', '/secrets', { name: 'example', value: REAL, auth: { type: 'bearer' }, hosts: ['api.example.test'] })).status, 201);
   sandbox = (await api('POST', '/sandboxes', { name: 'transparent-agent', secrets: { EXAMPLE_KEY: 'example' } })).json;
   other = (await api('POST', '/sandboxes', { name: 'someone-else', secrets: { EXAMPLE_KEY: 'example' } })).json;
-  const split = (address: string | undefined): { host: string; port: number } => {
-    const at = address!.lastIndexOf(':');
-    return { host: address!.slice(0, at), port: Number(address!.slice(at + 1)) };
-  };
-  https = split(world.daemon.daemon.transparentHttpsAddress);
-  http = split(world.daemon.daemon.transparentHttpAddress);
+  https = listenerOf(world.daemon.daemon.transparentHttpsAddress);
+  http = listenerOf(world.daemon.daemon.transparentHttpAddress);
 });
 
 after(() => world.close());
 
-interface Answer { status: number; headers: Record<string, string | string[] | undefined>; text: string }
-
-/** An https request to `host` delivered to the transparent listener, as a redirected client would make it. */
-function viaTransparentTls(host: string, path: string, headers: Record<string, string> = {}): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = httpsRequest({
-      host: https.host, port: https.port, servername: host, path, ca: world.caPem, agent: false,
-      headers: { host, ...headers }, timeout: 5_000,
-    }, (res) => {
-      let text = '';
-      res.setEncoding('utf8').on('data', (chunk: string) => { text += chunk; }).on('end', () => resolve({ status: res.statusCode!, headers: res.headers, text }));
-    });
-    req.on('error', reject).on('timeout', () => req.destroy(new Error('timed out'))).end();
-  });
-}
-
-function viaTransparentHttp(host: string, path: string, headers: Record<string, string> = {}): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: http.host, port: http.port, path, agent: false, headers: { host, ...headers }, timeout: 5_000 }, (res) => {
-      let text = '';
-      res.setEncoding('utf8').on('data', (chunk: string) => { text += chunk; }).on('end', () => resolve({ status: res.statusCode!, headers: res.headers, text }));
-    });
-    req.on('error', reject).on('timeout', () => req.destroy(new Error('timed out'))).end();
-  });
-}
+const viaTls = (host: string, path: string, headers: Record<string, string> = {}) => viaTransparentTls(https, world.caPem, host, { path, headers });
+const viaHttp = (host: string, path: string, headers: Record<string, string> = {}) => viaTransparentHttp(http, host, { path, headers });
 
 const bearer = (env: Record<string, string>): Record<string, string> => ({ authorization: `Bearer ${env.EXAMPLE_KEY}` });
 
 test('transparent TLS: the host comes from SNI, the leaf is minted for it, and the stand-in is swapped', async () => {
-  const res = await viaTransparentTls('api.example.test', '/t/swap?q=1', bearer(sandbox.env));
+  const res = await viaTls('api.example.test', '/t/swap?q=1', bearer(sandbox.env));
   assert.equal(res.status, 200, res.text);
   const seen = world.upstream.seen.at(-1)!;
   assert.equal(seen.url, '/t/swap?q=1');
@@ -85,14 +57,14 @@ test('transparent TLS: the host comes from SNI, the leaf is minted for it, and t
 });
 
 test('transparent TLS: a stand-in sent to a host its secret does not allow is refused inside TLS', async () => {
-  const res = await viaTransparentTls('evil.test', '/t/mismatch', bearer(sandbox.env));
+  const res = await viaTls('evil.test', '/t/mismatch', bearer(sandbox.env));
   assert.equal(res.status, 403);
   assert.equal(res.headers['x-credproxy-reason'], 'credential_host_mismatch');
   assert.ok(!world.upstream.seen.some((e) => e.url === '/t/mismatch'), 'nothing was forwarded');
 });
 
 test('transparent TLS: a stand-in of any other sandbox is still refused', async () => {
-  const res = await viaTransparentTls('api.example.test', '/t/foreign', bearer(other.env));
+  const res = await viaTls('api.example.test', '/t/foreign', bearer(other.env));
   assert.equal(res.status, 403);
   assert.equal(res.headers['x-credproxy-reason'], 'stand_in_wrong_sandbox');
 });
@@ -122,10 +94,10 @@ test('transparent TLS: plain http sent to the TLS port gets a readable 400', asy
 });
 
 test('transparent HTTP: the host comes from Host, and a stand-in is never injected into cleartext', async () => {
-  const ok = await viaTransparentHttp('api.example.test', '/t/plain');
+  const ok = await viaHttp('api.example.test', '/t/plain');
   assert.equal(ok.status, 200, ok.text);
   assert.equal(world.plainUpstream.seen.at(-1)!.url, '/t/plain');
-  const refused = await viaTransparentHttp('api.example.test', '/t/plain-standin', bearer(sandbox.env));
+  const refused = await viaHttp('api.example.test', '/t/plain-standin', bearer(sandbox.env));
   assert.equal(refused.status, 403);
   assert.equal(refused.headers['x-credproxy-reason'], 'cleartext_injection_refused');
   assert.ok(!world.plainUpstream.seen.some((e) => e.url === '/t/plain-standin'));

@@ -51,12 +51,12 @@ function parseCurlOutput(text: string): Omit<CurlResult, 'exitCode'> {
 }
 
 /**
- * Sends raw bytes to 127.0.0.1:port and collects everything until the server closes (or `ms`
- * passes). For malformed requests and CONNECT refusals that real clients will not send.
+ * Sends raw bytes to 127.0.0.1:port (from `localAddress` when given) and collects everything until
+ * the server closes (or `ms` passes). For malformed requests and CONNECT refusals that real clients will not send.
  */
-export function rawExchange(port: number, bytes: string | Buffer, ms = 3000): Promise<{ text: string; closed: boolean }> {
+export function rawExchange(port: number, bytes: string | Buffer, ms = 3000, localAddress?: string): Promise<{ text: string; closed: boolean }> {
   return new Promise((resolve) => {
-    const socket: Socket = connect(port, '127.0.0.1');
+    const socket: Socket = connect({ port, host: '127.0.0.1', localAddress });
     let text = '';
     const timer = setTimeout(() => { socket.destroy(); resolve({ text, closed: false }); }, ms);
     socket.on('data', (chunk: Buffer) => { text += chunk.toString('latin1'); });

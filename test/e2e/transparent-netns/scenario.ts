@@ -6,39 +6,16 @@
 // Addresses: test names resolve (/etc/hosts) to 127.0.0.3, where the upstreams listen: it stands
 // for "the internet". Only 127.0.0.1 is left alone as local (--loopback 127.0.0.1/32), so a
 // client's direct dial to 127.0.0.3 is refused by the rules, while credproxy (uid 0) reaches it.
-import { execFile, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync } from 'node:fs';
+import { copyFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { startDaemon } from '../../helpers/daemon.js';
 import { createTestPki } from '../../helpers/pki.js';
 import { startUpstream } from '../../helpers/upstream.js';
 import { until } from '../../helpers/until.js';
+import { asNobody, BUNDLE, credproxyRuleCount, echoed, iptablesCli, printResult, python, rulesFlags } from './support.js';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const REAL = 'sk-real-netns-0123456789abcdef0123';
-const NOBODY = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--'];
-const CLEAN_ENV = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: '/tmp', LANG: 'C.UTF-8' };
-const BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
-// nobody cannot run a python3 under /root (pyenv); Debian's own has python3-requests (.ci/run).
-const python = process.env.CREDPROXY_TEST_PYTHON ?? (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3');
-
-interface Ran { code: number | null; stdout: string; stderr: string }
-
-/** Runs a command as nobody with no proxy variables, bounded in time. */
-function asNobody(command: string, args: string[], env: Record<string, string> = {}): Promise<Ran> {
-  return new Promise((resolve) => {
-    execFile(NOBODY[0]!, [...NOBODY.slice(1), command, ...args], { env: { ...CLEAN_ENV, ...env }, timeout: 15_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
-
-function cli(...args: string[]): Ran {
-  const ran = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'iptables', ...args], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
-  return { code: ran.status, stdout: ran.stdout, stderr: ran.stderr };
-}
 
 function dial(host: string, port: number): Promise<string> {
   return new Promise((resolve) => {
@@ -70,16 +47,13 @@ try {
   // The CA reaches every client where the system trust store is read.
   copyFileSync(join(d.config.dataDir, 'ca-bundle.pem'), BUNDLE);
 
-  const port = (address: string | undefined): string => address!.slice(address!.lastIndexOf(':') + 1);
-  const rulesFlags = ['--uid', '0', '--https-port', port(d.daemon.transparentHttpsAddress), '--http-port', port(d.daemon.transparentHttpAddress),
-    '--loopback', '127.0.0.1/32', '--resolver', '127.0.0.53'];
+  const flags = rulesFlags(d.daemon.transparentHttpsAddress, d.daemon.transparentHttpAddress);
   result.upstreamPort = upstream.port;
   result.directBefore = await asNobody(process.execPath, ['-e', `require('net').connect(${upstream.port}, '127.0.0.3').on('connect', () => { console.log('connected'); process.exit(0) }).on('error', (e) => { console.log(e.code); process.exit(0) })`]);
-  result.apply = cli('--apply', ...rulesFlags);
-  result.applyAgain = cli('--apply', ...rulesFlags);
-  result.ruleCount = spawnSync('sh', ['-c', 'iptables-save; ip6tables-save'], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l.includes('CREDPROXY')).length;
+  result.apply = iptablesCli('--apply', ...flags);
+  result.applyAgain = iptablesCli('--apply', ...flags);
+  result.ruleCount = credproxyRuleCount();
 
-  const echoed = (ran: Ran): unknown => { try { return JSON.parse(ran.stdout); } catch { return ran; } };
   result.curl = echoed(await asNobody('curl', ['-sS', '--max-time', '10', '-H', auth, 'https://api.example.test/netns/curl']));
   result.node = echoed(await asNobody(process.execPath, ['-e',
     `fetch('https://api.example.test/netns/node', { headers: { authorization: 'Bearer ${sandbox.env.EXAMPLE_KEY}' } }).then((r) => r.text()).then((t) => console.log(t), (e) => console.log(String(e.cause ?? e)))`],
@@ -93,7 +67,7 @@ try {
   result.direct = await asNobody(process.execPath, ['-e', `require('net').connect(${upstream.port}, '127.0.0.3').on('connect', () => { console.log('connected'); process.exit(0) }).on('error', (e) => { console.log(e.code); process.exit(0) })`]);
   result.udp = await asNobody(process.execPath, ['-e', `const s = require('dgram').createSocket('udp4'); s.connect(9999, '127.0.0.3', () => s.send('x', (e) => { console.log(e ? e.code : 'sent'); setTimeout(() => process.exit(0), 200) })); s.on('error', (e) => { console.log(e.code); process.exit(0) })`]);
   result.rootDirect = await dial('127.0.0.3', upstream.port);
-  result.status = cli('--status', '--json', '--uid', '0');
+  result.status = iptablesCli('--status', '--json', '--uid', '0');
   result.upstreamSaw = upstream.seen.map((e) => ({ url: e.url, authorization: e.headers.authorization }));
   result.plainSaw = plain.seen.map((e) => e.url);
   result.network = await until('connection rows', async () => {
@@ -101,12 +75,12 @@ try {
     return rows.filter((r) => r.kind === 'connection').length >= 5 ? rows : undefined;
   });
   result.standIn = sandbox.env.EXAMPLE_KEY;
-  result.remove = cli('--remove', '--uid', '0');
-  result.ruleCountAfter = spawnSync('sh', ['-c', 'iptables-save; ip6tables-save'], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l.includes('CREDPROXY')).length;
+  result.remove = iptablesCli('--remove', '--uid', '0');
+  result.ruleCountAfter = credproxyRuleCount();
 } finally {
   await d.close();
   await upstream.close();
   await plain.close();
   await pki.remove();
 }
-process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
+printResult(result);

@@ -1,0 +1,29 @@
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { runCli, type CliResult } from '../helpers/cli.js';
+import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
+
+// `credproxy sandboxes create` as a subprocess against a real daemon: the body it builds.
+
+let d: TestDaemon;
+let env: NodeJS.ProcessEnv;
+
+before(async () => {
+  d = await startDaemon();
+  env = { CREDPROXY_URL: `http://${d.daemon.adminAddress}`, CREDPROXY_API_KEY: d.daemon.apiKey };
+});
+
+after(() => d.close());
+
+const cli = (args: string[]): Promise<CliResult> => runCli(args, { env });
+
+test('sandboxes create: --source-address (repeatable) declares where its transparent traffic comes from; a claimed one fails', async () => {
+  const created = await cli(['sandboxes', 'create', '--name', 'cli-sb', '--env', 'MODE=test', '--source-address', '10.0.0.9', '--source-address', 'FD00::9', '--json']);
+  assert.equal(created.code, 0, created.stderr);
+  const sandbox = JSON.parse(created.stdout) as { id: string; source_addresses: string[]; env: Record<string, string> };
+  assert.deepEqual(sandbox.source_addresses, ['10.0.0.9', 'fd00::9']);
+  assert.equal(sandbox.env.MODE, 'test');
+  const claimed = await cli(['sandboxes', 'create', '--name', 'cli-dup', '--source-address', '10.0.0.9']);
+  assert.equal(claimed.code, 1);
+  assert.match(claimed.stderr, /source_addresses\[0\]: 10\.0\.0\.9 is already declared by sandbox "cli-sb"/);
+});
