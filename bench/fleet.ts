@@ -2,7 +2,7 @@
 // A throwaway PostgreSQL, a control plane and sidecars as real processes (the CLI bundled as the
 // tests run it), a local HTTPS echo upstream. Prints:
 //  1. bundle fetch time and sealed size for a sidecar holding 1,000 bindings;
-//  2. revocation (rotate → new value served) latency p50/p99 over 10 sidecars;
+//  2. rotation (rotate → new value served) and revocation (delete → 503) latency p50/p99 over 10 sidecars;
 //  3. audit ingest rows/s into PostgreSQL through one control-plane replica;
 //  4. per-request proxy cost, sidecar vs single daemon, both loaded at once (paired rounds).
 // Never asserts. FLEET_BENCH_ROUNDS (default 10) rounds for 2 and 4; FLEET_BENCH_SLICE_MS (default 2000).
@@ -66,7 +66,7 @@ try {
 
   // 2. Revocation latency over 10 sidecars: rotate, then each sidecar polls until it serves the new value.
   await ok(api('POST', '/secrets', { name: 'rev', value: 'rev-0', auth: { type: 'bearer' }, hosts: [FLEET_HOST] }));
-  const sidecars: Array<{ sidecar: SidecarProcess; sandbox: { access_token: string; env: Record<string, string> } }> = [];
+  const sidecars: Array<{ sidecar: SidecarProcess; sandbox: { id: string; access_token: string; env: Record<string, string> } }> = [];
   for (let i = 0; i < SIDECARS; i++) {
     const sandbox = (await api('POST', '/sandboxes', { name: `rev-${i}`, secrets: { TOKEN: 'rev' }, metadata: { credproxy_sidecar: `s${i}` } })).json;
     // Shipping at its production interval, as a sidecar would run.
@@ -92,7 +92,32 @@ try {
       return Number.POSITIVE_INFINITY;
     })));
   }
-  console.log(`revocation (rotate → served), ${SIDECARS} sidecars × ${ROUNDS * 2} rotations: p50 ${median(latencies).toFixed(1)} ms, p99 ${quantile(latencies, 0.99).toFixed(1)} ms, max ${Math.max(...latencies).toFixed(1)} ms (includes the PATCH round trip and the polling request)`);
+  console.log(`rotation (PATCH → new value served), ${SIDECARS} sidecars × ${ROUNDS * 2} rotations: p50 ${median(latencies).toFixed(1)} ms, p99 ${quantile(latencies, 0.99).toFixed(1)} ms, max ${Math.max(...latencies).toFixed(1)} ms (includes the PATCH round trip and the polling request)`);
+
+  // 2b. Revocation by delete: a fresh secret bound in every sidecar's sandbox, deleted; each sidecar polls for 503.
+  const deleteLatencies: number[] = [];
+  for (let round = 1; round <= ROUNDS; round++) {
+    const name = `del-${round}`;
+    await ok(api('POST', '/secrets', { name, value: `del-value-${round}`, auth: { type: 'bearer' }, hosts: [FLEET_HOST] }));
+    const standIns = await Promise.all(sidecars.map(async ({ sandbox }) => {
+      await ok(api('POST', `/sandboxes/${sandbox.id}/secrets`, { env_key: `DEL_${round}`, secret_name: name }));
+      return (await api('GET', `/sandboxes/${sandbox.id}`)).json.env[`DEL_${round}`] as string;
+    }));
+    const served = (i: number) => sidecars[i]!.sidecar.fetch(sidecars[i]!.sandbox.access_token, '/del', { authorization: `Bearer ${standIns[i]}` });
+    for (let i = 0; i < SIDECARS; i++) {
+      for (let tries = 0; tries < 400 && (await served(i)).status !== 200; tries++) await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    const start = performance.now();
+    await ok(api('DELETE', `/secrets/${name}`));
+    deleteLatencies.push(...await Promise.all(sidecars.map(async (_, i) => {
+      for (let tries = 0; tries < 1000; tries++) {
+        if ((await served(i)).reason === 'credential_revoked') return performance.now() - start;
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      return Number.POSITIVE_INFINITY;
+    })));
+  }
+  console.log(`revocation (DELETE → 503 credential_revoked), ${SIDECARS} sidecars × ${ROUNDS} deletes: p50 ${median(deleteLatencies).toFixed(1)} ms, p99 ${quantile(deleteLatencies, 0.99).toFixed(1)} ms, max ${Math.max(...deleteLatencies).toFixed(1)} ms`);
 
   // 3. Audit ingest: 4 concurrent shippers of 500-row batches for 5 s into one control plane.
   const shipper = new ControlClient({ controlUrl: `http://${fleet.control.ready.admin}`, token: bulk, keys, streamIdleMs: 60_000 });

@@ -108,7 +108,7 @@ function streamChanges(deps: FleetRoutesDeps, request: FastifyRequest, reply: Fa
     sent = change.seq;
     // Secret changes go to every sidecar (each knows whether it holds one); the rest name theirs.
     if (change.kind !== 'secret' && change.sidecar !== sidecar) return;
-    const data = JSON.stringify({ seq: change.seq, kind: change.kind, subjectId: change.subjectId });
+    const data = JSON.stringify({ seq: change.seq, kind: change.kind, subjectId: change.subjectId, ...(change.deleted && { deleted: true }) });
     write(`event: ${STREAM_EVENTS.change}\ndata: ${data}\n\n`);
     if (change.kind === 'sidecar' && change.subjectId === sidecar) end();
   };

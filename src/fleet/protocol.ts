@@ -39,6 +39,8 @@ export interface ChangeEvent {
   readonly seq: number;
   readonly kind: 'sandbox' | 'secret' | 'sidecar';
   readonly subjectId: string;
+  /** The secret or sandbox was deleted: the sidecar forgets it at once, without a fetch. */
+  readonly deleted?: true;
 }
 
 /** SSE event names on the change stream. */

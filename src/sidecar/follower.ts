@@ -90,10 +90,14 @@ export class BundleFollower {
       this.#abort.abort();
       return;
     }
+    // A deletion needs nothing from the control plane: revoking it is forgetting it, at once.
+    const gone = { seq: change.seq, complete: false, sandboxes: [], secrets: [] };
     if (change.kind === 'sandbox') {
-      this.#take(this.#deps.source.take(await this.#deps.client.bundle({ sandboxes: [change.subjectId] }), [change.subjectId]));
+      const bundle = change.deleted ? gone : await this.#deps.client.bundle({ sandboxes: [change.subjectId] });
+      this.#take(this.#deps.source.take(bundle, [change.subjectId]));
     } else if (this.#deps.source.holdsSecret(change.subjectId)) {
-      this.#take(this.#deps.source.takeSecret(change.subjectId, await this.#deps.client.bundle({ secret: change.subjectId })));
+      const bundle = change.deleted ? gone : await this.#deps.client.bundle({ secret: change.subjectId });
+      this.#take(this.#deps.source.takeSecret(change.subjectId, bundle));
     }
     this.#seq = change.seq;
   }

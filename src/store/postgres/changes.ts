@@ -11,6 +11,8 @@ export interface ChangeRecord {
   readonly kind: ChangeKind;
   /** The sandbox id, secret id or sidecar name. */
   readonly subjectId: string;
+  /** True when the subject was deleted: nothing to fetch, only to forget. */
+  readonly deleted: boolean;
   /** The one sidecar a sandbox or sidecar change concerns (null: none); null for secret changes, which any sidecar may hold. */
   readonly sidecar: string | null;
 }
@@ -19,11 +21,11 @@ export interface ChangeRecord {
  * Appends a change inside the caller's transaction and notifies every replica; PostgreSQL
  * delivers the NOTIFY only when the transaction commits, so nobody hears of a rolled-back change.
  */
-export async function recordChange(client: PgClient, kind: ChangeKind, subjectId: string, sidecar: string | null): Promise<void> {
+export async function recordChange(client: PgClient, kind: ChangeKind, subjectId: string, sidecar: string | null, deleted = false): Promise<void> {
   await client.query(
-    `WITH c AS (INSERT INTO changes (kind, subject_id, sidecar) VALUES ($1, $2, $3) RETURNING seq)
+    `WITH c AS (INSERT INTO changes (kind, subject_id, sidecar, deleted) VALUES ($1, $2, $3, $4) RETURNING seq)
      SELECT pg_notify('${CHANGES_CHANNEL}', seq::text) FROM c`,
-    [kind, subjectId, sidecar],
+    [kind, subjectId, sidecar, deleted],
   );
 }
 
@@ -32,15 +34,16 @@ interface ChangeRow {
   kind: ChangeKind;
   subject_id: string;
   sidecar: string | null;
+  deleted: boolean;
 }
 
 /** Changes after `seq` (exclusive), oldest first, at most `limit`. */
 export async function changesAfter(client: Pick<PgClient, 'query'>, seq: number, limit: number): Promise<ChangeRecord[]> {
   const { rows } = await client.query<ChangeRow>(
-    'SELECT seq, kind, subject_id, sidecar FROM changes WHERE seq > $1 ORDER BY seq LIMIT $2',
+    'SELECT seq, kind, subject_id, sidecar, deleted FROM changes WHERE seq > $1 ORDER BY seq LIMIT $2',
     [seq, limit],
   );
-  return rows.map((r) => ({ seq: Number(r.seq), kind: r.kind, subjectId: r.subject_id, sidecar: r.sidecar }));
+  return rows.map((r) => ({ seq: Number(r.seq), kind: r.kind, subjectId: r.subject_id, sidecar: r.sidecar, deleted: r.deleted }));
 }
 
 /** The newest seq (0 for none): a bundle read in the same snapshot is current up to it. */

@@ -109,4 +109,6 @@ CREATE TABLE sandbox_source_addresses (
 );
 CREATE INDEX sandbox_source_addresses_sandbox ON sandbox_source_addresses(sandbox_id);
 `,
+  // 003: a change says whether its subject was deleted, so a sidecar revokes without a fetch.
+  `ALTER TABLE changes ADD COLUMN deleted boolean NOT NULL DEFAULT false;`,
 ];

@@ -76,7 +76,7 @@ export class PgSandboxesRepository {
     await inTransaction(this.#pool, async (client) => {
       const { rows } = await client.query<{ sidecar: string | null }>('DELETE FROM sandboxes WHERE id = $1 RETURNING sidecar', [id]);
       if (!rows[0]) throw sandboxNotFound();
-      await recordChange(client, 'sandbox', id, rows[0].sidecar);
+      await recordChange(client, 'sandbox', id, rows[0].sidecar, true);
     });
   }
 

@@ -74,7 +74,7 @@ export class PgSecretsRepository {
         [id],
       );
       await client.query('DELETE FROM secrets WHERE id = $1', [id]);
-      await recordChange(client, 'secret', id, null);
+      await recordChange(client, 'secret', id, null, true);
     });
   }
 }
