@@ -52,6 +52,14 @@ test('the SDK round trip works against a control plane on PostgreSQL', { skip },
   await secretsAndSandboxesRoundTrip(client(0));
 });
 
+test('the agents API says it is served by the single daemon, in its own error shape', { skip }, async () => {
+  const res = await request(`http://${replicas[0]!.adminAddress}/v1/agents/demo/secrets`, { headers: { 'x-api-key': API_KEY } });
+  const body = await res.body.json() as { status: number; detail: string };
+  assert.equal(res.statusCode, 404);
+  assert.equal(body.status, 404);
+  assert.match(body.detail, /single daemon/);
+});
+
 test('the same errors and shapes as the single daemon for bindings', { skip }, async () => {
   const c = client(1);
   await c.createSecret({ name: 'shape', value: 'v', auth: { type: 'bearer' }, hosts: ['api.example.com'] });
