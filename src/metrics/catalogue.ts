@@ -29,6 +29,16 @@ export interface MetricsOptions {
   auditQueue?: AuditQueueStats;
   /** Register prom-client's default process/Node.js metrics (standard names). Default true. */
   defaultMetrics?: boolean;
+  /** A fleet sidecar's state: exports `credproxy_fleet_bundle_age_seconds` and `credproxy_fleet_outbox_rows`. */
+  sidecar?: SidecarStats;
+}
+
+/** What a fleet sidecar reports (sidecar/index.ts). */
+export interface SidecarStats {
+  /** Seconds since the control plane was last heard from; +Inf before the first bundle. */
+  readonly bundleAgeSeconds: number;
+  /** Audit rows in the local outbox, not yet acknowledged by the control plane. */
+  readonly outboxRows: number;
 }
 
 /**
@@ -136,6 +146,26 @@ export class CredproxyMetrics {
         droppedSeen = dropped;
       },
     });
+
+    const sidecar = options.sidecar;
+    if (sidecar) {
+      new Gauge({
+        name: 'credproxy_fleet_bundle_age_seconds',
+        help: 'Seconds since this sidecar last heard from its control plane; past fleet.maxBundleAgeMs it refuses with policy_unavailable.',
+        registers,
+        collect() {
+          this.set(sidecar.bundleAgeSeconds);
+        },
+      });
+      new Gauge({
+        name: 'credproxy_fleet_outbox_rows',
+        help: 'Audit rows in this sidecar\'s outbox, not yet shipped to the control plane.',
+        registers,
+        collect() {
+          this.set(sidecar.outboxRows);
+        },
+      });
+    }
 
     if (options.defaultMetrics ?? true) {
       collectDefaultMetrics({ register: this.registry });

@@ -61,7 +61,17 @@ export async function createSidecar(config: FrozenConfig, options: { logger?: Lo
   subscribeAudit(events, queue);
   const retention = startRetention(new EventsRepository(db), { config, logger });
   const outbox = new OutboxShipper({ db, dataDir: config.dataDir, client, logger, intervalMs: config.fleet.shipIntervalMs });
-  const metrics = createMetrics({ auditQueue: queue });
+  const metrics = createMetrics({
+    auditQueue: queue,
+    sidecar: {
+      get bundleAgeSeconds() {
+        return freshness.ageMs / 1000;
+      },
+      get outboxRows() {
+        return outbox.pending;
+      },
+    },
+  });
   subscribeMetrics(events, metrics);
 
   let adminBound: AddressInfo | undefined;

@@ -1,5 +1,7 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { request } from 'undici';
 import { FLEET_HOST, startFleet, within, type Fleet, type SidecarProcess } from '../helpers/fleet.js';
 import { postgresSkipReason } from '../helpers/postgres.js';
 
@@ -93,4 +95,18 @@ test('detach and delete reach every sidecar within the bound', { skip }, async (
     return res.status === 503 && res.reason === 'credential_revoked';
   })));
   assert.ok(Math.max(...took) < REVOCATION_BOUND_MS, `revocation took ${took.map(Math.round).join(', ')} ms`);
+});
+
+test('a sidecar exports its bundle age and outbox size on /metrics, and they pass promtool', { skip }, async () => {
+  const res = await request(`http://${sidecars[1]!.ready.admin}/metrics`);
+  const text = await res.body.text();
+  const age = Number(/^credproxy_fleet_bundle_age_seconds (\S+)$/m.exec(text)?.[1]);
+  assert.ok(age >= 0 && age < 2, `bundle age ${age} s with heartbeats every 200 ms`);
+  assert.match(text, /^credproxy_fleet_outbox_rows \d+$/m);
+  const promtool = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+  if (promtool.error) {
+    assert.ok(process.env.CI !== 'true', 'CI installs prometheus (promtool)');
+    return;
+  }
+  assert.equal(promtool.status, 0, promtool.stdout + promtool.stderr);
 });
