@@ -22,7 +22,7 @@ function requestRow(i: number): EventRow {
     kind: 'request', ts: Date.now() + i, sandboxId: '6f1c2a9e-3b4d-4c8e-9a1f-0b2c3d4e5f60', sandboxName: 'bench',
     secretId: '0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d', host: 'api.openai.com', method: 'POST', path: '/v1/chat/completions',
     status: 200, upstreamStatus: 200, latencyMs: 412, errorCode: null, dstIp: null, dstPort: null, verdict: null,
-    matchRule: null, bytesSent: null, bytesRecv: null,
+    matchRule: null, bytesSent: null, bytesRecv: null, requestId: 'c0ffee0123456789abcdef01',
   };
 }
 

@@ -26,6 +26,7 @@ export function requestRow(event: RequestEvent, secretId: string | null): EventR
     matchRule: null,
     bytesSent: null,
     bytesRecv: null,
+    requestId: event.requestId,
   };
 }
 
@@ -50,5 +51,6 @@ export function connectionRow(event: ConnectionEvent): EventRow {
     matchRule: event.matchRule,
     bytesSent: event.bytesSent,
     bytesRecv: event.bytesRecv,
+    requestId: event.requestId,
   };
 }

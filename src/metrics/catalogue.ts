@@ -6,9 +6,16 @@ import { RequestHistogram } from './histogram.js';
 
 type Outcome = RequestEvent['outcome'];
 type CertCacheResult = ProxyEventMap['certCache'];
+type TlsFailureCause = ProxyEventMap['clientTlsFailure'];
+/** An upstream status code's class, `Nxx`. */
+export type StatusClass = '1xx' | '2xx' | '3xx' | '4xx' | '5xx';
 
 const OUTCOMES: readonly Outcome[] = ['forwarded', 'injected', 'rejected', 'upstream_error', 'client_aborted'];
 const CERT_CACHE_RESULTS: readonly CertCacheResult[] = ['hit', 'miss', 'coalesced'];
+const TLS_FAILURE_CAUSES: readonly TlsFailureCause[] = ['unknown_ca', 'timeout', 'closed', 'protocol', 'other'];
+const STATUS_CLASSES: readonly StatusClass[] = ['1xx', '2xx', '3xx', '4xx', '5xx'];
+const DIRECTIONS = ['received', 'sent'] as const;
+type Direction = (typeof DIRECTIONS)[number];
 
 /** Client-view and upstream latency: LLM calls and streams run for minutes. */
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
@@ -44,8 +51,9 @@ export interface SidecarStats {
 /**
  * Every metric credproxy exports, on its own Registry (never prom-client's global one). Label sets
  * that come from finite tables are bound once here, so recording an event allocates no label object.
- * Label values are outcomes, rejection codes, cache results, secret names and auth types: never a
- * credential, stand-in, host or path.
+ * Label values are outcomes, rejection codes, cache results, status classes, directions, TLS
+ * failure causes, secret names (chosen by the operator) and auth types: never a credential,
+ * stand-in, host, path or anything else a sandbox controls.
  */
 export class CredproxyMetrics {
   readonly registry = new Registry();
@@ -60,10 +68,21 @@ export class CredproxyMetrics {
   readonly activeTunnels: Gauge;
   /** `credproxy_cert_cache_total{result}` children. */
   readonly certCache: Readonly<Record<CertCacheResult, CounterChild>>;
+  /** `credproxy_tunnels_total`: tunnels established (CONNECT and transparent TLS). */
+  readonly tunnelsOpened: CounterChild;
+  /** `credproxy_client_bytes_total{direction}`: bytes on client connections, TLS included, counted as each closes. */
+  readonly clientBytes: Readonly<Record<Direction, CounterChild>>;
+  /** `credproxy_upstream_bytes_total{direction}`: request bodies sent upstream, response bodies received. */
+  readonly upstreamBytes: Readonly<Record<Direction, CounterChild>>;
+  /** `credproxy_client_tls_failures_total{cause}` children. */
+  readonly clientTlsFailures: Readonly<Record<TlsFailureCause, CounterChild>>;
 
   readonly #injections: LabeledCounter<'secret' | 'auth_type'>;
   /** secret name → auth type → child; created on first use and kept. */
   readonly #injectionChildren = new Map<string, Map<string, CounterChild>>();
+  readonly #upstreamResponses: LabeledCounter<'secret' | 'class'>;
+  /** secret name → every class's child, bound together on the secret's first response. */
+  readonly #upstreamResponseChildren = new Map<string, Readonly<Record<StatusClass, CounterChild>>>();
 
   constructor(options: MetricsOptions = {}) {
     const registers = [this.registry];
@@ -124,6 +143,40 @@ export class CredproxyMetrics {
       registry,
     });
     this.certCache = bindAll(CERT_CACHE_RESULTS, (result) => certCache.labels(result));
+
+    this.#upstreamResponses = new LabeledCounter({
+      name: 'credproxy_upstream_responses_total',
+      help: 'Upstream responses to requests that carried a credential, by secret name and status class: a dead credential shows as 4xx for one secret.',
+      labelNames: ['secret', 'class'],
+      registry,
+    });
+    this.tunnelsOpened = new LabeledCounter({
+      name: 'credproxy_tunnels_total',
+      help: 'Tunnels established: CONNECT tunnels and transparent TLS connections admitted.',
+      labelNames: [],
+      registry,
+    }).labels();
+    const clientBytes = new LabeledCounter({
+      name: 'credproxy_client_bytes_total',
+      help: 'Bytes on client connections (TLS records included), received from or sent to sandboxes, counted when each connection or plain request ends.',
+      labelNames: ['direction'],
+      registry,
+    });
+    this.clientBytes = bindAll(DIRECTIONS, (direction) => clientBytes.labels(direction));
+    const upstreamBytes = new LabeledCounter({
+      name: 'credproxy_upstream_bytes_total',
+      help: 'Body bytes exchanged with upstreams: request bodies sent, response bodies received.',
+      labelNames: ['direction'],
+      registry,
+    });
+    this.upstreamBytes = bindAll(DIRECTIONS, (direction) => upstreamBytes.labels(direction));
+    const tlsFailures = new LabeledCounter({
+      name: 'credproxy_client_tls_failures_total',
+      help: 'Client TLS handshakes with the proxy that failed, by cause (unknown_ca: the client does not trust the CA).',
+      labelNames: ['cause'],
+      registry,
+    });
+    this.clientTlsFailures = bindAll(TLS_FAILURE_CAUSES, (cause) => tlsFailures.labels(cause));
 
     const auditQueue = options.auditQueue;
     new Gauge({
@@ -187,6 +240,16 @@ export class CredproxyMetrics {
       byType.set(authType, child);
     }
     return child;
+  }
+
+  /** The `credproxy_upstream_responses_total{secret,class}` children of one secret, bound on first use. */
+  upstreamResponses(secretName: string): Readonly<Record<StatusClass, CounterChild>> {
+    let byClass = this.#upstreamResponseChildren.get(secretName);
+    if (byClass === undefined) {
+      byClass = bindAll(STATUS_CLASSES, (statusClass) => this.#upstreamResponses.labels(secretName, statusClass));
+      this.#upstreamResponseChildren.set(secretName, byClass);
+    }
+    return byClass;
   }
 
   /** Prometheus text exposition of every metric. */

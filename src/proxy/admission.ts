@@ -1,8 +1,13 @@
+import type { ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { ProxyRejection, type RejectionCode } from '../errors.js';
+import { logTunnel } from './access-log.js';
 import type { DataPlane } from './connection.js';
 import type { EgressTarget } from './egress.js';
-import type { ConnectionEvent } from './events.js';
+import type { ClientTlsFailure, ConnectionEvent } from './events.js';
 import type { SandboxIdentity } from './policy.js';
+import { newRequestId } from './request-id.js';
+import { answerRefusal } from './request-record.js';
 
 /** Which entry point admitted a connection or request, for the refusal's log line. */
 export type EntryPoint = 'connect' | 'absolute-uri' | 'transparent-tls' | 'transparent-http';
@@ -24,15 +29,23 @@ export interface Admission {
  * One connection row (CONTRACT §5) in the making: a tunnel, a transparent connection, or one
  * absolute-URI / transparent-http request's host. Admission fills in who and why; the entry
  * point adds the bytes and emits it once, when the connection (or request) ends or is refused.
+ * A tunnel's row also writes the tunnel's access log line, unless the tunnel was refused in
+ * answer to its CONNECT: that request's line (answer) already tells it.
  */
 export class ConnectionRecord {
+  /** The request id of the CONNECT or plain request that opened it: the id its client got. */
+  readonly id = newRequestId();
   readonly ts = Date.now();
+  readonly started = performance.now();
   identity: SandboxIdentity | null = null;
   verdict: ConnectionEvent['verdict'] = 'blocked';
   /** Why: the egress rule's explanation, or the refusal's detail or code. */
   matchRule = 'bad_request';
   errorCode: RejectionCode | undefined;
   dstIp: string | undefined;
+  /** Requests served in this tunnel, for its access log line. */
+  requests = 0;
+  #answered = false;
   #emitted = false;
 
   constructor(
@@ -41,6 +54,8 @@ export class ConnectionRecord {
     public host: string,
     /** The destination port the client asked for. */
     public dstPort: number,
+    /** A tunnel (CONNECT, transparent TLS) rather than one plain request's row. */
+    readonly tunnel = false,
   ) {}
 
   /** A refusal of any stage: `failed` when the upstream could not be reached, else `blocked`. */
@@ -51,21 +66,37 @@ export class ConnectionRecord {
     this.errorCode = rejection.code;
   }
 
-  /** Admitted but broken afterwards, e.g. the client's TLS handshake failed. */
-  failed(why: string): void {
+  /**
+   * Answers the request that opened this connection (`method` `path`, e.g. the CONNECT) with
+   * `rejection`, already recorded, under this row's id (request-record.ts answerRefusal).
+   */
+  answer(rejection: ProxyRejection, to: { res: ServerResponse } | { socket: Duplex }, method: string, path: string): void {
+    this.#answered = true;
+    answerRefusal(this.plane, {
+      id: this.id, ts: this.ts, started: this.started, identity: this.identity, method, host: this.host, path,
+    }, rejection, to);
+  }
+
+  /** Admitted, but the client's TLS handshake failed: `failed`, and a clientTlsFailure event. */
+  clientTlsFailed(cause: ClientTlsFailure, code: string | undefined): void {
     this.verdict = 'failed';
-    this.matchRule = why;
+    this.matchRule = code === undefined ? `client TLS handshake failed: ${cause}` : `client TLS handshake failed: ${cause} (${code})`;
+    this.plane.events.emit('clientTlsFailure', cause);
   }
 
   /** Emits the row; later calls do nothing. */
   emit(bytesSent: number, bytesRecv: number): void {
     if (this.#emitted) return;
     this.#emitted = true;
-    this.plane.events.emit('connection', {
-      ts: this.ts, sandboxId: this.identity?.sandboxId, sandboxName: this.identity?.sandboxName,
+    const event: ConnectionEvent = {
+      requestId: this.id, ts: this.ts, sandboxId: this.identity?.sandboxId, sandboxName: this.identity?.sandboxName,
       host: this.host, dstIp: this.dstIp, dstPort: this.dstPort, verdict: this.verdict, matchRule: this.matchRule,
       bytesSent, bytesRecv, errorCode: this.errorCode,
-    });
+    };
+    this.plane.events.emit('connection', event);
+    if (this.tunnel && !this.#answered && this.plane.accessLog) {
+      logTunnel(this.plane.logger, event, performance.now() - this.started, this.requests);
+    }
   }
 }
 
@@ -73,8 +104,8 @@ export class ConnectionRecord {
  * The one admission stage every entry point runs before anything reaches an upstream
  * (docs/lifecycle.md): identify (407) → the sandbox's egress policy (403 host_denied /
  * host_not_allowed) → resolve and classify (403 internal_address_denied, 502 upstream_unreachable).
- * Fills in `record` as it goes; a refusal is logged once, recorded and rethrown as a ProxyRejection
- * for the entry point to write its own way (before a 200, as an http response, inside TLS).
+ * Fills in `record` as it goes; a refusal is recorded and rethrown as a ProxyRejection for the
+ * entry point to answer its own way (before a 200, as an http response, inside TLS).
  */
 export async function admit(
   plane: DataPlane, entry: EntryPoint, record: ConnectionRecord, identify: Identify, host: string, port: number,
@@ -95,8 +126,11 @@ export async function admit(
   }
 }
 
-/** Records and logs a refusal made before admission could run (a malformed target, no host). */
+/**
+ * Records a refusal made before admission could run (a malformed target, no host); the entry
+ * point then answers it (ConnectionRecord.answer), whose access log line tells it.
+ */
 export function refuse(plane: DataPlane, entry: EntryPoint, record: ConnectionRecord, rejection: ProxyRejection): void {
   record.refused(rejection);
-  plane.logger.info({ entry, code: rejection.code, detail: rejection.detail, host: record.host, sandbox: record.identity?.sandboxId }, 'admission refused');
+  if (plane.logger.isLevelEnabled('debug')) plane.logger.debug({ entry, request_id: record.id, code: rejection.code, detail: rejection.detail, host: record.host }, 'admission refused');
 }

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { FrozenConfig } from '../config/schema.js';
 import type { LeafCertStore } from '../tls/index.js';
 import type { ProxyRejection } from '../errors.js';
+import type { ConnectionRecord } from './admission.js';
 import type { EgressGuard } from './egress.js';
 import type { OriginalDestination } from './original-dst.js';
 import { authorityFor } from './headers.js';
@@ -46,6 +47,10 @@ export class ClientConnection {
   originalDestination: OriginalDestination | undefined;
   /** Requests in flight on this connection; the drain waits for 0. */
   active = 0;
+  /** The row of the tunnel (CONNECT or transparent TLS) this connection carries, once it has one. */
+  record: ConnectionRecord | undefined;
+  /** The tunnel's access logger (access-log.ts tunnelLogger), set with `tunnel`. */
+  log: Logger | undefined;
   /** Socket byte counts already attributed to a plain-http connection row. */
   #countedRead = 0;
   #countedWritten = 0;
@@ -73,6 +78,8 @@ export interface DataPlane {
   readonly policy: ProxyPolicy;
   readonly events: ProxyEvents;
   readonly logger: Logger;
+  /** Whether the access log is on (log.level info or finer), decided once. */
+  readonly accessLog: boolean;
   readonly certs: LeafCertStore;
   readonly guard: EgressGuard;
   readonly upstream: Upstream;

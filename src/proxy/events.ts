@@ -3,6 +3,8 @@ import type { CredentialMatch } from './policy.js';
 
 /** One HTTP request the proxy handled (tunnelled or plain), emitted when the client's response ends. */
 export interface RequestEvent {
+  /** The id sent to the client as X-Credproxy-Request-Id (request-id.ts). */
+  readonly requestId: string;
   /** Epoch ms when the request head was received. */
   readonly ts: number;
   readonly sandboxId: string | undefined;
@@ -24,10 +26,22 @@ export interface RequestEvent {
   readonly outcome: 'forwarded' | 'injected' | 'rejected' | 'upstream_error' | 'client_aborted';
   /** On a refusal, every secret a stand-in of which the request carried (ProxyRejection.secretIds). */
   readonly refusedSecretIds: readonly string[];
+  /** Request body bytes sent upstream (Content-Length, or counted when chunked). */
+  readonly requestBytes: number;
+  /** Response body bytes the upstream sent (before any scrubbing). */
+  readonly responseBytes: number;
+  /**
+   * False for a request refused before it reached the request stage (at admission, or by the
+   * http parser): the audit trail keeps its connection row only, as Superserve does, or nothing
+   * when the request named no sandbox. Metrics and the access log count it all the same.
+   */
+  readonly audited: boolean;
 }
 
 /** One CONNECT tunnel (or plain-http connection to one host), emitted when it closes or is refused. */
 export interface ConnectionEvent {
+  /** The id of the request that opened it (the CONNECT's, or the plain request's). */
+  readonly requestId: string;
   readonly ts: number;
   readonly sandboxId: string | undefined;
   readonly sandboxName: string | undefined;
@@ -50,7 +64,17 @@ export interface ProxyEventMap {
   tunnel: 1 | -1;
   /** Leaf certificate lookups: served from cache, minted, or joined a mint in flight. */
   certCache: 'hit' | 'miss' | 'coalesced';
+  /** A client's TLS handshake with the proxy failed, by cause (client-tls.ts). */
+  clientTlsFailure: ClientTlsFailure;
 }
+
+/**
+ * Why a client's TLS handshake with the proxy failed: `unknown_ca` the client refused the
+ * proxy's certificate (it does not trust the CA), `timeout` no handshake within
+ * proxy.handshakeTimeoutMs, `closed` the client hung up without an alert (Node's clients refuse
+ * a certificate this way), `protocol` no common version or cipher, or not TLS at all.
+ */
+export type ClientTlsFailure = 'unknown_ca' | 'timeout' | 'closed' | 'protocol' | 'other';
 
 type Listener<T> = (event: T) => void;
 
@@ -60,7 +84,7 @@ type Listener<T> = (event: T) => void;
  */
 export class ProxyEvents {
   readonly #listeners: { [K in keyof ProxyEventMap]: Array<Listener<ProxyEventMap[K]>> } = {
-    request: [], connection: [], tunnel: [], certCache: [],
+    request: [], connection: [], tunnel: [], certCache: [], clientTlsFailure: [],
   };
 
   on<K extends keyof ProxyEventMap>(name: K, listener: Listener<ProxyEventMap[K]>): void {

@@ -6,8 +6,11 @@ import type { ClientConnection, DataPlane, ForwardTarget } from './connection.js
 import { forwardHeaders, relayedResponseHeaders, type ResponseHeaders } from './headers.js';
 import type { ChunkReplacer, EchoScrubber, InjectionResult } from './policy.js';
 import { upstreamRejection, writeRejection } from './reject.js';
+import { REQUEST_ID_HEADER } from './request-id.js';
 import { RequestRecord } from './request-record.js';
 
+/** The request id header as a relayed header name (lowercased, as undici's are); it replaces any the upstream sent. */
+const REQUEST_ID_NAME = REQUEST_ID_HEADER.toLowerCase();
 const SCRUBBABLE_ENCODINGS = 'gzip, deflate, br';
 /**
  * A scrubbed plain body announced at most this long is held and sent whole with its new
@@ -29,13 +32,14 @@ export interface UpgradeRequest {
 
 /**
  * One request through the pipeline: authorize (match + inject) → strip → forward → relay →
- * record. `path` is the request-target sent upstream (origin-form). Never throws.
+ * record. `path` is the request-target sent upstream (origin-form); `requestId` the id it goes
+ * by (a new one unless its connection row already named it). Never throws.
  */
 export function forwardRequest(
   plane: DataPlane, connection: ClientConnection, to: ForwardTarget,
-  req: IncomingMessage, res: ServerResponse, path: string, upgrade?: UpgradeRequest,
+  req: IncomingMessage, res: ServerResponse, path: string, upgrade?: UpgradeRequest, requestId?: string,
 ): void {
-  const exchange = new Exchange(plane, connection, to, req, res, path);
+  const exchange = new Exchange(plane, connection, to, req, res, path, requestId);
   let injection: InjectionResult;
   try {
     injection = plane.policy.authorizeRequest(to.identity, to.target, req.headers);
@@ -66,7 +70,8 @@ export function forwardRequest(
   }
   const chunked = req.headers['transfer-encoding'] !== undefined;
   // undici streams async iterables (its typings list only Readable).
-  const body = chunked ? capBody(req, max) as unknown as Readable : length !== undefined && length !== '0' ? req : null;
+  const body = chunked ? capBody(req, max, exchange.record) as unknown as Readable : length !== undefined && length !== '0' ? req : null;
+  if (body === req) exchange.record.requestBytes = Number(length);
   const handler = new RelayHandler(exchange, injection, protocol === undefined ? undefined : upgrade);
   exchange.record.upstreamStarted();
   plane.upstream.agent.dispatch({
@@ -98,9 +103,9 @@ class Exchange {
 
   constructor(
     plane: DataPlane, connection: ClientConnection, to: ForwardTarget,
-    readonly req: IncomingMessage, readonly res: ServerResponse, path: string,
+    readonly req: IncomingMessage, readonly res: ServerResponse, path: string, requestId: string | undefined,
   ) {
-    this.record = new RequestRecord(plane, connection, to, req.method ?? '', path);
+    this.record = new RequestRecord(plane, connection, to, req.method ?? '', path, requestId);
     res.once('close', this.#onClose);
   }
 
@@ -109,7 +114,7 @@ class Exchange {
     // The unread request body would otherwise be parsed as the next request. A bodiless request
     // is not yet `complete` while its handler runs, and keeps its connection (and tunnel).
     if (!this.req.complete && announcesBody(this.req)) this.res.shouldKeepAlive = false;
-    writeRejection(this.res, rejection);
+    writeRejection(this.res, rejection, this.record.id);
   }
 
   /** A refusal by the proxy itself: recorded, then written. */
@@ -167,6 +172,7 @@ class RelayHandler implements Dispatcher.DispatchHandler {
     const scrubber = this.#injection.scrubber;
     // Replacements change the length: a scrubbed body never keeps the upstream's Content-Length.
     const headers = relayedResponseHeaders(upstreamHeaders, scrubber !== undefined);
+    headers[REQUEST_ID_NAME] = this.#exchange.record.id;
     if (scrubber === undefined) {
       res.writeHead(statusCode, headers as Record<string, string | string[]>);
       this.#sink = res;
@@ -201,11 +207,13 @@ class RelayHandler implements Dispatcher.DispatchHandler {
     const scrubber = this.#injection.scrubber;
     const headers = relayedResponseHeaders(upstreamHeaders, false);
     headers.upgrade = upstreamHeaders.upgrade;
+    headers[REQUEST_ID_NAME] = exchange.record.id;
     scrubber?.scrubHeaders(headers);
     this.#upgrade!.switched(headers, socket, scrubber, () => exchange.upgradeEnded());
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.#exchange.record.responseBytes += chunk.length;
     if (this.#held !== undefined) {
       this.#held.parts.push(...this.#replacer!.write(chunk));
       return;
@@ -259,12 +267,11 @@ function announcesBody(req: IncomingMessage): boolean {
   return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
-/** A chunked request body counted as it streams; past the cap it fails with body_too_large. */
-async function* capBody(body: Readable, max: number): AsyncGenerator<Buffer> {
-  let total = 0;
+/** A chunked request body counted (into the record) as it streams; past the cap it fails with body_too_large. */
+async function* capBody(body: Readable, max: number, record: RequestRecord): AsyncGenerator<Buffer> {
   for await (const chunk of body as AsyncIterable<Buffer>) {
-    total += chunk.length;
-    if (total > max) throw new ProxyRejection('body_too_large', `limit is ${max} bytes`);
+    record.requestBytes += chunk.length;
+    if (record.requestBytes > max) throw new ProxyRejection('body_too_large', `limit is ${max} bytes`);
     yield chunk;
   }
 }

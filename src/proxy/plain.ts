@@ -4,7 +4,6 @@ import { ProxyRejection } from '../errors.js';
 import { admit, ConnectionRecord, refuse, type EntryPoint, type Identify } from './admission.js';
 import { forwardTarget, type ClientConnection, type DataPlane, type ForwardTarget } from './connection.js';
 import { forwardRequest } from './forward.js';
-import { writeRejection, writeRejectionToSocket } from './reject.js';
 import { relayUpgrade } from './upgrade.js';
 
 /** Where a plain-http request goes, as its entry point reads it from the request. */
@@ -45,9 +44,9 @@ export const ABSOLUTE_URI: PlainEntry = {
 export function handlePlainRequest(
   plane: DataPlane, entry: PlainEntry, connection: ClientConnection, req: IncomingMessage, res: ServerResponse,
 ): void {
-  prepare(plane, entry, connection, req, (refusal) => writeRejection(res, refusal), (to, path, record) => {
+  prepare(plane, entry, connection, req, { res }, (to, path, record) => {
     res.once('close', () => emitWithBytes(record, connection));
-    forwardRequest(plane, connection, to, req, res, path);
+    forwardRequest(plane, connection, to, req, res, path, undefined, record.id);
   });
 }
 
@@ -55,9 +54,9 @@ export function handlePlainRequest(
 export function handlePlainUpgrade(
   plane: DataPlane, entry: PlainEntry, connection: ClientConnection, req: IncomingMessage, socket: Duplex, head: Buffer,
 ): void {
-  prepare(plane, entry, connection, req, (refusal) => writeRejectionToSocket(socket, refusal), (to, path, record) => {
+  prepare(plane, entry, connection, req, { socket }, (to, path, record) => {
     socket.once('close', () => emitWithBytes(record, connection));
-    relayUpgrade(plane, connection, to, req, socket, head, path);
+    relayUpgrade(plane, connection, to, req, socket, head, path, record.id);
   });
 }
 
@@ -67,17 +66,22 @@ function emitWithBytes(record: ConnectionRecord, connection: ClientConnection): 
   record.emit(sent, recv);
 }
 
+/**
+ * Admission for one plain request; a refusal is answered on `to` under the request's id, which
+ * its connection row and, when admitted, its request row share.
+ */
 function prepare(
   plane: DataPlane, entry: PlainEntry, connection: ClientConnection, req: IncomingMessage,
-  refusal: (rejection: ProxyRejection) => void,
+  to: { res: ServerResponse } | { socket: Duplex },
   proceed: (to: ForwardTarget, path: string, record: ConnectionRecord) => void,
 ): void {
   const target = entry.target(req, connection);
   const record = new ConnectionRecord(plane, target?.host ?? '', target?.port ?? 0);
+  const method = req.method ?? '';
   if (target === undefined) {
     const rejection = new ProxyRejection('bad_request', entry.badTarget);
     refuse(plane, entry.entry, record, rejection);
-    refusal(rejection);
+    record.answer(rejection, to, method, '');
     return;
   }
   record.dstIp = connection.originalDestination?.address;
@@ -85,7 +89,7 @@ function prepare(
     proceed(forwardTarget(identity, target.host, target.port, false, egress.ip), target.path, record);
   }, (rejection: ProxyRejection) => {
     record.emit(0, 0);
-    refusal(rejection);
+    record.answer(rejection, to, method, target.path);
   });
 }
 

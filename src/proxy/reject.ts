@@ -1,6 +1,7 @@
 import { STATUS_CODES, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { REJECTIONS, ProxyRejection, type RejectionCode } from '../errors.js';
+import { REQUEST_ID_HEADER } from './request-id.js';
 
 const CONTENT_TYPE = 'text/plain; charset=utf-8';
 const PROXY_AUTHENTICATE = 'Basic realm="credproxy"';
@@ -23,11 +24,11 @@ export function rejectionBody(rejection: ProxyRejection): string {
 }
 
 /**
- * Writes the proxy's own response for a refusal (CONTRACT §3.5) on an http response. When the
- * response has already started (an upstream error mid-body) the only honest signal left is to
- * cut the connection.
+ * Writes the proxy's own response for a refusal (CONTRACT §3.5) on an http response, with the
+ * request's id. When the response has already started (an upstream error mid-body) the only
+ * honest signal left is to cut the connection.
  */
-export function writeRejection(res: ServerResponse, rejection: ProxyRejection): void {
+export function writeRejection(res: ServerResponse, rejection: ProxyRejection, requestId: string): void {
   if (res.headersSent) {
     res.destroy();
     return;
@@ -36,6 +37,7 @@ export function writeRejection(res: ServerResponse, rejection: ProxyRejection): 
   res.statusCode = rejection.status;
   res.setHeader('X-Credproxy-Error', 'true');
   res.setHeader('X-Credproxy-Reason', rejection.code);
+  res.setHeader(REQUEST_ID_HEADER, requestId);
   res.setHeader('Content-Type', CONTENT_TYPE);
   res.setHeader('Content-Length', Buffer.byteLength(body));
   if (rejection.code === 'proxy_auth_required') res.setHeader('Proxy-Authenticate', PROXY_AUTHENTICATE);
@@ -47,7 +49,7 @@ export function writeRejection(res: ServerResponse, rejection: ProxyRejection): 
  * refused CONNECT or upgrade, or a request the http parser refused (`status` then says 400,
  * 408 or 431). The connection is closed afterwards.
  */
-export function writeRejectionToSocket(socket: Duplex, rejection: ProxyRejection, status = rejection.status): void {
+export function writeRejectionToSocket(socket: Duplex, rejection: ProxyRejection, requestId: string, status = rejection.status): void {
   if (socket.destroyed || !socket.writable) {
     socket.destroy();
     return;
@@ -56,7 +58,7 @@ export function writeRejectionToSocket(socket: Duplex, rejection: ProxyRejection
   const auth = rejection.code === 'proxy_auth_required' ? `Proxy-Authenticate: ${PROXY_AUTHENTICATE}\r\n` : '';
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n` +
-      `X-Credproxy-Error: true\r\nX-Credproxy-Reason: ${rejection.code}\r\n${auth}` +
+      `X-Credproxy-Error: true\r\nX-Credproxy-Reason: ${rejection.code}\r\n${REQUEST_ID_HEADER}: ${requestId}\r\n${auth}` +
       `Content-Type: ${CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
   );
 }

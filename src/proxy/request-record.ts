@@ -1,7 +1,12 @@
+import type { ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { ProxyRejection, RejectionCode } from '../errors.js';
+import { logRequest } from './access-log.js';
 import type { ClientConnection, DataPlane, ForwardTarget } from './connection.js';
 import type { RequestEvent } from './events.js';
-import type { CredentialMatch } from './policy.js';
+import type { CredentialMatch, SandboxIdentity } from './policy.js';
+import { writeRejection, writeRejectionToSocket } from './reject.js';
+import { newRequestId } from './request-id.js';
 
 const NO_MATCHES: readonly CredentialMatch[] = [];
 const NO_SECRETS: readonly string[] = [];
@@ -21,11 +26,14 @@ export function requestOutcome(
 
 /** Upstream failures that are the proxy's own refusals: the body cap, and a dial the egress guard stopped. */
 const REFUSED_AT_UPSTREAM: ReadonlySet<RejectionCode> = new Set(['body_too_large', 'internal_address_denied']);
+/** Refusals made before any request stage that still say the upstream failed (a name that does not resolve). */
+const UPSTREAM_CODES: ReadonlySet<RejectionCode> = new Set(['upstream_unreachable', 'upstream_tls_error', 'upstream_timeout']);
 
 /**
  * The request row (CONTRACT §5) of one request on any entry point, tunnelled, plain or upgraded:
- * the forward path fills it in and `finish` emits the single `request` event. While it is open
- * the request counts as in flight on its connection (the drain waits for it).
+ * the forward path fills it in and `finish` emits the single `request` event and writes the
+ * access log line. While it is open the request counts as in flight on its connection (the
+ * drain waits for it).
  */
 export class RequestRecord {
   /** Epoch ms when the request head was received. */
@@ -34,6 +42,10 @@ export class RequestRecord {
   matches: readonly CredentialMatch[] = NO_MATCHES;
   upstreamStatus: number | undefined;
   upstreamMs: number | undefined;
+  /** Request body bytes sent upstream. */
+  requestBytes = 0;
+  /** Response body bytes received from the upstream. */
+  responseBytes = 0;
   #upstreamStart = 0;
   #errorCode: RejectionCode | undefined;
   #refusedSecretIds: readonly string[] = NO_SECRETS;
@@ -43,6 +55,8 @@ export class RequestRecord {
   constructor(
     readonly plane: DataPlane, readonly connection: ClientConnection, readonly to: ForwardTarget,
     readonly method: string, readonly path: string,
+    /** Sent to the client as X-Credproxy-Request-Id; a plain request shares its connection row's. */
+    readonly id: string = newRequestId(),
   ) {
     connection.active++;
   }
@@ -73,16 +87,16 @@ export class RequestRecord {
   finish(status: number, finished: boolean): void {
     if (this.#finished) return;
     this.#finished = true;
-    const { plane, to } = this;
-    const query = this.path.indexOf('?');
+    const { plane, to, connection } = this;
     const event: RequestEvent = {
+      requestId: this.id,
       ts: this.ts,
       sandboxId: to.identity?.sandboxId,
       sandboxName: to.identity?.sandboxName,
       matches: this.matches,
       method: this.method,
       host: to.target.host,
-      path: query === -1 ? this.path : this.path.slice(0, query),
+      path: withoutQuery(this.path),
       status,
       upstreamStatus: this.upstreamStatus,
       latencyMs: performance.now() - this.#started,
@@ -90,22 +104,79 @@ export class RequestRecord {
       errorCode: this.#errorCode,
       outcome: requestOutcome(this.#errorCode, this.#upstreamFailed, finished, this.matches.length > 0),
       refusedSecretIds: this.#refusedSecretIds,
+      requestBytes: this.requestBytes,
+      responseBytes: this.responseBytes,
+      audited: true,
     };
     plane.events.emit('request', event);
-    if (plane.logger.isLevelEnabled('debug')) {
-      plane.logger.debug({ method: event.method, host: event.host, path: event.path, status, outcome: event.outcome, latencyMs: event.latencyMs }, 'request');
+    if (plane.accessLog) {
+      const tunnelLog = connection.tunnel === to ? connection.log : undefined;
+      logRequest(tunnelLog ?? plane.logger, event, tunnelLog !== undefined);
     }
-    this.connection.active--;
-    plane.requestEnded(this.connection);
+    if (connection.record !== undefined) connection.record.requests++;
+    connection.active--;
+    plane.requestEnded(connection);
   }
 
   #refuse(rejection: ProxyRejection, upstreamFailed: boolean): void {
     this.#errorCode = rejection.code;
     this.#refusedSecretIds = rejection.secretIds;
     this.#upstreamFailed = upstreamFailed;
-    this.plane.logger.info(
-      { code: rejection.code, method: this.method, host: this.to.target.host, sandbox: this.to.identity?.sandboxId },
-      'request rejected',
-    );
   }
+}
+
+/** What is known of a request refused outside the request stage. */
+export interface RefusedRequest {
+  /** The id to send; one is made when absent. */
+  readonly id?: string;
+  /** Epoch ms and performance.now() when its head arrived; now when absent (a parser error). */
+  readonly ts?: number;
+  readonly started?: number;
+  readonly identity: SandboxIdentity | null | undefined;
+  readonly method: string;
+  readonly host: string;
+  readonly path: string;
+}
+
+/**
+ * Answers a request the proxy refuses outside the request stage: at admission (CONNECT,
+ * absolute-URI, transparent), on a transparent connection refused at admission, or because the
+ * http parser could not read it (`status` 400, 408 or 431). Writes the refusal with its request
+ * id, on `res` or as raw bytes on `socket`, then reports it like any request: one request event
+ * (`audited: false`), one access log line. Every response the proxy makes thus counts once.
+ */
+export function answerRefusal(
+  plane: DataPlane, request: RefusedRequest, rejection: ProxyRejection,
+  to: { res: ServerResponse } | { socket: Duplex }, status = rejection.status,
+): void {
+  const id = request.id ?? newRequestId();
+  if ('res' in to) writeRejection(to.res, rejection, id);
+  else writeRejectionToSocket(to.socket, rejection, id, status);
+  const event: RequestEvent = {
+    requestId: id,
+    ts: request.ts ?? Date.now(),
+    sandboxId: request.identity?.sandboxId,
+    sandboxName: request.identity?.sandboxName,
+    matches: NO_MATCHES,
+    method: request.method,
+    host: request.host,
+    path: withoutQuery(request.path),
+    status,
+    upstreamStatus: undefined,
+    latencyMs: request.started === undefined ? 0 : performance.now() - request.started,
+    upstreamMs: undefined,
+    errorCode: rejection.code,
+    outcome: requestOutcome(rejection.code, UPSTREAM_CODES.has(rejection.code), true, false),
+    refusedSecretIds: rejection.secretIds,
+    requestBytes: 0,
+    responseBytes: 0,
+    audited: false,
+  };
+  plane.events.emit('request', event);
+  if (plane.accessLog) logRequest(plane.logger, event, false);
+}
+
+function withoutQuery(path: string): string {
+  const query = path.indexOf('?');
+  return query === -1 ? path : path.slice(0, query);
 }

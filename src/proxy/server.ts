@@ -13,7 +13,7 @@ import { forwardRequest } from './forward.js';
 import { ORIGINAL_DST_UNAVAILABLE, originalDestination } from './original-dst.js';
 import { ABSOLUTE_URI, handlePlainRequest, handlePlainUpgrade, type PlainEntry } from './plain.js';
 import type { ProxyPolicy } from './policy.js';
-import { writeRejection, writeRejectionToSocket } from './reject.js';
+import { answerRefusal, type RefusedRequest } from './request-record.js';
 import { acceptTransparentTls, TRANSPARENT_HTTP } from './transparent.js';
 import { openTunnel } from './tunnel.js';
 import { relayUpgrade } from './upgrade.js';
@@ -67,7 +67,7 @@ export class ProxyServer {
     });
     this.#plane = {
       config, policy: options.policy, events: options.events, logger: this.#logger, certs: options.certs,
-      guard, upstream: createUpstream(config, guard),
+      accessLog: this.#logger.isLevelEnabled('info'), guard, upstream: createUpstream(config, guard),
       requestEnded: (connection) => this.#requestEnded(connection),
     };
     // requestTimeout stays 0 (bodies may stream for long), which would also turn Node's default
@@ -99,12 +99,12 @@ export class ProxyServer {
       const connection = this.#bySocket.get(req.socket);
       if (connection?.refusal !== undefined) {
         res.shouldKeepAlive = false;
-        writeRejection(res, connection.refusal);
+        answerRefusal(this.#plane, tunnelRequest(connection, req), connection.refusal, { res });
         return;
       }
       const path = originForm(req.url);
       if (connection?.tunnel === undefined || path === undefined) {
-        writeRejection(res, new ProxyRejection('bad_request', 'expected an origin-form request target'));
+        answerRefusal(this.#plane, tunnelRequest(connection, req), new ProxyRejection('bad_request', 'expected an origin-form request target'), { res });
         return;
       }
       forwardRequest(this.#plane, connection, connection.tunnel, req, res, path);
@@ -113,15 +113,17 @@ export class ProxyServer {
       const connection = this.#bySocket.get(socket);
       const path = originForm(req.url);
       if (connection?.tunnel === undefined || path === undefined) {
-        writeRejectionToSocket(socket, connection?.refusal ?? new ProxyRejection('bad_request', 'expected an origin-form request target'));
+        const rejection = connection?.refusal ?? new ProxyRejection('bad_request', 'expected an origin-form request target');
+        answerRefusal(this.#plane, tunnelRequest(connection, req), rejection, { socket });
         return;
       }
       relayUpgrade(this.#plane, connection, connection.tunnel, req, socket, head, path);
     });
-    this.#inner.on('connect', (_req: IncomingMessage, socket: Duplex) => {
-      writeRejectionToSocket(socket, new ProxyRejection('bad_request', 'CONNECT inside a tunnel is not supported'));
+    this.#inner.on('connect', (req: IncomingMessage, socket: Duplex) => {
+      const connection = this.#bySocket.get(socket);
+      answerRefusal(this.#plane, tunnelRequest(connection, req), new ProxyRejection('bad_request', 'CONNECT inside a tunnel is not supported'), { socket });
     });
-    this.#inner.on('clientError', onClientError);
+    this.#inner.on('clientError', this.#onClientError);
     // The inner server never listens, and Node starts its headers-timeout sweep on 'listening';
     // without this, tunnels would have no headers timeout at all.
     this.#inner.emit('listening');
@@ -139,7 +141,8 @@ export class ProxyServer {
       server.on('connection', (socket: Socket) => this.#track(socket, true));
       this.#servePlain(server, TRANSPARENT_HTTP);
       server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
-        writeRejectionToSocket(socket, new ProxyRejection('bad_request', 'this port takes plain http (connections redirected from port 80)'));
+        const rejection = new ProxyRejection('bad_request', 'this port takes plain http (connections redirected from port 80)');
+        answerRefusal(this.#plane, { identity: undefined, method: 'CONNECT', host: '', path: '' }, rejection, { socket });
       });
       this.#listeners.push({ name: 'transparent http', listen: http, server });
     }
@@ -153,8 +156,23 @@ export class ProxyServer {
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       handlePlainUpgrade(this.#plane, entry, this.#bySocket.get(socket)!, req, socket, head);
     });
-    server.on('clientError', onClientError);
+    server.on('clientError', this.#onClientError);
   }
+
+  /**
+   * A request the http parser refused: 400, 408 (head not received within
+   * proxy.headersTimeoutMs) or 431 (head over proxy.maxHeaderBytes), answered and counted like
+   * any refusal. Inside a tunnel its sandbox and host are known.
+   */
+  readonly #onClientError = (err: NodeJS.ErrnoException, socket: Duplex): void => {
+    if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const status = PARSER_STATUS[err.code ?? ''] ?? 400;
+    const detail = status === 431 ? 'request headers exceed proxy.maxHeaderBytes' : undefined;
+    answerRefusal(this.#plane, tunnelRequest(this.#bySocket.get(socket), undefined), new ProxyRejection('bad_request', detail), { socket }, status);
+  };
 
   /**
    * Binds `proxy.listen` and the transparent listeners that are configured (port 0 picks a free
@@ -272,12 +290,15 @@ function originForm(url: string | undefined): string | undefined {
   }
 }
 
-function onClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
-  if (err.code === 'ECONNRESET' || !socket.writable) {
-    socket.destroy();
-    return;
-  }
-  const status = PARSER_STATUS[err.code ?? ''] ?? 400;
-  const detail = status === 431 ? 'request headers exceed proxy.maxHeaderBytes' : undefined;
-  writeRejectionToSocket(socket, new ProxyRejection('bad_request', detail), status);
+/** What a refusal on `connection` knows of its request: the tunnel's sandbox and host, when it has them. */
+function tunnelRequest(connection: ClientConnection | undefined, req: IncomingMessage | undefined): RefusedRequest {
+  const record = connection?.record;
+  const url = req?.url ?? '';
+  return {
+    identity: connection?.tunnel?.identity ?? record?.identity,
+    method: req?.method ?? '',
+    host: connection?.tunnel?.target.host ?? record?.host ?? '',
+    // Origin-form only: anything else names no path worth keeping.
+    path: url.charCodeAt(0) === 47 /* / */ ? url : '',
+  };
 }

@@ -7,7 +7,7 @@ import { MAX_HELLO_RECORD, peekServerName, type HelloPeek } from './client-hello
 import { forwardTarget, type ClientConnection, type DataPlane } from './connection.js';
 import { canonicalIp } from './address-class.js';
 import type { PlainEntry, PlainTarget } from './plain.js';
-import { writeRejectionToSocket } from './reject.js';
+import { tunnelLogger } from './access-log.js';
 import { parseAuthority, terminateTls } from './tunnel.js';
 
 /**
@@ -34,8 +34,9 @@ export function acceptTransparentTls(
   const socket = connection.raw;
   const original = connection.originalDestination;
   socket.on('error', () => socket.destroy());
-  const record = new ConnectionRecord(plane, '', original?.port ?? 443);
+  const record = new ConnectionRecord(plane, '', original?.port ?? 443, true);
   record.dstIp = original?.address;
+  connection.record = record;
   let established = false;
   socket.once('close', () => {
     if (established) plane.events.emit('tunnel', -1);
@@ -46,7 +47,7 @@ export function acceptTransparentTls(
     if (peek.kind === 'not-tls') {
       const rejection = new ProxyRejection('bad_request', 'this port takes TLS (connections redirected from port 443)');
       refuse(plane, 'transparent-tls', record, rejection);
-      writeRejectionToSocket(socket, rejection);
+      record.answer(rejection, { socket }, '', '');
       return;
     }
     const host = peek.serverName ?? original?.address;
@@ -61,6 +62,7 @@ export function acceptTransparentTls(
     admit(plane, 'transparent-tls', record, identifyConnection(plane, connection), host, port).then(({ identity, egress }) => {
       if (port !== 80) plane.upstream.preconnect(host, port);
       connection.tunnel = forwardTarget(identity, host, port, true, egress.ip);
+      if (plane.accessLog) connection.log = tunnelLogger(plane.logger, record.id, identity, host);
     }, (rejection: ProxyRejection) => {
       connection.refusal = rejection;
     }).then(async () => {
@@ -71,7 +73,7 @@ export function acceptTransparentTls(
         established = true;
         plane.events.emit('tunnel', 1);
       }
-      terminateTls(plane, inner, socket, secureContext, register, () => record.failed('client TLS handshake failed'));
+      terminateTls(plane, inner, socket, secureContext, register, record);
     }).catch(() => socket.destroy());
   });
 }

@@ -2,12 +2,14 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';
 import { ProxyRejection } from '../errors.js';
+import { tunnelLogger } from './access-log.js';
 import { admit, ConnectionRecord, refuse } from './admission.js';
+import { classifyClientTlsError } from './client-tls.js';
 import { forwardTarget, type ClientConnection, type DataPlane } from './connection.js';
 import type { SandboxIdentity } from './policy.js';
-import { writeRejectionToSocket } from './reject.js';
+import { REQUEST_ID_HEADER } from './request-id.js';
 
-const ESTABLISHED = 'HTTP/1.1 200 Connection Established\r\n\r\n';
+const ESTABLISHED = `HTTP/1.1 200 Connection Established\r\n${REQUEST_ID_HEADER}: `;
 const ALPN = ['http/1.1'];
 const BAD_HOST_CHARS = /[\s/?#@]/;
 
@@ -22,7 +24,8 @@ export function openTunnel(
   req: IncomingMessage, socket: Socket, head: Buffer, register: (tls: TLSSocket) => void,
 ): void {
   const authority = parseAuthority(req.url ?? '');
-  const record = new ConnectionRecord(plane, authority?.host ?? '', authority?.port ?? 0);
+  const record = new ConnectionRecord(plane, authority?.host ?? '', authority?.port ?? 0, true);
+  connection.record = record;
   socket.on('error', () => socket.destroy());
   let established = false;
   socket.once('close', () => {
@@ -33,7 +36,7 @@ export function openTunnel(
   if (authority === undefined) {
     const rejection = new ProxyRejection('bad_request', 'CONNECT needs host:port');
     refuse(plane, 'connect', record, rejection);
-    writeRejectionToSocket(socket, rejection);
+    record.answer(rejection, { socket }, 'CONNECT', '');
     return;
   }
   const identify = (): SandboxIdentity | null => plane.policy.authenticate(req.headers['proxy-authorization']);
@@ -46,24 +49,25 @@ export function openTunnel(
     if (socket.destroyed) return;
     established = true;
     plane.events.emit('tunnel', 1);
-    socket.write(ESTABLISHED);
+    socket.write(`${ESTABLISHED}${record.id}\r\n\r\n`);
     firstByte(socket, head, plane.config.proxy.handshakeTimeoutMs, (byte) => {
       // Most clients speak TLS in the tunnel; some (undici for http:// URLs) send plain HTTP.
       // Plain tunnels are served too, but the policy never injects into them (secure: false).
       const secure = byte === TLS_HANDSHAKE;
       connection.tunnel = forwardTarget(identity, authority.host, authority.port, secure, egress.ip);
+      if (plane.accessLog) connection.log = tunnelLogger(plane.logger, record.id, identity, authority.host);
       if (!secure) {
         inner.emit('connection', socket);
         socket.resume(); // replays the sniffed bytes into the http parser
         return;
       }
-      terminateTls(plane, inner, socket, secureContext, register, () => record.failed('client TLS handshake failed'));
+      terminateTls(plane, inner, socket, secureContext, register, record);
     });
   }).catch((err: unknown) => {
     // Admission recorded its own refusals; anything else (a failed mint) is recorded here.
     let rejection = err;
     if (!(rejection instanceof ProxyRejection)) refuse(plane, 'connect', record, (rejection = new ProxyRejection('bad_request')));
-    writeRejectionToSocket(socket, rejection as ProxyRejection);
+    record.answer(rejection as ProxyRejection, { socket }, 'CONNECT', '');
   });
 }
 
@@ -87,9 +91,14 @@ export function firstByte(socket: Socket, head: Buffer, timeoutMs: number, then:
   socket.once('close', () => clearTimeout(timer));
 }
 
+/**
+ * Terminates the client's TLS on `socket` and hands the TLS socket to the inner http server. A
+ * handshake that fails (refused certificate, timeout, hang-up, protocol) is recorded on `record`
+ * with its cause (client-tls.ts).
+ */
 export function terminateTls(
   plane: DataPlane, inner: Server, socket: Socket, secureContext: SecureContext,
-  register: (tls: TLSSocket) => void, onHandshakeFailed: () => void,
+  register: (tls: TLSSocket) => void, record: ConnectionRecord,
 ): void {
   const tls = new TLSSocket(socket, {
     isServer: true,
@@ -98,23 +107,38 @@ export function terminateTls(
     ALPNProtocols: ALPN,
   });
   let secure = false;
-  const timer = setTimeout(() => tls.destroy(), plane.config.proxy.handshakeTimeoutMs);
+  let failed = false;
+  const fail = (err: NodeJS.ErrnoException | undefined): void => {
+    if (secure || failed) return;
+    failed = true;
+    record.clientTlsFailed(classifyClientTlsError(err), err?.code);
+  };
+  const timer = setTimeout(() => {
+    fail(HANDSHAKE_TIMEOUT);
+    tls.destroy();
+  }, plane.config.proxy.handshakeTimeoutMs);
   tls.once('secure', () => {
     secure = true;
     clearTimeout(timer);
   });
-  tls.on('error', () => {
+  tls.on('error', (err: NodeJS.ErrnoException) => {
     clearTimeout(timer);
-    if (!secure) onHandshakeFailed();
+    fail(err);
     tls.destroy();
   });
+  // Closed before the handshake ended, without an alert or an error. The client's socket may
+  // close before the TLS layer says so: this runs ahead of the entry point's row on that close.
+  socket.prependOnceListener('close', () => fail(undefined));
   tls.once('close', () => {
     clearTimeout(timer);
+    fail(undefined);
     socket.destroy();
   });
   register(tls);
   inner.emit('connection', tls);
 }
+
+const HANDSHAKE_TIMEOUT = Object.assign(new Error('client TLS handshake timed out'), { code: 'ERR_TLS_HANDSHAKE_TIMEOUT' });
 
 /** `host:port` or `[v6]:port` → lowercased host without brackets and a port; undefined if malformed. */
 export function parseAuthority(text: string): { host: string; port: number } | undefined {

@@ -15,7 +15,7 @@ import type { EchoScrubber } from './policy.js';
  */
 export function relayUpgrade(
   plane: DataPlane, connection: ClientConnection, to: ForwardTarget,
-  req: IncomingMessage, client: Duplex, head: Buffer, path: string,
+  req: IncomingMessage, client: Duplex, head: Buffer, path: string, requestId?: string,
 ): void {
   // The server removed its own error listener when it handed the socket over.
   client.on('error', () => client.destroy());
@@ -35,7 +35,7 @@ export function relayUpgrade(
       res.detachSocket(socket);
       relaySwitched(client, head, headers, upstream, scrubber, done);
     },
-  });
+  }, requestId);
 }
 
 /**

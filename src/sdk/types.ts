@@ -62,6 +62,8 @@ export interface ProxyAuditEvent {
   upstream_status?: number;
   latency_ms?: number;
   error_code?: string;
+  /** The X-Credproxy-Request-Id the client got (absent on rows written before request ids existed). */
+  request_id?: string;
 }
 
 export interface AuditQuery {
@@ -142,6 +144,8 @@ export interface NetworkEvent {
   latency_ms?: number;
   secret_id?: string;
   error_code?: string;
+  /** The X-Credproxy-Request-Id of the request (a connection row: of the CONNECT that opened it). */
+  request_id?: string;
 }
 
 export interface NetworkQuery {

@@ -28,6 +28,8 @@ export interface EventRow {
   matchRule: string | null;
   bytesSent: number | null;
   bytesRecv: number | null;
+  /** X-Credproxy-Request-Id of the request (a connection row: of the request that opened it). */
+  requestId: string | null;
 }
 
 /** Status classes of the audit `status` filter; `errors` = status ≥ 400. */
@@ -50,12 +52,12 @@ const CURSOR_PREFIX = 'ev1:';
 /**
  * Rows per INSERT statement. One statement of many rows pays the statement's fixed cost (the
  * AUTOINCREMENT bookkeeping, binding setup) once: ≈ 8.7 → 6.8 µs a row in bench/audit-insert.ts.
- * 32 × 18 parameters stays far below SQLite's limit of 32,766.
+ * 32 × 19 parameters stays far below SQLite's limit of 32,766.
  */
 const ROWS_PER_INSERT = 32;
 export const INSERT_COLUMNS = [
   'kind', 'ts', 'sandbox_id', 'sandbox_name', 'secret_id', 'host', 'method', 'path', 'status', 'upstream_status',
-  'latency_ms', 'error_code', 'dst_ip', 'dst_port', 'verdict', 'match_rule', 'bytes_sent', 'bytes_recv',
+  'latency_ms', 'error_code', 'dst_ip', 'dst_port', 'verdict', 'match_rule', 'bytes_sent', 'bytes_recv', 'request_id',
 ] as const;
 const INSERT_ROW = `(${INSERT_COLUMNS.map(() => '?').join(', ')})`;
 
@@ -84,7 +86,7 @@ export function flattenEventRows(rows: readonly EventRow[]): FlatEventRows {
   for (const r of rows) {
     values.push(
       r.kind, r.ts, r.sandboxId, r.sandboxName, r.secretId, r.host, r.method, r.path, r.status, r.upstreamStatus,
-      r.latencyMs, r.errorCode, r.dstIp, r.dstPort, r.verdict, r.matchRule, r.bytesSent, r.bytesRecv,
+      r.latencyMs, r.errorCode, r.dstIp, r.dstPort, r.verdict, r.matchRule, r.bytesSent, r.bytesRecv, r.requestId,
     );
   }
   return values;
@@ -146,12 +148,14 @@ export interface EventDbRow {
   match_rule: string | null;
   bytes_sent: number | null;
   bytes_recv: number | null;
+  /** Null on rows written before migration 007. */
+  request_id: string | null;
 }
 
 /** Columns copied onto a NetworkEvent when not null, in wire order. */
 const NETWORK_OPTIONAL_COLUMNS = [
   'host', 'dst_ip', 'dst_port', 'verdict', 'match_rule', 'bytes_sent', 'bytes_recv', 'method', 'path',
-  'status', 'upstream_status', 'latency_ms', 'secret_id', 'error_code',
+  'status', 'upstream_status', 'latency_ms', 'secret_id', 'error_code', 'request_id',
 ] as const satisfies ReadonlyArray<keyof EventDbRow & keyof NetworkEvent>;
 
 /**
@@ -292,6 +296,7 @@ export function toAuditEvent(row: EventDbRow): ProxyAuditEvent {
   if (row.upstream_status !== null) event.upstream_status = row.upstream_status;
   if (row.latency_ms !== null) event.latency_ms = row.latency_ms;
   if (row.error_code !== null) event.error_code = row.error_code;
+  if (row.request_id !== null) event.request_id = row.request_id;
   return event as ProxyAuditEvent;
 }
 

@@ -71,9 +71,9 @@ async function startAdmin(t: TestContext, options: { metricsAuth?: boolean } = {
 
 function requestEvent(overrides: Partial<RequestEvent>): RequestEvent {
   return {
-    ts: Date.now(), sandboxId: undefined, sandboxName: undefined, matches: [], method: 'POST', host: 'api.example.com',
+    requestId: '0123456789abcdef01234567', ts: Date.now(), sandboxId: undefined, sandboxName: undefined, matches: [], method: 'POST', host: 'api.example.com',
     path: '/v1/chat', status: 200, upstreamStatus: 200, latencyMs: 40, upstreamMs: 39, errorCode: undefined,
-    outcome: 'forwarded', refusedSecretIds: [], ...overrides,
+    outcome: 'forwarded', refusedSecretIds: [], requestBytes: 0, responseBytes: 0, audited: true, ...overrides,
   };
 }
 
@@ -100,7 +100,7 @@ test('audit: a multi-secret request shows under each secret; filters, paging and
   assert.equal(refused.error_code, 'credential_host_mismatch');
   assert.equal(refused.upstream_status, undefined);
   assert.ok(refused.id > injected.id, 'newest first');
-  assert.deepEqual(Object.keys(injected), ['id', 'ts', 'sandbox_id', 'sandbox_name', 'secret_id', 'method', 'host', 'path', 'status', 'upstream_status', 'latency_ms']);
+  assert.deepEqual(Object.keys(injected), ['id', 'ts', 'sandbox_id', 'sandbox_name', 'secret_id', 'method', 'host', 'path', 'status', 'upstream_status', 'latency_ms', 'request_id']);
   assert.equal(injected.sandbox_id, sb);
   assert.equal(injected.secret_id, s1);
   assert.match(injected.ts, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
@@ -184,11 +184,11 @@ test('network: since, verdict, validation and 404', async (t) => {
   const sb = await api.sandbox('agent');
   const t0 = Date.UTC(2025, 2, 1, 10, 0, 0);
   api.events.emit('connection', {
-    ts: t0, sandboxId: sb, sandboxName: 'agent', host: 'api.example.com', dstIp: '127.0.0.1', dstPort: 443,
+    requestId: 'fedcba9876543210fedcba98', ts: t0, sandboxId: sb, sandboxName: 'agent', host: 'api.example.com', dstIp: '127.0.0.1', dstPort: 443,
     verdict: 'allowed', matchRule: 'allow_out *', bytesSent: 5, bytesRecv: 9, errorCode: undefined,
   });
   api.events.emit('connection', {
-    ts: t0 + 60_000, sandboxId: sb, sandboxName: 'agent', host: 'blocked.example', dstIp: undefined, dstPort: 443,
+    requestId: 'fedcba9876543210fedcba99', ts: t0 + 60_000, sandboxId: sb, sandboxName: 'agent', host: 'blocked.example', dstIp: undefined, dstPort: 443,
     verdict: 'blocked', matchRule: 'deny_out blocked.example', bytesSent: 0, bytesRecv: 0, errorCode: 'host_denied',
   });
   api.events.emit('request', requestEvent({ ts: t0 + 120_000, sandboxId: sb, sandboxName: 'agent' }));
@@ -201,6 +201,7 @@ test('network: since, verdict, validation and 404', async (t) => {
   assert.deepEqual(all.data[1], {
     kind: 'connection', id: all.data[1].id, ts: '2025-03-01T10:01:00.000Z', host: 'blocked.example', dst_port: 443,
     verdict: 'blocked', match_rule: 'deny_out blocked.example', bytes_sent: 0, bytes_recv: 0, error_code: 'host_denied',
+    request_id: 'fedcba9876543210fedcba99',
   });
   const since = (await api.call(`/sandboxes/${sb}/network?since=2025-03-01T11:01:00%2B01:00`)).json;
   assert.equal(since.data.length, 2, 'since is inclusive and honours the offset');

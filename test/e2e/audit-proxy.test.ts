@@ -196,8 +196,9 @@ test('an allowed request: one row with status, upstream_status, latency and the 
   assert.equal(res.status, 200);
   const [row] = await auditRowsFor('alpha', '/slow-headers');
   assert.deepEqual(Object.keys(row).sort(), [
-    'host', 'id', 'latency_ms', 'method', 'path', 'sandbox_id', 'sandbox_name', 'secret_id', 'status', 'ts', 'upstream_status',
+    'host', 'id', 'latency_ms', 'method', 'path', 'request_id', 'sandbox_id', 'sandbox_name', 'secret_id', 'status', 'ts', 'upstream_status',
   ]);
+  assert.equal(row.request_id, res.headers['x-credproxy-request-id'], 'the row keeps the id the client got');
   assert.equal(row.status, 200);
   assert.equal(row.upstream_status, 200);
   assert.ok(row.latency_ms >= 20, `latency_ms ${row.latency_ms} covers the upstream's 20 ms`);
@@ -405,6 +406,8 @@ test('cleartext: an absolute-URI request with a stand-in is refused; a plain one
 test('CONNECT-stage refusals write a blocked connection row and no request row', async () => {
   const denied = await rawConnect('api.example.test:443', sbDeny);
   assert.match(denied.text, /^HTTP\/1\.1 403 [^]*X-Credproxy-Reason: host_denied/);
+  const deniedId = /\r\nX-Credproxy-Request-Id: ([0-9a-f]{24})\r\n/.exec(denied.text)?.[1];
+  assert.ok(await networkRowFor(sbDeny, (r) => r.request_id === deniedId, 'the refused CONNECT\'s row, under the id the client got'));
   const notAllowed = await rawConnect('evil.test:443', sbAllow);
   assert.match(notAllowed.text, /^HTTP\/1\.1 403 [^]*X-Credproxy-Reason: host_not_allowed/);
   const internal = await rawConnect(`127.0.0.1:${(owned.address() as AddressInfo).port}`, sbB);
@@ -422,6 +425,7 @@ test('CONNECT-stage refusals write a blocked connection row and no request row',
     assert.equal(row.dst_port, e.port);
     assert.equal(row.dst_ip, undefined, 'nothing was dialled');
     assert.match(row.match_rule, e.rule, 'match_rule says which rule refused it');
+    assert.match(row.request_id, /^[0-9a-f]{24}$/);
     const requests = (await network(e.sandbox, '?limit=1000')).data.filter((r) => r.kind === 'request' && r.error_code === e.code);
     assert.equal(requests.length, 0, `${e.code}: no request row`);
   }
@@ -521,23 +525,63 @@ test('filters and cursors on real rows: status classes, verdict, since, and pagi
   assert.deepEqual(paged, everything.map((r) => r.id));
 });
 
-test('logs: one info line per rejected request, one debug line per request, never a credential', async () => {
+test('access log: one info line per request and per tunnel, under the id the client got', async () => {
   const from = d.logs.lines.length;
   const agent = agentFor(sbA);
+  const got: Record<string, Awaited<ReturnType<typeof call>>> = {};
   try {
-    await call(agent, 'https://api.example.test/log-ok', { headers: bearer(sbA, 'ALPHA') });
-    await call(agent, 'https://evil.test/log-refused', { headers: bearer(sbA, 'ALPHA') });
-    await call(agent, 'https://api.example.test/log-too-large', { method: 'POST', headers: bearer(sbA, 'ALPHA'), body: 'y'.repeat(MAX_BODY + 5) });
+    got.ok = await call(agent, 'https://api.example.test/log-ok?q=query-secret', { headers: bearer(sbA, 'ALPHA') });
+    got.refused = await call(agent, 'https://evil.test/log-refused', { headers: bearer(sbA, 'ALPHA') });
+    got.tooLarge = await call(agent, 'https://api.example.test/log-too-large', { method: 'POST', headers: bearer(sbA, 'ALPHA'), body: 'y'.repeat(MAX_BODY + 5) });
   } finally {
     await agent.close();
   }
-  const entries = () => d.logs.lines.slice(from).map((line) => JSON.parse(line) as Record<string, unknown>);
-  await until('three request debug lines', () => (entries().filter((e) => e.msg === 'request').length >= 3 ? true : undefined));
-  const perRequest = entries().filter((e) => e.msg === 'request');
-  assert.equal(perRequest.length, 3);
-  assert.ok(perRequest.every((e) => e.level === 'debug'));
-  const rejected = entries().filter((e) => e.msg === 'request rejected');
-  assert.deepEqual(rejected.map((e) => [e.level, e.code]), [['info', 'credential_host_mismatch'], ['info', 'body_too_large']]);
+  const denied = await rawConnect('api.example.test:443', sbDeny);
+  const deniedId = /\r\nX-Credproxy-Request-Id: ([0-9a-f]{24})\r\n/.exec(denied.text)?.[1];
+  const entries = () => d.logs.lines.slice(from).map((line) => JSON.parse(line) as Record<string, any>);
+  const lines = await until('the request lines and both tunnels\' lines', () => {
+    const found = entries();
+    return found.filter((e) => e.msg === 'request').length >= 4 && found.filter((e) => e.msg === 'tunnel').length >= 2 ? found : undefined;
+  });
+  const requests = lines.filter((e) => e.msg === 'request');
+  const tunnels = lines.filter((e) => e.msg === 'tunnel');
+  assert.equal(requests.length, 4);
+  assert.ok([...requests, ...tunnels].every((e) => e.level === 'info'));
+  const byId = (id: unknown) => requests.find((e) => e.request_id === id);
+  for (const res of Object.values(got)) assert.match(String(res.headers['x-credproxy-request-id']), /^[0-9a-f]{24}$/);
+
+  const ok = byId(got.ok!.headers['x-credproxy-request-id'])!;
+  assert.deepEqual(
+    [ok.sandbox_id, ok.sandbox_name, ok.host, ok.secrets, ok.method, ok.path, ok.status, ok.upstream_status, ok.outcome, ok.error_code],
+    [sbA.id, sbA.name, 'api.example.test', 'alpha', 'GET', '/log-ok', 200, 200, 'injected', undefined],
+  );
+  assert.ok(Number.isInteger(ok.latency_ms) && ok.latency_ms >= 0, 'latency in whole milliseconds');
+  assert.ok(ok.response_bytes > 0, 'the echoed body was counted');
+  const refused = byId(got.refused!.headers['x-credproxy-request-id'])!;
+  assert.deepEqual([refused.host, refused.status, refused.error_code, refused.outcome, refused.upstream_status],
+    ['evil.test', 403, 'credential_host_mismatch', 'rejected', undefined]);
+  assert.deepEqual(refused.secret_ids, [secrets.alpha!.id], 'a refused request names the secret by id');
+  const tooLarge = byId(got.tooLarge!.headers['x-credproxy-request-id'])!;
+  assert.deepEqual([tooLarge.method, tooLarge.status, tooLarge.error_code], ['POST', 413, 'body_too_large']);
+  const connect = byId(deniedId)!;
+  assert.deepEqual([connect.method, connect.host, connect.sandbox_id, connect.status, connect.error_code, connect.outcome],
+    ['CONNECT', 'api.example.test', sbDeny.id, 403, 'host_denied', 'rejected']);
+  assert.ok(!tunnels.some((e) => e.request_id === deniedId), 'a CONNECT refused is one request line, not a tunnel line');
+
+  // Each tunnel line is the CONNECT that its requests name as tunnel_id.
+  for (const line of [ok, refused, tooLarge]) {
+    const tunnel = tunnels.find((e) => e.request_id === line.tunnel_id);
+    assert.ok(tunnel, `the tunnel of ${line.path}`);
+    assert.equal(tunnel.sandbox_id, sbA.id);
+    assert.equal(tunnel.host, line.host);
+    assert.equal(tunnel.verdict, 'allowed');
+    assert.ok(tunnel.bytes_sent > 0 && tunnel.bytes_recv > 0 && tunnel.requests >= 1 && Number.isInteger(tunnel.duration_ms));
+  }
+  const row = await networkRowFor(sbA, (r) => r.kind === 'request' && r.request_id === ok.request_id, 'the logged request\'s row');
+  assert.equal(row.path, '/log-ok');
+  const tunnelRow = await networkRowFor(sbA, (r) => r.kind === 'connection' && r.request_id === ok.tunnel_id, 'its tunnel\'s row');
+  assert.equal(tunnelRow.host, 'api.example.test');
+  assert.ok(!d.logs.text.includes('query-secret'), 'no query string is logged');
 
   // Everything logged so far in this file, including every refusal above.
   const text = d.logs.text;

@@ -125,13 +125,24 @@ test('counters and histograms count the requests made; no label carries sandbox 
     const scraped = await scrape();
     return scraped.value('credproxy_active_tunnels') === 0 ? scraped : undefined;
   });
-  const outcomes = { injected: 3, forwarded: 2, rejected: 2, upstream_error: 1, client_aborted: 0 };
+  // The CONNECT refused with 407 is a request the proxy answered: rejected, like the two refusals in tunnels.
+  const outcomes = { injected: 3, forwarded: 2, rejected: 3, upstream_error: 1, client_aborted: 0 };
   for (const [outcome, n] of Object.entries(outcomes)) {
     assert.equal(m.value('credproxy_requests_total', { outcome }), n, `outcome ${outcome}`);
   }
   const requests = Object.values(outcomes).reduce((a, b) => a + b, 0);
   assert.equal(m.value('credproxy_request_duration_seconds_count'), requests);
   assert.equal(m.value('credproxy_request_duration_seconds_bucket', { le: '+Inf' }), requests);
+  // Every refusal is one rejection: they add up to the refused requests.
+  const rejected = m.samples.filter((x) => x.name === 'credproxy_rejections_total').reduce((sum, x) => sum + x.value, 0);
+  assert.equal(rejected, outcomes.rejected + outcomes.upstream_error);
+  // The three injected requests got 2xx from the upstream; the one to down.test got no response.
+  assert.equal(m.value('credproxy_upstream_responses_total', { secret: 'alpha', class: '2xx' }), 3);
+  assert.equal(m.value('credproxy_upstream_responses_total', { secret: 'alpha', class: '5xx' }), 0);
+  assert.ok(m.value('credproxy_tunnels_total')! >= 4, 'api.example.test, the canary host, evil.test, down.test');
+  assert.ok(m.value('credproxy_client_bytes_total', { direction: 'received' })! > 0);
+  assert.ok(m.value('credproxy_client_bytes_total', { direction: 'sent' })! > 0);
+  assert.ok(m.value('credproxy_upstream_bytes_total', { direction: 'received' })! > 0, 'the echo bodies');
   // Dispatched upstream: the injected, the forwarded and the one whose upstream was down.
   assert.equal(m.value('credproxy_upstream_duration_seconds_count'), 6);
   assert.equal(m.value('credproxy_proxy_overhead_seconds_count'), 6);

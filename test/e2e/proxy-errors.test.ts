@@ -80,13 +80,19 @@ for (const [label, authority] of [['127.0.0.1', '127.0.0.1'], ['[::1]', '[::1]']
   });
 }
 
-test('CONNECT refusals yield a blocked connection event and no request event', async () => {
+test('CONNECT refusals yield a blocked connection event and one unaudited request event, under the id the client got', async () => {
   const before = harness.requests.length;
-  await rawExchange(harness.port, `CONNECT 127.0.0.1:${upstream.port} HTTP/1.1\r\nHost: x\r\n\r\n`);
-  await eventually(() => harness.connections.some((c) => c.host === '127.0.0.1' && c.verdict === 'blocked'));
-  const row = harness.connections.find((c) => c.host === '127.0.0.1')!;
+  const { text } = await rawExchange(harness.port, `CONNECT 127.0.0.1:${upstream.port} HTTP/1.1\r\nHost: x\r\n\r\n`);
+  const id = /\r\nX-Credproxy-Request-Id: ([0-9a-f]{24})\r\n/.exec(text)?.[1];
+  assert.ok(id, text);
+  await eventually(() => harness.connections.some((c) => c.requestId === id));
+  const row = harness.connections.find((c) => c.requestId === id)!;
+  assert.equal(row.verdict, 'blocked');
   assert.equal(row.errorCode, 'internal_address_denied');
-  assert.equal(harness.requests.length, before);
+  await eventually(() => harness.requests.length > before);
+  const refused = harness.requests.slice(before);
+  assert.deepEqual(refused.map((e) => [e.requestId, e.method, e.status, e.errorCode, e.outcome, e.audited]),
+    [[id, 'CONNECT', 403, 'internal_address_denied', 'rejected', false]]);
 });
 
 test('a malformed request inside a tunnel → 400, and the proxy keeps serving', async () => {
@@ -114,7 +120,7 @@ test('garbage to the proxy port → 400; garbage after CONNECT → 400 or a fail
   const connect = 'CONNECT api.example.test:443 HTTP/1.1\r\nHost: a\r\n\r\n';
   const notHttp = await rawExchange(harness.port, `${connect}\x01\x02 not http\r\n\r\n`);
   assert.ok(notHttp.closed);
-  assert.match(notHttp.text, /^HTTP\/1\.1 200 Connection Established\r\n\r\nHTTP\/1\.1 400 /);
+  assert.match(notHttp.text, /^HTTP\/1\.1 200 Connection Established\r\nX-Credproxy-Request-Id: [0-9a-f]{24}\r\n\r\nHTTP\/1\.1 400 /);
   const badTls = await rawExchange(harness.port, Buffer.concat([Buffer.from(connect), Buffer.from([0x16, 0x03, 0x01, 0x00, 0x05, 1, 2, 3, 4, 5])]));
   assert.ok(badTls.closed);
   await eventually(() => harness.connections.some((c) => c.verdict === 'failed'));

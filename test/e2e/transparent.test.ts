@@ -78,9 +78,14 @@ test('transparent TLS: no SNI and no original destination → closed, with a log
     socket.once('close', () => resolve('closed'));
   });
   assert.notEqual(closed, 'handshake completed');
-  await eventually(() => world.daemon.logs.lines.slice(from).some((l) => l.includes('admission refused') && l.includes('transparent-tls')));
-  const line = world.daemon.logs.lines.slice(from).map((l) => JSON.parse(l) as Record<string, unknown>).find((e) => e.msg === 'admission refused')!;
-  assert.equal(line.code, 'bad_request');
+  // No response could be written: the connection's access line (a tunnel line) tells it.
+  const tunnelLine = () => world.daemon.logs.lines.slice(from).map((l) => JSON.parse(l) as Record<string, unknown>)
+    .find((e) => e.msg === 'tunnel' && e.error_code === 'bad_request');
+  await eventually(() => tunnelLine() !== undefined);
+  const line = tunnelLine()!;
+  assert.equal(line.level, 'info');
+  assert.equal(line.verdict, 'blocked');
+  assert.match(String(line.match_rule), /without SNI/);
 });
 
 test('transparent TLS: plain http sent to the TLS port gets a readable 400', async () => {

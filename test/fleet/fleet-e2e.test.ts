@@ -65,6 +65,16 @@ test('a rotation reaches every sidecar within the bound', { skip }, async () => 
   assert.ok(Math.max(...took) < REVOCATION_BOUND_MS, `rotation took ${took.map(Math.round).join(', ')} ms`);
 });
 
+test('the request id a sidecar\'s client got is on the control plane\'s audit row', { skip }, async () => {
+  const res = await sidecars[1]!.fetch(sandboxes[1]!.access_token, '/echo/quoted', { authorization: `Bearer ${sandboxes[1]!.env.TOKEN}` });
+  assert.equal(res.status, 200);
+  assert.match(String(res.requestId), /^[0-9a-f]{24}$/);
+  await within('the audit row under the quoted id', 5_000, async () => {
+    const audit = await fleet.api('GET', '/secrets/fleet-api/audit?limit=1000');
+    return (audit.json as Array<{ request_id?: string; path: string }>).some((row) => row.request_id === res.requestId && row.path === '/echo/quoted');
+  });
+});
+
 test('audit rows from every sidecar come back from one control-plane query', { skip }, async () => {
   await within('audit rows of all three sandboxes', 5_000, async () => {
     const audit = await fleet.api('GET', '/secrets/fleet-api/audit?limit=1000');

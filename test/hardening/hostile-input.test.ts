@@ -137,7 +137,7 @@ test('non-TLS bytes after CONNECT: a TLS-looking record of junk fails the handsh
   raw.write(Buffer.concat([Buffer.from([0x16, 0x03, 0x01, 0x00, 0x20]), Buffer.alloc(32, 0xee)]));
   const result = await collect(raw, 5000);
   assert.ok(result.closed);
-  assert.match(result.text, /^HTTP\/1\.1 200 Connection Established\r\n\r\n/);
+  assert.match(result.text, /^HTTP\/1\.1 200 Connection Established\r\nX-Credproxy-Request-Id: [0-9a-f]{24}\r\n\r\n/);
   await eventually(() => harness.connections.some((e) => e.verdict === 'failed' && e.matchRule === 'client TLS handshake failed'));
   await assertServing();
 });

@@ -27,7 +27,7 @@ export function requestRowFixture(overrides: Partial<EventRow> = {}): EventRow {
     kind: 'request', ts: Date.UTC(2025, 0, 2, 3, 4, 5), sandboxId: 'sb-1', sandboxName: 'one', secretId: null,
     host: 'api.example.com', method: 'GET', path: '/v1/x', status: 200, upstreamStatus: 200, latencyMs: 12,
     errorCode: null, dstIp: null, dstPort: null, verdict: null, matchRule: null, bytesSent: null, bytesRecv: null,
-    ...overrides,
+    requestId: '0123456789abcdef01234567', ...overrides,
   };
 }
 
@@ -37,7 +37,7 @@ export function connectionRowFixture(overrides: Partial<EventRow> = {}): EventRo
     kind: 'connection', ts: Date.UTC(2025, 0, 2, 3, 4, 5), sandboxId: 'sb-1', sandboxName: 'one', secretId: null,
     host: 'api.example.com', method: null, path: null, status: null, upstreamStatus: null, latencyMs: null,
     errorCode: null, dstIp: '127.0.0.1', dstPort: 443, verdict: 'allowed', matchRule: 'allow_out *', bytesSent: 10,
-    bytesRecv: 20, ...overrides,
+    bytesRecv: 20, requestId: 'fedcba9876543210fedcba98', ...overrides,
   };
 }
 

@@ -47,7 +47,7 @@ export interface SidecarProcess extends ServeProcess {
   readonly name: string;
   readonly dataDir: string;
   /** GET https://api.fleet.test<path> through this sidecar as the sandbox with `accessToken`. */
-  fetch(accessToken: string, path: string, headers?: Record<string, string>): Promise<{ status: number; text: string; reason: string | undefined }>;
+  fetch(accessToken: string, path: string, headers?: Record<string, string>): Promise<{ status: number; text: string; reason: string | undefined; requestId?: string }>;
 }
 
 /**
@@ -151,7 +151,11 @@ export async function startFleet(options: { heartbeatMs?: number; maxBundleAgeMs
           try {
             const res = await request(`https://${FLEET_HOST}${path}`, { dispatcher: agentFor(accessToken), headers });
             const reason = res.headers['x-credproxy-reason'];
-            return { status: res.statusCode, text: await res.body.text(), reason: typeof reason === 'string' ? reason : undefined };
+            const requestId = res.headers['x-credproxy-request-id'];
+            return {
+              status: res.statusCode, text: await res.body.text(), reason: typeof reason === 'string' ? reason : undefined,
+              requestId: typeof requestId === 'string' ? requestId : undefined,
+            };
           } catch (err) {
             const refused = /Proxy response \((\d{3})\)/.exec((err as Error).message);
             if (!refused) throw err;

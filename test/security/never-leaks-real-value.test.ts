@@ -263,6 +263,16 @@ test('nothing the sandbox or the operator can see holds a real value', async () 
   assert.deepEqual(leaks, []);
   canaries.assertAbsent('the daemon log', api.logs.text);
   assert.ok(api.logs.entries().length > 50, 'debug logging was on');
+  // The access log (one line per request and per tunnel) names requests, never what the sandbox holds.
+  const access = api.logs.entries().filter((e) => e.msg === 'request' || e.msg === 'tunnel');
+  assert.ok(access.filter((e) => e.msg === 'request').length > 50 && access.some((e) => e.msg === 'tunnel'), 'access lines were written');
+  for (const sandbox of [sandboxA, sandboxB]) {
+    assert.ok(!api.logs.text.includes(sandbox.access_token), 'an access token in the logs');
+    for (const [key, value] of Object.entries(sandbox.env as Record<string, string>)) {
+      if (key in SHAPES || key === 'DOOMED') assert.ok(!api.logs.text.includes(value), `the stand-in ${key} in the logs`);
+    }
+  }
+  for (const query of ['service=git-upload-pack', 'ms=4000']) assert.ok(!api.logs.text.includes(query), `a query string in the logs: ${query}`);
 
   const seen: Array<[string, EchoBody]> = [
     ...world.upstream.seen.map((s) => ['echo', s] as [string, EchoBody]),

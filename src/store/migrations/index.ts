@@ -5,6 +5,7 @@ import { MIGRATION_004_DELETED_SECRET_ID } from './004-deleted-secret-id.js';
 import { MIGRATION_005_EVENTS_CHECKS } from './005-events-checks.js';
 import { MIGRATION_006_BINDINGS_KEEP_SECRET_ID } from './006-bindings-keep-secret-id.js';
 import { MIGRATION_007_SOURCE_ADDRESSES } from './007-source-addresses.js';
+import { MIGRATION_008_EVENTS_REQUEST_ID } from './008-events-request-id.js';
 
 /** Ordered schema migrations; `PRAGMA user_version` records how many have run. Append only. */
 export const MIGRATIONS: readonly string[] = [
@@ -15,4 +16,5 @@ export const MIGRATIONS: readonly string[] = [
   MIGRATION_005_EVENTS_CHECKS,
   MIGRATION_006_BINDINGS_KEEP_SECRET_ID,
   MIGRATION_007_SOURCE_ADDRESSES,
+  MIGRATION_008_EVENTS_REQUEST_ID,
 ];

@@ -13,10 +13,15 @@ const PARTITION_LOCK = 0x63707270; // 'cprp'
 const COLUMN_TYPES: Record<(typeof INSERT_COLUMNS)[number], string> = {
   kind: 'text', ts: 'float8', sandbox_id: 'text', sandbox_name: 'text', secret_id: 'text', host: 'text', method: 'text',
   path: 'text', status: 'int4', upstream_status: 'int4', latency_ms: 'float8', error_code: 'text', dst_ip: 'text',
-  dst_port: 'int4', verdict: 'text', match_rule: 'text', bytes_sent: 'int8', bytes_recv: 'int8',
+  dst_port: 'int4', verdict: 'text', match_rule: 'text', bytes_sent: 'int8', bytes_recv: 'int8', request_id: 'text',
 };
 const NUMERIC = new Set(['float8', 'int4', 'int8']);
 const ROW_WIDTH = 1 + INSERT_COLUMNS.length;
+/**
+ * Rows from sidecars older than request ids lack the last column, request_id: they are taken
+ * and stored without one, so a control plane can be upgraded before its sidecars.
+ */
+const ROW_WIDTH_BEFORE_REQUEST_ID = ROW_WIDTH - 1;
 const TS_AT = 1 + INSERT_COLUMNS.indexOf('ts');
 
 /** An ingested row arrived malformed; the batch is refused whole (400) and the sidecar keeps it. */
@@ -50,9 +55,10 @@ export class PgEventsRepository {
    * ms), skipping rows it already has and rows past retention. Returns the rows newly inserted.
    */
   async ingest(source: string, rows: readonly unknown[][]): Promise<number> {
-    rows.forEach(checkRow);
+    const full = rows.map((r) => (Array.isArray(r) && r.length === ROW_WIDTH_BEFORE_REQUEST_ID ? [...r, null] : r));
+    full.forEach(checkRow);
     const cutoff = Date.now() - this.#retentionDays * DAY_MS;
-    const kept = rows.filter((r) => (r[TS_AT] as number) >= cutoff);
+    const kept = full.filter((r) => (r[TS_AT] as number) >= cutoff);
     if (kept.length === 0) return 0;
     for (const day of new Set(kept.map((r) => Math.floor((r[TS_AT] as number) / DAY_MS)))) await this.#ensurePartition(day);
     const columns: unknown[][] = Array.from({ length: ROW_WIDTH }, () => []);

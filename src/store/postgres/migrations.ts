@@ -111,4 +111,8 @@ CREATE INDEX sandbox_source_addresses_sandbox ON sandbox_source_addresses(sandbo
 `,
   // 003: a change says whether its subject was deleted, so a sidecar revokes without a fetch.
   `ALTER TABLE changes ADD COLUMN deleted boolean NOT NULL DEFAULT false;`,
+  // 004: each row keeps the X-Credproxy-Request-Id its client got (SQLite migration 008).
+  `
+ALTER TABLE events ADD COLUMN request_id text;
+`,
 ];

@@ -11,9 +11,9 @@ const TS = Date.UTC(2025, 0, 2);
 
 function requestEvent(overrides: Partial<RequestEvent> = {}): RequestEvent {
   return {
-    ts: TS, sandboxId: 'sb-1', sandboxName: 'one', matches: [], method: 'POST', host: 'api.example.com',
+    requestId: '0123456789abcdef01234567', ts: TS, sandboxId: 'sb-1', sandboxName: 'one', matches: [], method: 'POST', host: 'api.example.com',
     path: '/v1/messages', status: 200, upstreamStatus: 200, latencyMs: 12.6, upstreamMs: 10, errorCode: undefined,
-    outcome: 'forwarded', refusedSecretIds: [], ...overrides,
+    outcome: 'forwarded', refusedSecretIds: [], requestBytes: 0, responseBytes: 0, audited: true, ...overrides,
   };
 }
 
@@ -81,7 +81,7 @@ test('a refused stand-in is audited under its secret with the error code, and do
 test('a connection event yields one connection row', () => {
   const { events, rows } = setup();
   const event: ConnectionEvent = {
-    ts: TS, sandboxId: 'sb-1', sandboxName: 'one', host: 'api.example.com', dstIp: '127.0.0.1', dstPort: 443,
+    requestId: 'fedcba9876543210fedcba98', ts: TS, sandboxId: 'sb-1', sandboxName: 'one', host: 'api.example.com', dstIp: '127.0.0.1', dstPort: 443,
     verdict: 'allowed', matchRule: 'allow_out api.example.com', bytesSent: 100, bytesRecv: 2000, errorCode: undefined,
   };
   events.emit('connection', event);
@@ -91,6 +91,7 @@ test('a connection event yields one connection row', () => {
     kind: 'connection', ts: TS, sandboxId: 'sb-1', sandboxName: 'one', secretId: null, host: 'api.example.com',
     method: null, path: null, status: null, upstreamStatus: null, latencyMs: null, errorCode: null,
     dstIp: '127.0.0.1', dstPort: 443, verdict: 'allowed', matchRule: 'allow_out api.example.com', bytesSent: 100, bytesRecv: 2000,
+    requestId: 'fedcba9876543210fedcba98',
   });
   assert.equal(written[1]!.verdict, 'blocked');
   assert.equal(written[1]!.errorCode, 'host_denied');

@@ -9,9 +9,9 @@ const PLANTED = 'sk-live-PLANTEDcanary0123456789';
 
 function requestEvent(overrides: Partial<RequestEvent> = {}): RequestEvent {
   return {
-    ts: Date.now(), sandboxId: 'sb-1', sandboxName: 'one', matches: [], method: 'GET', host: 'api.example.com',
+    requestId: '0123456789abcdef01234567', ts: Date.now(), sandboxId: 'sb-1', sandboxName: 'one', matches: [], method: 'GET', host: 'api.example.com',
     path: '/v1/models', status: 200, upstreamStatus: 200, latencyMs: 120, upstreamMs: 119.5, errorCode: undefined,
-    outcome: 'forwarded', refusedSecretIds: [], ...overrides,
+    outcome: 'forwarded', refusedSecretIds: [], requestBytes: 0, responseBytes: 0, audited: true, ...overrides,
   };
 }
 
@@ -36,10 +36,16 @@ test('events land in the right series; histograms count what was emitted', async
   events.emit('request', requestEvent({
     matches: [match], outcome: 'rejected', status: 403, errorCode: 'credential_host_mismatch', upstreamStatus: undefined, upstreamMs: undefined, latencyMs: 0.3,
   }));
+  // A CONNECT refused: one request event (not audited: its connection row is its trace), one connection event.
+  events.emit('request', requestEvent({
+    method: 'CONNECT', path: '', status: 403, errorCode: 'host_denied', outcome: 'rejected', upstreamStatus: undefined, upstreamMs: undefined, latencyMs: 0.2, audited: false,
+  }));
   events.emit('connection', {
-    ts: Date.now(), sandboxId: 'sb-1', sandboxName: 'one', host: 'evil.example', dstIp: undefined, dstPort: 443,
-    verdict: 'blocked', matchRule: 'deny_out evil.example', bytesSent: 0, bytesRecv: 0, errorCode: 'host_denied',
+    requestId: '0123456789abcdef01234567', ts: Date.now(), sandboxId: 'sb-1', sandboxName: 'one', host: 'evil.example', dstIp: undefined, dstPort: 443,
+    verdict: 'blocked', matchRule: 'deny_out evil.example', bytesSent: 120, bytesRecv: 300, errorCode: 'host_denied',
   });
+  events.emit('request', requestEvent({ matches: [match, { ...match, secretId: 's1b' }], outcome: 'injected', upstreamStatus: 401, requestBytes: 50, responseBytes: 7 }));
+  events.emit('clientTlsFailure', 'unknown_ca');
   events.emit('tunnel', 1);
   events.emit('tunnel', 1);
   events.emit('tunnel', -1);
@@ -48,22 +54,32 @@ test('events land in the right series; histograms count what was emitted', async
   events.emit('certCache', 'hit');
 
   const text = await metrics.text();
-  assert.equal(sample(text, 'credproxy_requests_total{outcome="injected"}'), 5);
+  assert.equal(sample(text, 'credproxy_requests_total{outcome="injected"}'), 6);
   assert.equal(sample(text, 'credproxy_requests_total{outcome="forwarded"}'), 1);
-  assert.equal(sample(text, 'credproxy_requests_total{outcome="rejected"}'), 1);
+  assert.equal(sample(text, 'credproxy_requests_total{outcome="rejected"}'), 2);
   assert.equal(sample(text, 'credproxy_requests_total{outcome="client_aborted"}'), 0, 'pre-bound series start at 0');
-  assert.equal(sample(text, 'credproxy_request_duration_seconds_count'), 7);
-  assert.equal(sample(text, 'credproxy_request_duration_seconds_bucket{le="120"}'), 7);
-  assert.equal(sample(text, 'credproxy_request_duration_seconds_bucket{le="60"}'), 6, 'the 90 s stream lands above 60 s');
-  assert.equal(sample(text, 'credproxy_upstream_duration_seconds_count'), 6, 'the rejected request never went upstream');
-  assert.equal(sample(text, 'credproxy_proxy_overhead_seconds_count'), 6);
-  assert.equal(sample(text, 'credproxy_proxy_overhead_seconds_bucket{le="0.0005"}'), 5, '0.5 ms overhead sits in the 500 µs bucket');
-  assert.equal(sample(text, 'credproxy_proxy_overhead_seconds_bucket{le="0.001"}'), 6);
-  assert.equal(sample(text, 'credproxy_injections_total{secret="openai",auth_type="bearer"}'), 5, 'refused matches are not injections');
+  assert.equal(sample(text, 'credproxy_request_duration_seconds_count'), 9);
+  assert.equal(sample(text, 'credproxy_request_duration_seconds_bucket{le="120"}'), 9);
+  assert.equal(sample(text, 'credproxy_request_duration_seconds_bucket{le="60"}'), 8, 'the 90 s stream lands above 60 s');
+  assert.equal(sample(text, 'credproxy_upstream_duration_seconds_count'), 7, 'the rejected requests never went upstream');
+  assert.equal(sample(text, 'credproxy_proxy_overhead_seconds_count'), 7);
+  assert.equal(sample(text, 'credproxy_proxy_overhead_seconds_bucket{le="0.0005"}'), 6, '0.5 ms overhead sits in the 500 µs bucket');
+  assert.equal(sample(text, 'credproxy_proxy_overhead_seconds_bucket{le="0.001"}'), 7);
+  assert.equal(sample(text, 'credproxy_injections_total{secret="openai",auth_type="bearer"}'), 7, 'refused matches are not injections');
+  assert.equal(sample(text, 'credproxy_upstream_responses_total{secret="openai",class="2xx"}'), 5);
+  assert.equal(sample(text, 'credproxy_upstream_responses_total{secret="openai",class="4xx"}'), 1, 'two bindings of one secret: one response');
+  assert.equal(sample(text, 'credproxy_upstream_responses_total{secret="openai",class="5xx"}'), 0, 'every class is bound with the first');
+  assert.equal(sample(text, 'credproxy_upstream_bytes_total{direction="sent"}'), 50);
+  assert.equal(sample(text, 'credproxy_upstream_bytes_total{direction="received"}'), 7);
+  assert.equal(sample(text, 'credproxy_client_bytes_total{direction="received"}'), 120);
+  assert.equal(sample(text, 'credproxy_client_bytes_total{direction="sent"}'), 300);
+  assert.equal(sample(text, 'credproxy_client_tls_failures_total{cause="unknown_ca"}'), 1);
+  assert.equal(sample(text, 'credproxy_client_tls_failures_total{cause="timeout"}'), 0);
   assert.equal(sample(text, 'credproxy_rejections_total{reason="credential_host_mismatch"}'), 1);
   assert.equal(sample(text, 'credproxy_rejections_total{reason="host_denied"}'), 1);
   for (const code of Object.keys(REJECTIONS)) assert.ok(text.includes(`credproxy_rejections_total{reason="${code}"}`), code);
   assert.equal(sample(text, 'credproxy_active_tunnels'), 1);
+  assert.equal(sample(text, 'credproxy_tunnels_total'), 2, 'tunnels opened, not open');
   assert.equal(sample(text, 'credproxy_cert_cache_total{result="hit"}'), 2);
   assert.equal(sample(text, 'credproxy_cert_cache_total{result="miss"}'), 1);
   assert.equal(sample(text, 'credproxy_cert_cache_total{result="coalesced"}'), 0);
@@ -93,7 +109,7 @@ test('no label value carries a credential, host or path', async () => {
     matches: [{ secretId: 's1', secretName: 'anthropic', authType: 'api-key', rule: `secret anthropic allows ${PLANTED}` }],
   }));
   events.emit('connection', {
-    ts: Date.now(), sandboxId: PLANTED, sandboxName: PLANTED, host: PLANTED, dstIp: '127.0.0.1', dstPort: 443,
+    requestId: '0123456789abcdef01234567', ts: Date.now(), sandboxId: PLANTED, sandboxName: PLANTED, host: PLANTED, dstIp: '127.0.0.1', dstPort: 443,
     verdict: 'blocked', matchRule: PLANTED, bytesSent: 0, bytesRecv: 0, errorCode: 'proxy_auth_required',
   });
   const text = await metrics.text();

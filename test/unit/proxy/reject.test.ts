@@ -30,11 +30,12 @@ test('the raw writer sends the reason headers, a one-line hint and closes', asyn
   let text = '';
   socket.on('data', (chunk: Buffer) => { text += chunk.toString(); });
   const ended = new Promise((resolve) => socket.on('end', resolve));
-  writeRejectionToSocket(socket, new ProxyRejection('proxy_auth_required'));
+  writeRejectionToSocket(socket, new ProxyRejection('proxy_auth_required'), '0123456789abcdef01234567');
   await ended;
   const [head, body] = text.split('\r\n\r\n') as [string, string];
   assert.match(head, /^HTTP\/1\.1 407 Proxy Authentication Required\r\n/);
   assert.match(head, /\r\nX-Credproxy-Error: true\r\nX-Credproxy-Reason: proxy_auth_required\r\n/);
+  assert.match(head, /\r\nX-Credproxy-Request-Id: 0123456789abcdef01234567\r\n/);
   assert.match(head, /\r\nProxy-Authenticate: Basic realm="credproxy"\r\n/);
   assert.match(head, /\r\nContent-Type: text\/plain; charset=utf-8\r\n/);
   assert.equal(body, `${REJECTIONS.proxy_auth_required.hint}\n`);

@@ -23,15 +23,16 @@ test('audit rows come back newest first in the documented shape, absent optional
   const { events } = setup(t);
   events.insertBatch([
     requestRowFixture({ secretId: 's1', ts: T0 }),
-    requestRowFixture({ secretId: 's1', ts: T0 + 1, status: 403, upstreamStatus: null, errorCode: 'credential_host_mismatch', sandboxName: null }),
+    // A row from before migration 007 has no request id, and the API leaves the field out.
+    requestRowFixture({ secretId: 's1', ts: T0 + 1, status: 403, upstreamStatus: null, errorCode: 'credential_host_mismatch', sandboxName: null, requestId: null }),
     requestRowFixture({ secretId: 's2', ts: T0 + 2 }),
   ]);
   const rows = events.auditForSecret('s1', { limit: 10 });
   assert.deepEqual(rows, [
     { id: 2, ts: '2025-01-02T03:04:05.001Z', sandbox_id: 'sb-1', secret_id: 's1', method: 'GET', host: 'api.example.com', path: '/v1/x', status: 403, latency_ms: 12, error_code: 'credential_host_mismatch' },
-    { id: 1, ts: '2025-01-02T03:04:05.000Z', sandbox_id: 'sb-1', sandbox_name: 'one', secret_id: 's1', method: 'GET', host: 'api.example.com', path: '/v1/x', status: 200, upstream_status: 200, latency_ms: 12 },
+    { id: 1, ts: '2025-01-02T03:04:05.000Z', sandbox_id: 'sb-1', sandbox_name: 'one', secret_id: 's1', method: 'GET', host: 'api.example.com', path: '/v1/x', status: 200, upstream_status: 200, latency_ms: 12, request_id: '0123456789abcdef01234567' },
   ]);
-  assert.deepEqual(Object.keys(rows[1]!), ['id', 'ts', 'sandbox_id', 'sandbox_name', 'secret_id', 'method', 'host', 'path', 'status', 'upstream_status', 'latency_ms']);
+  assert.deepEqual(Object.keys(rows[1]!), ['id', 'ts', 'sandbox_id', 'sandbox_name', 'secret_id', 'method', 'host', 'path', 'status', 'upstream_status', 'latency_ms', 'request_id']);
 });
 
 test('audit status filters: each class and errors (>= 400)', (t) => {
@@ -110,8 +111,8 @@ test('network: exact page end has has_more false; shapes per kind', (t) => {
   assert.equal(page.has_more, false);
   assert.equal(page.next_cursor, null);
   assert.deepEqual(page.data, [
-    { kind: 'request', id: 2, ts: '2025-01-02T03:04:05.000Z', host: 'api.example.com', method: 'GET', path: '/v1/x', status: 200, latency_ms: 12, secret_id: 's1' },
-    { kind: 'connection', id: 1, ts: '2025-01-02T03:04:05.000Z', host: 'api.example.com', dst_port: 443, verdict: 'blocked', match_rule: 'allow_out *', bytes_sent: 0, bytes_recv: 0, error_code: 'host_denied' },
+    { kind: 'request', id: 2, ts: '2025-01-02T03:04:05.000Z', host: 'api.example.com', method: 'GET', path: '/v1/x', status: 200, latency_ms: 12, secret_id: 's1', request_id: '0123456789abcdef01234567' },
+    { kind: 'connection', id: 1, ts: '2025-01-02T03:04:05.000Z', host: 'api.example.com', dst_port: 443, verdict: 'blocked', match_rule: 'allow_out *', bytes_sent: 0, bytes_recv: 0, error_code: 'host_denied', request_id: 'fedcba9876543210fedcba98' },
   ]);
 });
 
