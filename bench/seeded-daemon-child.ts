@@ -155,7 +155,10 @@ async function seedStore(config: Main.FrozenConfig, host: string, seed: Seed): P
  */
 function auditRow(i: number, ts: number, host: string): Events.EventRow {
   const n = String(i % 100).padStart(12, '0');
-  const common = { ts, sandboxId: `5d0c1c5e-2f0a-4c61-9d0e-${n}`, sandboxName: `sandbox-${i % 100}`, host, errorCode: null };
+  const common = {
+    ts, sandboxId: `5d0c1c5e-2f0a-4c61-9d0e-${n}`, sandboxName: `sandbox-${i % 100}`, host, errorCode: null,
+    requestId: i.toString(16).padStart(24, '0'),
+  };
   if (i % 5 === 4) {
     return {
       ...common, kind: 'connection', secretId: null, method: null, path: null, status: null, upstreamStatus: null, latencyMs: null,
