@@ -13,7 +13,10 @@ const CONTRACT_METRICS = [
   'credproxy_proxy_overhead_seconds', 'credproxy_injections_total', 'credproxy_rejections_total',
   'credproxy_active_tunnels', 'credproxy_cert_cache_total', 'credproxy_audit_queue_depth',
 ];
-const EXTRA_METRICS = ['credproxy_audit_dropped_total'];
+const EXTRA_METRICS = [
+  'credproxy_audit_dropped_total', 'credproxy_upstream_responses_total', 'credproxy_tunnels_total',
+  'credproxy_client_tls_failures_total', 'credproxy_client_bytes_total', 'credproxy_upstream_bytes_total',
+];
 const DEFAULT_METRICS = ['process_cpu_seconds_total', 'process_resident_memory_bytes', 'nodejs_eventloop_lag_p99_seconds'];
 const HISTOGRAMS = new Set(['credproxy_request_duration_seconds', 'credproxy_upstream_duration_seconds', 'credproxy_proxy_overhead_seconds']);
 
