@@ -1,3 +1,4 @@
+import { openSync, writeSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { Agent as HttpsAgent } from 'node:https';
 import { join } from 'node:path';
@@ -86,9 +87,14 @@ export function daemonMode(options: DaemonModeOptions): ProxyFactory {
       'proxy.requireAuth': false,
       ...(options.transparent ? { 'transparent.https': '127.0.0.1:0', 'transparent.sandbox': 'bench' } : {}),
     });
-    // The ready line is written whatever the level; keep warnings and errors only.
-    const destination = { write: (line: string) => void (line.includes('"level":"info"') || process.stderr.write(line)) };
-    const daemon = await createDaemon(config, { logger: createLogger({ level: 'warn', destination }), observe: options.observe });
+    // The production wiring logs at info: one access line per request, written synchronously as
+    // pino does to stdout (here one write(2) to /dev/null each). Warnings and errors reach stderr.
+    const devNull = options.observe ? openSync('/dev/null', 'w') : undefined;
+    const destination = {
+      write: (line: string) => void (!line.includes('"level":"info"') ? process.stderr.write(line) : devNull !== undefined && writeSync(devNull, line)),
+    };
+    const logger = createLogger({ level: options.observe ? 'info' : 'warn', destination });
+    const daemon = await createDaemon(config, { logger, observe: options.observe });
     const api = async (path: string, body: unknown): Promise<any> => {
       const res = await request(`http://${daemon.adminAddress}${path}`, {
         method: 'POST', headers: { 'x-api-key': daemon.apiKey, 'content-type': 'application/json' }, body: JSON.stringify(body),

@@ -30,14 +30,15 @@ export interface BenchChild {
 /**
  * Forks `<name>.js` from `childDir` under plain node when given (the bench, see build.ts: compiled
  * code), else bench/<name>.ts under tsx on the sources (tests). BENCH_PROFILE=<dir> adds
- * --cpu-prof, writing a .cpuprofile there when the child exits.
+ * --cpu-prof, writing a .cpuprofile there when the child exits. `env` is added to this process's.
  */
-export function forkBenchChild(name: string, args: string[], childDir?: string): BenchChild {
+export function forkBenchChild(name: string, args: string[], childDir?: string, env: NodeJS.ProcessEnv = {}): BenchChild {
   const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
   const script = childDir ? join(childDir, `${name}.js`) : fileURLToPath(new URL(`./${name}.ts`, import.meta.url));
   const child: ChildProcess = fork(script, args, {
     execArgv: [...(childDir ? [] : ['--import', 'tsx']), '--expose-gc', ...profile],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    env: { ...process.env, ...env },
   });
   const next = <T>(type: string): Promise<T> => new Promise((resolve, reject) => {
     const onMessage = (message: { type: string; message?: string }): void => {
@@ -62,9 +63,9 @@ export function forkBenchChild(name: string, args: string[], childDir?: string):
   return { child, next, stop };
 }
 
-/** Starts the proxy child for `mode` (see forkBenchChild for where it runs from). */
-export async function startProxyProcess(mode: string, target: BenchTarget, childDir?: string): Promise<ProxyProcess> {
-  const { child, next, stop } = forkBenchChild('proxy-child', [mode], childDir);
+/** Starts the proxy child for `mode` (see forkBenchChild for where it runs from; `env` e.g. BENCH_DIST). */
+export async function startProxyProcess(mode: string, target: BenchTarget, childDir?: string, env?: NodeJS.ProcessEnv): Promise<ProxyProcess> {
+  const { child, next, stop } = forkBenchChild('proxy-child', [mode], childDir, env);
   type Ready = { port: number; caPem: string; proxyAuthorization?: string; headers?: Record<string, string>; transparent?: boolean };
   const ready = next<Ready>('ready');
   child.send({ type: 'start', target });

@@ -6,7 +6,9 @@
 // compared on vs off with both cases loaded at once. Not part of npm test; never asserts timings.
 // BENCH_SECONDS (default 10) is each case's measured time; BENCH_MODES (comma list, default direct + every proxy mode);
 // BENCH_CONNECTIONS (default 16,64); BENCH_SKIP_BUILD=1 reuses dist/; BENCH_DIST=<dir> runs another build
-// (e.g. `tsc -p tsconfig.json --outDir .tmp/distB`); BENCH_PROFILE=<dir> CPU-profiles the proxies.
+// (e.g. `tsc -p tsconfig.json --outDir .tmp/distB`); BENCH_BASELINE_DIST=<dir> also runs every proxy mode on that
+// build (`<mode>@baseline`) and pairs it with the same mode on this one: a change's cost, before → after, loaded at once;
+// BENCH_PROFILE=<dir> CPU-profiles the proxies.
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +21,9 @@ import { startProxyProcess, type ProxyProcess } from './proxy-process.js';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONCURRENCY = (process.env.BENCH_CONNECTIONS ?? '16,64').split(',').map(Number);
 const MODES = (process.env.BENCH_MODES ?? ['direct', ...Object.keys(PROXY_MODES)].join(',')).split(',');
+/** Another build whose modes are paired with this build's, before → after (see the header). */
+const BASELINE_DIST = process.env.BENCH_BASELINE_DIST;
+const BASELINE_SUFFIX = '@baseline';
 const HOST = 'api.bench.test';
 const NEW_HOSTS = 10;
 const WARM_UP_MS = 1000;
@@ -95,18 +100,25 @@ async function main(): Promise<void> {
         dispatcher: (connections) => new Agent({ connections, connect: { ca: upstreamCa, servername: HOST } }),
       });
     }
+    const builds = BASELINE_DIST ? [['', {}], [BASELINE_SUFFIX, { BENCH_DIST: BASELINE_DIST }]] as const : [['', {}]] as const;
     for (const mode of MODES.filter((m) => m !== 'direct')) {
-      const target = { host: HOST, upstreamPort: upstream.port, upstreamCaPath: upstream.caPath, dir: await mkdtemp(join(dir, `${mode}-`)) };
-      const proxy = await startProxyProcess(mode, target, children.dir);
-      proxies.push(proxy);
-      contenders.push(proxy.transparent
-        // What a kernel redirect delivers: a connection straight to the listener, the host in SNI.
-        ? { name: mode, url: `https://127.0.0.1:${proxy.port}/v1/x`, proxy, dispatcher: (connections) => new Agent({ connections, connect: { ca: proxy.caPem, servername: HOST } }) }
-        : { name: mode, url: `https://${HOST}/v1/x`, proxy, dispatcher: (connections) => proxyAgent(proxy, connections) });
+      for (const [suffix, env] of builds) {
+        const name = `${mode}${suffix}`;
+        const target = { host: HOST, upstreamPort: upstream.port, upstreamCaPath: upstream.caPath, dir: await mkdtemp(join(dir, `${mode}-`)) };
+        const proxy = await startProxyProcess(mode, target, children.dir, env);
+        proxies.push(proxy);
+        contenders.push(proxy.transparent
+          // What a kernel redirect delivers: a connection straight to the listener, the host in SNI.
+          ? { name, url: `https://127.0.0.1:${proxy.port}/v1/x`, proxy, dispatcher: (connections) => new Agent({ connections, connect: { ca: proxy.caPem, servername: HOST } }) }
+          : { name, url: `https://${HOST}/v1/x`, proxy, dispatcher: (connections) => proxyAgent(proxy, connections) });
+      }
     }
     for (const connections of CONCURRENCY) results.push(...await runRounds(contenders, connections, upstream));
     for (const connections of CONCURRENCY) {
-      for (const [name, baseline] of Object.entries(BASELINE)) {
+      const pairs = BASELINE_DIST
+        ? MODES.filter((m) => m !== 'direct').map((m) => [m, `${m}${BASELINE_SUFFIX}`] as const)
+        : Object.entries(BASELINE);
+      for (const [name, baseline] of pairs) {
         const on = contenders.find((c) => c.name === name);
         const off = contenders.find((c) => c.name === baseline);
         if (on && off) paired.push(await runPaired(off, on, connections));

@@ -18,6 +18,16 @@ export const REDACT_PATHS = [
   ...CREDENTIAL_FIELDS.flatMap((f) => [f, `*.${f}`]),
 ];
 
+/**
+ * A logger for lines made only of flat, explicit fields (the access log, one line per request):
+ * the same censor on the top-level credential fields. The wildcard paths above can match nothing
+ * in a flat line, and fast-redact pays for them on every line: ≈ 150 µs against ≈ 2 µs a line
+ * here (docs/decisions.md, "Access log").
+ */
+export function flatLineLogger(logger: Logger): Logger {
+  return logger.child({}, { redact: { paths: CREDENTIAL_FIELDS, censor: '[redacted]' } });
+}
+
 export interface LoggerOptions {
   level: string;
   /** Defaults to stdout, written synchronously so nothing is lost on exit (no worker transport). */

@@ -94,9 +94,8 @@ export class ConnectionRecord {
       bytesSent, bytesRecv, errorCode: this.errorCode,
     };
     this.plane.events.emit('connection', event);
-    if (this.tunnel && !this.#answered && this.plane.accessLog) {
-      logTunnel(this.plane.logger, event, performance.now() - this.started, this.requests);
-    }
+    const log = this.plane.accessLog;
+    if (this.tunnel && !this.#answered && log !== undefined) logTunnel(log, event, performance.now() - this.started, this.requests);
   }
 }
 

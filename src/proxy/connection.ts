@@ -78,8 +78,8 @@ export interface DataPlane {
   readonly policy: ProxyPolicy;
   readonly events: ProxyEvents;
   readonly logger: Logger;
-  /** Whether the access log is on (log.level info or finer), decided once. */
-  readonly accessLog: boolean;
+  /** The access log (access-log.ts), when log.level lets info through; decided once. */
+  readonly accessLog: Logger | undefined;
   readonly certs: LeafCertStore;
   readonly guard: EgressGuard;
   readonly upstream: Upstream;

@@ -109,9 +109,9 @@ export class RequestRecord {
       audited: true,
     };
     plane.events.emit('request', event);
-    if (plane.accessLog) {
+    if (plane.accessLog !== undefined) {
       const tunnelLog = connection.tunnel === to ? connection.log : undefined;
-      logRequest(tunnelLog ?? plane.logger, event, tunnelLog !== undefined);
+      logRequest(tunnelLog ?? plane.accessLog, event, tunnelLog !== undefined);
     }
     if (connection.record !== undefined) connection.record.requests++;
     connection.active--;
@@ -173,7 +173,7 @@ export function answerRefusal(
     audited: false,
   };
   plane.events.emit('request', event);
-  if (plane.accessLog) logRequest(plane.logger, event, false);
+  if (plane.accessLog !== undefined) logRequest(plane.accessLog, event, false);
 }
 
 function withoutQuery(path: string): string {

@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import type { FrozenConfig } from '../config/schema.js';
+import { flatLineLogger } from '../log/logger.js';
 import { ProxyRejection } from '../errors.js';
 import type { LeafCertStore } from '../tls/index.js';
 import { ClientConnection, type DataPlane } from './connection.js';
@@ -67,7 +68,7 @@ export class ProxyServer {
     });
     this.#plane = {
       config, policy: options.policy, events: options.events, logger: this.#logger, certs: options.certs,
-      accessLog: this.#logger.isLevelEnabled('info'), guard, upstream: createUpstream(config, guard),
+      accessLog: this.#logger.isLevelEnabled('info') ? flatLineLogger(this.#logger) : undefined, guard, upstream: createUpstream(config, guard),
       requestEnded: (connection) => this.#requestEnded(connection),
     };
     // requestTimeout stays 0 (bodies may stream for long), which would also turn Node's default

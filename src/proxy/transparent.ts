@@ -62,7 +62,7 @@ export function acceptTransparentTls(
     admit(plane, 'transparent-tls', record, identifyConnection(plane, connection), host, port).then(({ identity, egress }) => {
       if (port !== 80) plane.upstream.preconnect(host, port);
       connection.tunnel = forwardTarget(identity, host, port, true, egress.ip);
-      if (plane.accessLog) connection.log = tunnelLogger(plane.logger, record.id, identity, host);
+      if (plane.accessLog !== undefined) connection.log = tunnelLogger(plane.accessLog, record.id, identity, host);
     }, (rejection: ProxyRejection) => {
       connection.refusal = rejection;
     }).then(async () => {

@@ -55,7 +55,7 @@ export function openTunnel(
       // Plain tunnels are served too, but the policy never injects into them (secure: false).
       const secure = byte === TLS_HANDSHAKE;
       connection.tunnel = forwardTarget(identity, authority.host, authority.port, secure, egress.ip);
-      if (plane.accessLog) connection.log = tunnelLogger(plane.logger, record.id, identity, authority.host);
+      if (plane.accessLog !== undefined) connection.log = tunnelLogger(plane.accessLog, record.id, identity, authority.host);
       if (!secure) {
         inner.emit('connection', socket);
         socket.resume(); // replays the sniffed bytes into the http parser
