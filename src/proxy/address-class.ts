@@ -47,6 +47,35 @@ export function classifyAddress(ip: string): AddressClass {
   return 'invalid';
 }
 
+/** The last label (a trailing dot aside) is a number: WHATWG's "ends in a number", which resolvers read as IPv4. */
+const ENDS_IN_NUMBER = /(?:^|\.)(?:[0-9]+|0x[0-9a-f]*)\.?$/i;
+
+/**
+ * The one spelling of a target host that the egress policy, the address check and the audit see:
+ * numeric IPv4 spellings that resolvers accept (`2130706433`, `0x7f000001`, `127.1`,
+ * `017700000001`, `0`) become a dotted quad (WHATWG URL's IPv4 parser, the same reading as
+ * inet_aton), IPv4-mapped IPv6 becomes its IPv4 address, other IPv6 is compressed (RFC 5952) and
+ * names are lowercased. Brackets are dropped. Undefined for a host that ends in a number but is
+ * no IPv4 address (`1.2.3.4.5`, `4294967296`): a resolver's reading of those cannot be predicted.
+ */
+export function canonicalHost(host: string): string | undefined {
+  const text = (host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host).toLowerCase();
+  if (text.includes(':')) {
+    if (!isIPv6(text)) return undefined;
+    if (text.includes('%')) return text; // a zone id: URL cannot spell it, classification ignores it
+    const ip = canonicalIp(text);
+    return isIPv4(ip) ? ip : new URL(`http://[${text}]/`).hostname.slice(1, -1);
+  }
+  if (isIPv4(text) || !ENDS_IN_NUMBER.test(text)) return text;
+  let parsed: string;
+  try {
+    parsed = new URL(`http://${text}/`).hostname;
+  } catch {
+    return undefined;
+  }
+  return isIPv4(parsed) ? parsed : undefined;
+}
+
 /**
  * One spelling per address, so listener and target addresses compare equal: IPv4 stays dotted,
  * IPv4-mapped IPv6 becomes its IPv4 address, other IPv6 becomes eight uncompressed hex groups.

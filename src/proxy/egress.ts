@@ -2,7 +2,7 @@ import { lookup as dnsLookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { ProxyRejection } from '../errors.js';
-import { canonicalIp, classifyAddress } from './address-class.js';
+import { canonicalHost, canonicalIp, classifyAddress } from './address-class.js';
 
 /** A listener that must never be reachable through the proxy. */
 export interface ProtectedAddress {
@@ -24,7 +24,10 @@ export type LookupAll = (host: string) => Promise<ReadonlyArray<{ address: strin
 export interface EgressGuardOptions {
   /** `upstream.resolve` entries, `host:port=ip:port`; their targets are operator-approved. */
   readonly overrides: readonly string[];
-  /** `egress.allowPrivateNetworks`: internal addresses are allowed (protected listeners never are). */
+  /**
+   * `egress.allowPrivateNetworks`: internal addresses are allowed (the unspecified address and
+   * protected listeners never are).
+   */
   readonly allowPrivateNetworks: boolean;
   /** Listeners that are never reachable (admin, the proxy itself); read on every check. */
   readonly protectedAddresses: () => ReadonlyArray<ProtectedAddress>;
@@ -33,7 +36,6 @@ export interface EgressGuardOptions {
 }
 
 const systemLookup: LookupAll = (host) => dnsLookup(host, { all: true, verbatim: true });
-const UNSPECIFIED = new Set(['0.0.0.0', '0:0:0:0:0:0:0:0']);
 
 /**
  * Resolves a target and decides whether it may be dialled (CONTRACT §3.3). Called at CONNECT
@@ -45,13 +47,13 @@ export class EgressGuard {
   readonly #allowPrivate: boolean;
   readonly #protected: () => ReadonlyArray<ProtectedAddress>;
   readonly #lookup: LookupAll;
-  /** Addresses of this machine: a listener on 0.0.0.0 / :: is reachable through any of them. */
+  /** Addresses of this machine: a listener on 0.0.0.0 / :: is reachable through any of them, and loopback through all of 127/8. */
   readonly #localAddresses: ReadonlySet<string>;
 
   constructor(options: EgressGuardOptions) {
     for (const entry of options.overrides) {
       const parsed = parseResolveEntry(entry);
-      this.#overrides.set(`${parsed.host}:${parsed.port}`, { ip: parsed.ip, port: parsed.targetPort, entry });
+      this.#overrides.set(`${canonicalHost(parsed.host) ?? parsed.host}:${parsed.port}`, { ip: parsed.ip, port: parsed.targetPort, entry });
     }
     this.#allowPrivate = options.allowPrivateNetworks;
     this.#protected = options.protectedAddresses;
@@ -66,15 +68,17 @@ export class EgressGuard {
    * protected address) or upstream_unreachable (the name does not resolve).
    */
   async check(host: string, port: number): Promise<EgressTarget> {
-    const name = host.toLowerCase();
+    // Every entry point passes through here, so every spelling of an address is decided as that address.
+    const name = canonicalHost(host);
+    if (name === undefined) throw new ProxyRejection('upstream_unreachable', `${host} is neither a host name nor an IP address`);
     const override = this.#overrides.get(`${name}:${port}`) ?? this.#overrides.get(`*:${port}`);
     if (override) {
-      this.#refuseProtected(override.ip, override.port);
+      this.#refuseOwnMachine(override.ip, override.port);
       return { ip: override.ip, port: override.port, reason: `resolve ${override.entry}` };
     }
     const addresses = isIP(name) ? [name] : await this.#resolve(name);
     for (const ip of addresses) {
-      this.#refuseProtected(ip, port);
+      this.#refuseOwnMachine(ip, port);
       const cls = classifyAddress(ip);
       if (cls !== 'public' && !this.#allowPrivate) {
         throw new ProxyRejection('internal_address_denied', `${host} resolves to a ${cls} address`);
@@ -98,16 +102,19 @@ export class EgressGuard {
     return answers.map((a) => a.address);
   }
 
-  #refuseProtected(ip: string, port: number): void {
+  /**
+   * The unspecified address (0.0.0.0, ::) is always refused: dialled, it reaches this machine. A
+   * protected listener is refused by its port on every local address (127/8, ::1, this machine's
+   * own), whatever it is bound to: which of them reach it depends on the bind address and the
+   * kernel, and none is ever a legitimate upstream for that port.
+   */
+  #refuseOwnMachine(ip: string, port: number): void {
     const target = canonicalIp(ip);
     const cls = classifyAddress(target);
-    const local = cls === 'loopback' || cls === 'unspecified' || this.#localAddresses.has(target);
+    if (cls === 'unspecified') throw new ProxyRejection('internal_address_denied', `${ip} is the unspecified address (this machine)`);
+    if (cls !== 'loopback' && !this.#localAddresses.has(target)) return;
     for (const listener of this.#protected()) {
-      if (listener.port !== port) continue;
-      const address = canonicalIp(listener.address);
-      if (address === target || (local && UNSPECIFIED.has(address))) {
-        throw new ProxyRejection('internal_address_denied', 'the proxy\'s own listeners are not reachable through it');
-      }
+      if (listener.port === port) throw new ProxyRejection('internal_address_denied', 'the proxy\'s own listeners are not reachable through it');
     }
   }
 }

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { ProxyRejection } from '../errors.js';
+import { canonicalHost } from './address-class.js';
 import { admit, ConnectionRecord, refuse, type EntryPoint, type Identify } from './admission.js';
 import { forwardTarget, type ClientConnection, type DataPlane, type ForwardTarget } from './connection.js';
 import { forwardRequest } from './forward.js';
@@ -102,7 +103,8 @@ function parseAbsoluteHttp(text: string): PlainTarget | undefined {
   } catch {
     return undefined;
   }
-  const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
-  if (host === '') return undefined;
+  // The URL parser already reads numeric IPv4 spellings; canonicalHost also maps ::ffff:a.b.c.d.
+  const host = canonicalHost(url.hostname);
+  if (host === undefined || host === '') return undefined;
   return { host, port: url.port === '' ? 80 : Number(url.port), path: `${url.pathname}${url.search}` };
 }

@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';
 import { ProxyRejection } from '../errors.js';
 import { tunnelLogger } from './access-log.js';
+import { canonicalHost } from './address-class.js';
 import { admit, ConnectionRecord, refuse } from './admission.js';
 import { classifyClientTlsError } from './client-tls.js';
 import { forwardTarget, type ClientConnection, type DataPlane } from './connection.js';
@@ -140,7 +141,7 @@ export function terminateTls(
 
 const HANDSHAKE_TIMEOUT = Object.assign(new Error('client TLS handshake timed out'), { code: 'ERR_TLS_HANDSHAKE_TIMEOUT' });
 
-/** `host:port` or `[v6]:port` → lowercased host without brackets and a port; undefined if malformed. */
+/** `host:port` or `[v6]:port` → the canonical host (canonicalHost) and a port; undefined if malformed. */
 export function parseAuthority(text: string): { host: string; port: number } | undefined {
   const colon = text.lastIndexOf(':');
   if (colon <= 0) return undefined;
@@ -154,5 +155,6 @@ export function parseAuthority(text: string): { host: string; port: number } | u
     return undefined;
   }
   if (host.length === 0 || host.length > 253 || BAD_HOST_CHARS.test(host)) return undefined;
-  return { host, port };
+  const canonical = canonicalHost(host);
+  return canonical === undefined ? undefined : { host: canonical, port };
 }

@@ -1,4 +1,5 @@
 import { BlockList, isIP } from 'node:net';
+import { canonicalHost } from '../proxy/address-class.js';
 import { compileHostPattern } from './host-pattern.js';
 import type { NetworkPolicyRecord } from './source.js';
 
@@ -35,8 +36,8 @@ export const OPEN_NETWORK: NetworkPolicy = { decide: () => OPEN, explain: () => 
  *      allowlist even without a deny-all, the safer reading);
  *   3. a deny_out entry matches → host_denied;
  *   4. otherwise allowed.
- * IPs and CIDRs match IP-literal hosts only (the names are decided before DNS); a `/0` covers
- * every host, names included. deny_out domains, which Superserve refuses, are honoured if stored.
+ * IPs and CIDRs match IP-literal hosts only (the names are decided before DNS), in any spelling
+ * (canonicalHost); a `/0` covers every host, names included. deny_out domains, which Superserve refuses, are honoured if stored.
  */
 export function compileNetworkPolicy(record: NetworkPolicyRecord): NetworkPolicy {
   if (record.allow_out.length === 0 && record.deny_out.length === 0) return OPEN_NETWORK;
@@ -49,7 +50,9 @@ export function compileNetworkPolicy(record: NetworkPolicyRecord): NetworkPolicy
   const allowText = allow.map((e) => e.source).join(', ');
   const text = `network: allow_out [${allowText}], deny_out [${deny.map((e) => e.source).join(', ')}]`;
   return {
-    decide: (host) => {
+    decide: (target) => {
+      // Decided on the address a numeric spelling stands for (2130706433 is 127.0.0.1), whatever the entry point.
+      const host = canonicalHost(target) ?? target;
       for (let i = 0; i < allow.length; i++) if (allow[i]!.matches(host)) return allowDecisions[i]!;
       if (allow.length > 0) return refused('host_not_allowed', `network.allow_out (${allowText}) does not include ${host}`);
       const denied = deny.find((e) => e.matches(host));
@@ -66,7 +69,8 @@ function refused(code: 'host_denied' | 'host_not_allowed', text: string): Egress
 function compileEntry(raw: string): NetworkEntry {
   const source = raw.trim().toLowerCase();
   const slash = source.indexOf('/');
-  const address = slash < 0 ? source : source.slice(0, slash);
+  const written = slash < 0 ? source : source.slice(0, slash);
+  const address = canonicalHost(written) ?? written;
   const family = isIP(address);
   if (family === 0) {
     if (slash >= 0) return { source, matches: () => false }; // not a CIDR: the API refuses these
@@ -74,7 +78,9 @@ function compileEntry(raw: string): NetworkEntry {
     return { source, matches: (host) => pattern.matches(host) };
   }
   const type = family === 4 ? 'ipv4' : 'ipv6';
-  const prefix = slash < 0 ? (family === 4 ? 32 : 128) : Number(source.slice(slash + 1));
+  // ::ffff:a.b.c.d/104 is written for the IPv4 address it maps: its prefix counts 96 more bits.
+  const mappedBits = family === 4 && isIP(written) === 6 ? 96 : 0;
+  const prefix = slash < 0 ? (family === 4 ? 32 : 128) : Number(source.slice(slash + 1)) - mappedBits;
   if (!Number.isInteger(prefix) || prefix < 0 || prefix > (family === 4 ? 32 : 128)) return { source, matches: () => false };
   if (prefix === 0) return { source, matches: () => true };
   const list = new BlockList();

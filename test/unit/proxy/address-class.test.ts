@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { canonicalIp, classifyAddress } from '../../../src/proxy/address-class.js';
+import { canonicalHost, canonicalIp, classifyAddress } from '../../../src/proxy/address-class.js';
 
 const CASES: Array<[string, string]> = [
   ['8.8.8.8', 'public'], ['1.1.1.1', 'public'], ['172.32.0.1', 'public'], ['100.128.0.1', 'public'],
@@ -30,4 +30,26 @@ test('canonicalIp gives one spelling per address', () => {
   assert.equal(canonicalIp('[::1]'), canonicalIp('0:0:0:0:0:0:0:1'));
   assert.equal(canonicalIp('::'), '0:0:0:0:0:0:0:0');
   assert.equal(canonicalIp('10.0.0.1'), '10.0.0.1');
+});
+
+test('canonicalHost reads every numeric IPv4 spelling a resolver accepts as the dotted quad', () => {
+  for (const spelling of ['2130706433', '0x7f000001', '0X7F000001', '127.1', '127.0.1', '017700000001', '0177.0.0.1', '0x7f.1', '127.000.000.001', '127.0.0.1.']) {
+    assert.equal(canonicalHost(spelling), '127.0.0.1', spelling);
+  }
+  assert.equal(canonicalHost('0'), '0.0.0.0');
+  assert.equal(canonicalHost('0x'), '0.0.0.0');
+  assert.equal(canonicalHost('167772161'), '10.0.0.1');
+  assert.equal(canonicalHost('[::ffff:127.0.0.1]'), '127.0.0.1');
+  assert.equal(canonicalHost('::ffff:0.0.0.0'), '0.0.0.0');
+  assert.equal(canonicalHost('[0:0:0:0:0:0:0:1]'), '::1');
+  assert.equal(canonicalHost('[::]'), '::');
+  assert.equal(canonicalHost('2001:DB8:0:0:0:0:0:1'), '2001:db8::1');
+});
+
+test('canonicalHost leaves names alone (lowercased) and refuses numeric hosts that are no address', () => {
+  assert.equal(canonicalHost('API.Example.test'), 'api.example.test');
+  assert.equal(canonicalHost('cafe.face'), 'cafe.face');
+  assert.equal(canonicalHost('1e3'), '1e3');
+  assert.equal(canonicalHost('10.0.0.1'), '10.0.0.1');
+  for (const bad of ['1.2.3.4.5', '4294967296', 'foo.1', '256.1.1.1', '::g']) assert.equal(canonicalHost(bad), undefined, bad);
 });

@@ -53,3 +53,37 @@ test('resolve entries are operator-approved and skip DNS; protected listeners ne
   assert.equal(await code(wildcard.check('::1', 9000)), 'internal_address_denied');
   assert.equal(await code(wildcard.check('127.0.0.2', 9000)), 'internal_address_denied');
 });
+
+test('numeric spellings of internal addresses are classified as the address they stand for', async () => {
+  const lookup = async () => { throw new Error('DNS must not be used'); };
+  const guard = new EgressGuard({ overrides: [], allowPrivateNetworks: false, protectedAddresses: () => [], lookup });
+  for (const spelling of ['2130706433', '0x7f000001', '127.1', '017700000001', '0xa9fea9fe', '[::ffff:10.0.0.1]', '167772161']) {
+    assert.equal(await code(guard.check(spelling, 443)), 'internal_address_denied', spelling);
+  }
+  assert.equal(await code(guard.check('1.2.3.4.5', 443)), 'upstream_unreachable', 'ends in a number, is no address: never resolved');
+});
+
+test('the unspecified address is refused in every spelling, even with allowPrivateNetworks or a resolve entry', async () => {
+  const lookup = async (host: string) => (host === 'zero.test' ? [{ address: '0.0.0.0' }] : []);
+  const guard = new EgressGuard({
+    overrides: ['to-zero.test:443=0.0.0.0:443'], allowPrivateNetworks: true, protectedAddresses: () => [], lookup,
+  });
+  for (const spelling of ['0.0.0.0', '0', '::', '[::]', '[::ffff:0.0.0.0]', '0:0:0:0:0:0:0:0', '0x0', '0.0.0.0.', 'zero.test', 'to-zero.test']) {
+    assert.equal(await code(guard.check(spelling, 443)), 'internal_address_denied', spelling);
+  }
+});
+
+test('a protected listener is refused by its port on every local address, whatever it is bound to', async () => {
+  const lookup = async (host: string) => (host === 'local.test' ? [{ address: '127.0.0.53' }] : []);
+  for (const bound of ['127.0.0.1', '0.0.0.0', '::', '::1']) {
+    const guard = new EgressGuard({
+      overrides: ['via-resolve.test:443=127.0.0.9:8081'], allowPrivateNetworks: true,
+      protectedAddresses: () => [{ address: bound, port: 8081 }], lookup,
+    });
+    for (const target of ['127.0.0.1', '127.0.0.2', '127.1', '2130706433', '::1', '[::ffff:127.0.0.1]', 'local.test']) {
+      assert.equal(await code(guard.check(target, 8081)), 'internal_address_denied', `${target} → listener on ${bound}`);
+    }
+    assert.equal(await code(guard.check('via-resolve.test', 443)), 'internal_address_denied', `resolve entry → listener on ${bound}`);
+    assert.equal((await guard.check('127.0.0.2', 8082)).ip, '127.0.0.2', 'other ports stay reachable with allowPrivateNetworks');
+  }
+});

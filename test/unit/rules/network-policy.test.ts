@@ -49,3 +49,13 @@ test('decisions explain themselves', () => {
   assert.equal(deny.decide('10.1.2.3').explain(), 'network.deny_out 10.0.0.0/8 covers 10.1.2.3');
   assert.equal(deny.decide('example.com').explain(), 'no network rule applies');
 });
+
+test('IP entries match every spelling of the address (numeric forms, IPv4-mapped IPv6)', () => {
+  for (const host of ['2130706433', '0x7f000001', '127.1', '017700000001', '::ffff:127.0.0.1', '[::ffff:7f00:1]']) {
+    assert.equal(decide([], ['127.0.0.0/8'], host), 'host_denied', host);
+    assert.equal(decide(['10.0.0.1'], [], host), 'host_not_allowed', host);
+  }
+  assert.equal(decide(['10.0.0.1'], [], '167772161'), 'allowed');
+  assert.equal(decide(['::ffff:10.0.0.0/104'], [], '10.1.2.3'), 'allowed');
+  assert.equal(decide([], ['2130706433'], '127.0.0.1'), 'host_denied');
+});
