@@ -48,6 +48,7 @@ export function forwardRequest(
     return;
   }
   exchange.record.matches = injection.matches;
+  if (injection.identity) exchange.record.identity = injection.identity;
   // The scrubber searches only bodies it can decode; any other coding would carry an echo through.
   if (injection.scrubber !== undefined) req.headers['accept-encoding'] = SCRUBBABLE_ENCODINGS;
 

@@ -53,6 +53,11 @@ export interface InjectionResult {
   readonly matches: readonly CredentialMatch[];
   /** Present when a real value was injected. */
   readonly scrubber: EchoScrubber | undefined;
+  /**
+   * For an unattributed request (proxy.requireAuth false) whose stand-ins were honoured: the
+   * sandbox they belong to, under whose identity (and network rules) it went and is recorded.
+   */
+  readonly identity?: SandboxIdentity;
 }
 
 /** Where the request is going, as the proxy established it (never from the Host header). */

@@ -39,6 +39,8 @@ export class RequestRecord {
   /** Epoch ms when the request head was received. */
   readonly ts = Date.now();
   readonly #started = performance.now();
+  /** Who it is recorded under: the entry point's identity, or the sandbox an unattributed request's stand-ins belong to. */
+  identity: SandboxIdentity | null;
   matches: readonly CredentialMatch[] = NO_MATCHES;
   upstreamStatus: number | undefined;
   upstreamMs: number | undefined;
@@ -58,6 +60,7 @@ export class RequestRecord {
     /** Sent to the client as X-Credproxy-Request-Id; a plain request shares its connection row's. */
     readonly id: string = newRequestId(),
   ) {
+    this.identity = to.identity;
     connection.active++;
   }
 
@@ -91,8 +94,8 @@ export class RequestRecord {
     const event: RequestEvent = {
       requestId: this.id,
       ts: this.ts,
-      sandboxId: to.identity?.sandboxId,
-      sandboxName: to.identity?.sandboxName,
+      sandboxId: this.identity?.sandboxId,
+      sandboxName: this.identity?.sandboxName,
       matches: this.matches,
       method: this.method,
       host: to.target.host,
@@ -110,7 +113,8 @@ export class RequestRecord {
     };
     plane.events.emit('request', event);
     if (plane.accessLog !== undefined) {
-      const tunnelLog = connection.tunnel === to ? connection.log : undefined;
+      // The tunnel's logger names the tunnel's identity; a request recorded under another gets its own line.
+      const tunnelLog = connection.tunnel === to && this.identity === to.identity ? connection.log : undefined;
       logRequest(tunnelLog ?? plane.accessLog, event, tunnelLog !== undefined);
     }
     if (connection.record !== undefined) connection.record.requests++;

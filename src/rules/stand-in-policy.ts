@@ -85,21 +85,14 @@ export class StandInPolicy implements ProxyPolicy {
   }
 
   authorizeRequest(identity: SandboxIdentity | null, target: RequestTarget, headers: IncomingHttpHeaders): InjectionResult {
-    const sandbox = identity === null ? undefined : this.#liveSandbox(identity);
+    let sandbox = identity === null ? undefined : this.#liveSandbox(identity);
     const view = new RequestHeaderView(headers);
     const owners = this.#standInOwners(view);
     let resolution: Resolution | undefined;
     try {
-      if (sandbox) {
-        assertOwnStandIns(sandbox, owners);
-        resolution = this.#resolve(sandbox, owners, view, target, undefined);
-      } else {
-        // Unattributed: each stand-in is honoured as its own sandbox's.
-        for (const sandboxId of new Set(owners?.map((o) => o.sandboxId))) {
-          const owner = this.#table.sandbox(sandboxId);
-          if (owner) resolution = this.#resolve(owner, owners, view, target, resolution);
-        }
-      }
+      if (sandbox) assertOwnStandIns(sandbox, owners);
+      else if (owners) sandbox = this.#adoptOwner(owners, target);
+      if (sandbox) resolution = this.#resolve(sandbox, owners, view, target);
       if (resolution) applyInjections(headers, resolution.planned);
     } catch (err) {
       // A refused request is audited under every secret whose stand-in it carried.
@@ -107,7 +100,26 @@ export class StandInPolicy implements ProxyPolicy {
       throw err;
     }
     if (!resolution) return NO_INJECTION;
-    return { matches: resolution.matches, scrubber: new ResponseEchoScrubber(resolution.forms) };
+    const scrubber = new ResponseEchoScrubber(resolution.forms);
+    return identity === null
+      ? { matches: resolution.matches, scrubber, identity: sandbox!.identity }
+      : { matches: resolution.matches, scrubber };
+  }
+
+  /**
+   * An unattributed request (proxy.requireAuth false) carrying stand-ins is taken as their
+   * sandbox's: honoured only under that one identity and that sandbox's network rules, so leaving
+   * out Proxy-Authorization escapes neither. Stand-ins of two sandboxes together are refused.
+   */
+  #adoptOwner(owners: readonly StandInOwner[], target: RequestTarget): CompiledSandbox | undefined {
+    const sandboxId = owners[0]!.sandboxId;
+    const other = owners.find((o) => o.sandboxId !== sandboxId);
+    if (other) throw new ProxyRejection('stand_in_wrong_sandbox', 'the request carries stand-in tokens issued to different sandboxes', other.secretId);
+    const owner = this.#table.sandbox(sandboxId);
+    if (!owner) return undefined;
+    const decision = owner.network.decide(target.host);
+    if (decision.code) throw new ProxyRejection(decision.code, decision.explain(), owners[0]!.secretId);
+    return owner;
   }
 
   #liveSandbox(identity: SandboxIdentity): CompiledSandbox {
@@ -132,7 +144,6 @@ export class StandInPolicy implements ProxyPolicy {
     owners: readonly StandInOwner[] | undefined,
     view: RequestHeaderView,
     target: RequestTarget,
-    into: Resolution | undefined,
   ): Resolution | undefined {
     assertNotRevoked(sandbox, owners);
     let hits: Hit[] | undefined;
@@ -145,7 +156,7 @@ export class StandInPolicy implements ProxyPolicy {
       const found = matcher.match(view);
       if (found) (hits ??= []).push({ binding, secret, found, rule: undefined });
     }
-    if (!hits) return into;
+    if (!hits) return undefined;
     if (!target.secure) {
       const { secret } = hits[0]!;
       throw new ProxyRejection('cleartext_injection_refused', `secret ${JSON.stringify(secret.name)} is only sent over https`, secret.id, hitSecretIds(hits));
@@ -154,7 +165,7 @@ export class StandInPolicy implements ProxyPolicy {
       hit.rule = hit.secret.ruleFor(target.host);
       if (!hit.rule) throw new ProxyRejection('credential_host_mismatch', hit.secret.explainMismatch(target.host), hit.secret.id, hitSecretIds(hits));
     }
-    const resolution = into ?? { planned: [], matches: [], forms: [] };
+    const resolution: Resolution = { planned: [], matches: [], forms: [] };
     for (const { binding, secret, found, rule } of hits) {
       const real = secret.value.reveal();
       const injection = rule!.injector.render(real, found.clientUsername);

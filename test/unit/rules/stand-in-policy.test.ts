@@ -45,8 +45,21 @@ test('unattributed mode: no or invalid Proxy-Authorization → null; stand-ins h
   const result = t.policy.authorizeRequest(null, https('api.openai.com'), headers);
   assert.equal(headers.authorization, `Bearer ${t.openaiValue}`);
   assert.equal(result.matches[0]?.secretId, t.openai.id);
+  assert.deepEqual(result.identity, t.b.identity, 'recorded under the stand-in\'s own sandbox');
   rejects(() => t.policy.authorizeRequest(null, https('api.evil.com'), { authorization: `Bearer ${t.a.openai}` }), 'credential_host_mismatch');
   t.policy.checkEgress(null, 'anywhere.example');
+  assert.equal(t.policy.authorizeRequest(null, https('api.openai.com'), { accept: '*/*' }).identity, undefined);
+});
+
+test('unattributed mode: a stand-in only goes under its own sandbox\'s network rules, never beside another sandbox\'s', () => {
+  const t = twoSandboxes({ requireAuth: false, network: { allow_out: ['*.example.com'], deny_out: [] } });
+  const headers: IncomingHttpHeaders = { authorization: `Bearer ${t.a.openai}` };
+  const err = rejects(() => t.policy.authorizeRequest(null, https('api.openai.com'), headers), 'host_not_allowed');
+  assert.equal(err.secretId, t.openai.id);
+  assert.equal(headers.authorization, `Bearer ${t.a.openai}`, 'nothing injected');
+  assert.equal(t.policy.authorizeRequest(null, https('x.example.com'), { 'x-api-key': t.a.anthropic }).matches.length, 1);
+  rejects(() => t.policy.authorizeRequest(null, https('api.openai.com'), { authorization: `Bearer ${t.b.openai}`, 'x-api-key': t.a.anthropic }),
+    'stand_in_wrong_sandbox');
 });
 
 test('a request without stand-ins passes unchanged', () => {
