@@ -178,12 +178,17 @@ export async function startFleet(options: { heartbeatMs?: number; maxBundleAgeMs
   return fleet;
 }
 
-/** Polls `probe` every 10 ms until it is true; returns the milliseconds it took, or throws after `ms`. */
+/**
+ * Polls `probe` every 10 ms until it is true. Returns when, after the call, the first request that
+ * saw the change started (what "a request that starts after … sees it" means): the probe's own
+ * round trip, hundreds of ms on a loaded machine, is not counted. Throws after `ms`.
+ */
 export async function within(what: string, ms: number, probe: () => Promise<boolean>): Promise<number> {
   const start = performance.now();
   for (;;) {
-    if (await probe()) return performance.now() - start;
-    if (performance.now() - start > ms) throw new Error(`${what}: not within ${ms} ms`);
+    const probeStart = performance.now();
+    if (probeStart - start > ms) throw new Error(`${what}: not within ${ms} ms`);
+    if (await probe()) return probeStart - start;
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
