@@ -72,7 +72,7 @@ export async function createDaemon(config: FrozenConfig, options: DaemonOptions 
   const queue = new AuditQueue(auditSink, { config, logger });
   const observe = options.observe ?? true;
   if (observe) subscribeAudit(events, queue);
-  const retention = startRetention(eventRows, { config, logger, intervalMs: options.retentionIntervalMs });
+  const retention = startRetention(auditSink, { config, logger, intervalMs: options.retentionIntervalMs });
   const metrics = createMetrics({ auditQueue: queue });
   if (observe) subscribeMetrics(events, metrics);
 

@@ -2,6 +2,7 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from '../log/logger.js';
 import { flattenEventRows, type EventRow } from '../store/events.js';
 import type { AuditSink, AuditSinkFailure } from './queue.js';
+import type { RetentionTarget } from './retention.js';
 import type { WriterData, WriterError, WriterReply, WriterRequest } from './writer-worker.js';
 
 export interface WorkerAuditSinkOptions {
@@ -14,9 +15,10 @@ export interface WorkerAuditSinkOptions {
  * An AuditSink that writes on a worker thread with its own SQLite connection, so the proxy's
  * thread only pays for posting a batch (flattened, then structured clone) instead of the inserts.
  * Batches are written in the order they were handed over. If the writer dies, that is logged once
- * and every row from then on is dropped and counted; the daemon keeps serving.
+ * and every row from then on is dropped and counted; the daemon keeps serving. Retention sweeps
+ * run there too (RetentionTarget).
  */
-export class WorkerAuditSink implements AuditSink {
+export class WorkerAuditSink implements AuditSink, RetentionTarget {
   /** Resolves once the writer has its connection open; rejects when it could not start. */
   readonly ready: Promise<void>;
   readonly #worker: Worker;
@@ -27,6 +29,8 @@ export class WorkerAuditSink implements AuditSink {
   #crash: WriterError | undefined;
   #onFailure: (failure: AuditSinkFailure) => void = () => {};
   #started: (() => void) | undefined;
+  /** Sweeps posted and not answered yet, oldest first: the writer answers them in order. */
+  readonly #sweeps: Array<{ resolve(deleted: number): void; reject(err: Error): void }> = [];
 
   constructor(options: WorkerAuditSinkOptions) {
     this.#logger = options.logger;
@@ -62,6 +66,17 @@ export class WorkerAuditSink implements AuditSink {
     if (this.#alive) this.#post({ op: 'touch', secretIds: [...secretIds], ts });
   }
 
+  /** Runs a retention sweep on the writer thread; rejects when it failed or the writer is gone. */
+  deleteOlderThan(isoTs: string, batchRows?: number): Promise<number> {
+    if (!this.#alive) return Promise.reject(new Error('the audit writer has stopped'));
+    return new Promise((resolve, reject) => {
+      this.#sweeps.push({ resolve, reject });
+      // Someone awaits the answer: the writer keeps the process alive until it comes.
+      this.#worker.ref();
+      this.#post({ op: 'retain', before: isoTs, batchRows });
+    });
+  }
+
   setFailureHandler(handler: (failure: AuditSinkFailure) => void): void {
     this.#onFailure = handler;
   }
@@ -93,12 +108,20 @@ export class WorkerAuditSink implements AuditSink {
       this.#started?.();
       return;
     }
+    if (reply.op === 'retain') {
+      const sweep = this.#sweeps.shift();
+      if (this.#sweeps.length === 0 && this.#closing === undefined) this.#worker.unref();
+      if (reply.err) sweep?.reject(Object.assign(new Error(reply.err.message), { code: reply.err.code }));
+      else sweep?.resolve(reply.deleted);
+      return;
+    }
     if (reply.op === 'insert') this.#pending -= reply.count;
     if (reply.err) this.#onFailure({ op: reply.op, count: reply.count, err: reply.err });
   }
 
   #exited(code: number): void {
     this.#alive = false;
+    for (const sweep of this.#sweeps.splice(0)) sweep.reject(new Error('the audit writer has stopped'));
     const lost = this.#pending;
     this.#pending = 0;
     // After close() the writer exits 0 with nothing pending; anything else is a crash.

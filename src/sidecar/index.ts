@@ -10,7 +10,6 @@ import { prepareProxyTls } from '../tls/index.js';
 import { loadOrCreateApiKey } from '../secrets/key-files.js';
 import { SealedBoxKeyPair } from '../secrets/sealed-box.js';
 import { DATABASE_FILE, openDatabase } from '../store/index.js';
-import { EventsRepository } from '../store/events.js';
 import { buildAdminApp } from '../api/app.js';
 import { metricsRoute } from '../api/routes/metrics.js';
 import { createMetrics, subscribeMetrics } from '../metrics/index.js';
@@ -59,7 +58,7 @@ export async function createSidecar(config: FrozenConfig, options: { logger?: Lo
   const auditSink = new WorkerAuditSink({ path: db.name, logger });
   const queue = new AuditQueue(auditSink, { config, logger });
   subscribeAudit(events, queue);
-  const retention = startRetention(new EventsRepository(db), { config, logger });
+  const retention = startRetention(auditSink, { config, logger });
   const outbox = new OutboxShipper({ db, dataDir: config.dataDir, client, logger, intervalMs: config.fleet.shipIntervalMs });
   const metrics = createMetrics({
     auditQueue: queue,
