@@ -1,6 +1,6 @@
 // Micro-benchmark of the audit writer's SQLite inserts: CPU per row of EventsRepository.insertBatch
-// (up to 32 rows per statement), against one prepared single-row statement per row, on today's
-// schema and on the schema before migration 005 (CHECK … IN (…)), for batches of 10, 100 and 1 000 rows. Each figure is the median of RUNS runs of ROWS rows on a
+// (up to 32 rows per statement, today's compact schema), against one prepared single-row statement
+// per row on the schema before migration 009 (uuids and text timestamps) and before 005 (CHECK … IN (…)), for batches of 10, 100 and 1 000 rows. Each figure is the median of RUNS runs of ROWS rows on a
 // fresh database. Bounded: RUNS × ROWS rows per case and TIME_LIMIT_MS per case.
 // Run: node --import tsx bench/audit-insert.ts
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -57,7 +57,7 @@ const WRITERS: Record<string, Writer> = {
       return (rows) => events.insertBatch(rows);
     },
   },
-  'one statement per row': { schemaVersion: MIGRATIONS.length, prepare: statementPerRow },
+  'one statement per row, schema before 009': { schemaVersion: 8, prepare: statementPerRow },
   'one statement per row, schema before 005': { schemaVersion: 4, prepare: statementPerRow },
 };
 

@@ -272,6 +272,7 @@ async function retentionScenario(childDir: string, target: () => Promise<BenchTa
   const auditBytes = tables.filter(([name]) => name.startsWith('events') || name.startsWith('audit')).reduce((sum, [, b]) => sum + b, 0);
   console.log(`audit storage after seeding ${rowsToSweep} rows: ${(auditBytes / rowsToSweep).toFixed(0)} bytes per row ` +
     `(${tables.map(([name, b]) => `${name} ${(b / rowsToSweep).toFixed(0)}`).join(', ')})`);
+  const loadStarted = performance.now();
   const load = startLoad(daemon);
   try {
     const deadline = performance.now() + 180_000;
@@ -291,7 +292,7 @@ async function retentionScenario(childDir: string, target: () => Promise<BenchTa
     const quiet = windowStats(load.samples, end + 200, end + 200 + QUIET_MS * 2 - 300);
     rows.push({
       scenario: `retention, ${rowsToSweep} rows`, operation: 'one sweep (quiet = the 4 s after it)', calls: 1, callMs: [ms, ms], loopMaxMs,
-      quiet, during: windowStats(load.samples, Math.max(start, load.samples[0]?.start ?? start), end),
+      quiet, during: windowStats(load.samples, Math.max(start, loadStarted + WARM_UP_MS), end),
       note: `${line.deleted} rows, ${((ms * 1000) / Number(line.deleted)).toFixed(1)} µs a row; loop stall max after it ${quietLoop.toFixed(1)} ms`,
     });
   } finally {

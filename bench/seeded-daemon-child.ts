@@ -128,9 +128,10 @@ async function seedStore(config: Main.FrozenConfig, host: string, seed: Seed): P
     const events = new EventsRepository(store.db);
     // Writing a row takes ≈ 10–20 µs here: the rows age out auditAgeOutMs after the last is written.
     const agesOutAt = Date.now() + seed.auditAgeOutMs + seed.auditRows * 0.03;
-    const oldest = agesOutAt - DAY_MS - 1000;
+    // One instant for all of them, so that one sweep finds them all old.
+    const dated = agesOutAt - DAY_MS;
     for (let done = 0; done < seed.auditRows; done += 1000) {
-      const rows = Array.from({ length: Math.min(1000, seed.auditRows - done) }, (_, k) => auditRow(done + k, oldest + Math.floor(((done + k) * 1000) / seed.auditRows), host));
+      const rows = Array.from({ length: Math.min(1000, seed.auditRows - done) }, (_, k) => auditRow(done + k, dated, host));
       events.insertBatch(rows);
     }
     const tableBytes: Record<string, number> = {};

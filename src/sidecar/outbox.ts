@@ -32,7 +32,7 @@ export class OutboxShipper {
     this.#logger = options.logger;
     // Names this database: ids restart only with a new data dir, which gets a new instance.
     this.#instance = readOrCreateKeyFile(join(options.dataDir, 'outbox-instance'), () => randomBytes(12).toString('base64url'));
-    this.#oldest = options.db.prepare(`SELECT id, ${INSERT_COLUMNS.join(', ')} FROM events ORDER BY id LIMIT ?`).raw(true);
+    this.#oldest = options.db.prepare(`SELECT id, ${INSERT_COLUMNS.join(', ')} FROM event_rows ORDER BY id LIMIT ?`).raw(true);
     this.#deleteUpTo = options.db.prepare('DELETE FROM events WHERE id <= ?');
     this.#pending = options.db.prepare('SELECT count(*) FROM events').pluck();
     this.#timer = setInterval(() => void this.ship(), options.intervalMs);
@@ -57,12 +57,10 @@ export class OutboxShipper {
   }
 
   async #run(): Promise<void> {
-    const tsAt = 1 + INSERT_COLUMNS.indexOf('ts');
     try {
       for (;;) {
         const rows = this.#oldest.all(BATCH_ROWS) as unknown[][];
         if (rows.length === 0) break;
-        for (const row of rows) row[tsAt] = Date.parse(row[tsAt] as string);
         await this.#client.shipEvents({ instance: this.#instance, rows });
         this.#deleteUpTo.run(rows[rows.length - 1]![0] as number);
         if (rows.length < BATCH_ROWS) break;

@@ -1,5 +1,6 @@
 import type { Database, Statement } from 'better-sqlite3';
 import type { NetworkEvent, NetworkPage, ProxyAuditEvent } from '../sdk/types.js';
+import { EventRefs } from './event-refs.js';
 
 export type { NetworkEvent, NetworkPage, ProxyAuditEvent };
 
@@ -52,19 +53,30 @@ const CURSOR_PREFIX = 'ev1:';
 /**
  * Rows per INSERT statement. One statement of many rows pays the statement's fixed cost (the
  * AUTOINCREMENT bookkeeping, binding setup) once: ≈ 8.7 → 6.8 µs a row in bench/audit-insert.ts.
- * 32 × 19 parameters stays far below SQLite's limit of 32,766.
+ * 32 × 18 parameters stays far below SQLite's limit of 32,766.
  */
 const ROWS_PER_INSERT = 32;
+/** A row's values as the audit queue writes them (and the view `event_rows` shows them). */
 export const INSERT_COLUMNS = [
   'kind', 'ts', 'sandbox_id', 'sandbox_name', 'secret_id', 'host', 'method', 'path', 'status', 'upstream_status',
   'latency_ms', 'error_code', 'dst_ip', 'dst_port', 'verdict', 'match_rule', 'bytes_sent', 'bytes_recv', 'request_id',
 ] as const;
-const INSERT_ROW = `(${INSERT_COLUMNS.map(() => '?').join(', ')})`;
+/**
+ * What the table stores (migration 009): kind as 0/1, refs for the sandbox (id and name) and the
+ * secret; from `host` on, the same values as INSERT_COLUMNS.
+ */
+const STORED_COLUMNS = ['kind', 'ts', 'sandbox_ref', 'secret_ref', ...INSERT_COLUMNS.slice(INSERT_COLUMNS.indexOf('host'))] as const;
+const STORED_ROW = `(${STORED_COLUMNS.map(() => '?').join(', ')})`;
+/** Where the values stored as they come start, in a flat row and in a stored one. */
+const COPIED_FROM = INSERT_COLUMNS.indexOf('host');
+const COPIED_TO = STORED_COLUMNS.indexOf('host');
 
 /** Values per row in a FlatEventRows array. */
 const ROW_WIDTH = INSERT_COLUMNS.length;
-/** Where a row's `ts` sits among its values. */
-const TS_INDEX = INSERT_COLUMNS.indexOf('ts');
+const STORED_WIDTH = STORED_COLUMNS.length;
+
+/** The columns of `event_rows` read back for the API, in INSERT_COLUMNS order after the id. */
+const READ_COLUMNS = `id, ${INSERT_COLUMNS.join(', ')}`;
 
 /**
  * A batch of rows as one array of their values, row after row in INSERT_COLUMNS order, `ts` as
@@ -127,7 +139,7 @@ export function decodeCursor(cursor: string): number | undefined {
   return Number.isSafeInteger(id) ? id : undefined;
 }
 
-/** An events row as both stores read it back. */
+/** An events row as both stores read it back, `ts` in RFC 3339. */
 export interface EventDbRow {
   id: number;
   kind: 'request' | 'connection';
@@ -148,7 +160,7 @@ export interface EventDbRow {
   match_rule: string | null;
   bytes_sent: number | null;
   bytes_recv: number | null;
-  /** Null on rows written before migration 007. */
+  /** Null on rows written before migration 008. */
   request_id: string | null;
 }
 
@@ -173,18 +185,18 @@ export class EventsRepository {
   readonly #network: Statement;
   readonly #networkByVerdict: Statement;
   readonly #deleteOld: Statement;
+  readonly #refs: EventRefs;
 
   constructor(db: Database) {
     this.#db = db;
+    this.#refs = new EventRefs(db);
     this.#insertMany = db.transaction((values: FlatEventRows) => {
       const rowCount = flatRowCount(values);
       for (let start = 0; start < rowCount; start += ROWS_PER_INSERT) {
         const count = Math.min(ROWS_PER_INSERT, rowCount - start);
-        const params = values.slice(start * ROW_WIDTH, (start + count) * ROW_WIDTH);
-        for (let ts = TS_INDEX; ts < params.length; ts += ROW_WIDTH) params[ts] = isoTimestamp(params[ts] as number);
         // Spread, not one array argument: the driver then reads each value straight from the call
         // instead of through an element lookup (≈ 10 % of an insert).
-        this.#insertStatement(count).run(...params);
+        this.#insertStatement(count).run(...this.#stored(values, start, count));
       }
     });
     // Never moves last_used_at backwards when batches land out of order.
@@ -194,18 +206,20 @@ export class EventsRepository {
     this.#touchMany = db.transaction((secretIds: Iterable<string>, ts: string) => {
       for (const id of secretIds) this.#touch.run(ts, id, ts);
     });
-    // `kind = 'request'` lets SQLite use the partial index events_secret_requests.
+    // `kind_code = 0` lets SQLite use the partial index events_secret_requests.
     this.#audit = db.prepare(
-      `SELECT * FROM events
-       WHERE kind = 'request' AND secret_id = ? AND id < ? AND status BETWEEN ? AND ?
+      `SELECT ${READ_COLUMNS} FROM event_rows
+       WHERE kind_code = 0 AND secret_ref = (SELECT ref FROM audit_secrets WHERE id = ?) AND id < ? AND status BETWEEN ? AND ?
        ORDER BY id DESC LIMIT ?`,
     );
     this.#network = db.prepare(
-      `SELECT * FROM events WHERE sandbox_id = ? AND id < ? AND ts >= ? ORDER BY id DESC LIMIT ?`,
+      `SELECT ${READ_COLUMNS} FROM event_rows
+       WHERE sandbox_ref = (SELECT ref FROM audit_sandboxes WHERE id = ?) AND id < ? AND ts >= ?
+       ORDER BY id DESC LIMIT ?`,
     );
     this.#networkByVerdict = db.prepare(
-      `SELECT * FROM events
-       WHERE sandbox_id = ? AND id < ? AND ts >= ? AND kind = 'connection' AND verdict = ?
+      `SELECT ${READ_COLUMNS} FROM event_rows
+       WHERE sandbox_ref = (SELECT ref FROM audit_sandboxes WHERE id = ?) AND id < ? AND ts >= ? AND kind_code = 1 AND verdict = ?
        ORDER BY id DESC LIMIT ?`,
     );
     // Ids grow with time, so the oldest rows are the first ids: no index on ts is needed, and each
@@ -213,6 +227,23 @@ export class EventsRepository {
     this.#deleteOld = db.prepare(
       'DELETE FROM events WHERE id IN (SELECT id FROM (SELECT id, ts FROM events ORDER BY id LIMIT ?) WHERE ts < ?)',
     );
+  }
+
+  /** `count` flat rows from row `start` as the table stores them (refs made on first sight). */
+  #stored(values: FlatEventRows, start: number, count: number): unknown[] {
+    const stored = new Array<unknown>(count * STORED_WIDTH);
+    for (let row = 0; row < count; row++) {
+      const from = (start + row) * ROW_WIDTH;
+      const to = row * STORED_WIDTH;
+      const kind = values[from];
+      // Anything else is stored as it came, for the CHECK constraint to refuse.
+      stored[to] = kind === 'request' ? 0 : kind === 'connection' ? 1 : kind;
+      stored[to + 1] = Math.floor(values[from + 1] as number);
+      stored[to + 2] = this.#refs.sandbox(values[from + 2] as string | null, values[from + 3] as string | null);
+      stored[to + 3] = this.#refs.secret(values[from + 4] as string | null);
+      for (let i = 0; i < ROW_WIDTH - COPIED_FROM; i++) stored[to + COPIED_TO + i] = values[from + COPIED_FROM + i];
+    }
+    return stored;
   }
 
   /** Writes rows in one transaction, in order (ids grow with the rows' positions). */
@@ -228,7 +259,7 @@ export class EventsRepository {
 
   #insertStatement(rowCount: number): Statement {
     return (this.#inserts[rowCount] ??= this.#db.prepare(
-      `INSERT INTO events (${INSERT_COLUMNS.join(', ')}) VALUES ${Array(rowCount).fill(INSERT_ROW).join(', ')}`,
+      `INSERT INTO events (${STORED_COLUMNS.join(', ')}) VALUES ${Array(rowCount).fill(STORED_ROW).join(', ')}`,
     ));
   }
 
@@ -243,8 +274,8 @@ export class EventsRepository {
     options: { limit: number; before?: number | undefined; status?: AuditStatusFilter | undefined },
   ): ProxyAuditEvent[] {
     const [low, high] = options.status ? STATUS_RANGES[options.status] : ANY_STATUS;
-    const rows = this.#audit.all(secretId, options.before ?? Number.MAX_SAFE_INTEGER, low, high, options.limit) as EventDbRow[];
-    return rows.map(toAuditEvent);
+    const rows = this.#audit.all(secretId, options.before ?? Number.MAX_SAFE_INTEGER, low, high, options.limit) as StoredEventRow[];
+    return rows.map((row) => toAuditEvent(withIsoTs(row)));
   }
 
   /**
@@ -257,17 +288,16 @@ export class EventsRepository {
     options: { limit: number; cursor?: number | undefined; since?: Date | undefined; verdict?: NetworkVerdict | undefined },
   ): NetworkPage {
     const before = options.cursor ?? Number.MAX_SAFE_INTEGER;
-    // ISO strings with fixed width order like the instants they name; '' is before all of them.
-    const since = options.since ? options.since.toISOString() : '';
+    const since = options.since ? options.since.getTime() : 0;
     const fetch = options.limit + 1;
     const rows = (options.verdict
       ? this.#networkByVerdict.all(sandboxId, before, since, options.verdict, fetch)
-      : this.#network.all(sandboxId, before, since, fetch)) as EventDbRow[];
+      : this.#network.all(sandboxId, before, since, fetch)) as StoredEventRow[];
     const hasMore = rows.length > options.limit;
     if (hasMore) rows.length = options.limit;
     const last = rows[rows.length - 1];
     return {
-      data: rows.map(toNetworkEvent),
+      data: rows.map((row) => toNetworkEvent(withIsoTs(row))),
       next_cursor: hasMore && last ? encodeCursor(last.id) : null,
       has_more: hasMore,
     };
@@ -280,8 +310,15 @@ export class EventsRepository {
    * recorded when it ends) waits for the sweep that reaches its id.
    */
   deleteOlderThan(isoTs: string, maxRows = 5000): number {
-    return this.#deleteOld.run(maxRows, isoTs).changes;
+    return this.#deleteOld.run(maxRows, Date.parse(isoTs)).changes;
   }
+}
+
+/** A row of `event_rows`: `ts` in epoch ms. */
+type StoredEventRow = Omit<EventDbRow, 'ts'> & { ts: number };
+
+function withIsoTs(row: StoredEventRow): EventDbRow {
+  return { ...row, ts: isoTimestamp(row.ts) };
 }
 
 export function toAuditEvent(row: EventDbRow): ProxyAuditEvent {

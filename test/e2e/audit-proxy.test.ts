@@ -443,7 +443,7 @@ test('proxy_auth_required: CONNECT and absolute-URI 407s leave a blocked connect
   const db = new Database(join(d.config.dataDir, 'credproxy.db'), { readonly: true, fileMustExist: true });
   try {
     const rows = await until('two 407 connection rows', () => {
-      const found = db.prepare(`SELECT * FROM events WHERE error_code = 'proxy_auth_required'`).all() as any[];
+      const found = db.prepare(`SELECT * FROM event_rows WHERE error_code = 'proxy_auth_required'`).all() as any[];
       return found.length >= 2 ? found : undefined;
     });
     assert.equal(rows.length, 2);
@@ -454,7 +454,7 @@ test('proxy_auth_required: CONNECT and absolute-URI 407s leave a blocked connect
       assert.equal(row.host, 'api.example.test');
     }
     assert.deepEqual(rows.map((r) => r.dst_port).sort(), [443, 80]);
-    const paths = db.prepare(`SELECT count(*) AS n FROM events WHERE kind = 'request' AND path = '/needs-auth'`).get() as { n: number };
+    const paths = db.prepare(`SELECT count(*) AS n FROM event_rows WHERE kind = 'request' AND path = '/needs-auth'`).get() as { n: number };
     assert.equal(paths.n, 0);
   } finally {
     db.close();

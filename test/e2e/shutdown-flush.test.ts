@@ -86,11 +86,11 @@ test('after SIGTERM every finished request has its row in the database, and the 
     const db = new Database(join(dir, 'data', 'credproxy.db'), { readonly: true, fileMustExist: true });
     try {
       const count = (sql: string) => (db.prepare(sql).get() as { n: number }).n;
-      assert.equal(count(`SELECT count(*) AS n FROM events WHERE kind = 'request' AND sandbox_id = '${sandbox.id}'`), n);
-      assert.equal(count(`SELECT count(*) AS n FROM events WHERE kind = 'request' AND status = 200 AND upstream_status = 200`), 48);
-      assert.equal(count(`SELECT count(*) AS n FROM events WHERE kind = 'request' AND error_code = 'credential_host_mismatch'`), 12);
+      assert.equal(count(`SELECT count(*) AS n FROM event_rows WHERE kind = 'request' AND sandbox_id = '${sandbox.id}'`), n);
+      assert.equal(count(`SELECT count(*) AS n FROM event_rows WHERE kind = 'request' AND status = 200 AND upstream_status = 200`), 48);
+      assert.equal(count(`SELECT count(*) AS n FROM event_rows WHERE kind = 'request' AND error_code = 'credential_host_mismatch'`), 12);
       // The client's tunnels (up to 3 per host), closed by the daemon while draining, are recorded too.
-      const tunnels = db.prepare(`SELECT host, verdict, bytes_sent, bytes_recv FROM events WHERE kind = 'connection'`).all() as any[];
+      const tunnels = db.prepare(`SELECT host, verdict, bytes_sent, bytes_recv FROM event_rows WHERE kind = 'connection'`).all() as any[];
       for (const host of ['api.example.test', 'evil.test']) {
         const mine = tunnels.filter((r) => r.host === host);
         assert.ok(mine.length >= 1 && mine.length <= 3, `${host}: ${mine.length} tunnel rows`);
@@ -98,7 +98,7 @@ test('after SIGTERM every finished request has its row in the database, and the 
       assert.ok(tunnels.every((r) => r.verdict === 'allowed' && r.bytes_sent > 0 && r.bytes_recv > 0), JSON.stringify(tunnels));
       const lastUsed = db.prepare('SELECT last_used_at FROM secrets WHERE name = ?').get('alpha') as { last_used_at: string | null };
       assert.ok(lastUsed.last_used_at, 'last_used_at written on shutdown');
-      const dump = JSON.stringify(db.prepare('SELECT * FROM events').all());
+      const dump = JSON.stringify(db.prepare('SELECT * FROM event_rows').all());
       assert.ok(!dump.includes(REAL) && !dump.includes(sandbox.env.ALPHA), 'no credential or stand-in in the rows');
     } finally {
       db.close();

@@ -108,7 +108,7 @@ test('an unknown source is refused with 407 naming the address, a log line and a
   const db = new BetterSqlite3(join(world.daemon.config.dataDir, DATABASE_FILE), { readonly: true });
   try {
     const row = await until('the blocked connection row', () => db.prepare(
-      "SELECT sandbox_id, host, verdict, error_code, match_rule FROM events WHERE kind = 'connection' AND match_rule LIKE '%127.0.0.4%'").get() as Record<string, unknown> | undefined);
+      "SELECT sandbox_id, host, verdict, error_code, match_rule FROM event_rows WHERE kind = 'connection' AND match_rule LIKE '%127.0.0.4%'").get() as Record<string, unknown> | undefined);
     assert.deepEqual(row, {
       sandbox_id: null, host: HOST, verdict: 'blocked', error_code: 'proxy_auth_required',
       match_rule: 'no sandbox declares the source address 127.0.0.4 in source_addresses, and transparent.sandbox is not set',

@@ -36,9 +36,9 @@ test('rows land in order; close() resolves only after everything handed over is 
   assert.ok(queue.depth > 0, 'handed over, not written yet: the sink counts it');
   await sink.close();
   assert.equal(queue.depth, 0);
-  const paths = db.prepare('SELECT path FROM events ORDER BY id').all() as Array<{ path: string }>;
+  const paths = db.prepare('SELECT path FROM event_rows ORDER BY id').all() as Array<{ path: string }>;
   assert.deepEqual(paths.map((r) => r.path), Array.from({ length: 1_234 }, (_, i) => `/${i}`));
-  assert.equal((db.prepare('SELECT ts FROM events WHERE id = 2').get() as { ts: string }).ts, '2025-01-02T00:00:00.001Z');
+  assert.equal((db.prepare('SELECT ts FROM event_rows WHERE id = 2').get() as { ts: number }).ts, Date.UTC(2025, 0, 2) + 1);
   assert.equal((db.prepare(`SELECT last_used_at FROM secrets WHERE id = 's1'`).get() as { last_used_at: string }).last_used_at, '2025-01-03T00:00:00.000Z');
   assert.equal(queue.dropped, 0);
   assert.deepEqual(lines, []);

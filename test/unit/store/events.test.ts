@@ -13,6 +13,17 @@ import { connectionRowFixture, requestRowFixture, tempDatabase } from '../../hel
 
 const T0 = Date.UTC(2025, 0, 2, 3, 4, 5);
 
+/** A database file with the first `version` migrations applied, open without openDatabase. */
+function databaseAt(version: number, t: { after(fn: () => void): void }) {
+  const dir = mkdtempSync(join(tmpdir(), 'credproxy-events-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'credproxy.db');
+  const old = new BetterSqlite3(path);
+  for (const sql of MIGRATIONS.slice(0, version)) old.exec(sql);
+  old.pragma(`user_version = ${version}`);
+  return { path, old };
+}
+
 function setup(t: { after(fn: () => void): void }) {
   const temp = tempDatabase();
   t.after(() => temp.cleanup());
@@ -23,13 +34,13 @@ test('audit rows come back newest first in the documented shape, absent optional
   const { events } = setup(t);
   events.insertBatch([
     requestRowFixture({ secretId: 's1', ts: T0 }),
-    // A row from before migration 007 has no request id, and the API leaves the field out.
-    requestRowFixture({ secretId: 's1', ts: T0 + 1, status: 403, upstreamStatus: null, errorCode: 'credential_host_mismatch', sandboxName: null, requestId: null }),
+    // A row from before migration 008 has no request id, and the API leaves the field out.
+    requestRowFixture({ secretId: 's1', ts: T0 + 1, status: 403, upstreamStatus: null, errorCode: 'credential_host_mismatch', sandboxId: 'sb-2', sandboxName: null, requestId: null }),
     requestRowFixture({ secretId: 's2', ts: T0 + 2 }),
   ]);
   const rows = events.auditForSecret('s1', { limit: 10 });
   assert.deepEqual(rows, [
-    { id: 2, ts: '2025-01-02T03:04:05.001Z', sandbox_id: 'sb-1', secret_id: 's1', method: 'GET', host: 'api.example.com', path: '/v1/x', status: 403, latency_ms: 12, error_code: 'credential_host_mismatch' },
+    { id: 2, ts: '2025-01-02T03:04:05.001Z', sandbox_id: 'sb-2', secret_id: 's1', method: 'GET', host: 'api.example.com', path: '/v1/x', status: 403, latency_ms: 12, error_code: 'credential_host_mismatch' },
     { id: 1, ts: '2025-01-02T03:04:05.000Z', sandbox_id: 'sb-1', sandbox_name: 'one', secret_id: 's1', method: 'GET', host: 'api.example.com', path: '/v1/x', status: 200, upstream_status: 200, latency_ms: 12, request_id: '0123456789abcdef01234567' },
   ]);
   assert.deepEqual(Object.keys(rows[1]!), ['id', 'ts', 'sandbox_id', 'sandbox_name', 'secret_id', 'method', 'host', 'path', 'status', 'upstream_status', 'latency_ms', 'request_id']);
@@ -158,8 +169,8 @@ test('deleteOlderThan deletes only older rows, at most maxRows per call', (t) =>
   assert.equal(events.deleteOlderThan(cutoff, 10), 10);
   assert.equal(events.deleteOlderThan(cutoff, 10), 5);
   assert.equal(events.deleteOlderThan(cutoff, 10), 0);
-  const left = db.prepare('SELECT ts FROM events ORDER BY id').all() as Array<{ ts: string }>;
-  assert.deepEqual(left.map((r) => r.ts), [cutoff, new Date(T0 + 1).toISOString()]);
+  const left = db.prepare('SELECT ts FROM event_rows ORDER BY id').all() as Array<{ ts: number }>;
+  assert.deepEqual(left.map((r) => r.ts), [T0, T0 + 1]);
 });
 
 test('touchLastUsed sets last_used_at and never moves it backwards', (t) => {
@@ -185,7 +196,7 @@ test('deleteOlderThan reads only the oldest maxRows rows: an old row recorded la
   events.insertBatch([T0 - 3000, T0 - 2000, T0 + 1000, T0 - 1000].map((ts) => requestRowFixture({ ts })));
   const cutoff = new Date(T0).toISOString();
   assert.equal(events.deleteOlderThan(cutoff, 3), 2);
-  const left = () => (db.prepare('SELECT ts FROM events ORDER BY id').all() as Array<{ ts: string }>).map((r) => Date.parse(r.ts) - T0);
+  const left = () => (db.prepare('SELECT ts FROM event_rows ORDER BY id').all() as Array<{ ts: number }>).map((r) => r.ts - T0);
   assert.deepEqual(left(), [1000, -1000]);
   assert.equal(events.deleteOlderThan(cutoff, 3), 1);
   assert.deepEqual(left(), [1000]);
@@ -209,11 +220,11 @@ test('insertBatch keeps row order and every column across multi-row statements o
         : requestRowFixture({ ts: T0 + n, secretId: `s${n}`, status: 200 + n, path: `/p/${n}` });
     }));
   }
-  const rows = db.prepare('SELECT * FROM events ORDER BY id').all() as Array<Record<string, unknown>>;
+  const rows = db.prepare('SELECT * FROM event_rows ORDER BY id').all() as Array<Record<string, unknown>>;
   assert.equal(rows.length, next);
   rows.forEach((row, n) => {
     assert.equal(row.id, n + 1);
-    assert.equal(row.ts, new Date(T0 + n).toISOString());
+    assert.equal(row.ts, T0 + n);
     if (n % 3 === 0) {
       assert.deepEqual([row.kind, row.dst_port, row.bytes_sent, row.bytes_recv, row.verdict, row.path], ['connection', n, n, 20, 'allowed', null]);
     } else {
@@ -228,10 +239,10 @@ test('insertFlat takes rows flattened by flattenEventRows and refuses a partial 
   assert.equal(flatRowCount(values), 2);
   assert.throws(() => events.insertFlat(values.slice(0, -1)), RangeError);
   events.insertFlat(values);
-  const rows = db.prepare('SELECT kind, ts, secret_id, dst_port FROM events ORDER BY id').all();
+  const rows = db.prepare('SELECT kind, ts, secret_id, dst_port FROM event_rows ORDER BY id').all();
   assert.deepEqual(rows, [
-    { kind: 'request', ts: new Date(T0).toISOString(), secret_id: 's1', dst_port: null },
-    { kind: 'connection', ts: new Date(T0 + 1).toISOString(), secret_id: null, dst_port: 443 },
+    { kind: 'request', ts: T0, secret_id: 's1', dst_port: null },
+    { kind: 'connection', ts: T0 + 1, secret_id: null, dst_port: 443 },
   ]);
 });
 
@@ -241,13 +252,8 @@ test('isoTimestamp is Date#toISOString for epoch milliseconds, across seconds an
 });
 
 test('migration 005 rebuilds events with its rows, ids, indexes and id counter, and still checks kind and verdict', (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'credproxy-events-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const path = join(dir, 'credproxy.db');
   // A database as migration 004 left it, with rows, and its newest row deleted.
-  const old = new BetterSqlite3(path);
-  for (const sql of MIGRATIONS.slice(0, 4)) old.exec(sql);
-  old.pragma('user_version = 4');
+  const { path, old } = databaseAt(4, t);
   const insert = old.prepare("INSERT INTO events (kind, ts, sandbox_id, secret_id, status, verdict) VALUES (?, '2025-01-02T03:04:05.000Z', 'sb-1', ?, ?, ?)");
   insert.run('request', 's1', 200, null);
   insert.run('connection', null, null, 'blocked');
@@ -259,7 +265,7 @@ test('migration 005 rebuilds events with its rows, ids, indexes and id counter, 
   const db = openDatabase(path);
   t.after(() => db.close());
   assert.equal(db.pragma('user_version', { simple: true }), MIGRATIONS.length);
-  assert.deepEqual(db.prepare('SELECT id, kind, secret_id, status, verdict FROM events ORDER BY id').all(), [
+  assert.deepEqual(db.prepare('SELECT id, kind, secret_id, status, verdict FROM event_rows ORDER BY id').all(), [
     { id: 1, kind: 'request', secret_id: 's1', status: 200, verdict: null },
     { id: 2, kind: 'connection', secret_id: null, status: null, verdict: 'blocked' },
     { id: 3, kind: 'request', secret_id: 's1', status: 404, verdict: null },
@@ -271,6 +277,44 @@ test('migration 005 rebuilds events with its rows, ids, indexes and id counter, 
   events.insertBatch([requestRowFixture({ secretId: 's1' })]);
   // Id 4 was used before the rebuild and is never handed out again.
   assert.deepEqual(events.auditForSecret('s1', { limit: 10 }).map((e) => e.id), [5, 3, 1]);
-  assert.throws(() => db.prepare("INSERT INTO events (kind, ts) VALUES ('other', 'x')").run(), /CHECK constraint failed/);
-  assert.throws(() => db.prepare("INSERT INTO events (kind, ts, verdict) VALUES ('connection', 'x', 'maybe')").run(), /CHECK constraint failed/);
+  assert.throws(() => db.prepare('INSERT INTO events (kind, ts) VALUES (2, 0)').run(), /CHECK constraint failed/);
+  assert.throws(() => db.prepare("INSERT INTO events (kind, ts, verdict) VALUES (1, 0, 'maybe')").run(), /CHECK constraint failed/);
+});
+
+test('migration 009 stores refs, epoch ms and a kind code, and the API reads back exactly what it read before', (t) => {
+  // A database as migration 008 left it, with rows written in the old layout.
+  const { path, old } = databaseAt(8, t);
+  const insert = old.prepare(`INSERT INTO events (kind, ts, sandbox_id, sandbox_name, secret_id, host, method, path, status, upstream_status,
+    latency_ms, error_code, dst_ip, dst_port, verdict, match_rule, bytes_sent, bytes_recv) VALUES (${Array(18).fill('?').join(', ')})`);
+  insert.run('request', '2025-01-02T03:04:05.007Z', 'sb-1', 'one', 's1', 'api.example.com', 'GET', '/v1/x', 200, 200, 12, null, null, null, null, null, null, null);
+  insert.run('connection', '2025-01-02T03:04:05.999Z', 'sb-1', 'one', null, 'api.example.com', null, null, null, null, null, 'host_denied', '203.0.113.7', 443, 'blocked', 'deny_out *', 0, 0);
+  insert.run('request', '2025-01-02T03:04:06.000Z', null, null, null, 'plain.example.com', 'POST', '/', 502, null, 3, 'upstream_unreachable', null, null, null, null, null, null);
+  old.close();
+
+  const db = openDatabase(path);
+  t.after(() => db.close());
+  assert.deepEqual(db.prepare('SELECT kind, ts, sandbox_ref, secret_ref FROM events ORDER BY id').all(), [
+    { kind: 0, ts: Date.UTC(2025, 0, 2, 3, 4, 5, 7), sandbox_ref: 1, secret_ref: 1 },
+    { kind: 1, ts: Date.UTC(2025, 0, 2, 3, 4, 5, 999), sandbox_ref: 1, secret_ref: null },
+    { kind: 0, ts: Date.UTC(2025, 0, 2, 3, 4, 6), sandbox_ref: null, secret_ref: null },
+  ]);
+  const events = new EventsRepository(db);
+  assert.deepEqual(events.auditForSecret('s1', { limit: 10 }), [
+    { id: 1, ts: '2025-01-02T03:04:05.007Z', sandbox_id: 'sb-1', sandbox_name: 'one', secret_id: 's1', method: 'GET', host: 'api.example.com', path: '/v1/x', status: 200, upstream_status: 200, latency_ms: 12 },
+  ]);
+  assert.deepEqual(events.networkForSandbox('sb-1', { limit: 10, since: new Date('2025-01-02T03:04:05.500Z') }).data, [
+    { kind: 'connection', id: 2, ts: '2025-01-02T03:04:05.999Z', host: 'api.example.com', dst_ip: '203.0.113.7', dst_port: 443, verdict: 'blocked', match_rule: 'deny_out *', bytes_sent: 0, bytes_recv: 0, error_code: 'host_denied' },
+  ]);
+  // New rows of a known sandbox and secret reuse their refs; the id counter carries on.
+  events.insertBatch([requestRowFixture({ sandboxId: 'sb-1', secretId: 's1' }), requestRowFixture({ sandboxId: 'sb-9', secretId: 's9' })]);
+  assert.deepEqual(db.prepare('SELECT id, sandbox_ref, secret_ref FROM events WHERE id > 3').all(), [{ id: 4, sandbox_ref: 1, secret_ref: 1 }, { id: 5, sandbox_ref: 2, secret_ref: 2 }]);
+});
+
+test('the audit and network queries read through the view with the events indexes', (t) => {
+  const { db } = setup(t);
+  const plan = (sql: string) => (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all() as Array<{ detail: string }>).map((r) => r.detail).join('; ');
+  assert.match(plan(`SELECT id FROM event_rows WHERE kind_code = 0 AND secret_ref = (SELECT ref FROM audit_secrets WHERE id = 's1') AND id < 9 ORDER BY id DESC LIMIT 5`),
+    /SEARCH e USING (COVERING )?INDEX events_secret_requests/);
+  assert.match(plan(`SELECT id FROM event_rows WHERE sandbox_ref = (SELECT ref FROM audit_sandboxes WHERE id = 'sb') AND id < 9 ORDER BY id DESC LIMIT 5`),
+    /SEARCH e USING (COVERING )?INDEX events_sandbox/);
 });
