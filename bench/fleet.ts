@@ -110,10 +110,14 @@ try {
     const start = performance.now();
     await ok(api('DELETE', `/secrets/${name}`));
     deleteLatencies.push(...await Promise.all(sidecars.map(async (_, i) => {
+      let last = '';
       for (let tries = 0; tries < 1000; tries++) {
-        if ((await served(i)).reason === 'credential_revoked') return performance.now() - start;
+        const res = await served(i);
+        if (res.reason === 'credential_revoked') return performance.now() - start;
+        last = `${res.status} ${res.reason ?? ''}`;
         await new Promise((resolve) => setTimeout(resolve, 5));
       }
+      console.log(`  delete round ${round}, sidecar ${i}: still ${last}`);
       return Number.POSITIVE_INFINITY;
     })));
   }
@@ -121,8 +125,11 @@ try {
 
   // 3. Audit ingest: 4 concurrent shippers of 500-row batches for 5 s into one control plane.
   const shipper = new ControlClient({ controlUrl: `http://${fleet.control.ready.admin}`, token: bulk, keys, streamIdleMs: 60_000 });
-  const rowOf = (id: number) => [id, 'request', Date.now(), 'sb', 'bench', 'sec', FLEET_HOST, 'GET', '/path', 200, 200, 3, null, null, null, null, null, null, null];
-  if (rowOf(0).length !== 1 + INSERT_COLUMNS.length) throw new Error('row shape out of date');
+  const values: Record<string, unknown> = {
+    kind: 'request', sandbox_id: 'sb', sandbox_name: 'bench', secret_id: 'sec', host: FLEET_HOST, method: 'GET', path: '/path',
+    status: 200, upstream_status: 200, latency_ms: 3,
+  };
+  const rowOf = (id: number) => [id, ...INSERT_COLUMNS.map((c) => (c === 'ts' ? Date.now() : values[c] ?? null))];
   let nextId = 1;
   let shipped = 0;
   const ingestStart = performance.now();

@@ -113,6 +113,11 @@ test('a change through one replica reaches a change stream on the other (LISTEN/
   const ms = await seen(created.json.id);
   assert.ok(ms < 1_000, `${ms} ms`);
   assert.ok(!text.includes(other.json.id), 'another sidecar\'s sandbox is not announced to this one');
+  // Concurrent writes through both replicas: every change reaches the stream, none skipped by a
+  // seq that committed out of order.
+  const burst = await Promise.all(Array.from({ length: 12 }, (_, i) =>
+    api(i % 2, 'POST', '/sandboxes', { name: `burst-${i}`, secrets: {}, metadata: { credproxy_sidecar: 'listener' } })));
+  for (const created of burst) await seen(created.json.id);
   // Revoking the sidecar ends its stream.
   assert.equal((await api(0, 'DELETE', '/fleet/sidecars/listener')).status, 204);
   await seen('"kind":"sidecar"');

@@ -3,6 +3,9 @@ import type { PgClient } from './db.js';
 /** The NOTIFY channel every control-plane replica LISTENs on; the payload is the change's seq. */
 export const CHANGES_CHANNEL = 'credproxy_changes';
 
+/** Advisory lock key that orders appends to the change log ('cprc'). */
+const CHANGE_LOG_LOCK = 0x63707263;
+
 export type ChangeKind = 'sandbox' | 'secret' | 'sidecar';
 
 /** One row of the change log, as sidecars receive it. */
@@ -22,6 +25,10 @@ export interface ChangeRecord {
  * delivers the NOTIFY only when the transaction commits, so nobody hears of a rolled-back change.
  */
 export async function recordChange(client: PgClient, kind: ChangeKind, subjectId: string, sidecar: string | null, deleted = false): Promise<void> {
+  // Readers follow the log by `seq > last seen`, so seqs must become visible in order: without
+  // this lock a transaction holding seq 10 could commit after one holding 11, and 10 would be
+  // skipped for good. Held from here to the commit, which is the caller's next step.
+  await client.query('SELECT pg_advisory_xact_lock($1)', [CHANGE_LOG_LOCK]);
   await client.query(
     `WITH c AS (INSERT INTO changes (kind, subject_id, sidecar, deleted) VALUES ($1, $2, $3, $4) RETURNING seq)
      SELECT pg_notify('${CHANGES_CHANNEL}', seq::text) FROM c`,
