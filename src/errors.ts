@@ -84,6 +84,9 @@ export class ApiError extends Error {
   }
 }
 
+/** Codes of the errors that stop `credproxy serve` at start-up; the CLI prints the message and exits 2. */
+export const STARTUP_ERROR_CODES = ['config_invalid', 'listen_failed'] as const;
+
 /** A configuration value that cannot be used; the CLI prints the message and exits 2. */
 export class ConfigError extends Error {
   readonly code = 'config_invalid';
@@ -95,4 +98,44 @@ export class ConfigError extends Error {
     this.name = 'ConfigError';
     this.key = key;
   }
+}
+
+/** A listener that could not be bound; the CLI prints the message and exits 2. */
+export class ListenError extends Error {
+  readonly code = 'listen_failed';
+  /** The listen key at fault: `proxy.listen`, `admin.listen` or `metrics.listen`. */
+  readonly key: string;
+
+  /** `from` is where the address came from (a variable, the config file, the command line). */
+  constructor(key: string, address: string, cause: NodeJS.ErrnoException, from?: string) {
+    super(`${key} ${address}${from ? ` (from ${from})` : ''}: ${describeSystemError(cause)}`);
+    this.name = 'ListenError';
+    this.key = key;
+  }
+}
+
+/** What the operating system's error codes mean for whoever has to fix them. */
+const SYSTEM_ERRORS: Readonly<Record<string, string>> = {
+  EADDRINUSE: 'address already in use',
+  EADDRNOTAVAIL: 'address not available on this host',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  ENOENT: 'no such file or directory',
+  ENOTDIR: 'a parent path is not a directory',
+  EISDIR: 'is a directory',
+  EROFS: 'read-only file system',
+  ENOSPC: 'no space left on device',
+  ENOTFOUND: 'host name not found',
+  EAI_AGAIN: 'host name lookup failed (temporary DNS failure)',
+};
+
+/**
+ * A system error as a short phrase: `address already in use`. A privileged port gets the fix
+ * too, since EACCES on bind means exactly that.
+ */
+export function describeSystemError(err: NodeJS.ErrnoException): string {
+  const phrase = SYSTEM_ERRORS[err.code ?? ''];
+  if (phrase === undefined) return err.message;
+  if (err.code === 'EACCES' && err.syscall === 'listen') return `${phrase} (ports below 1024 need root or CAP_NET_BIND_SERVICE)`;
+  return phrase;
 }

@@ -1,12 +1,15 @@
 import type { AddressInfo } from 'node:net';
+import { basename, dirname } from 'node:path';
+import type { ConfigOrigins } from './config/load.js';
 import type { FrozenConfig } from './config/schema.js';
+import { ConfigError, describeSystemError, ListenError } from './errors.js';
 import { createLogger, type Logger } from './log/logger.js';
 import { ProxyEvents } from './proxy/events.js';
 import { ProxyServer } from './proxy/server.js';
-import { prepareProxyTls } from './tls/index.js';
+import { prepareProxyTls, readPemCertificates } from './tls/index.js';
 import { loadOrCreateMasterKey, SecretCipher } from './secrets/crypto.js';
 import { loadOrCreateApiKey } from './secrets/key-files.js';
-import { openStore } from './store/index.js';
+import { openStore, type Store } from './store/index.js';
 import { EventsRepository } from './store/events.js';
 import { RuleTable, StandInPolicy } from './rules/index.js';
 import { buildAdminApp } from './api/app.js';
@@ -18,7 +21,7 @@ import { createMetrics, subscribeMetrics } from './metrics/index.js';
 import { AuditQueue, startRetention, subscribeAudit, WorkerAuditSink } from './audit/index.js';
 
 export type { FrozenConfig } from './config/schema.js';
-export { loadConfig } from './config/load.js';
+export { loadConfig, resolveConfig, type ConfigOrigins } from './config/load.js';
 
 /** A running credproxy: both listeners bound, CA and state loaded. */
 export interface Daemon {
@@ -47,49 +50,74 @@ export interface DaemonOptions {
   observe?: boolean;
   /** Internal, for the benchmark: how often audit retention sweeps. Default 1 hour. */
   retentionIntervalMs?: number;
+  /** Where the configuration came from (resolveConfig): logged at start, named in listen errors. */
+  origins?: ConfigOrigins;
+  /**
+   * Aborting it before the ready line (SIGTERM during start-up) stops the start: whatever was
+   * opened is closed and createDaemon rejects with the signal's reason.
+   */
+  signal?: AbortSignal;
 }
 
 /**
  * Wires every boundary together; the only module that knows them all. Resolves once both
- * listeners accept connections, after writing the `ready` log line.
+ * listeners accept connections, after writing the `ready` log line. Start-up failures a person
+ * must fix (a path that cannot be used, an address that cannot be bound) reject with a
+ * ConfigError or ListenError naming the key.
  */
 export async function createDaemon(config: FrozenConfig, options: DaemonOptions = {}): Promise<Daemon> {
   const logger = options.logger ?? createLogger({ level: config.log.level });
-  const events = new ProxyEvents();
-  const { ca, bundlePath, certs } = await prepareProxyTls(config, { logger, onLookup: (result) => events.emit('certCache', result) });
+  const { signal, origins } = options;
+  if (origins) logOrigins(logger, origins);
+  /** Listeners, closed together first (the proxy drains its requests in flight). */
+  const listeners: Array<() => unknown> = [];
+  /** Everything else, closed one by one in the reverse order it was opened. */
+  const teardown: Array<() => unknown> = [];
 
-  const cipher = new SecretCipher(await loadOrCreateMasterKey(config));
-  const apiKey = await loadOrCreateApiKey(config);
-  const store = openStore({ dataDir: config.dataDir, cipher });
-
-  const rules = new RuleTable(store.ruleSource);
-  store.onChange((change) => rules.apply(change));
-  const policy = new StandInPolicy(rules, { requireAuth: config.proxy.requireAuth });
-
-  const eventRows = new EventsRepository(store.db);
-  // Audit rows are written on a worker thread with its own connection: the proxy's thread never waits on SQLite.
-  const auditSink = new WorkerAuditSink({ path: store.db.name, logger });
-  const queue = new AuditQueue(auditSink, { config, logger });
-  const observe = options.observe ?? true;
-  if (observe) subscribeAudit(events, queue);
-  const retention = startRetention(auditSink, { config, logger, intervalMs: options.retentionIntervalMs });
-  const metrics = createMetrics({ auditQueue: queue });
-  if (observe) subscribeMetrics(events, metrics);
-
-  let adminBound: AddressInfo | undefined;
-  const proxy = new ProxyServer({
-    config,
-    logger,
-    policy,
-    certs,
-    events,
-    protectedAddresses: () => (adminBound ? [adminBound] : []),
-  });
-
-  const closers: Array<() => unknown> = [];
   try {
-    const proxyBound = await proxy.listen();
-    closers.push(() => proxy.close());
+    const paths: ReadonlyArray<readonly [string, string]> = [['dataDir', config.dataDir], ['ca.cert', config.ca.cert], ['ca.key', config.ca.key]];
+    const events = new ProxyEvents();
+    const { ca, bundlePath, certs, cipher, apiKey } = await withPathKeys(paths, async () => ({
+      ...await prepareProxyTls(config, { logger, onLookup: (result) => events.emit('certCache', result) }),
+      cipher: new SecretCipher(await loadOrCreateMasterKey(config)),
+      apiKey: await loadOrCreateApiKey(config),
+    }));
+    if (config.upstream.caFile) await checkUpstreamRoots(config.upstream.caFile);
+    signal?.throwIfAborted();
+
+    const store = openStoreIn(config.dataDir, cipher);
+    teardown.push(() => store.close());
+    signal?.throwIfAborted();
+
+    const rules = new RuleTable(store.ruleSource);
+    store.onChange((change) => rules.apply(change));
+    const policy = new StandInPolicy(rules, { requireAuth: config.proxy.requireAuth });
+
+    const eventRows = new EventsRepository(store.db);
+    // Audit rows are written on a worker thread with its own connection: the proxy's thread never waits on SQLite.
+    const auditSink = new WorkerAuditSink({ path: store.db.name, logger });
+    teardown.push(() => auditSink.close());
+    const queue = new AuditQueue(auditSink, { config, logger });
+    teardown.push(() => queue.close());
+    const observe = options.observe ?? true;
+    if (observe) subscribeAudit(events, queue);
+    const retention = startRetention(auditSink, { config, logger, intervalMs: options.retentionIntervalMs });
+    teardown.push(() => retention.stop());
+    const metrics = createMetrics({ auditQueue: queue });
+    if (observe) subscribeMetrics(events, metrics);
+
+    let adminBound: AddressInfo | undefined;
+    const proxy = new ProxyServer({
+      config,
+      logger,
+      policy,
+      certs,
+      events,
+      protectedAddresses: () => (adminBound ? [adminBound] : []),
+    });
+
+    const proxyBound = await listening(config, origins, config.proxy.listen, () => proxy.listen());
+    listeners.push(() => proxy.close());
     const proxyAddress = formatAddress(proxyBound);
     const transparent = proxy.transparentAddresses();
     const transparentHttpsAddress = transparent.https && formatAddress(transparent.https);
@@ -114,11 +142,12 @@ export async function createDaemon(config: FrozenConfig, options: DaemonOptions 
       ],
     });
     const [adminHost, adminPort] = splitListen(config.admin.listen);
-    await app.listen({ host: adminHost, port: adminPort });
-    closers.unshift(() => app.close());
+    await listening(config, origins, config.admin.listen, () => app.listen({ host: adminHost, port: adminPort }));
+    listeners.push(() => app.close());
     adminBound = app.server.address() as AddressInfo;
     const adminAddress = formatAddress(adminBound);
     await auditSink.ready;
+    signal?.throwIfAborted();
 
     // The ready line is part of the contract, so it is written whatever log.level says.
     logger.child({}, { level: 'info' }).info({
@@ -144,11 +173,77 @@ export async function createDaemon(config: FrozenConfig, options: DaemonOptions 
 
   async function shutdown(): Promise<void> {
     // Listeners first (proxy drains in flight), then the audit rows those requests produced.
-    await Promise.allSettled(closers.map((close) => close()));
-    retention.stop();
-    queue.close();
-    await auditSink.close();
-    store.close();
+    await Promise.allSettled(listeners.map((close) => close()));
+    for (const close of teardown.splice(0).reverse()) await close();
+  }
+}
+
+/** One line saying which keys were set and where, and a warning for each value taken over. */
+function logOrigins(logger: Logger, origins: ConfigOrigins): void {
+  logger.info({ file: origins.file ?? null, from: Object.fromEntries(origins.keys) }, 'configuration');
+  for (const { key, by, over } of origins.overridden) {
+    logger.warn({ key, from: by, over }, `${key} from ${over} is overridden by ${by} (flags > environment > file)`);
+  }
+}
+
+/**
+ * Runs a start-up step that reads or writes the paths given; a system error on one of them
+ * becomes a ConfigError naming its key. A temporary file beside a target counts as the target.
+ */
+async function withPathKeys<T>(paths: ReadonlyArray<readonly [string, string]>, step: () => Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (typeof e?.code !== 'string' || typeof e.path !== 'string') throw err;
+    const at = e.path;
+    const owner = paths.find(([, path]) => at === path || (dirname(at) === dirname(path) && basename(at).startsWith(`.${basename(path)}.`)))
+      ?? paths.find(([, path]) => at === dirname(path) || at.startsWith(`${path}/`) || path.startsWith(`${at}/`));
+    if (owner === undefined) throw err;
+    // A temporary file of an atomic write stands for its directory.
+    const shown = /^\..*\.tmp$/.test(basename(at)) ? `write to ${dirname(at)}` : `use ${at}`;
+    throw new ConfigError(owner[0], `cannot ${shown}: ${describeSystemError(e)}`);
+  }
+}
+
+/** `upstream.caFile` must be readable and hold PEM certificates; found out at start, not on the first request. */
+async function checkUpstreamRoots(path: string): Promise<void> {
+  try {
+    await readPemCertificates(path);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new ConfigError('upstream.caFile', typeof e.code === 'string' ? `cannot read ${path}: ${describeSystemError(e)}` : e.message);
+  }
+}
+
+/** The database, or a ConfigError on dataDir when SQLite cannot open or write it. */
+function openStoreIn(dataDir: string, cipher: SecretCipher): Store {
+  try {
+    return openStore({ dataDir, cipher });
+  } catch (err) {
+    const e = err as { code?: unknown; message?: string };
+    if (typeof e.code === 'string' && e.code.startsWith('SQLITE_')) throw new ConfigError('dataDir', `cannot open the database in ${dataDir}: ${e.message}`);
+    throw err;
+  }
+}
+
+/** Config keys of listeners, in the order they are bound. */
+const LISTEN_KEYS = ['proxy.listen', 'transparent.https', 'transparent.http', 'admin.listen'] as const;
+
+/**
+ * Binds listeners; a bind failure becomes a ListenError naming the key, address and cause. The
+ * failing address is the error's `listen` (ProxyServer) or `fallback`.
+ */
+async function listening<T>(config: FrozenConfig, origins: ConfigOrigins | undefined, fallback: string, listen: () => Promise<T>): Promise<T> {
+  try {
+    return await listen();
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException & { listen?: string };
+    if (typeof e?.code !== 'string' || !['listen', 'bind', 'getaddrinfo'].includes(e.syscall ?? '')) throw err;
+    const address = e.listen ?? fallback;
+    const valueOf = (key: string): unknown => key.split('.').reduce<unknown>((node, part) => (node as Record<string, unknown>)?.[part], config);
+    const key = LISTEN_KEYS.find((k) => valueOf(k) === address) ?? 'proxy.listen';
+    throw new ListenError(key, address, e, origins?.keys.get(key));
   }
 }
 

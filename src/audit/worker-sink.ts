@@ -103,8 +103,9 @@ export class WorkerAuditSink implements AuditSink, RetentionTarget {
   #settled(reply: WriterReply): void {
     if (reply.op === 'ready') {
       // Once started, like the queue's timer, the writer alone never keeps the process alive;
-      // close() refs it again until everything is written.
-      this.#worker.unref();
+      // close() refs it again until everything is written. A close() that came first (a start-up
+      // that failed early) keeps its ref, or the process would exit before the writer is done.
+      if (this.#closing === undefined) this.#worker.unref();
       this.#started?.();
       return;
     }

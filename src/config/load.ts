@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../errors.js';
-import { CONFIG_SCHEMA, ENV_KEYS, type FrozenConfig } from './schema.js';
+import { CONFIG_SCHEMA, ENV_KEYS, type EnvKind, type FrozenConfig } from './schema.js';
 
 export interface ConfigSources {
   /** Explicit config file (--config or CREDPROXY_CONFIG); must exist. */
@@ -17,28 +17,55 @@ export interface ConfigSources {
 
 type Tree = Record<string, unknown>;
 
+/** Where the configuration came from, for the start-up log; never a value. */
+export interface ConfigOrigins {
+  /** The config file read, if any (absolute). */
+  readonly file: string | undefined;
+  /** Dotted key → the file path, `CREDPROXY_*` variable or `command line` that set it last. */
+  readonly keys: ReadonlyMap<string, string>;
+  /**
+   * A key a later source took over from an earlier one that had set it to something other than
+   * the built-in default, e.g. a variable of the image overriding the mounted config file.
+   */
+  readonly overridden: ReadonlyArray<{ readonly key: string; readonly by: string; readonly over: string }>;
+}
+
 /**
  * The one merge: built-in defaults ← config file ← CREDPROXY_* env ← flags, then validate and
  * deep-freeze. Throws ConfigError naming the key (and where its value came from).
  */
 export function loadConfig(sources: ConfigSources = {}): FrozenConfig {
+  return resolveConfig(sources).config;
+}
+
+/** loadConfig, also saying where each key's value came from. */
+export function resolveConfig(sources: ConfigSources = {}): { config: FrozenConfig; origins: ConfigOrigins } {
   const cwd = sources.cwd ?? process.cwd();
   const env = sources.env ?? process.env;
   const origin = new Map<string, string>();
+  const set = new Map<string, { value: unknown; from: string }>();
+  const overridden: Array<{ key: string; by: string; over: string }> = [];
   const merged: Tree = {};
+  const put = (key: string, value: unknown, from: string): void => {
+    const before = set.get(key);
+    if (before !== undefined && !isBuiltInDefault(key, before.value)) overridden.push({ key, by: from, over: before.from });
+    set.set(key, { value, from });
+    setPath(merged, key, value, origin, from);
+  };
 
-  const file = sources.file ?? env.CREDPROXY_CONFIG ?? defaultFile(cwd);
+  const fileOption = sources.file ?? env.CREDPROXY_CONFIG ?? defaultFile(cwd);
+  const file = fileOption === undefined ? undefined : resolve(cwd, fileOption);
   if (file) {
-    const fromFile = readConfigFile(resolve(cwd, file));
-    for (const [key, value] of flatten(fromFile)) setPath(merged, key, value, origin, `${file}`);
+    const fromFile = readConfigFile(file);
+    for (const [key, value] of flatten(fromFile)) put(key, value, file);
   }
   for (const { env: name, key, kind } of ENV_KEYS) {
     const text = env[name];
     if (text === undefined || text === '') continue;
-    setPath(merged, key, fromEnvText(text, kind, name, key), origin, name);
+    put(key, fromEnvText(text, kind, name, key), name);
   }
   for (const [key, value] of Object.entries(sources.flags ?? {})) {
-    if (value !== undefined) setPath(merged, key, value, origin, 'command line');
+    if (value !== undefined) put(key, value, 'command line');
   }
 
   const result = CONFIG_SCHEMA.safeParse(merged);
@@ -56,7 +83,16 @@ export function loadConfig(sources: ConfigSources = {}): FrozenConfig {
   config.ca.cert = resolve(cwd, config.ca.cert);
   config.ca.key = resolve(cwd, config.ca.key);
   if (config.upstream.caFile) config.upstream.caFile = resolve(cwd, config.upstream.caFile);
-  return deepFreeze(config);
+  return { config: deepFreeze(config), origins: { file, keys: origin, overridden } };
+}
+
+const BUILT_IN_DEFAULTS = CONFIG_SCHEMA.parse({});
+
+/** True when `value` is what the key holds with no configuration at all (default.yaml's values). */
+function isBuiltInDefault(key: string, value: unknown): boolean {
+  let node: unknown = BUILT_IN_DEFAULTS;
+  for (const part of key.split('.')) node = (node as Tree | undefined)?.[part];
+  return JSON.stringify(node) === JSON.stringify(value);
 }
 
 function defaultFile(cwd: string): string | undefined {
@@ -82,7 +118,7 @@ function readConfigFile(path: string): Tree {
   return parsed as Tree;
 }
 
-function fromEnvText(text: string, kind: 'string' | 'boolean' | 'int' | 'list', name: string, key: string): unknown {
+function fromEnvText(text: string, kind: EnvKind, name: string, key: string): unknown {
   switch (kind) {
     case 'string':
       return text;

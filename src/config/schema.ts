@@ -101,8 +101,12 @@ export const CONFIG_SCHEMA = z
         resolve: z.array(resolveEntry).default([]),
         /** Upstream TCP+TLS connect timeout (504 upstream_timeout). Default 10000. */
         connectTimeoutMs: positiveMs.default(10_000),
-        /** Wait for upstream response headers (504 upstream_timeout). Default 30000. */
-        headersTimeoutMs: positiveMs.default(30_000),
+        /**
+         * Wait for upstream response headers (504 upstream_timeout). Default 600000 (10 min): a
+         * non-streaming LLM call sends its headers only with the whole answer, and the official
+         * SDKs wait up to 10 minutes for it.
+         */
+        headersTimeoutMs: positiveMs.default(600_000),
         /** Longest silence inside an upstream response body. Default 300000. */
         bodyTimeoutMs: positiveMs.default(300_000),
       })
@@ -151,26 +155,54 @@ export type Config = z.output<typeof CONFIG_SCHEMA>;
 export type DeepReadonly<T> = { readonly [K in keyof T]: T[K] extends object ? DeepReadonly<T[K]> : T[K] };
 export type FrozenConfig = DeepReadonly<Config>;
 
-/** Environment variables and the config key each one sets, with how its text becomes a value. */
-export const ENV_KEYS: ReadonlyArray<{ env: string; key: string; kind: 'string' | 'boolean' | 'int' | 'list' }> = [
-  { env: 'CREDPROXY_PROXY_LISTEN', key: 'proxy.listen', kind: 'string' },
-  { env: 'CREDPROXY_ADMIN_LISTEN', key: 'admin.listen', kind: 'string' },
-  { env: 'CREDPROXY_TRANSPARENT_HTTPS', key: 'transparent.https', kind: 'string' },
-  { env: 'CREDPROXY_TRANSPARENT_HTTP', key: 'transparent.http', kind: 'string' },
-  { env: 'CREDPROXY_TRANSPARENT_SANDBOX', key: 'transparent.sandbox', kind: 'string' },
-  { env: 'CREDPROXY_API_KEY', key: 'admin.apiKey', kind: 'string' },
-  { env: 'CREDPROXY_DATA_DIR', key: 'dataDir', kind: 'string' },
-  { env: 'CREDPROXY_CA_CERT', key: 'ca.cert', kind: 'string' },
-  { env: 'CREDPROXY_CA_KEY', key: 'ca.key', kind: 'string' },
-  { env: 'CREDPROXY_MASTER_KEY', key: 'masterKey', kind: 'string' },
-  { env: 'CREDPROXY_UPSTREAM_CA', key: 'upstream.caFile', kind: 'string' },
-  { env: 'CREDPROXY_RESOLVE', key: 'upstream.resolve', kind: 'list' },
-  { env: 'CREDPROXY_ALLOW_PRIVATE', key: 'egress.allowPrivateNetworks', kind: 'boolean' },
-  { env: 'CREDPROXY_REQUIRE_PROXY_AUTH', key: 'proxy.requireAuth', kind: 'boolean' },
-  { env: 'CREDPROXY_LOG_LEVEL', key: 'log.level', kind: 'string' },
-  { env: 'CREDPROXY_SANDBOX_PROXY_URL', key: 'sandbox.proxyUrl', kind: 'string' },
-  { env: 'CREDPROXY_SANDBOX_CA_PATH', key: 'sandbox.caPath', kind: 'string' },
-  { env: 'CREDPROXY_METRICS_AUTH', key: 'admin.metricsAuth', kind: 'boolean' },
-  { env: 'CREDPROXY_AUDIT_RETENTION_DAYS', key: 'audit.retentionDays', kind: 'int' },
-  ...FLEET_ENV_KEYS,
-];
+/** How an environment variable's text becomes a value. */
+export type EnvKind = 'string' | 'boolean' | 'int' | 'list';
+
+export interface EnvKey {
+  readonly env: string;
+  /** Dotted config key. */
+  readonly key: string;
+  readonly kind: EnvKind;
+}
+
+/**
+ * Keys whose variable was named before names were derived (CONTRACT §2, and fleet mode's); every
+ * other key's variable is `CREDPROXY_` + its dotted path in SCREAMING_SNAKE
+ * (`proxy.idleTimeoutMs` → `CREDPROXY_PROXY_IDLE_TIMEOUT_MS`). One variable per key.
+ */
+const NAMED_ENV: Readonly<Record<string, string>> = {
+  'admin.apiKey': 'CREDPROXY_API_KEY',
+  'admin.metricsAuth': 'CREDPROXY_METRICS_AUTH',
+  'upstream.caFile': 'CREDPROXY_UPSTREAM_CA',
+  'upstream.resolve': 'CREDPROXY_RESOLVE',
+  'egress.allowPrivateNetworks': 'CREDPROXY_ALLOW_PRIVATE',
+  'proxy.requireAuth': 'CREDPROXY_REQUIRE_PROXY_AUTH',
+  ...Object.fromEntries(FLEET_ENV_KEYS.map(({ key, env }) => [key, env])),
+};
+
+/** `proxy.idleTimeoutMs` → `CREDPROXY_PROXY_IDLE_TIMEOUT_MS`. */
+export function derivedEnvName(key: string): string {
+  return `CREDPROXY_${key.split('.').map((part) => part.replace(/([a-z0-9])([A-Z])/g, '$1_$2')).join('_').toUpperCase()}`;
+}
+
+interface ZodDefLike {
+  readonly type: string;
+  readonly innerType?: { readonly _zod: { readonly def: ZodDefLike } };
+  readonly shape?: Readonly<Record<string, { readonly _zod: { readonly def: ZodDefLike } }>>;
+}
+
+const KIND_OF_TYPE: Readonly<Record<string, EnvKind>> = { string: 'string', enum: 'string', boolean: 'boolean', number: 'int', array: 'list' };
+
+/** Every leaf of the schema with its variable, read from the schema itself so no key is left out. */
+function envKeysOf(def: ZodDefLike, prefix = ''): EnvKey[] {
+  while (def.innerType) def = def.innerType._zod.def;
+  if (def.type === 'object' && def.shape) {
+    return Object.entries(def.shape).flatMap(([name, child]) => envKeysOf(child._zod.def, prefix ? `${prefix}.${name}` : name));
+  }
+  const kind = KIND_OF_TYPE[def.type];
+  if (kind === undefined) throw new Error(`config key ${prefix}: no environment form for a ${def.type}; add one to KIND_OF_TYPE`);
+  return [{ env: NAMED_ENV[prefix] ?? derivedEnvName(prefix), key: prefix, kind }];
+}
+
+/** Environment variables and the config key each one sets: every key of CONFIG_SCHEMA. */
+export const ENV_KEYS: readonly EnvKey[] = envKeysOf(CONFIG_SCHEMA._zod.def as unknown as ZodDefLike);

@@ -181,7 +181,8 @@ export class ProxyServer {
    */
   async listen(): Promise<AddressInfo> {
     for (const listener of this.#listeners) {
-      listener.address = await bind(listener.server, listener.listen);
+      // The address goes with a bind failure, so the daemon can name the key that set it.
+      listener.address = await bind(listener.server, listener.listen).catch((err: Error) => { throw Object.assign(err, { listen: listener.listen }); });
       const { address, port } = listener.address;
       this.#logger.info({ address: `${address}:${port}` }, `${listener.name} listening`);
     }
@@ -211,6 +212,8 @@ export class ProxyServer {
   }
 
   async #drain(): Promise<void> {
+    const started = Date.now();
+    const inFlight = this.#requestsInFlight();
     this.#draining = true;
     const listenerClosed = Promise.all(this.#listeners.map(({ server }) => new Promise<void>((resolve) => server.close(() => resolve()))));
     const drained = new Promise<void>((resolve) => {
@@ -224,10 +227,18 @@ export class ProxyServer {
     });
     await Promise.race([drained, timedOut]);
     clearTimeout(timer);
+    const cut = this.#requestsInFlight();
+    this.#logger.info({ requests: inFlight, completed: inFlight - cut, cut, ms: Date.now() - started }, 'drained');
     for (const connection of this.#connections) connection.raw.destroy();
     await listenerClosed;
     this.#inner.close(() => undefined); // stops its headers-timeout sweep; it has no listener to close
     await this.#plane.upstream.close();
+  }
+
+  #requestsInFlight(): number {
+    let count = 0;
+    for (const connection of this.#connections) count += connection.active;
+    return count;
   }
 
   #track(socket: Socket, transparent = false): ClientConnection {

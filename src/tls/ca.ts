@@ -1,7 +1,7 @@
 import { X509Certificate, createPrivateKey, generateKeyPair, randomBytes, type KeyObject } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { promisify } from 'node:util';
-import { ConfigError } from '../errors.js';
+import { ConfigError, describeSystemError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { writeFileAtomic } from './atomic-write.js';
 import { buildCertificate, describeIssuer, describeSubjectKey, keyIdentifierExtensions, signatureAlgorithmFor } from './x509.js';
@@ -127,9 +127,8 @@ async function readOptional(path: string, key: 'ca.cert' | 'ca.key'): Promise<st
   try {
     return await readFile(path, 'utf8');
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return undefined;
-    throw new ConfigError(key, `cannot read ${path} (${code ?? 'unknown error'}); check the path and its permissions`);
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new ConfigError(key, `cannot read ${path}: ${describeSystemError(err as NodeJS.ErrnoException)}`);
   }
 }
 

@@ -2,3 +2,4 @@ export { loadOrCreateCa, type CertificateAuthority, type LoadCaOptions } from '.
 export { writeCaBundle } from './ca-bundle.js';
 export { LeafCertStore, type CertLookupResult, type LeafCertStoreOptions } from './leaf-certs.js';
 export { prepareProxyTls, type ProxyTls } from './proxy-tls.js';
+export { readPemCertificates } from './trust-roots.js';

@@ -22,7 +22,8 @@ const AUDIT_WRITER = `${ROOT}src/audit/writer-worker.ts`;
 
 let bundled: Promise<string> | undefined;
 
-function bundle(): Promise<string> {
+/** The CLI bundle's path (built on first use), for tests that run it through a shell. */
+export function bundle(): Promise<string> {
   bundled ??= (async () => {
     const dir = `${ROOT}node_modules/.credproxy-cli-${process.pid}-${randomBytes(4).toString('hex')}`;
     process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
@@ -52,6 +53,8 @@ export interface RunCliOptions {
   input?: string;
   /** Kill after this long (default 20 s) so a hung command fails the test instead of blocking it. */
   timeoutMs?: number;
+  /** Run as this user (root only), e.g. to see what a non-root daemon is refused. */
+  uid?: number;
 }
 
 export async function runCli(args: readonly string[], options: RunCliOptions = {}): Promise<CliResult> {
@@ -61,6 +64,7 @@ export async function runCli(args: readonly string[], options: RunCliOptions = {
       cwd: options.cwd,
       env: { PATH: process.env.PATH, HOME: process.env.HOME, ...options.env },
       stdio: ['pipe', 'pipe', 'pipe'],
+      ...(options.uid === undefined ? {} : { uid: options.uid, gid: options.uid }),
     });
     let stdout = '';
     let stderr = '';

@@ -1,24 +1,16 @@
 import type { Command } from 'commander';
-import { loadConfig } from '../../config/load.js';
-import { startRole } from '../../roles.js';
-import { createLogger } from '../../log/logger.js';
+import { STARTUP_ERROR_CODES } from '../../errors.js';
+import { EXIT_FAILURE, EXIT_USAGE } from '../cli-error.js';
+import type { ServeFlags } from '../serve-daemon.js';
 
-interface ServeFlags {
-  config?: string;
-  proxyListen?: string;
-  adminListen?: string;
-  transparentHttps?: string;
-  transparentHttp?: string;
-  transparentSandbox?: string;
-  dataDir?: string;
-  resolve?: string[];
-  logLevel?: string;
-  role?: string;
-  controlUrl?: string;
-  sidecarToken?: string;
-}
+/** Start-up errors a person fixes in the configuration or environment: exit 2 (docs/errors.md). */
+const USAGE_CODES: ReadonlySet<string> = new Set(STARTUP_ERROR_CODES);
 
-/** `credproxy serve`: run both listeners until SIGTERM/SIGINT. Config errors exit 2. */
+/**
+ * `credproxy serve`: run both listeners until SIGTERM/SIGINT. Registered with every other
+ * command (so `credproxy serv` is told about it), while the daemon itself (fastify, node-forge,
+ * SQLite: about 1 s of start-up) is loaded only when serve runs.
+ */
 export function registerServeCommand(program: Command): void {
   program
     .command('serve')
@@ -37,50 +29,15 @@ export function registerServeCommand(program: Command): void {
     .option('--sidecar-token <token>', 'sidecar: its token from POST /fleet/sidecars (prefer env CREDPROXY_SIDECAR_TOKEN)')
     .action(async (flags: ServeFlags) => {
       try {
-        await serve(flags);
+        const { runServe } = await import('../serve-daemon.js');
+        await runServe(flags);
       } catch (err) {
-        // One line a person can act on: ConfigError already names the key.
+        // One line a person can act on: ConfigError and ListenError already name the key.
         const error = err as Error & { code?: string };
         process.stderr.write(`credproxy: ${error.message}\n`);
-        process.exit(error.code === 'config_invalid' ? 2 : 1);
+        process.exit(USAGE_CODES.has(error.code ?? '') ? EXIT_USAGE : EXIT_FAILURE);
       }
     });
-}
-
-async function serve(flags: ServeFlags): Promise<void> {
-  const config = loadConfig({
-    file: flags.config,
-    flags: {
-      'proxy.listen': flags.proxyListen,
-      'admin.listen': flags.adminListen,
-      'transparent.https': flags.transparentHttps,
-      'transparent.http': flags.transparentHttp,
-      'transparent.sandbox': flags.transparentSandbox,
-      dataDir: flags.dataDir,
-      'upstream.resolve': flags.resolve,
-      'log.level': flags.logLevel,
-      'fleet.role': flags.role,
-      'fleet.controlUrl': flags.controlUrl,
-      'fleet.sidecarToken': flags.sidecarToken,
-    },
-  });
-  const logger = createLogger({ level: config.log.level });
-  const daemon = await startRole(config, { logger });
-  let stopping = false;
-  const stop = (signal: NodeJS.Signals) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'stopping');
-    daemon.close().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        logger.error({ err: (err as Error).message }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig } from '../../../src/config/load.js';
+import { loadConfig, resolveConfig } from '../../../src/config/load.js';
+import { ENV_KEYS } from '../../../src/config/schema.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'credproxy-config-'));
 
@@ -36,6 +37,33 @@ test('flags override env, env overrides the file, the file overrides defaults', 
   assert.equal(config.admin.listen, '127.0.0.1:2002');
   assert.equal(config.log.level, 'error');
   assert.equal(config.audit.retentionDays, 3);
+});
+
+test('resolveConfig says where each key came from, and which values of the file were taken over', () => {
+  const dir = tmp();
+  const file = join(dir, 'c.yaml');
+  // proxy.listen differs from the default in the file: overriding it is worth a warning; the
+  // file's log.level equals the default, so the variable overriding it is not.
+  writeFileSync(file, 'proxy:\n  listen: 127.0.0.1:1001\nlog:\n  level: info\n');
+  const { origins } = resolveConfig({
+    file, cwd: dir, env: { CREDPROXY_PROXY_LISTEN: '0.0.0.0:8080', CREDPROXY_LOG_LEVEL: 'debug' }, flags: { dataDir: 'state' },
+  });
+  assert.equal(origins.file, file);
+  assert.deepEqual(Object.fromEntries(origins.keys), {
+    'proxy.listen': 'CREDPROXY_PROXY_LISTEN', 'log.level': 'CREDPROXY_LOG_LEVEL', dataDir: 'command line',
+  });
+  assert.deepEqual(origins.overridden, [{ key: 'proxy.listen', by: 'CREDPROXY_PROXY_LISTEN', over: file }]);
+});
+
+test('every tuning key can be set from the environment, with its type', () => {
+  const env = Object.fromEntries(ENV_KEYS.filter((k) => k.kind === 'int').map((k) => [k.env, '4096']));
+  const config = loadConfig({ cwd: tmp(), env: { ...env, CREDPROXY_AUDIT_RETENTION_DAYS: '30', CREDPROXY_AUDIT_FLUSH_INTERVAL_MS: '500' } });
+  assert.equal(config.proxy.idleTimeoutMs, 4096);
+  assert.equal(config.upstream.headersTimeoutMs, 4096);
+  assert.equal(config.audit.queueSize, 4096);
+  assert.equal(config.audit.flushIntervalMs, 500);
+  assert.throws(() => loadConfig({ cwd: tmp(), env: { CREDPROXY_PROXY_DRAIN_TIMEOUT_MS: 'soon' } }),
+    /proxy\.drainTimeoutMs: expected a whole number \(from CREDPROXY_PROXY_DRAIN_TIMEOUT_MS="soon"\)/);
 });
 
 test('CREDPROXY_CONFIG names the file when no flag does', () => {

@@ -1,0 +1,70 @@
+import { resolveConfig } from '../config/load.js';
+import { createLogger } from '../log/logger.js';
+import { startRole } from '../roles.js';
+
+export interface ServeFlags {
+  config?: string;
+  proxyListen?: string;
+  adminListen?: string;
+  transparentHttps?: string;
+  transparentHttp?: string;
+  transparentSandbox?: string;
+  dataDir?: string;
+  resolve?: string[];
+  logLevel?: string;
+  role?: string;
+  controlUrl?: string;
+  sidecarToken?: string;
+}
+
+/**
+ * Runs the daemon until SIGTERM/SIGINT, then drains and exits 0. A signal during start-up
+ * (before the ready line) stops the start, closes what was opened and exits 0 too.
+ */
+export async function runServe(flags: ServeFlags): Promise<void> {
+  const { config, origins } = resolveConfig({
+    file: flags.config,
+    flags: {
+      'proxy.listen': flags.proxyListen,
+      'admin.listen': flags.adminListen,
+      'transparent.https': flags.transparentHttps,
+      'transparent.http': flags.transparentHttp,
+      'transparent.sandbox': flags.transparentSandbox,
+      dataDir: flags.dataDir,
+      'upstream.resolve': flags.resolve,
+      'log.level': flags.logLevel,
+      'fleet.role': flags.role,
+      'fleet.controlUrl': flags.controlUrl,
+      'fleet.sidecarToken': flags.sidecarToken,
+    },
+  });
+  const logger = createLogger({ level: config.log.level });
+  const starting = new AbortController();
+  let daemon: { close(): Promise<void> } | undefined;
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'stopping');
+    if (daemon === undefined) {
+      starting.abort();
+      return;
+    }
+    daemon.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err: (err as Error).message }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  try {
+    daemon = await startRole(config, { logger, origins, signal: starting.signal });
+  } catch (err) {
+    if (!starting.signal.aborted) throw err;
+    logger.info('stopped before ready');
+    process.exit(0);
+  }
+}
