@@ -26,9 +26,22 @@ export function withConnection(command: Command): Command {
  * `requireKey: false` is for routes that need none (`/ca.pem`).
  */
 export function connect(flags: ConnectionFlags, options: { requireKey?: boolean; env?: NodeJS.ProcessEnv } = {}): CredproxyClient {
+  checkUrl(flags.url);
   const env = options.env ?? process.env;
   const apiKey = env.CREDPROXY_API_KEY || readKeyFile(flags.dataDir, options.requireKey ?? true);
   return new CredproxyClient({ url: flags.url, apiKey });
+}
+
+/** `--url 127.0.0.1:8081` would otherwise fail later, as an invalid URL or a `127.0.0.1:` scheme. */
+function checkUrl(url: string): void {
+  let protocol: string | undefined;
+  try {
+    protocol = new URL(url).protocol;
+  } catch {
+    protocol = undefined;
+  }
+  if (protocol === 'http:' || protocol === 'https:') return;
+  throw usageError(`--url ${JSON.stringify(url)} is not an http:// URL; try --url http://${url.replace(/^[a-z]+:\/\//i, '')}`);
 }
 
 function readKeyFile(dataDir: string, required: boolean): string {

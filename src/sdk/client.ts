@@ -173,14 +173,41 @@ export class CredproxyClient {
     try {
       response = await this.#fetch(url, { method, headers, body });
     } catch (err) {
-      const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
-      throw new RequestError(0, 'network_error', `cannot reach the admin API at ${this.#base}: ${cause}`);
+      throw new RequestError(0, 'network_error', unreachable(this.#base, err));
     }
     const text = await response.text();
+    // Every response the proxy listener makes itself carries this header; the admin API's never do.
+    if (response.headers.get('x-credproxy-error') === 'true') {
+      throw new RequestError(response.status, 'not_admin_api', `${this.#base} is credproxy's proxy listener, not its admin API: use the admin address (port 8081 by default, the "admin" field of the ready line)`);
+    }
     if (!response.ok) throw RequestError.fromResponse(response.status, parseJson(text));
     if (options.text) return text as T;
     if (text === '') return undefined as T;
     return parseJson(text) as T;
+  }
+}
+
+/** Why fetch could not get a response, as something to do about it. */
+function unreachable(base: string, err: unknown): string {
+  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+  const code = cause?.code ?? '';
+  switch (code) {
+    case 'ECONNREFUSED':
+      return `connection refused — is credproxy serve running at ${base}? (set --url or CREDPROXY_URL to its admin address)`;
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return `cannot resolve the host of ${base} (${code}); check --url or CREDPROXY_URL`;
+    case 'ECONNRESET':
+    case 'UND_ERR_SOCKET':
+      return `${base} closed the connection without answering; is it credproxy's admin API, over http:// (not https://)?`;
+    case 'EPROTO':
+    case 'ERR_SSL_WRONG_VERSION_NUMBER':
+      return `TLS to ${base} failed: the admin API speaks plain http://, not https://`;
+    case 'UND_ERR_CONNECT_TIMEOUT':
+    case 'ETIMEDOUT':
+      return `timed out connecting to ${base}; check --url or CREDPROXY_URL and that nothing filters the port`;
+    default:
+      return `cannot reach the admin API at ${base}: ${code || cause?.message || (err as Error).message}`;
   }
 }
 

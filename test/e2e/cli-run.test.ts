@@ -189,6 +189,10 @@ test('env prints shell-ready lines; ca prints the PEM', async () => {
   // A POSIX shell reads the lines back to the exact values.
   const shell = execFileSync('sh', ['-c', 'eval "$(cat)"; printf "%s|%s" "$GREETING" "$HTTPS_PROXY"'], { input: envOut.stdout, encoding: 'utf8' });
   assert.equal(shell, `it's a $test|${sandbox.json.env.HTTPS_PROXY}`);
+  // …and hands them to the processes it starts: the last line exports every variable.
+  assert.equal(envOut.stdout.trim().split('\n').at(-1), `export ${Object.keys(sandbox.json.env).join(' ')}`);
+  const child = execFileSync('sh', ['-c', 'eval "$(cat)"; sh -c \'printf "%s|%s" "$GREETING" "$HTTPS_PROXY"\''], { input: envOut.stdout, encoding: 'utf8' });
+  assert.equal(child, `it's a $test|${sandbox.json.env.HTTPS_PROXY}`);
 
   const pem = await d.api('GET', '/ca.pem');
   assert.equal(ca.code, 0, ca.stderr);

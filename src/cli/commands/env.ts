@@ -10,7 +10,7 @@ const SHELL_SAFE = /^[A-Za-z0-9_@%+=:,./-]+$/;
 /** `credproxy env <sandbox-id>`: the sandbox's environment as shell-ready KEY=VALUE lines. */
 export function registerEnvCommand(program: Command): void {
   withConnection(program.command('env'))
-    .description("print a sandbox's environment as KEY=VALUE lines (eval-able by a POSIX shell)")
+    .description("print a sandbox's environment as KEY=VALUE lines, then one `export` line: eval \"$(credproxy env ID)\" sets them for child processes")
     .argument('<sandbox-id>', 'sandbox id')
     .option('--export', 'prefix each line with `export `')
     .option('--json', 'print JSON')
@@ -24,7 +24,11 @@ export function registerEnvCommand(program: Command): void {
         return;
       }
       const prefix = flags.export ? 'export ' : '';
-      for (const [key, value] of Object.entries(sandbox.env)) out.line(`${prefix}${key}=${shellQuote(value)}`);
+      const keys = Object.keys(sandbox.env);
+      for (const key of keys) out.line(`${prefix}${key}=${shellQuote(sandbox.env[key]!)}`);
+      // Every variable line stays KEY=VALUE (CONTRACT §2); this last line makes `eval "$(credproxy env ID)"`
+      // hand them to child processes too, as ssh-agent's output does.
+      if (!flags.export && keys.length > 0) out.line(`export ${keys.join(' ')}`);
     }));
 }
 
