@@ -30,6 +30,9 @@ function report(out: Output, err: unknown): number {
       out.note('Set CREDPROXY_API_KEY, or point --data-dir at the daemon\'s data directory.');
     } else {
       out.error(describe(err));
+      if (err.code === 'network_error' || err.code === 'not_admin_api') {
+        out.note('Point --url (or CREDPROXY_URL) at the admin listener: the "admin" address in serve\'s ready line.');
+      }
     }
     return EXIT_FAILURE;
   }

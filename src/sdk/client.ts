@@ -193,10 +193,10 @@ function unreachable(base: string, err: unknown): string {
   const code = cause?.code ?? '';
   switch (code) {
     case 'ECONNREFUSED':
-      return `connection refused — is credproxy serve running at ${base}? (set --url or CREDPROXY_URL to its admin address)`;
+      return `connection refused — is credproxy serve running at ${base}?`;
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
-      return `cannot resolve the host of ${base} (${code}); check --url or CREDPROXY_URL`;
+      return `cannot resolve the host of ${base} (${code})`;
     case 'ECONNRESET':
     case 'UND_ERR_SOCKET':
       return `${base} closed the connection without answering; is it credproxy's admin API, over http:// (not https://)?`;
@@ -205,7 +205,7 @@ function unreachable(base: string, err: unknown): string {
       return `TLS to ${base} failed: the admin API speaks plain http://, not https://`;
     case 'UND_ERR_CONNECT_TIMEOUT':
     case 'ETIMEDOUT':
-      return `timed out connecting to ${base}; check --url or CREDPROXY_URL and that nothing filters the port`;
+      return `timed out connecting to ${base}: is that the admin address, and does nothing filter the port?`;
     default:
       return `cannot reach the admin API at ${base}: ${code || cause?.message || (err as Error).message}`;
   }

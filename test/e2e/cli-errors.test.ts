@@ -48,7 +48,8 @@ test('nothing listening at the admin URL: says so and what to check, exit 1', as
   const url = `http://127.0.0.1:${await closedPort()}`;
   const result = await runCli(['sandboxes', 'list', '--url', url], { env: { CREDPROXY_API_KEY: 'k'.repeat(20) } });
   assert.equal(result.code, 1);
-  assert.equal(result.stderr, `✗ connection refused — is credproxy serve running at ${url}? (set --url or CREDPROXY_URL to its admin address)\n`);
+  assert.equal(result.stderr, `✗ connection refused — is credproxy serve running at ${url}?\n`
+    + 'Point --url (or CREDPROXY_URL) at the admin listener: the "admin" address in serve\'s ready line.\n');
 });
 
 test('the proxy port given instead of the admin port: says which listener it reached', async () => {

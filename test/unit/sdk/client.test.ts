@@ -62,7 +62,7 @@ test('network failures are RequestError network_error without the API key', asyn
   await assert.rejects(client.listAgents(), (err: RequestError) => {
     assert.equal(err.status, 0);
     assert.equal(err.code, 'network_error');
-    assert.equal(err.message, 'cannot reach the admin API at http://127.0.0.1:9: ECONNREFUSED');
+    assert.equal(err.message, 'connection refused — is credproxy serve running at http://127.0.0.1:9?');
     assert.ok(!JSON.stringify({ ...err, message: err.message, stack: err.stack }).includes(KEY));
     return true;
   });
