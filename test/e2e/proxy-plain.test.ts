@@ -78,9 +78,10 @@ test('close() lets a request in flight finish, then stops', async () => {
   });
   const agent = proxyAgent(own.port, own.pki.ca.certPem);
   try {
+    const seen = tlsUpstream.requests;
     const pending = request('https://slow.example.test/slow-headers?ms=400', { dispatcher: agent });
-    await eventually(() => own.tunnels.length > 0);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // In flight means the upstream has it: a fixed pause lost the race on a loaded machine.
+    await eventually(() => tlsUpstream.requests > seen, 10_000);
     const closing = own.close();
     const res = await pending;
     assert.equal(res.statusCode, 200);

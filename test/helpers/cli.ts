@@ -30,6 +30,9 @@ export function bundle(): Promise<string> {
     await build({
       entryPoints: { main: MAIN, 'writer-worker': AUDIT_WRITER },
       outdir: dir, bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', logLevel: 'error',
+      // Split, the daemon stays a chunk that only `serve` imports, as with the real build: a command that
+      // talks to the admin API starts in 0.4 s instead of 1.25 s (ten `--help` runs, loaded 2-core box).
+      splitting: true,
     });
     // Both outputs are ES modules; without this, Node would load a `.js` under node_modules as CommonJS.
     writeFileSync(`${dir}/package.json`, '{ "type": "module" }\n');
