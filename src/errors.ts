@@ -19,6 +19,7 @@ export const REJECTIONS = {
   upstream_tls_error: { status: 502, hint: 'The upstream\'s TLS certificate did not verify; add its CA with upstream.caFile if it is private.' },
   upstream_timeout: { status: 504, hint: 'The upstream did not connect or answer in time.' },
   policy_unavailable: { status: 503, hint: 'This sidecar cannot reach its control plane and its policy bundle is older than fleet.maxBundleAgeMs; check fleet.controlUrl and the control plane.' },
+  upstream_encoding_unsupported: { status: 502, hint: 'The upstream answered in a content or transfer coding credproxy cannot decode, so echoes of the injected credential could not be removed and the response was withheld.' },
   inject_error: { status: 502, hint: 'The credential could not be placed in the request (e.g. it contains CR/LF); fix the secret\'s value or auth config.' },
   bad_request: { status: 400, hint: 'The request could not be parsed as HTTP/1.1.' },
 } as const;

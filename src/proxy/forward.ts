@@ -11,7 +11,6 @@ import { RequestRecord } from './request-record.js';
 
 /** The request id header as a relayed header name (lowercased, as undici's are); it replaces any the upstream sent. */
 const REQUEST_ID_NAME = REQUEST_ID_HEADER.toLowerCase();
-const SCRUBBABLE_ENCODINGS = 'gzip, deflate, br';
 /**
  * A scrubbed plain body announced at most this long is held and sent whole with its new
  * Content-Length: one write instead of a chunked stream, and clients keep a length to check.
@@ -50,7 +49,7 @@ export function forwardRequest(
   exchange.record.matches = injection.matches;
   if (injection.identity) exchange.record.identity = injection.identity;
   // The scrubber searches only bodies it can decode; any other coding would carry an echo through.
-  if (injection.scrubber !== undefined) req.headers['accept-encoding'] = SCRUBBABLE_ENCODINGS;
+  if (injection.scrubber !== undefined) req.headers['accept-encoding'] = injection.scrubber.acceptEncoding;
 
   const length = req.headers['content-length'];
   const max = plane.config.proxy.maxBodyBytes;
@@ -151,6 +150,8 @@ class RelayHandler implements Dispatcher.DispatchHandler {
   #replacer: ChunkReplacer | undefined;
   /** A small scrubbed body held until its end (see HELD_BODY_MAX), with the head to send before it. */
   #held: { parts: Buffer[]; statusCode: number; headers: ResponseHeaders } | undefined;
+  /** Set once the response was refused unrelayed (#withhold). */
+  #withheld = false;
   /** Set when the upstream was asked to switch protocols. */
   readonly #upgrade: UpgradeRequest | undefined;
 
@@ -166,7 +167,7 @@ class RelayHandler implements Dispatcher.DispatchHandler {
     else this.#exchange.abortUpstream = (reason) => controller.abort(reason);
   }
 
-  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, upstreamHeaders: ResponseHeaders): void {
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, upstreamHeaders: ResponseHeaders): void {
     if (statusCode < 200) return;
     const { res } = this.#exchange;
     this.#exchange.record.upstreamStatus = statusCode;
@@ -179,16 +180,36 @@ class RelayHandler implements Dispatcher.DispatchHandler {
       this.#sink = res;
     } else {
       scrubber.scrubHeaders(headers);
-      this.#replacer = scrubber.bodyReplacer?.(headers['content-encoding'] as string | undefined);
+      const encoding = headers['content-encoding'] as string | undefined;
+      const withBody = hasBody(this.#exchange.req.method, statusCode);
+      // undici decodes chunked framing only; any other transfer-coding would reach the client unsearched.
+      const transferCoding = upstreamHeaders['transfer-encoding'];
+      if (withBody && transferCoding !== undefined && String(transferCoding).trim().toLowerCase() !== 'chunked') {
+        this.#withhold(controller, 'the upstream used a transfer-coding other than chunked');
+        return;
+      }
+      this.#replacer = scrubber.bodyReplacer?.(encoding);
       if (this.#replacer === undefined) {
-        const { transform, contentEncoding } = scrubber.bodyTransform(headers['content-encoding'] as string | undefined);
+        const decoding = scrubber.bodyTransform(encoding);
+        if (decoding === undefined) {
+          if (withBody) {
+            this.#withhold(controller, `content-encoding ${JSON.stringify(String(encoding).slice(0, 64))} cannot be decoded to scrub the injected credential`);
+            return;
+          }
+          // No body to search: the head is relayed as it is.
+          res.writeHead(statusCode, headers as Record<string, string | string[]>);
+          this.#sink = res;
+          this.#sink.on('drain', this.#resume);
+          return;
+        }
+        const { transform, contentEncoding } = decoding;
         if (contentEncoding === undefined) delete headers['content-encoding'];
         else headers['content-encoding'] = contentEncoding;
         res.writeHead(statusCode, headers as Record<string, string | string[]>);
         transform.on('error', () => res.destroy());
         transform.pipe(res);
         this.#sink = transform;
-      } else if (Number(upstreamHeaders['content-length']) <= HELD_BODY_MAX && hasBody(this.#exchange.req.method, statusCode)) {
+      } else if (Number(upstreamHeaders['content-length']) <= HELD_BODY_MAX && withBody) {
         this.#held = { parts: [], statusCode, headers };
         return;
       } else {
@@ -214,6 +235,7 @@ class RelayHandler implements Dispatcher.DispatchHandler {
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.#withheld) return;
     this.#exchange.record.responseBytes += chunk.length;
     if (this.#held !== undefined) {
       this.#held.parts.push(...this.#replacer!.write(chunk));
@@ -225,6 +247,7 @@ class RelayHandler implements Dispatcher.DispatchHandler {
   }
 
   onResponseEnd(): void {
+    if (this.#withheld) return;
     this.#exchange.record.upstreamEnded();
     const held = this.#held;
     if (held !== undefined) {
@@ -240,7 +263,7 @@ class RelayHandler implements Dispatcher.DispatchHandler {
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
     const exchange = this.#exchange;
-    if (exchange.res.destroyed) return;
+    if (exchange.res.destroyed || this.#withheld) return;
     const rejection = upstreamRejection(err);
     exchange.record.upstreamFailed(rejection);
     exchange.reject(rejection);
@@ -249,6 +272,18 @@ class RelayHandler implements Dispatcher.DispatchHandler {
   readonly #resume = (): void => {
     this.#controller?.resume();
   };
+
+  /**
+   * An injected request's response that cannot be searched for echoes is not relayed at all: the
+   * client gets upstream_encoding_unsupported and the upstream exchange is dropped.
+   */
+  #withhold(controller: Dispatcher.DispatchController, detail: string): void {
+    this.#withheld = true;
+    const rejection = new ProxyRejection('upstream_encoding_unsupported', detail);
+    this.#exchange.record.upstreamFailed(rejection);
+    this.#exchange.reject(rejection);
+    controller.abort(rejection);
+  }
 }
 
 /** Writes what a replacer returned as one chunk (one chunked-encoding frame); false when the sink is full. */

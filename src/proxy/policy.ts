@@ -19,13 +19,16 @@ export interface CredentialMatch {
 
 /** Puts back the stand-in wherever an upstream echoes the injected real value (CONTRACT §7). */
 export interface EchoScrubber {
+  /** The content-codings it decodes, sent upstream as Accept-Encoding in place of the client's. */
+  readonly acceptEncoding: string;
   /** Rewrites response header values in place (Node's lowercased header object). */
   scrubHeaders(headers: Record<string, string | string[] | undefined>): void;
   /**
    * A streaming transform for the response body with a bounded look-behind; receives the
    * response's content-encoding and decodes it when it has to (then reports 'identity').
+   * Undefined when it cannot decode that encoding: the body cannot be searched and must not be relayed.
    */
-  bodyTransform(contentEncoding: string | undefined): { transform: Transform; contentEncoding: string | undefined };
+  bodyTransform(contentEncoding: string | undefined): { transform: Transform; contentEncoding: string | undefined } | undefined;
   /**
    * For a body the scrubber reads as is (no or identity content-encoding): the same replacement
    * as bodyTransform, called synchronously per chunk, so the relay writes in the tick undici

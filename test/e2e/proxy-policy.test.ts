@@ -16,6 +16,7 @@ const REAL = 'sk-REAL-canary-456';
 
 /** Puts the stand-in back wherever the upstream echoes the real value (headers and body). */
 const scrubber: EchoScrubber = {
+  acceptEncoding: 'identity',
   scrubHeaders(headers) {
     for (const name in headers) if (headers[name] === REAL) headers[name] = STAND_IN;
   },

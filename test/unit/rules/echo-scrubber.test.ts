@@ -3,9 +3,10 @@ import assert from 'node:assert/strict';
 import { Readable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { inspect } from 'node:util';
-import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
+import * as zlib from 'node:zlib';
+import { brotliCompressSync, deflateRawSync, deflateSync, gzipSync } from 'node:zlib';
 import { EchoForms } from '../../../src/rules/echo-forms.js';
-import { ResponseEchoScrubber } from '../../../src/rules/echo-scrubber.js';
+import { DECODABLE_ENCODINGS, ResponseEchoScrubber } from '../../../src/rules/echo-scrubber.js';
 
 // Chosen so its base64 holds a '/' and one '=' of padding where the stand-in's has two.
 const REAL = 'sk"live/ab\\cd<e>&f+é✓~~?xy';
@@ -81,7 +82,7 @@ test('headers: raw, base64 and JSON-escaped echoes are put back to the stand-in'
 test('body: every form replaced whatever offset the body is split at', async () => {
   const body = Buffer.from(BODY_IN, 'utf8');
   for (let cut = 0; cut <= body.length; cut++) {
-    const { transform, contentEncoding } = scrubber().bodyTransform(undefined);
+    const { transform, contentEncoding } = scrubber().bodyTransform(undefined)!;
     assert.equal(contentEncoding, undefined);
     const out = (await run(transform, [body.subarray(0, cut), body.subarray(cut)])).toString('utf8');
     assert.equal(out, BODY_OUT, `split at ${cut}`);
@@ -91,10 +92,10 @@ test('body: every form replaced whatever offset the body is split at', async () 
 test('body: one byte per chunk, and three-way splits', async () => {
   const body = Buffer.from(BODY_IN, 'utf8');
   const bytes = Array.from(body, (_, i) => body.subarray(i, i + 1));
-  assert.equal((await run(scrubber().bodyTransform('identity').transform, bytes)).toString('utf8'), BODY_OUT);
+  assert.equal((await run(scrubber().bodyTransform('identity')!.transform, bytes)).toString('utf8'), BODY_OUT);
   for (let a = 1; a < body.length; a += 7) {
     for (let b = a; b < body.length; b += 13) {
-      const out = await run(scrubber().bodyTransform(undefined).transform, [body.subarray(0, a), body.subarray(a, b), body.subarray(b)]);
+      const out = await run(scrubber().bodyTransform(undefined)!.transform, [body.subarray(0, a), body.subarray(a, b), body.subarray(b)]);
       assert.equal(out.toString('utf8'), BODY_OUT);
     }
   }
@@ -113,7 +114,7 @@ test('body: small chunks (searched in JS) and large ones (native indexOf) give t
 });
 
 test('body: a chunk that cannot start a real value is passed on at once (SSE keeps flowing)', async () => {
-  const { transform } = scrubber().bodyTransform(undefined);
+  const { transform } = scrubber().bodyTransform(undefined)!;
   const seen: string[] = [];
   transform.on('data', (chunk: Buffer) => seen.push(chunk.toString('utf8')));
   transform.write(Buffer.from('data: {"delta":"hello"}\n\n'));
@@ -128,10 +129,17 @@ test('body: a chunk that cannot start a real value is passed on at once (SSE kee
   assert.equal(seen.join(''), 'data: {"delta":"hello"}\n\ndata: sk"like\n\n');
 });
 
-for (const [encoding, compress] of [['gzip', gzipSync], ['x-gzip', gzipSync], ['br', brotliCompressSync], ['deflate', deflateSync]] as const) {
-  test(`body: ${encoding} is decoded, scrubbed and reported as identity`, async () => {
+const twice = (compress: (b: Buffer) => Buffer, other: (b: Buffer) => Buffer) => (b: Buffer) => other(compress(b));
+const CODINGS: Array<[string, (b: Buffer) => Buffer]> = [
+  ['gzip', gzipSync], ['x-gzip', gzipSync], ['br', brotliCompressSync], ['deflate', deflateSync],
+  ['deflate', deflateRawSync], // raw deflate without its zlib header, as some servers send it
+  ['gzip, gzip', twice(gzipSync, gzipSync)], ['identity, gzip', gzipSync], ['deflate, br', twice(deflateSync, brotliCompressSync)],
+  ['gzip, identity', gzipSync],
+];
+for (const [encoding, compress] of CODINGS) {
+  test(`body: ${encoding} (${compress.name || 'stacked'}) is decoded, scrubbed and reported as identity`, async () => {
     const compressed = compress(Buffer.from(BODY_IN.repeat(50), 'utf8'));
-    const { transform, contentEncoding } = scrubber().bodyTransform(encoding.toUpperCase());
+    const { transform, contentEncoding } = scrubber().bodyTransform(encoding.toUpperCase())!;
     assert.equal(contentEncoding, 'identity');
     const chunks = [];
     for (let i = 0; i < compressed.length; i += 97) chunks.push(compressed.subarray(i, i + 97));
@@ -140,16 +148,35 @@ for (const [encoding, compress] of [['gzip', gzipSync], ['x-gzip', gzipSync], ['
   });
 }
 
+test('body: raw deflate arriving one byte at a time is still told from zlib deflate', async () => {
+  const compressed = deflateRawSync(Buffer.from(BODY_IN, 'utf8'));
+  const chunks = [...compressed].map((byte) => Buffer.from([byte]));
+  assert.equal((await run(scrubber().bodyTransform('deflate')!.transform, chunks)).toString('utf8'), BODY_OUT);
+});
+
 test('body: a corrupt gzip body fails the stream instead of passing bytes through', async () => {
-  const { transform } = scrubber().bodyTransform('gzip');
+  const { transform } = scrubber().bodyTransform('gzip')!;
   await assert.rejects(run(transform, [Buffer.from('definitely not gzip')]));
 });
 
-test('body: an unknown encoding passes through unscrubbed with its encoding kept', async () => {
-  const { transform, contentEncoding } = scrubber().bodyTransform('zstd');
-  assert.equal(contentEncoding, 'zstd');
-  const body = Buffer.from('opaque bytes');
-  assert.deepEqual(await run(transform, [body]), body);
+test('body: an encoding it cannot decode is refused, never passed through', () => {
+  for (const encoding of ['compress', 'x-unknown', 'gzip, compress', 'gzip, gzip, gzip, gzip']) {
+    assert.equal(scrubber().bodyTransform(encoding), undefined, encoding);
+    assert.equal(scrubber().bodyReplacer(encoding), undefined, encoding);
+  }
+  assert.ok(scrubber().bodyReplacer('identity, identity'), 'identity tokens alone need no decoding');
+});
+
+const zstd = (zlib as { zstdCompressSync?: (b: Buffer) => Buffer }).zstdCompressSync;
+test('body: zstd is decoded where Node has it, refused (and not asked for) where it does not', async () => {
+  if (zstd === undefined) {
+    assert.equal(scrubber().bodyTransform('zstd'), undefined);
+    assert.equal(DECODABLE_ENCODINGS, 'gzip, deflate, br');
+    return;
+  }
+  assert.equal(DECODABLE_ENCODINGS, 'gzip, deflate, br, zstd');
+  const out = await run(scrubber().bodyTransform('zstd')!.transform, [zstd(Buffer.from(BODY_IN, 'utf8'))]);
+  assert.equal(out.toString('utf8'), BODY_OUT);
 });
 
 test('echo forms never print their contents', () => {
