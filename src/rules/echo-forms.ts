@@ -15,7 +15,7 @@ export interface Replacement {
  * encoders differ (JSON.stringify, `\/` from PHP and Java, Go's HTML-safe `<>&`, Python's
  * ensure_ascii, escape-everything), so each one is listed; the stand-in gets the same treatment.
  */
-const PRINTINGS: readonly ((text: string) => string)[] = [
+const JSON_PRINTINGS: readonly ((text: string) => string)[] = [
   (t) => t,
   jsonEscape,
   (t) => jsonEscape(t).replaceAll('/', '\\/'),
@@ -26,9 +26,28 @@ const PRINTINGS: readonly ((text: string) => string)[] = [
 ];
 
 /**
+ * What URL encoders leave as it is besides ASCII letters and digits; everything else becomes
+ * `%XX` of its UTF-8 bytes. RFC 3986's unreserved set (Go's QueryEscape, PHP's rawurlencode,
+ * Python's quote_plus), encodeURIComponent's, form encoding's (URLSearchParams, Java's
+ * URLEncoder), Python's quote (keeps `/`) and PHP's urlencode. A value with `+`, `/` or `=` (cloud
+ * keys, base64, passwords) is written differently by each; a Location header or a query string
+ * echoes it so.
+ */
+const URL_KEPT: readonly string[] = ['-._~', "-_.!~*'()", '*-._', '-._~/', '-._'];
+
+/** Percent-encodings: each kept set with space as `%20` and as `+` (form encoding), upper-case hex; RFC 3986's in lower case too. */
+const URL_PRINTINGS: readonly ((text: string) => string)[] = [
+  ...URL_KEPT.flatMap((kept) => [false, true].map((plus) => (t: string) => percentEncode(t, kept, plus, true))),
+  (t) => percentEncode(t, URL_KEPT[0]!, false, false),
+];
+
+const PRINTINGS: readonly ((text: string) => string)[] = [...JSON_PRINTINGS, ...URL_PRINTINGS];
+
+/**
  * The ways a real value injected into a request can come back in its response (CONTRACT §7),
- * each paired with the stand-in written the same way: raw, base64 (padded and unpadded), each
- * also JSON-escaped. For Basic, `base64(user:real)` too. Held only for one request's scrubbing.
+ * each paired with the stand-in written the same way: raw, base64 (padded and unpadded) and, for
+ * a non-ASCII value, its latin1 and Windows-1252 misreadings; each also JSON-escaped and
+ * percent-encoded. For Basic, `base64(user:real)` too. Held only for one request's scrubbing.
  */
 export class EchoForms {
   readonly #replacements: Replacement[];
@@ -40,7 +59,7 @@ export class EchoForms {
 
   /** Forms of the value alone. */
   static forValue(real: string, standIn: string): EchoForms {
-    return new EchoForms(buildReplacements([[real, standIn], ...base64Pairs(real, standIn)]));
+    return new EchoForms(buildReplacements([[real, standIn], ...misreadPairs(real, standIn), ...base64Pairs(real, standIn)]));
   }
 
   /** Forms of `base64(username:real)` as a Basic header carries it. */
@@ -70,6 +89,32 @@ export class EchoForms {
   [inspect.custom](): string {
     return '[redacted]';
   }
+}
+
+/**
+ * Windows-1252's characters for bytes 0x80-0x9f (the rest is latin1); the five it leaves undefined
+ * read as the byte, as WHATWG's decoder does. Node 20's TextDecoder('windows-1252') decodes as
+ * latin1, so the table is written out.
+ */
+const CP1252_80_9F = '\u20ac\x81\u201a\u0192\u201e\u2026\u2020\u2021\u02c6\u2030\u0160\u2039\u0152\x8d\u017d\x8f'
+  + '\x90\u2018\u2019\u201c\u201d\u2022\u2013\u2014\u02dc\u2122\u0161\u203a\u0153\x9d\u017e\u0178';
+
+function readAsCp1252(bytes: Buffer): string {
+  let out = '';
+  for (const byte of bytes) out += byte >= 0x80 && byte <= 0x9f ? CP1252_80_9F[byte - 0x80] : String.fromCharCode(byte);
+  return out;
+}
+
+/**
+ * A non-ASCII value goes out as its UTF-8 bytes (header values are bytes). An upstream that reads
+ * them as latin1 or Windows-1252 and prints what it read as UTF-8 echoes mojibake (`é` → `Ã©`),
+ * which the sandbox can turn back into the value: those readings are forms too. ASCII values
+ * read the same in every one, so they add nothing.
+ */
+function misreadPairs(real: string, standIn: string): [string, string][] {
+  if (!/[^\x00-\x7f]/.test(real)) return [];
+  const bytes = Buffer.from(real, 'utf8');
+  return [[bytes.toString('latin1'), standIn], [readAsCp1252(bytes), standIn]];
 }
 
 /**
@@ -122,6 +167,20 @@ function escapeChars(text: string, needsEscape: (code: number) => boolean, upper
     }
     const hex = code.toString(16).padStart(4, '0');
     out += `\\u${upper ? hex.toUpperCase() : hex}`;
+  }
+  return out;
+}
+
+/** `%XX` (upper- or lower-case hex) for each UTF-8 byte that is neither alphanumeric nor in `kept`; space as `+` when `plus`. */
+function percentEncode(text: string, kept: string, plus: boolean, upper: boolean): string {
+  let out = '';
+  for (const byte of Buffer.from(text, 'utf8')) {
+    if (isAlnum(byte) || (byte < 0x80 && kept.includes(String.fromCharCode(byte)))) out += String.fromCharCode(byte);
+    else if (byte === 0x20 && plus) out += '+';
+    else {
+      const hex = byte.toString(16).padStart(2, '0');
+      out += `%${upper ? hex.toUpperCase() : hex}`;
+    }
   }
   return out;
 }

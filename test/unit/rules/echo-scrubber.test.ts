@@ -33,6 +33,12 @@ const FORMS: [string, string][] = [
   [asciiJson(REAL), STAND_IN],
   [htmlSafeJson(REAL), STAND_IN],
   [json(b64(REAL)).replaceAll('/', '\\/'), b64(STAND_IN).replaceAll('/', '\\/')],
+  [encodeURIComponent(REAL), STAND_IN],
+  [new URLSearchParams({ v: REAL }).toString().slice(2), STAND_IN],
+  [encodeURIComponent(b64(REAL)), encodeURIComponent(b64(STAND_IN))],
+  [Buffer.from(REAL, 'utf8').toString('latin1'), STAND_IN],
+  // Windows-1252 reads the bytes of é✓ (c3 a9 e2 9c 93) as Ã © â œ “, where latin1 has two control characters.
+  ['sk"live/ab\\cd<e>&f+\u00c3\u00a9\u00e2\u0153\u201c~~?xy', STAND_IN],
 ];
 
 const BODY_IN = FORMS.map(([from], i) => `{"echo${i}":"${from}"}\n`).join('');
