@@ -36,12 +36,8 @@ export interface EchoScrubber {
    * body must be decoded; a scrubber without this method always goes through bodyTransform.
    */
   bodyReplacer?(contentEncoding: string | undefined): ChunkReplacer | undefined;
-  /**
-   * For a relayed byte stream whose framing fixes every length (an upgraded connection: the
-   * upstream's head, then WebSocket frames): each echoed form of the value becomes as many `*`,
-   * so lengths stay true.
-   */
-  maskTransform(): Transform;
+  /** One complete payload (a WebSocket message or control frame) with every echoed form replaced. */
+  scrubMessage(payload: Buffer): Buffer;
 }
 
 /** Replaces patterns in a byte stream fed chunk by chunk; each call returns the bytes safe to emit. */

@@ -5,6 +5,7 @@ import type { ClientConnection, DataPlane, ForwardTarget } from './connection.js
 import { forwardRequest } from './forward.js';
 import type { ResponseHeaders } from './headers.js';
 import type { EchoScrubber } from './policy.js';
+import { relayScrubbedFrames } from './websocket-scrub.js';
 
 /**
  * An Upgrade request (WebSocket). Node's http server hands over the raw socket after the request
@@ -33,19 +34,20 @@ export function relayUpgrade(
   forwardRequest(plane, connection, to, req, res, path, {
     switched(headers, upstream, scrubber, done) {
       res.detachSocket(socket);
-      relaySwitched(client, head, headers, upstream, scrubber, done);
+      relaySwitched(client, head, headers, upstream, scrubber, plane.config.proxy.maxBodyBytes, done);
     },
   }, requestId);
 }
 
 /**
  * After the upstream's `101`: its head to the client, the client's early bytes to the upstream,
- * then bytes both ways. An injected request's upstream stream is scrubbed; the client's is not
- * (it never carries a real value).
+ * then bytes both ways. An injected request's upstream side is WebSocket (nothing else is asked
+ * for then) and is scrubbed message by message, a message at most `maxMessage` bytes; the
+ * client's side is not (it never carries a real value).
  */
 function relaySwitched(
   client: Duplex, head: Buffer, headers: ResponseHeaders, upstream: Duplex,
-  scrubber: EchoScrubber | undefined, done: () => void,
+  scrubber: EchoScrubber | undefined, maxMessage: number, done: () => void,
 ): void {
   upstream.on('error', () => upstream.destroy());
   let open = 2;
@@ -66,7 +68,8 @@ function relaySwitched(
   }
   client.write(switchingHead(headers));
   if (head.length > 0) upstream.write(head);
-  (scrubber ? upstream.pipe(scrubber.maskTransform()) : upstream).pipe(client);
+  if (scrubber) relayScrubbedFrames(upstream, client, (payload) => scrubber.scrubMessage(payload), maxMessage);
+  else upstream.pipe(client);
   client.pipe(upstream);
 }
 

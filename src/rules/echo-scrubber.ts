@@ -71,8 +71,10 @@ export class ResponseEchoScrubber implements EchoScrubber {
     return contentCodings(contentEncoding)?.length === 0 ? new StreamReplacer(this.#patterns) : undefined;
   }
 
-  maskTransform(): Transform {
-    return new ReplaceTransform(new StreamReplacer(this.#patterns.map(masked)));
+  scrubMessage(payload: Buffer): Buffer {
+    const replacer = new StreamReplacer(this.#patterns);
+    const parts = [...replacer.write(payload), ...replacer.end()];
+    return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
   }
 
   #scrubText(value: string): string {
@@ -85,12 +87,6 @@ export class ResponseEchoScrubber implements EchoScrubber {
     }
     return out;
   }
-}
-
-/** The same pattern replaced by as many `*` bytes. */
-function masked(pattern: Replacement): Replacement {
-  const to = Buffer.alloc(pattern.from.length, 0x2a);
-  return { from: pattern.from, to, fromHeader: pattern.fromHeader, toHeader: to.toString('latin1') };
 }
 
 /**

@@ -26,8 +26,8 @@ const scrubber: EchoScrubber = {
     });
     return { transform, contentEncoding };
   },
-  maskTransform() {
-    return new Transform({ transform(chunk: Buffer, _enc, done) { done(null, chunk); } });
+  scrubMessage(payload) {
+    return Buffer.from(payload.toString('latin1').replaceAll(REAL, STAND_IN), 'latin1');
   },
 };
 
