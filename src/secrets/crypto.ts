@@ -1,7 +1,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { ConfigError } from '../errors.js';
-import { readOrCreateKeyFile } from './key-files.js';
+import { assertOwnerOnly, readOrCreateKeyFile } from './key-files.js';
 import { SecretValue } from './secret-value.js';
 
 const ALGORITHM = 'aes-256-gcm';
@@ -17,13 +17,14 @@ export interface MasterKeyConfig {
 
 /**
  * The key that encrypts secret values at rest: `masterKey` when configured, else
- * `<dataDir>/master.key` (base64, mode 0600), generated on first start. Losing it loses every
+ * `<dataDir>/master.key` (base64, mode 0600, refused when group or others can read it), generated on first start. Losing it loses every
  * stored secret, so an existing file that does not hold a valid key is an error, never replaced.
  */
 export function loadOrCreateMasterKey(config: MasterKeyConfig): Buffer {
   if (config.masterKey !== undefined) return decodeKey(config.masterKey, 'masterKey');
   const path = join(config.dataDir, 'master.key');
   const text = readOrCreateKeyFile(path, () => randomBytes(KEY_BYTES).toString('base64'));
+  assertOwnerOnly(path, 'masterKey');
   return decodeKey(text, 'masterKey', `${path} `);
 }
 

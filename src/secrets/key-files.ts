@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { ConfigError } from '../errors.js';
 
 /** Bytes of entropy in a generated admin API key. */
 const API_KEY_BYTES = 32;
@@ -16,9 +17,23 @@ export interface ApiKeyConfig {
  */
 export function loadOrCreateApiKey(config: ApiKeyConfig): string {
   if (config.admin.apiKey) return config.admin.apiKey;
-  const key = readOrCreateKeyFile(join(config.dataDir, 'admin-api-key'), () => randomBytes(API_KEY_BYTES).toString('base64url'));
-  if (key.length === 0) throw new Error(`${join(config.dataDir, 'admin-api-key')} is empty; delete it to generate a new key`);
+  const path = join(config.dataDir, 'admin-api-key');
+  const key = readOrCreateKeyFile(path, () => randomBytes(API_KEY_BYTES).toString('base64url'));
+  assertOwnerOnly(path, 'admin.apiKey');
+  if (key.length === 0) throw new Error(`${path} is empty; delete it to generate a new key`);
   return key;
+}
+
+/**
+ * Refuses a key file that its group or other users can read (master.key, admin-api-key, the CA
+ * key): whoever reads it holds the credentials, the admin API or the sandboxes' trust. A
+ * ConfigError naming `configKey`, with the command that fixes it.
+ */
+export function assertOwnerOnly(path: string, configKey: string): void {
+  const mode = statSync(path).mode & 0o777;
+  if ((mode & 0o077) !== 0) {
+    throw new ConfigError(configKey, `${path} is readable by group or others (mode ${mode.toString(8).padStart(4, '0')}); run: chmod 600 ${path}`);
+  }
 }
 
 /**

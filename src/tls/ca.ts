@@ -1,8 +1,9 @@
 import { X509Certificate, createPrivateKey, generateKeyPair, randomBytes, type KeyObject } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { ConfigError, describeSystemError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
+import { assertOwnerOnly } from '../secrets/key-files.js';
 import { writeFileAtomic } from './atomic-write.js';
 import { buildCertificate, describeIssuer, describeSubjectKey, keyIdentifierExtensions, signatureAlgorithmFor } from './x509.js';
 
@@ -24,7 +25,7 @@ export interface CertificateAuthority {
 export interface LoadCaOptions {
   /** CA certificate PEM (config `ca.cert`). */
   certPath: string;
-  /** CA private key PEM, mode 0600 (config `ca.key`). */
+  /** CA private key PEM, mode 0600 (config `ca.key`); refused when group or others can read it. */
   keyPath: string;
   logger?: Logger;
 }
@@ -40,6 +41,7 @@ export async function loadOrCreateCa(options: LoadCaOptions): Promise<Certificat
   if (certText !== undefined) return loadCa(certText, options);
 
   const keyText = await readOptional(options.keyPath, 'ca.key');
+  if (keyText !== undefined) assertOwnerOnly(options.keyPath, 'ca.key');
   const signingKey = keyText === undefined ? await generateCaKey(options) : parseKey(keyText, options.keyPath);
   const certPem = await createCaCertificate(signingKey);
   await writeFileAtomic(options.certPath, certPem, 0o644);
@@ -58,7 +60,7 @@ async function loadCa(certText: string, options: LoadCaOptions): Promise<Certifi
   if (!x509.checkPrivateKey(signingKey)) {
     throw new ConfigError('ca.key', `${keyPath} does not match the certificate in ${certPath}; restore the matching key, or delete both files to generate a new CA`);
   }
-  await warnIfKeyReadable(keyPath, options.logger);
+  assertOwnerOnly(keyPath, 'ca.key');
   return Object.freeze({ certPem: x509.toString(), certPath, keyPath, signingKey });
 }
 
@@ -132,9 +134,4 @@ async function readOptional(path: string, key: 'ca.cert' | 'ca.key'): Promise<st
   }
 }
 
-async function warnIfKeyReadable(keyPath: string, logger: Logger | undefined): Promise<void> {
-  const { mode } = await stat(keyPath);
-  if ((mode & 0o077) !== 0) {
-    logger?.warn({ key: keyPath, mode: (mode & 0o777).toString(8) }, 'CA key is readable by other users; chmod 600 it');
-  }
-}
+

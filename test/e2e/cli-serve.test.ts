@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -47,18 +48,27 @@ test('serve: ready line with proxy, admin and ca; /healthz; SIGTERM exits 0; a r
   assert.equal(second.code, 0, 'the ready line is written even at log level warn');
 });
 
-const BAD_CONFIGS: Array<{ name: string; env?: Record<string, string>; yaml?: string; args?: string[]; key: string }> = [
+/** Writes a key file into `<dir>/data` the way a careless copy leaves it: readable by everyone. */
+const readableKeyFile = (name: string, content: string) => (dir: string): void => {
+  mkdirSync(join(dir, 'data'), { recursive: true, mode: 0o700 });
+  writeFileSync(join(dir, 'data', name), `${content}\n`, { mode: 0o644 });
+};
+
+const BAD_CONFIGS: Array<{ name: string; env?: Record<string, string>; yaml?: string; args?: string[]; prepare?: (dir: string) => void; key: string }> = [
   { name: 'a listen address without a port', env: { CREDPROXY_PROXY_LISTEN: 'localhost' }, key: 'proxy.listen' },
   { name: 'a boolean that is not one', env: { CREDPROXY_ALLOW_PRIVATE: 'sometimes' }, key: 'egress.allowPrivateNetworks' },
   { name: 'a short master key', env: { CREDPROXY_MASTER_KEY: 'c2hvcnQ=' }, key: 'masterKey' },
   { name: 'an unknown key in the file', yaml: 'proxy:\n  listne: 127.0.0.1:0\n', key: 'proxy.listne' },
   { name: 'a bad flag value', args: ['--admin-listen', '127.0.0.1:99999'], key: 'admin.listen' },
+  { name: 'a world-readable master.key', prepare: readableKeyFile('master.key', randomBytes(32).toString('base64')), key: 'masterKey' },
+  { name: 'a world-readable admin-api-key', prepare: readableKeyFile('admin-api-key', randomBytes(32).toString('base64url')), key: 'admin.apiKey' },
 ];
 
 for (const bad of BAD_CONFIGS) {
   test(`serve: ${bad.name} → one line naming ${bad.key}, exit 2`, async () => {
     const dir = tempDir();
     const args = ['serve', ...(bad.args ?? [])];
+    bad.prepare?.(dir);
     if (bad.yaml !== undefined) {
       writeFileSync(join(dir, 'bad.yaml'), bad.yaml);
       args.push('--config', join(dir, 'bad.yaml'));

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
@@ -89,4 +89,23 @@ test('api key: generated 0600 (≥ 32 bytes base64url), reused, configured value
   assert.equal(statSync(join(dataDir, 'admin-api-key')).mode & 0o777, 0o600);
   assert.equal(loadOrCreateApiKey({ dataDir, admin: {} }), key);
   assert.equal(loadOrCreateApiKey({ dataDir, admin: { apiKey: 'configured-key-0123456789' } }), 'configured-key-0123456789');
+});
+
+test('key files that group or others can read are refused, with the chmod that fixes it', (t) => {
+  const dataDir = tmp(t);
+  loadOrCreateMasterKey({ dataDir });
+  loadOrCreateApiKey({ dataDir, admin: {} });
+  for (const [file, load, key] of [
+    ['master.key', () => loadOrCreateMasterKey({ dataDir }), 'masterKey'],
+    ['admin-api-key', () => loadOrCreateApiKey({ dataDir, admin: {} }), 'admin.apiKey'],
+  ] as const) {
+    const path = join(dataDir, file);
+    for (const mode of [0o644, 0o640, 0o604]) {
+      chmodSync(path, mode);
+      assert.throws(load, (err: { code: string; key: string; message: string }) =>
+        err.code === 'config_invalid' && err.key === key && err.message.includes(`chmod 600 ${path}`) && err.message.includes(mode.toString(8)));
+    }
+    chmodSync(path, 0o400);
+    assert.doesNotThrow(load);
+  }
 });

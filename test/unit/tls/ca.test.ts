@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate, generateKeyPairSync } from 'node:crypto';
-import { mkdtemp, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadOrCreateCa } from '../../../src/tls/index.js';
@@ -109,5 +109,20 @@ test('a key left without its certificate (e.g. an operator RSA key) gets a new C
     assert.ok(x509.checkPrivateKey(rsa));
     assert.ok(x509.verify(x509.publicKey));
     assert.equal(x509.ca, true);
+  });
+});
+
+test('a CA key that group or others can read is refused, with the chmod that fixes it', async () => {
+  await withDir(async (dir) => {
+    const paths = { certPath: join(dir, 'ca.crt'), keyPath: join(dir, 'ca.key') };
+    await loadOrCreateCa(paths);
+    await chmod(paths.keyPath, 0o644);
+    await assert.rejects(loadOrCreateCa(paths), (err: { key: string; message: string }) =>
+      configErrorFor('ca.key')(err) && err.message.includes(`chmod 600 ${paths.keyPath}`));
+    // A key left without its certificate is checked as well before it signs a new one.
+    await unlink(paths.certPath);
+    await assert.rejects(loadOrCreateCa(paths), configErrorFor('ca.key'));
+    await chmod(paths.keyPath, 0o600);
+    await loadOrCreateCa(paths);
   });
 });
