@@ -9,7 +9,7 @@ import { ProxyServer } from './proxy/server.js';
 import { prepareProxyTls, readPemCertificates } from './tls/index.js';
 import { loadOrCreateMasterKey, SecretCipher } from './secrets/crypto.js';
 import { loadOrCreateApiKey } from './secrets/key-files.js';
-import { openStore, type Store } from './store/index.js';
+import { lockDataDir, openStore, type Store } from './store/index.js';
 import { EventsRepository } from './store/events.js';
 import { RuleTable, StandInPolicy } from './rules/index.js';
 import { buildAdminApp } from './api/app.js';
@@ -64,6 +64,8 @@ export interface DaemonOptions {
  * listeners accept connections, after writing the `ready` log line. Start-up failures a person
  * must fix (a path that cannot be used, an address that cannot be bound) reject with a
  * ConfigError or ListenError naming the key.
+ * Holds the data dir's lock (store/data-dir-lock.ts) until closed: a second daemon on the same
+ * data dir is refused.
  */
 export async function createDaemon(config: FrozenConfig, options: DaemonOptions = {}): Promise<Daemon> {
   const logger = options.logger ?? createLogger({ level: config.log.level });
@@ -85,6 +87,9 @@ export async function createDaemon(config: FrozenConfig, options: DaemonOptions 
     if (config.upstream.caFile) await checkUpstreamRoots(config.upstream.caFile);
     signal?.throwIfAborted();
 
+    // Before the database: two daemons on one data dir would keep two rule tables.
+    const lock = lockDataDir(config.dataDir);
+    teardown.push(() => lock.release());
     const store = openStoreIn(config.dataDir, cipher);
     teardown.push(() => store.close());
     signal?.throwIfAborted();

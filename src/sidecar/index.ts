@@ -9,7 +9,7 @@ import { RuleTable, StandInPolicy } from '../rules/index.js';
 import { prepareProxyTls } from '../tls/index.js';
 import { loadOrCreateApiKey } from '../secrets/key-files.js';
 import { SealedBoxKeyPair } from '../secrets/sealed-box.js';
-import { DATABASE_FILE, openDatabase } from '../store/index.js';
+import { DATABASE_FILE, holdingDataDir, openDatabase } from '../store/index.js';
 import { buildAdminApp } from '../api/app.js';
 import { metricsRoute } from '../api/routes/metrics.js';
 import { createMetrics, subscribeMetrics } from '../metrics/index.js';
@@ -37,7 +37,11 @@ export interface Sidecar {
  * SQLite database holds only the audit outbox. The admin listener serves /healthz, /ca.pem
  * and /metrics; secrets and sandboxes are managed on the control plane.
  */
-export async function createSidecar(config: FrozenConfig, options: { logger?: Logger } = {}): Promise<Sidecar> {
+export function createSidecar(config: FrozenConfig, options: { logger?: Logger } = {}): Promise<Sidecar> {
+  return holdingDataDir(config.dataDir, () => startSidecar(config, options));
+}
+
+async function startSidecar(config: FrozenConfig, options: { logger?: Logger }): Promise<Sidecar> {
   const logger = options.logger ?? createLogger({ level: config.log.level });
   const events = new ProxyEvents();
   const { ca, certs } = await prepareProxyTls(config, { logger, onLookup: (result) => events.emit('certCache', result) });

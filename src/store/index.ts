@@ -7,6 +7,7 @@ import { SandboxesRepository } from './sandboxes.js';
 import { SecretsRepository } from './secrets.js';
 
 export { openDatabase, type Database } from './db.js';
+export { holdingDataDir, lockDataDir } from './data-dir-lock.js';
 export type { SecretInfo } from './secrets.js';
 export type { SandboxBinding, SandboxRecord, SecretSandboxBinding } from './sandboxes.js';
 export { SecretsRepository, SandboxesRepository, StoreRuleSource };

@@ -81,3 +81,22 @@ for (const bad of BAD_CONFIGS) {
     assert.equal(result.stdout.includes('"msg":"ready"'), false);
   });
 }
+
+test('serve: a second daemon on the same data dir is refused, naming the first one\'s pid; a killed one leaves no stale lock', async () => {
+  const dir = tempDir();
+  const first = await spawnCli(['serve'], { cwd: dir, env: serveEnv(dir) });
+  try {
+    await readyLine(first);
+    const second = await runCli(['serve'], { cwd: dir, env: serveEnv(dir) });
+    assert.equal(second.code, 2, second.stderr);
+    assert.match(second.stderr.trim(), new RegExp(`dataDir: .* is in use by another credproxy \\(pid ${first.pid}\\)`));
+    assert.equal(second.stdout.includes('"msg":"ready"'), false);
+  } finally {
+    const exited = new Promise((resolve) => first.once('exit', resolve));
+    first.kill('SIGKILL');
+    await exited;
+  }
+  // The kernel dropped the dead process's lock: the next start serves.
+  const again = await serveOnce(dir);
+  assert.equal(again.code, 0);
+});
