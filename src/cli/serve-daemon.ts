@@ -18,7 +18,14 @@ export interface ServeFlags {
 }
 
 /**
- * Runs the daemon until SIGTERM/SIGINT, then drains and exits 0. A signal during start-up
+ * Each stops the daemon the same way: stop accepting, drain, flush the audit log, exit 0. SIGHUP
+ * (a closed terminal or a supervisor's "reload") too, since the config is frozen at start: a
+ * restart is the reload, and Node's default action would kill requests in flight.
+ */
+const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
+
+/**
+ * Runs the daemon until SIGTERM, SIGINT or SIGHUP, then drains and exits 0. A signal during start-up
  * (before the ready line) stops the start, closes what was opened and exits 0 too.
  */
 export async function runServe(flags: ServeFlags): Promise<void> {
@@ -58,8 +65,7 @@ export async function runServe(flags: ServeFlags): Promise<void> {
       },
     );
   };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
+  for (const signal of STOP_SIGNALS) process.on(signal, stop);
   try {
     daemon = await startRole(config, { logger, origins, signal: starting.signal });
   } catch (err) {

@@ -4,8 +4,11 @@ import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { request } from 'undici';
+import { ProxyAgent, request } from 'undici';
 import { readyLine, runCli, serveEnv, spawnCli } from '../helpers/cli.js';
+import { createTestPki } from '../helpers/pki.js';
+import { until } from '../helpers/until.js';
+import { startUpstream } from '../helpers/upstream.js';
 
 const dirs: string[] = [];
 const tempDir = (): string => {
@@ -99,4 +102,33 @@ test('serve: a second daemon on the same data dir is refused, naming the first o
   // The kernel dropped the dead process's lock: the next start serves.
   const again = await serveOnce(dir);
   assert.equal(again.code, 0);
+});
+
+test('serve: SIGHUP drains like SIGTERM: the request in flight finishes, then exit 0', async () => {
+  const dir = tempDir();
+  const pki = await createTestPki('sighup-upstream');
+  const upstream = await startUpstream({ pki });
+  const child = await spawnCli(['serve'], {
+    cwd: dir,
+    env: { ...serveEnv(dir), CREDPROXY_RESOLVE: `slow.example.test:443=127.0.0.1:${upstream.port}`, CREDPROXY_UPSTREAM_CA: pki.caPath, CREDPROXY_REQUIRE_PROXY_AUTH: 'false' },
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const kill = setTimeout(() => child.kill('SIGKILL'), 20_000);
+  const ready = await readyLine(child);
+  const agent = new ProxyAgent({ uri: `http://${ready.proxy}`, requestTls: { ca: readFileSync(ready.ca, 'utf8') } });
+  try {
+    const pending = request('https://slow.example.test/slow-headers?ms=1000', { dispatcher: agent });
+    // In flight: the upstream has the request and holds its answer for a second.
+    await until('the request at the upstream', () => (upstream.requests > 0 ? true : undefined), 10_000);
+    child.kill('SIGHUP');
+    const res = await pending;
+    assert.equal(res.statusCode, 200);
+    await res.body.dump();
+    assert.equal(await exited, 0);
+  } finally {
+    clearTimeout(kill);
+    await agent.close();
+    await upstream.close();
+    await pki.remove();
+  }
 });

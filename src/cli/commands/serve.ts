@@ -7,7 +7,7 @@ import type { ServeFlags } from '../serve-daemon.js';
 const USAGE_CODES: ReadonlySet<string> = new Set(STARTUP_ERROR_CODES);
 
 /**
- * `credproxy serve`: run both listeners until SIGTERM/SIGINT. Registered with every other
+ * `credproxy serve`: run both listeners until SIGTERM, SIGINT or SIGHUP (each drains). Registered with every other
  * command (so `credproxy serv` is told about it), while the daemon itself (fastify, node-forge,
  * SQLite: about 1 s of start-up) is loaded only when serve runs.
  */
