@@ -2,6 +2,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { FrozenConfig } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import type { AdminStore } from './admin-store.js';
+import { adminHost } from './admin-host.js';
 import { apiKeyAuth } from './api-key.js';
 import { describeForLog, sendFailure, toFailure } from './error-envelope.js';
 import { caRoutes } from './routes/ca.js';
@@ -67,6 +68,9 @@ export function buildAdminApp(deps: AdminDeps): FastifyInstance {
     request.log.debug({ method: request.method, route: request.routeOptions.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'admin request');
   });
 
+  const listen = deps.config.admin.listen;
+  const listenHost = listen.slice(0, listen.lastIndexOf(':')).replace(/^\[|\]$/g, '');
+  app.register(adminHost, { listenHost, allowedHosts: deps.config.admin.allowedHosts });
   app.register(apiKeyAuth, { apiKey: deps.apiKey });
   healthRoutes(app);
   if (deps.caCertPem !== undefined) caRoutes(app, deps.caCertPem);

@@ -70,6 +70,11 @@ export const CONFIG_SCHEMA = z
         apiKey: z.string().min(16, 'must be at least 16 characters').optional(),
         /** When true, GET /metrics needs the API key. Default false. */
         metricsAuth: z.boolean().default(false),
+        /**
+         * Host names (no port) the admin API answers to besides IP literals, localhost, the listen
+         * host and dotless service names; any other Host is refused (DNS rebinding). Default none.
+         */
+        allowedHosts: z.array(z.string().regex(/^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/, 'must be host names without scheme or port')).default([]),
         /** Longest a client may take to send one request's headers (408 beyond). Default 30000. */
         headersTimeoutMs: positiveMs.default(30_000),
       })
