@@ -49,7 +49,14 @@ export function forwardRequest(
   exchange.record.matches = injection.matches;
   if (injection.identity) exchange.record.identity = injection.identity;
   // The scrubber searches only bodies it can decode; any other coding would carry an echo through.
-  if (injection.scrubber !== undefined) req.headers['accept-encoding'] = injection.scrubber.acceptEncoding;
+  if (injection.scrubber !== undefined) {
+    req.headers['accept-encoding'] = injection.scrubber.acceptEncoding;
+    // A 206 fragment cannot be scrubbed across fragments: an echo fetched in pieces would come back whole.
+    if (injection.allowRange !== true && (req.headers.range !== undefined || req.headers['if-range'] !== undefined)) {
+      delete req.headers.range;
+      delete req.headers['if-range'];
+    }
+  }
 
   const length = req.headers['content-length'];
   const max = plane.config.proxy.maxBodyBytes;

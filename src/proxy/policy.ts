@@ -57,6 +57,12 @@ export interface InjectionResult {
    * sandbox they belong to, under whose identity (and network rules) it went and is recorded.
    */
   readonly identity?: SandboxIdentity;
+  /**
+   * True when every secret injected opts in to Range requests (`auth.allow_range`). Otherwise an
+   * injected request loses Range / If-Range: a 206 fragment of an echo cannot be scrubbed across
+   * fragments, and a sandbox could fetch an echo in pieces and join them.
+   */
+  readonly allowRange?: boolean;
 }
 
 /** Where the request is going, as the proxy established it (never from the Host header). */

@@ -23,6 +23,8 @@ export interface CompiledSecret {
   /** Every auth shape of the secret; per_host lists each rule's. */
   readonly shapes: readonly AuthRule[];
   readonly value: SecretValue;
+  /** `auth.allow_range`: requests carrying it keep Range / If-Range (stripped otherwise). */
+  readonly allowRange: boolean;
   /** The rule to inject with for a host (per_host: the first whose hosts match), if any. */
   ruleFor(host: string): CompiledRule | undefined;
   /** `secret "openai" allows api.openai.com, not api.evil.com` */
@@ -51,6 +53,7 @@ export function compileSecret(record: SecretRuleRecord, value: SecretValue): Com
     hosts,
     shapes: parsed.map((p) => p.shape),
     value,
+    allowRange: record.authConfig.allow_range === true,
     ruleFor: (host) => (hosts.matches(host) ? rules.find((r) => r.hosts.matches(host)) : undefined),
     explainMismatch: (host) => `secret ${quoted} allows ${hosts.explain()}, not ${host}`,
   };

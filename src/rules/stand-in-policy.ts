@@ -33,6 +33,8 @@ interface Resolution {
   readonly planned: PlannedInjection[];
   readonly matches: CredentialMatch[];
   readonly forms: EchoForms[];
+  /** Every injected secret opts in to Range requests. */
+  allowRange: boolean;
 }
 
 /**
@@ -101,9 +103,10 @@ export class StandInPolicy implements ProxyPolicy {
     }
     if (!resolution) return NO_INJECTION;
     const scrubber = new ResponseEchoScrubber(resolution.forms);
+    const { allowRange } = resolution;
     return identity === null
-      ? { matches: resolution.matches, scrubber, identity: sandbox!.identity }
-      : { matches: resolution.matches, scrubber };
+      ? { matches: resolution.matches, scrubber, allowRange, identity: sandbox!.identity }
+      : { matches: resolution.matches, scrubber, allowRange };
   }
 
   /**
@@ -165,8 +168,9 @@ export class StandInPolicy implements ProxyPolicy {
       hit.rule = hit.secret.ruleFor(target.host);
       if (!hit.rule) throw new ProxyRejection('credential_host_mismatch', hit.secret.explainMismatch(target.host), hit.secret.id, hitSecretIds(hits));
     }
-    const resolution: Resolution = { planned: [], matches: [], forms: [] };
+    const resolution: Resolution = { planned: [], matches: [], forms: [], allowRange: true };
     for (const { binding, secret, found, rule } of hits) {
+      resolution.allowRange &&= secret.allowRange;
       const real = secret.value.reveal();
       const injection = rule!.injector.render(real, found.clientUsername);
       resolution.planned.push({ strip: found.headers, set: injection.headers, secret });

@@ -33,7 +33,12 @@ export interface ProviderInfo {
 /** `POST /secrets` body: either a provider shortcut or explicit auth + hosts. */
 export type CreateSecretRequest =
   | { name: string; value: string; provider: string }
-  | { name: string; value: string; auth: AuthRuleInput | { per_host: PerHostRuleInput[] }; hosts: string[] };
+  | { name: string; value: string; auth: (AuthRuleInput | { per_host: PerHostRuleInput[] }) & RangeOptIn; hosts: string[] };
+
+/** credproxy's own field: requests carrying the secret keep Range / If-Range (stripped otherwise). */
+export interface RangeOptIn {
+  allow_range?: boolean;
+}
 
 export interface SecretInfo {
   id: string;

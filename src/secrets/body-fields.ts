@@ -34,6 +34,14 @@ export function readObject(value: unknown, path: string, allowed: readonly strin
   return value;
 }
 
+/** `obj[key]` as a boolean, or undefined when absent or null. */
+export function optionalBoolean(obj: JsonObject, key: string, path: string): boolean | undefined {
+  const value = obj[key];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'boolean') badRequest(`${join(path, key)} must be a boolean`);
+  return value;
+}
+
 /** `obj[key]` as a string, or undefined when absent or null. */
 export function optionalString(obj: JsonObject, key: string, path: string): string | undefined {
   const value = obj[key];

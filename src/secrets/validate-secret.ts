@@ -2,6 +2,7 @@ import type { AuthType } from '../rules/source.js';
 import {
   badRequest,
   optionalArray,
+  optionalBoolean,
   optionalString,
   optionalStringArray,
   optionalStringMap,
@@ -40,6 +41,13 @@ const HEADER_BREAKING_RE = /[\r\n\0]/;
 const VALUE_PLACEHOLDER = '{{ value }}';
 
 const RULE_FIELDS = ['type', 'header', 'prefix', 'username', 'headers'] as const;
+/**
+ * `auth.allow_range: true` (credproxy's, not Superserve's): requests carrying this secret keep
+ * `Range`/`If-Range`. Without it they are stripped, since a 206 fragment of an echo cannot be
+ * scrubbed across fragments. Stored in auth_config only when true, so other secrets keep
+ * Superserve's exact shape.
+ */
+const ALLOW_RANGE = 'allow_range';
 
 /** One auth shape as sent; empty strings and empty maps already read as absent. */
 interface RuleInput {
@@ -56,6 +64,8 @@ interface PerHostInput extends RuleInput {
 
 interface AuthInput extends RuleInput {
   readonly perHost: PerHostInput[] | undefined;
+  /** credproxy's own opt-in: Range requests keep their Range header when this secret is injected. */
+  readonly allowRange: boolean;
 }
 
 /** Superserve's name rule; undefined when `name` (already trimmed) is acceptable. */
@@ -88,13 +98,16 @@ function readRuleFields(obj: JsonObject, path: string): RuleInput {
 }
 
 function readAuth(value: unknown): AuthInput {
-  const obj = readObject(value, 'auth', [...RULE_FIELDS, 'per_host']);
+  const obj = readObject(value, 'auth', [...RULE_FIELDS, 'per_host', ALLOW_RANGE]);
   const rules = optionalArray(obj, 'per_host', 'auth')?.map((item, i): PerHostInput => {
     const path = `auth.per_host[${i}]`;
     const rule = readObject(item, path, ['hosts', ...RULE_FIELDS]);
     return { ...readRuleFields(rule, path), hosts: optionalStringArray(rule, 'hosts', path) ?? [] };
   });
-  return { ...readRuleFields(obj, 'auth'), perHost: rules && rules.length > 0 ? rules : undefined };
+  return {
+    ...readRuleFields(obj, 'auth'), perHost: rules && rules.length > 0 ? rules : undefined,
+    allowRange: optionalBoolean(obj, ALLOW_RANGE, 'auth') ?? false,
+  };
 }
 
 /** Trims `hosts` and checks count, syntax and public-suffix wildcards; `path` prefixes messages of per_host rules. */
@@ -156,6 +169,10 @@ function checkCustomHeaders({ header, prefix, username, headers }: RuleInput, pa
   return headers;
 }
 
+function rangeOptIn(auth: AuthInput): Record<string, unknown> {
+  return auth.allowRange ? { [ALLOW_RANGE]: true } : {};
+}
+
 /** Validates per_host rules against the (checked) top-level hosts; returns the stored rule list. */
 function checkPerHost(rules: readonly PerHostInput[], allowed: readonly string[]): Record<string, unknown>[] {
   if (rules.length > MAX_PER_HOST_RULES) badRequest(`auth.per_host has ${rules.length} rules, max is ${MAX_PER_HOST_RULES}`);
@@ -185,11 +202,11 @@ function resolveExplicitAuth(auth: AuthInput | undefined, rawHosts: readonly str
       badRequest('auth.per_host is mutually exclusive with auth.type and the type-specific fields');
     }
     const hosts = checkHosts(rawHosts, '');
-    return { authType: 'per_host', authConfig: { per_host: checkPerHost(perHost, hosts) }, hosts };
+    return { authType: 'per_host', authConfig: { per_host: checkPerHost(perHost, hosts), ...rangeOptIn(auth) }, hosts };
   }
   if (!auth.type) badRequest('auth.type or auth.per_host is required');
   // The shape's own errors come before the hosts', as in Superserve.
-  const authConfig = checkShape(auth, 'auth');
+  const authConfig = { ...checkShape(auth, 'auth'), ...rangeOptIn(auth) };
   return { authType: auth.type as AuthType, authConfig, hosts: checkHosts(rawHosts, '') };
 }
 

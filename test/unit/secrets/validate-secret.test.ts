@@ -304,3 +304,12 @@ test('per_host with a single rule is still per_host', () => {
 test('rotate', () => {
   assert.deepEqual(parseRotateSecret({ value: 'new' }), { value: 'new' });
 });
+
+test('auth.allow_range (credproxy\'s Range opt-in): stored only when true, on single rules and per_host alike', () => {
+  assert.deepEqual(parseCreateSecret(custom({ type: 'bearer', allow_range: true })).authConfig, { allow_range: true });
+  assert.deepEqual(parseCreateSecret(custom({ type: 'api-key', header: 'x-key', allow_range: false })).authConfig, { header: 'x-key' });
+  const perHost = parseCreateSecret(custom({ per_host: [{ hosts: ['api.example.com'], type: 'bearer' }], allow_range: true }));
+  assert.deepEqual(perHost.authConfig, { per_host: [{ hosts: ['api.example.com'], type: 'bearer' }], allow_range: true });
+  rejects(custom({ type: 'bearer', allow_range: 'yes' }), 'auth.allow_range must be a boolean');
+  rejects(custom({ per_host: [{ hosts: ['api.example.com'], type: 'bearer', allow_range: true }] }), 'unknown field "auth.per_host[0].allow_range"');
+});
