@@ -75,6 +75,8 @@ export function forwardRequest(
     // Compressed frames would hide an echoed value from the scrubber, so none are offered.
     if (injection.scrubber !== undefined) delete req.headers['sec-websocket-extensions'];
   }
+  // Admitted and authorized: only now is the body invited (server.ts defers Node's automatic 100).
+  if (req.headers.expect?.toLowerCase() === '100-continue') res.writeContinue();
   const chunked = req.headers['transfer-encoding'] !== undefined;
   // undici streams async iterables (its typings list only Readable).
   const body = chunked ? capBody(req, max, exchange.record) as unknown as Readable : length !== undefined && length !== '0' ? req : null;

@@ -82,7 +82,7 @@ export class ProxyServer {
       keepAliveTimeout: config.proxy.idleTimeoutMs,
     };
 
-    this.#outer = createServer(serverOptions);
+    this.#outer = deferContinue(createServer(serverOptions));
     this.#listeners.push({ name: 'proxy', listen: config.proxy.listen, server: this.#outer });
     this.#outer.on('connection', (socket: Socket) => this.#track(socket));
     this.#outer.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) => {
@@ -95,7 +95,7 @@ export class ProxyServer {
     });
     this.#servePlain(this.#outer, ABSOLUTE_URI);
 
-    this.#inner = createServer(serverOptions);
+    this.#inner = deferContinue(createServer(serverOptions));
     this.#inner.on('request', (req: IncomingMessage, res: ServerResponse) => {
       const connection = this.#bySocket.get(req.socket);
       if (connection?.refusal !== undefined) {
@@ -138,7 +138,7 @@ export class ProxyServer {
       this.#listeners.push({ name: 'transparent https', listen: https, server });
     }
     if (http !== undefined) {
-      const server = createServer(serverOptions);
+      const server = deferContinue(createServer(serverOptions));
       server.on('connection', (socket: Socket) => this.#track(socket, true));
       this.#servePlain(server, TRANSPARENT_HTTP);
       server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
@@ -288,6 +288,16 @@ async function bind(server: NetServer, listen: string): Promise<AddressInfo> {
     });
   });
   return server.address() as AddressInfo;
+}
+
+/**
+ * Node answers `Expect: 100-continue` before any handler runs unless someone listens for
+ * 'checkContinue'; with this the request goes on as usual, and forwardRequest sends the 100 once
+ * the request has passed admission and the policy (forward.ts), so a refused one never invites its body.
+ */
+function deferContinue(server: Server): Server {
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => server.emit('request', req, res));
+  return server;
 }
 
 /** Inside a tunnel the target is origin-form; absolute-form is reduced to its path (the host stays the tunnel's). */
