@@ -3,9 +3,11 @@ import type { EventRow } from '../store/events.js';
 
 /**
  * One request row. `secretId` is the secret whose stand-in was found, swapped or refused (null
- * when none); a request carrying several secrets' stand-ins gets one row per secret.
+ * when none); a request carrying several secrets' stand-ins gets one row per secret. `matchRule`
+ * says which rule swapped it, e.g. `secret "openai" allows api.openai.com (bearer)` or, for a
+ * stand-in swapped where it stood outside the rule's shape, `… (in place: x-debug)`.
  */
-export function requestRow(event: RequestEvent, secretId: string | null): EventRow {
+export function requestRow(event: RequestEvent, secretId: string | null, matchRule: string | null = null): EventRow {
   return {
     kind: 'request',
     ts: event.ts,
@@ -23,7 +25,7 @@ export function requestRow(event: RequestEvent, secretId: string | null): EventR
     dstIp: null,
     dstPort: null,
     verdict: null,
-    matchRule: null,
+    matchRule,
     bytesSent: null,
     bytesRecv: null,
     requestId: event.requestId,

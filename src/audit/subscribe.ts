@@ -22,10 +22,10 @@ function recordRequest(event: RequestEvent, queue: AuditQueue): void {
     return;
   }
   for (let i = 0; i < matches.length; i++) {
-    const secretId = matches[i]!.secretId;
-    // Two bindings of one secret in one request still make one row for that secret.
+    const { secretId, rule } = matches[i]!;
+    // Two bindings (or places) of one secret in one request still make one row for that secret.
     if (seenBefore(matches, i, secretId)) continue;
-    queue.push(requestRow(event, secretId));
+    queue.push(requestRow(event, secretId, rule));
     queue.markUsed(secretId, event.ts);
   }
   for (const secretId of refusedSecretIds) {

@@ -1,3 +1,4 @@
+import { findProvider } from '../secrets/providers.js';
 import type { SecretValue } from '../secrets/secret-value.js';
 import { compileHostPatternList, type HostPatternList } from './host-pattern.js';
 import { compileInjector, type Injector } from './inject.js';
@@ -20,13 +21,20 @@ export interface CompiledSecret {
   readonly name: string;
   readonly authType: AuthType;
   readonly hosts: HostPatternList;
-  /** Every auth shape of the secret; per_host lists each rule's. */
+  /**
+   * Every auth shape its stand-ins are looked for in: per_host lists each rule's, and a provider
+   * secret adds the other shapes its provider's API accepts (catalogue `alsoAccepts`).
+   */
   readonly shapes: readonly AuthRule[];
   readonly value: SecretValue;
   /** `auth.allow_range`: requests carrying it keep Range / If-Range (stripped otherwise). */
   readonly allowRange: boolean;
-  /** The rule to inject with for a host (per_host: the first whose hosts match), if any. */
-  ruleFor(host: string): CompiledRule | undefined;
+  /**
+   * The rule to inject with for a host, if any: a stand-in that arrived in one of the provider's
+   * other accepted shapes leaves in that shape; otherwise per_host takes the first rule whose
+   * hosts match, whatever the arrival shape.
+   */
+  ruleFor(host: string, arrived?: AuthRule): CompiledRule | undefined;
   /** `secret "openai" allows api.openai.com, not api.evil.com` */
   explainMismatch(host: string): string;
 }
@@ -46,15 +54,25 @@ export function compileSecret(record: SecretRuleRecord, value: SecretValue): Com
       explanation: `secret ${quoted}${where} allows ${list.explain()} (${shape.type})`,
     };
   });
+  // Shapes the provider's API takes besides the stored one, each injected as it arrived.
+  const provider = record.provider ? findProvider(record.provider) : undefined;
+  const alternates = new Map<AuthRule, CompiledRule>((provider?.alsoAccepts ?? []).map((shape) => [shape, {
+    hosts,
+    injector: compileInjector(shape, label),
+    explanation: `secret ${quoted} allows ${hosts.explain()} (${shape.type}, also accepted by ${provider!.name})`,
+  }]));
   return {
     id: record.id,
     name: record.name,
     authType: record.authType,
     hosts,
-    shapes: parsed.map((p) => p.shape),
+    shapes: [...parsed.map((p) => p.shape), ...alternates.keys()],
     value,
     allowRange: record.authConfig.allow_range === true,
-    ruleFor: (host) => (hosts.matches(host) ? rules.find((r) => r.hosts.matches(host)) : undefined),
+    ruleFor: (host, arrived) => {
+      if (!hosts.matches(host)) return undefined;
+      return (arrived && alternates.get(arrived)) ?? rules.find((r) => r.hosts.matches(host));
+    },
     explainMismatch: (host) => `secret ${quoted} allows ${hosts.explain()}, not ${host}`,
   };
 }

@@ -74,7 +74,7 @@ function single(name: string, value: string): Injection {
  * Node holds header values as latin1 strings; a non-ASCII value goes out as its UTF-8 bytes,
  * the same bytes the stand-in matcher compares against.
  */
-function toWire(value: string): string {
+export function toWire(value: string): string {
   for (let i = 0; i < value.length; i++) {
     if (value.charCodeAt(i) > 0x7f) return Buffer.from(value, 'utf8').toString('latin1');
   }

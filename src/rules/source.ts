@@ -19,6 +19,8 @@ export interface SecretRuleRecord {
   /** Exactly the API's auth_config: `{}`, `{username}`, `{header, prefix?}`, `{headers}` or `{per_host: [...]}`. */
   readonly authConfig: Readonly<Record<string, unknown>>;
   readonly hosts: readonly string[];
+  /** The provider shortcut the secret was created from, if any: its catalogue entry may accept more shapes. */
+  readonly provider?: string | null;
 }
 
 /**

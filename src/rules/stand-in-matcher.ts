@@ -4,8 +4,10 @@ import { compileTemplate } from './template.js';
 import { isScannable, isTokenChar } from './token-scan.js';
 import { latin1, type RequestHeaderView } from './request-headers.js';
 
-/** Where a stand-in was found: the headers to strip and, for Basic, the client's username. */
+/** Where a stand-in was found: the shape it arrived in, the headers to strip and, for Basic, the client's username. */
 export interface ShapeMatch {
+  /** The secret's shape that matched (one of the shapes the matcher was compiled from). */
+  readonly shape: AuthRule;
   /** Lowercased names of the headers that carried the stand-in. */
   readonly headers: readonly string[];
   /** The username of a Basic header the stand-in came in; kept when the rule names none. */
@@ -67,7 +69,7 @@ function compileShapeCheck(shape: AuthRule, standIn: string): ShapeCheck {
   switch (shape.type) {
     case 'bearer': {
       const expected = utf8(standIn);
-      const found: ShapeMatch = { headers: ['authorization'], clientUsername: undefined };
+      const found: ShapeMatch = { shape, headers: ['authorization'], clientUsername: undefined };
       return (view) => {
         const token = view.bearer();
         return token !== undefined && safeEqual(token, expected) ? found : undefined;
@@ -78,25 +80,25 @@ function compileShapeCheck(shape: AuthRule, standIn: string): ShapeCheck {
       return (view) => {
         const basic = view.basic();
         return basic !== undefined && safeEqual(basic.password, expected)
-          ? { headers: ['authorization'], clientUsername: basic.username }
+          ? { shape, headers: ['authorization'], clientUsername: basic.username }
           : undefined;
       };
     }
     case 'api-key': {
       const header = shape.header.toLowerCase();
-      return headerEquals(header, utf8((shape.prefix ?? '') + standIn));
+      return headerEquals(shape, header, utf8((shape.prefix ?? '') + standIn));
     }
     case 'custom': {
       const checks = Object.entries(shape.headers).map(([name, template]) => {
         const header = name.toLowerCase();
-        return { header, check: headerEquals(header, utf8(compileTemplate(template).render(standIn))) };
+        return { header, check: headerEquals(shape, header, utf8(compileTemplate(template).render(standIn))) };
       });
       return (view) => {
         let headers: string[] | undefined;
         for (const { header, check } of checks) {
           if (check(view)) (headers ??= []).push(header);
         }
-        return headers ? { headers, clientUsername: undefined } : undefined;
+        return headers ? { shape, headers, clientUsername: undefined } : undefined;
       };
     }
   }
@@ -132,8 +134,8 @@ function endsWithTokenChar(part: string, isFirst = true): boolean {
  * length is its byte count, so values of another length are skipped before any Buffer is made
  * (the length of a stand-in shape is public; only the bytes are compared in constant time).
  */
-function headerEquals(header: string, expected: Buffer): ShapeCheck {
-  const hit: ShapeMatch = { headers: [header], clientUsername: undefined };
+function headerEquals(shape: AuthRule, header: string, expected: Buffer): ShapeCheck {
+  const hit: ShapeMatch = { shape, headers: [header], clientUsername: undefined };
   const size = expected.length;
   const equal = (value: string): boolean => value.length === size && safeEqual(latin1(value), expected);
   return (view) => {

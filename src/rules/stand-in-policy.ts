@@ -5,12 +5,13 @@ import type { CompiledBinding } from './compiled-binding.js';
 import type { CompiledRule, CompiledSecret } from './compiled-secret.js';
 import type { EchoForms } from './echo-forms.js';
 import { ResponseEchoScrubber } from './echo-scrubber.js';
+import { applyInPlaceSwaps, planInPlaceSwap, type InPlaceSwap } from './in-place.js';
 import { applyInjections, type PlannedInjection } from './inject.js';
 import type { EgressDecision } from './network-policy.js';
 import { decodeBasic, RequestHeaderView } from './request-headers.js';
 import type { CompiledSandbox, RuleTable, StandInOwner } from './rule-table.js';
 import type { ShapeMatch } from './stand-in-matcher.js';
-import { scanTokenRuns } from './token-scan.js';
+import { scanTokenRuns, type TokenRun } from './token-scan.js';
 
 export interface StandInPolicyOptions {
   /** `proxy.requireAuth`: when false, requests without valid Proxy-Authorization are unattributed. */
@@ -28,9 +29,26 @@ interface Hit {
   rule: CompiledRule | undefined;
 }
 
+/** A stand-in the scan found: whose it is and where it stands. */
+interface Sighting {
+  readonly owner: StandInOwner;
+  readonly run: TokenRun;
+}
+
+/** A stand-in of a live binding found where none of its secret's shapes put it. */
+interface Stray {
+  readonly binding: CompiledBinding;
+  readonly secret: CompiledSecret;
+  readonly run: TokenRun;
+}
+
+/** The metric label and audit wording of a stand-in swapped where it stood. */
+export const IN_PLACE_AUTH_TYPE = 'in_place';
+
 /** What one request collects before any header is touched. */
 interface Resolution {
   readonly planned: PlannedInjection[];
+  readonly swaps: InPlaceSwap[];
   readonly matches: CredentialMatch[];
   readonly forms: EchoForms[];
   /** Every injected secret opts in to Range requests. */
@@ -44,7 +62,8 @@ interface Resolution {
  * authorizeRequest checks, in order, and changes nothing until all have passed:
  * identity still valid (407) → a stand-in of another sandbox (403 stand_in_wrong_sandbox) →
  * per stand-in found: revoked (503) → cleartext (403) → host (403) → rendering (502 inject_error);
- * then strips every matched header and sets every real one.
+ * then swaps every stand-in that stood outside its secret's shapes where it stood, strips every
+ * matched header and sets every real one. A stand-in of the sandbox is never forwarded as is.
  */
 export class StandInPolicy implements ProxyPolicy {
   readonly #table: RuleTable;
@@ -89,16 +108,19 @@ export class StandInPolicy implements ProxyPolicy {
   authorizeRequest(identity: SandboxIdentity | null, target: RequestTarget, headers: IncomingHttpHeaders): InjectionResult {
     let sandbox = identity === null ? undefined : this.#liveSandbox(identity);
     const view = new RequestHeaderView(headers);
-    const owners = this.#standInOwners(view);
+    const sightings = this.#sightings(view);
     let resolution: Resolution | undefined;
     try {
-      if (sandbox) assertOwnStandIns(sandbox, owners);
-      else if (owners) sandbox = this.#adoptOwner(owners, target);
-      if (sandbox) resolution = this.#resolve(sandbox, owners, view, target);
-      if (resolution) applyInjections(headers, resolution.planned);
+      if (sandbox) assertOwnStandIns(sandbox, sightings);
+      else if (sightings) sandbox = this.#adoptOwner(sightings, target);
+      if (sandbox) resolution = this.#resolve(sandbox, sightings, view, target);
+      if (resolution) {
+        applyInPlaceSwaps(headers, resolution.swaps);
+        applyInjections(headers, resolution.planned);
+      }
     } catch (err) {
       // A refused request is audited under every secret whose stand-in it carried.
-      if (err instanceof ProxyRejection && owners) throw err.alsoFound(owners.map((o) => o.secretId));
+      if (err instanceof ProxyRejection && sightings) throw err.alsoFound(sightings.map((s) => s.owner.secretId));
       throw err;
     }
     if (!resolution) return NO_INJECTION;
@@ -114,14 +136,14 @@ export class StandInPolicy implements ProxyPolicy {
    * sandbox's: honoured only under that one identity and that sandbox's network rules, so leaving
    * out Proxy-Authorization escapes neither. Stand-ins of two sandboxes together are refused.
    */
-  #adoptOwner(owners: readonly StandInOwner[], target: RequestTarget): CompiledSandbox | undefined {
-    const sandboxId = owners[0]!.sandboxId;
-    const other = owners.find((o) => o.sandboxId !== sandboxId);
-    if (other) throw new ProxyRejection('stand_in_wrong_sandbox', 'the request carries stand-in tokens issued to different sandboxes', other.secretId);
-    const owner = this.#table.sandbox(sandboxId);
+  #adoptOwner(sightings: readonly Sighting[], target: RequestTarget): CompiledSandbox | undefined {
+    const first = sightings[0]!.owner;
+    const other = sightings.find((s) => s.owner.sandboxId !== first.sandboxId);
+    if (other) throw new ProxyRejection('stand_in_wrong_sandbox', 'the request carries stand-in tokens issued to different sandboxes', other.owner.secretId);
+    const owner = this.#table.sandbox(first.sandboxId);
     if (!owner) return undefined;
     const decision = owner.network.decide(target.host);
-    if (decision.code) throw new ProxyRejection(decision.code, decision.explain(), owners[0]!.secretId);
+    if (decision.code) throw new ProxyRejection(decision.code, decision.explain(), first.secretId);
     return owner;
   }
 
@@ -131,45 +153,50 @@ export class StandInPolicy implements ProxyPolicy {
     return sandbox;
   }
 
-  /** Owners of every stand-in-like run in the headers; undefined when there are none. */
-  #standInOwners(view: RequestHeaderView): StandInOwner[] | undefined {
-    let owners: StandInOwner[] | undefined;
+  /** Every stand-in in the headers, with its owner; undefined when there are none. */
+  #sightings(view: RequestHeaderView): Sighting[] | undefined {
+    let sightings: Sighting[] | undefined;
     for (const run of scanTokenRuns(view, this.#table.isStandInLength) ?? []) {
-      const owner = this.#table.standInOwner(run);
-      if (owner) (owners ??= []).push(owner);
+      const owner = this.#table.standInOwner(run.text);
+      if (owner) (sightings ??= []).push({ owner, run });
     }
-    return owners;
+    return sightings;
   }
 
   /** Checks one sandbox's stand-ins in this request and renders their injections (no writes). */
   #resolve(
     sandbox: CompiledSandbox,
-    owners: readonly StandInOwner[] | undefined,
+    sightings: readonly Sighting[] | undefined,
     view: RequestHeaderView,
     target: RequestTarget,
   ): Resolution | undefined {
-    assertNotRevoked(sandbox, owners);
+    assertNotRevoked(sandbox, sightings);
     let hits: Hit[] | undefined;
     for (const binding of sandbox.live) {
       const secret = binding.secret;
       // Deleted since the sandbox was compiled: its stand-in, if the scan saw it, was refused above.
       if (secret === undefined) continue;
       const matcher = binding.matcher!;
-      if (matcher.scanFindsEveryMatch && !scanned(owners, binding.id)) continue;
+      if (matcher.scanFindsEveryMatch && !scanned(sightings, binding.id)) continue;
       const found = matcher.match(view);
       if (found) (hits ??= []).push({ binding, secret, found, rule: undefined });
     }
-    if (!hits) return undefined;
+    const strays = findStrays(sandbox, sightings, hits);
+    if (!hits && !strays) return undefined;
+    const secretIds = [...(hits ?? []), ...(strays ?? [])].map((h) => h.secret.id);
     if (!target.secure) {
-      const { secret } = hits[0]!;
-      throw new ProxyRejection('cleartext_injection_refused', `secret ${JSON.stringify(secret.name)} is only sent over https`, secret.id, hitSecretIds(hits));
+      const { secret } = (hits ?? strays)![0]!;
+      throw new ProxyRejection('cleartext_injection_refused', `secret ${JSON.stringify(secret.name)} is only sent over https`, secret.id, secretIds);
     }
-    for (const hit of hits) {
-      hit.rule = hit.secret.ruleFor(target.host);
-      if (!hit.rule) throw new ProxyRejection('credential_host_mismatch', hit.secret.explainMismatch(target.host), hit.secret.id, hitSecretIds(hits));
+    for (const hit of hits ?? []) {
+      hit.rule = hit.secret.ruleFor(target.host, hit.found.shape);
+      if (!hit.rule) throw new ProxyRejection('credential_host_mismatch', hit.secret.explainMismatch(target.host), hit.secret.id, secretIds);
     }
-    const resolution: Resolution = { planned: [], matches: [], forms: [], allowRange: true };
-    for (const { binding, secret, found, rule } of hits) {
+    for (const { secret } of strays ?? []) {
+      if (!secret.hosts.matches(target.host)) throw new ProxyRejection('credential_host_mismatch', secret.explainMismatch(target.host), secret.id, secretIds);
+    }
+    const resolution: Resolution = { planned: [], swaps: [], matches: [], forms: [], allowRange: true };
+    for (const { binding, secret, found, rule } of hits ?? []) {
       resolution.allowRange &&= secret.allowRange;
       const real = secret.value.reveal();
       const injection = rule!.injector.render(real, found.clientUsername);
@@ -178,28 +205,53 @@ export class StandInPolicy implements ProxyPolicy {
       resolution.forms.push(binding.valueForms(real));
       if (injection.basicUsername !== undefined) resolution.forms.push(binding.basicForms(injection.basicUsername, real));
     }
+    for (const { binding, secret, run } of strays ?? []) {
+      resolution.allowRange &&= secret.allowRange;
+      const real = secret.value.reveal();
+      const swap = planInPlaceSwap(run, binding.standIn, real, view.headers, secret);
+      resolution.swaps.push(swap);
+      resolution.matches.push({
+        secretId: secret.id, secretName: secret.name, authType: IN_PLACE_AUTH_TYPE,
+        rule: `secret ${JSON.stringify(secret.name)} allows ${secret.hosts.explain()} (in place: ${run.header}${run.inBasicPassword ? ' basic password' : ''})`,
+      });
+      resolution.forms.push(binding.valueForms(real));
+      if (swap.basicUsername !== undefined) resolution.forms.push(binding.basicForms(swap.basicUsername, real));
+    }
     return resolution;
   }
 }
 
-function hitSecretIds(hits: readonly Hit[]): string[] {
-  return hits.map((hit) => hit.secret.id);
+/**
+ * The sandbox's own stand-ins the scan saw where no shape matched them (another header, another
+ * scheme, inside a longer value), one per binding and place. Undefined when there are none.
+ */
+function findStrays(sandbox: CompiledSandbox, sightings: readonly Sighting[] | undefined, hits: readonly Hit[] | undefined): Stray[] | undefined {
+  let strays: Stray[] | undefined;
+  for (const { owner, run } of sightings ?? []) {
+    if (owner.sandboxId !== sandbox.identity.sandboxId) continue;
+    const binding = sandbox.binding(owner.bindingId);
+    if (!binding?.secret) continue;
+    if (hits?.some((h) => h.binding.id === binding.id && h.found.headers.includes(run.header))) continue;
+    if (strays?.some((s) => s.binding.id === binding.id && s.run.header === run.header && s.run.inBasicPassword === run.inBasicPassword)) continue;
+    (strays ??= []).push({ binding, secret: binding.secret, run });
+  }
+  return strays;
 }
 
 /** Whether the scan saw this binding's stand-in somewhere in the request. */
-function scanned(owners: readonly StandInOwner[] | undefined, bindingId: number): boolean {
-  if (owners) for (const owner of owners) if (owner.bindingId === bindingId) return true;
+function scanned(sightings: readonly Sighting[] | undefined, bindingId: number): boolean {
+  if (sightings) for (const { owner } of sightings) if (owner.bindingId === bindingId) return true;
   return false;
 }
 
-function assertOwnStandIns(sandbox: CompiledSandbox, owners: readonly StandInOwner[] | undefined): void {
-  const foreign = owners?.find((o) => o.sandboxId !== sandbox.identity.sandboxId);
-  if (foreign) throw new ProxyRejection('stand_in_wrong_sandbox', 'the request carries a stand-in token issued to another sandbox', foreign.secretId);
+function assertOwnStandIns(sandbox: CompiledSandbox, sightings: readonly Sighting[] | undefined): void {
+  const foreign = sightings?.find((s) => s.owner.sandboxId !== sandbox.identity.sandboxId);
+  if (foreign) throw new ProxyRejection('stand_in_wrong_sandbox', 'the request carries a stand-in token issued to another sandbox', foreign.owner.secretId);
 }
 
-function assertNotRevoked(sandbox: CompiledSandbox, owners: readonly StandInOwner[] | undefined): void {
-  if (!owners) return;
-  for (const owner of owners) {
+function assertNotRevoked(sandbox: CompiledSandbox, sightings: readonly Sighting[] | undefined): void {
+  if (!sightings) return;
+  for (const { owner } of sightings) {
     if (owner.sandboxId !== sandbox.identity.sandboxId) continue;
     const refusal = sandbox.binding(owner.bindingId)?.refusal;
     if (refusal) throw new ProxyRejection(refusal.code, refusal.detail, owner.secretId);

@@ -25,30 +25,41 @@ export function tokenKey(token: string): string {
   return hash('sha256', token, 'binary');
 }
 
+/** A token-like run of a request and where it stands. */
+export interface TokenRun {
+  readonly text: string;
+  /** The (lowercased) header it stands in. */
+  readonly header: string;
+  /** True when it stands in the decoded password of `Authorization: Basic`, not in the header text. */
+  readonly inBasicPassword: boolean;
+}
+
 /**
  * Every token-like run in a request's header values and in a Basic password, whatever the
- * header, so a stand-in of another sandbox is caught wherever it hides. Proxy-Authorization
- * (the sandbox's own access token) is skipped. `wanted` filters by length before any hashing.
+ * header, so a stand-in is caught wherever it hides. Proxy-Authorization (the sandbox's own
+ * access token) is skipped. `wanted` filters by length before anything is allocated or hashed.
  */
-export function scanTokenRuns(view: RequestHeaderView, wanted: (length: number) => boolean): string[] | undefined {
-  let found: string[] | undefined;
+export function scanTokenRuns(view: RequestHeaderView, wanted: (length: number) => boolean): TokenRun[] | undefined {
+  let found: TokenRun[] | undefined;
   const { headers } = view;
   for (const name in headers) {
     if (name === 'proxy-authorization') continue;
     const value = headers[name];
-    if (typeof value === 'string') found = collectRuns(value, wanted, found);
-    else if (value !== undefined) for (const v of value) found = collectRuns(v, wanted, found);
+    if (typeof value === 'string') found = collectRuns(value, name, false, wanted, found);
+    else if (value !== undefined) for (const v of value) found = collectRuns(v, name, false, wanted, found);
   }
   const basic = view.basic();
-  if (basic) found = collectRuns(basic.password.toString('utf8'), wanted, found);
+  if (basic) found = collectRuns(basic.password.toString('utf8'), 'authorization', true, wanted, found);
   return found;
 }
 
-function collectRuns(text: string, wanted: (length: number) => boolean, found: string[] | undefined): string[] | undefined {
+function collectRuns(
+  text: string, header: string, inBasicPassword: boolean, wanted: (length: number) => boolean, found: TokenRun[] | undefined,
+): TokenRun[] | undefined {
   if (text.length < MIN_RUN) return found;
   TOKEN_RUN.lastIndex = 0;
   for (let m = TOKEN_RUN.exec(text); m !== null; m = TOKEN_RUN.exec(text)) {
-    if (wanted(m[0].length)) (found ??= []).push(m[0]);
+    if (wanted(m[0].length)) (found ??= []).push({ text: m[0], header, inBasicPassword });
   }
   return found;
 }

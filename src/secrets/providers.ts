@@ -1,4 +1,4 @@
-import type { AuthType } from '../rules/source.js';
+import type { AuthRule, AuthType } from '../rules/source.js';
 
 /**
  * A built-in provider: the auth shape and hosts a `{name, value, provider}` secret gets, and the
@@ -16,6 +16,12 @@ export interface ProviderShortcut {
   /** Conventional env var names that mean this provider (for agent secrets), e.g. ['ANTHROPIC_API_KEY']. */
   readonly envKeys: readonly string[];
   readonly standIn: { readonly prefix: string; readonly length: number; readonly alphabet: 'alnum' | 'b64url' };
+  /**
+   * Other shapes the provider's API takes the same key in, on the same hosts (not on the wire:
+   * `GET /providers` shows Superserve's one shape). A stand-in arriving in one of them is swapped
+   * in that shape and audited under it, e.g. `Authorization: Bearer` from @anthropic-ai/sdk ≥ 1.
+   */
+  readonly alsoAccepts?: readonly AuthRule[];
 }
 
 /** The GET /providers item. */
@@ -31,6 +37,7 @@ export interface ProviderWire {
 type ProviderSpec = Omit<ProviderShortcut, 'token_shape'>;
 
 const BEARER = { auth_type: 'bearer', auth_config: {} } as const;
+const ALSO_BEARER: readonly AuthRule[] = [{ type: 'bearer' }];
 
 function apiKey(header: string): Pick<ProviderSpec, 'auth_type' | 'auth_config'> {
   return { auth_type: 'api-key', auth_config: { header } };
@@ -44,12 +51,14 @@ function b64url(prefix: string, length: number): ProviderSpec['standIn'] {
   return { prefix, length, alphabet: 'b64url' };
 }
 
+// Anthropic (x-api-key; @anthropic-ai/sdk 1.x sends Bearer), Exa and GitLab (PRIVATE-TOKEN) also
+// document `Authorization: Bearer <key>` for the same keys.
 const SPECS: readonly ProviderSpec[] = [
-  { name: 'anthropic', display: 'Anthropic', ...apiKey('x-api-key'), hosts: ['api.anthropic.com'], envKeys: ['ANTHROPIC_API_KEY'], standIn: alnum('sk-ant-api03-', 48) },
+  { name: 'anthropic', display: 'Anthropic', ...apiKey('x-api-key'), hosts: ['api.anthropic.com'], envKeys: ['ANTHROPIC_API_KEY'], standIn: alnum('sk-ant-api03-', 48), alsoAccepts: ALSO_BEARER },
   // Asana, Cloudflare and Exa keys have no stable prefix; the stand-in is a bare body.
   { name: 'asana', display: 'Asana', ...BEARER, hosts: ['app.asana.com'], envKeys: ['ASANA_ACCESS_TOKEN', 'ASANA_TOKEN'], standIn: alnum('', 32) },
   { name: 'cloudflare', display: 'Cloudflare', ...BEARER, hosts: ['api.cloudflare.com'], envKeys: ['CLOUDFLARE_API_TOKEN', 'CF_API_TOKEN'], standIn: alnum('', 40) },
-  { name: 'exa', display: 'Exa', ...apiKey('x-api-key'), hosts: ['api.exa.ai'], envKeys: ['EXA_API_KEY'], standIn: alnum('', 32) },
+  { name: 'exa', display: 'Exa', ...apiKey('x-api-key'), hosts: ['api.exa.ai'], envKeys: ['EXA_API_KEY'], standIn: alnum('', 32), alsoAccepts: ALSO_BEARER },
   { name: 'firecrawl', display: 'Firecrawl', ...BEARER, hosts: ['api.firecrawl.dev'], envKeys: ['FIRECRAWL_API_KEY'], standIn: alnum('fc-', 36) },
   { name: 'gemini', display: 'Google Gemini', ...apiKey('x-goog-api-key'), hosts: ['generativelanguage.googleapis.com'], envKeys: ['GEMINI_API_KEY', 'GOOGLE_API_KEY'], standIn: b64url('AIza', 35) },
   {
@@ -67,7 +76,7 @@ const SPECS: readonly ProviderSpec[] = [
     envKeys: ['GITHUB_TOKEN', 'GH_TOKEN', 'GITHUB_PERSONAL_ACCESS_TOKEN'],
     standIn: alnum('ghp_', 36),
   },
-  { name: 'gitlab', display: 'GitLab', ...apiKey('PRIVATE-TOKEN'), hosts: ['gitlab.com'], envKeys: ['GITLAB_TOKEN', 'GITLAB_PERSONAL_ACCESS_TOKEN'], standIn: alnum('glpat-', 20) },
+  { name: 'gitlab', display: 'GitLab', ...apiKey('PRIVATE-TOKEN'), hosts: ['gitlab.com'], envKeys: ['GITLAB_TOKEN', 'GITLAB_PERSONAL_ACCESS_TOKEN'], standIn: alnum('glpat-', 20), alsoAccepts: ALSO_BEARER },
   // Linear wants the raw key in Authorization, without a "Bearer " prefix.
   { name: 'linear', display: 'Linear', ...apiKey('Authorization'), hosts: ['api.linear.app'], envKeys: ['LINEAR_API_KEY'], standIn: alnum('lin_api_', 32) },
   { name: 'notion', display: 'Notion', ...BEARER, hosts: ['api.notion.com'], envKeys: ['NOTION_API_KEY', 'NOTION_TOKEN'], standIn: alnum('ntn_', 43) },

@@ -40,6 +40,7 @@ interface SecretRuleRow {
   auth_type: string;
   auth_config: string;
   hosts: string;
+  provider: string | null;
 }
 
 export const RULE_SANDBOX_COLUMNS = 'id, name, access_token, network, source_addresses';
@@ -64,7 +65,7 @@ export class StoreRuleSource implements RuleSource {
     this.#allBindings = db.prepare(`SELECT ${RULE_BINDING_COLUMNS} FROM binding_states ORDER BY id`);
     this.#sandbox = db.prepare(`SELECT ${RULE_SANDBOX_COLUMNS} FROM sandboxes WHERE id = ?`);
     this.#bindingsOf = db.prepare(`SELECT ${RULE_BINDING_COLUMNS} FROM binding_states WHERE sandbox_id = ? ORDER BY id`);
-    this.#secretRule = db.prepare('SELECT id, name, auth_type, auth_config, hosts FROM secrets WHERE id = ?');
+    this.#secretRule = db.prepare('SELECT id, name, auth_type, auth_config, hosts, provider FROM secrets WHERE id = ?');
     this.#secretValue = db.prepare('SELECT value_enc FROM secrets WHERE id = ?');
   }
 
@@ -91,6 +92,7 @@ export class StoreRuleSource implements RuleSource {
       authType: row.auth_type as AuthType,
       authConfig: JSON.parse(row.auth_config) as Record<string, unknown>,
       hosts: JSON.parse(row.hosts) as string[],
+      provider: row.provider,
     };
   }
 

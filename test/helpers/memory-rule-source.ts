@@ -15,6 +15,8 @@ export interface MemorySecretInput {
   value: string;
   auth: AuthRule | { per_host: PerHostRule[] };
   hosts: string[];
+  /** A provider shortcut name, as a `{provider}` secret stores it. */
+  provider?: string;
 }
 
 export interface MemorySandboxInput {
@@ -58,9 +60,10 @@ export class MemoryRuleSource implements RuleSource {
 
   addSecret(input: MemorySecretInput): SecretRuleRecord {
     const id = randomUUID();
+    const provider = input.provider ?? null;
     const rule: SecretRuleRecord = 'per_host' in input.auth
-      ? { id, name: input.name, authType: 'per_host', authConfig: { per_host: input.auth.per_host }, hosts: input.hosts }
-      : { id, name: input.name, authType: input.auth.type, authConfig: authConfigOf(input.auth), hosts: input.hosts };
+      ? { id, name: input.name, authType: 'per_host', authConfig: { per_host: input.auth.per_host }, hosts: input.hosts, provider }
+      : { id, name: input.name, authType: input.auth.type, authConfig: authConfigOf(input.auth), hosts: input.hosts, provider };
     this.#secrets.set(id, { rule, value: input.value });
     return rule;
   }

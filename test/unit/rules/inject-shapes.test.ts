@@ -28,15 +28,34 @@ test('bearer: Authorization Bearer <t> → Bearer <real>, scheme case-insensitiv
   }
 });
 
-test('bearer: the stand-in in another shape or with extra text is not a match', () => {
+test('bearer: a stand-in glued to more token characters is another token, not a match', () => {
   const { standIn, send } = oneSecret({ type: 'bearer' }, ['api.openai.com']);
-  for (const headers of [{ 'x-api-key': standIn }, { authorization: `Bearer ${standIn}x` }, { authorization: `Token ${standIn}` }, { authorization: basic('u', standIn) }]) {
-    const before = structuredClone(headers);
+  const headers = { authorization: `Bearer ${standIn}x` };
+  const before = structuredClone(headers);
+  const result = send('api.openai.com', headers);
+  assert.deepEqual(result.matches, []);
+  assert.equal(result.scrubber, undefined);
+  assert.deepEqual(headers, before);
+});
+
+test('a stand-in outside its shape is swapped where it stands: same header, same text around it', () => {
+  const { value, standIn, send, secret } = oneSecret({ type: 'bearer' }, ['api.openai.com']);
+  const cases: Array<[IncomingHttpHeaders, IncomingHttpHeaders, string]> = [
+    [{ 'x-api-key': standIn }, { 'x-api-key': value }, 'x-api-key'],
+    [{ authorization: `Token ${standIn}` }, { authorization: `Token ${value}` }, 'authorization'],
+    [{ cookie: `a=1; key=${standIn}; b=2` }, { cookie: `a=1; key=${value}; b=2` }, 'cookie'],
+  ];
+  for (const [headers, expected, where] of cases) {
     const result = send('api.openai.com', headers);
-    assert.deepEqual(result.matches, []);
-    assert.equal(result.scrubber, undefined);
-    assert.deepEqual(headers, before);
+    assert.deepEqual(headers, expected);
+    assert.deepEqual(result.matches, [{ secretId: secret.id, secretName: 'svc', authType: 'in_place', rule: `secret "svc" allows api.openai.com (in place: ${where})` }]);
+    assert.ok(result.scrubber, 'the echo of the swapped value is scrubbed');
   }
+  // In a Basic password the header is encoded again, the username and scheme kept.
+  const basicHeaders: IncomingHttpHeaders = { authorization: basic('u', standIn) };
+  const result = send('api.openai.com', basicHeaders);
+  assert.equal(decodeBasicHeader(basicHeaders.authorization), `u:${value}`);
+  assert.equal(result.matches[0]?.rule, 'secret "svc" allows api.openai.com (in place: authorization basic password)');
 });
 
 test('basic with a rule username: the password is matched, the rule username is sent', () => {
@@ -58,8 +77,10 @@ test('api-key with and without prefix; Authorization without prefix carries the 
   const h1: IncomingHttpHeaders = { 'x-api-key': `Token ${prefixed.standIn}` };
   assert.equal(prefixed.send('api.example.com', h1).matches[0]?.authType, 'api-key');
   assert.deepEqual(h1, { 'x-api-key': `Token ${prefixed.value}` });
-  const unprefixedMiss: IncomingHttpHeaders = { 'x-api-key': prefixed.standIn };
-  assert.deepEqual(prefixed.send('api.example.com', unprefixedMiss).matches, []);
+  // Without its prefix the stand-in is not in the rule's shape: swapped where it stands.
+  const unprefixed: IncomingHttpHeaders = { 'x-api-key': prefixed.standIn };
+  assert.equal(prefixed.send('api.example.com', unprefixed).matches[0]?.authType, 'in_place');
+  assert.deepEqual(unprefixed, { 'x-api-key': prefixed.value });
 
   const plain = oneSecret({ type: 'api-key', header: 'x-api-key' }, ['api.anthropic.com']);
   const h2: IncomingHttpHeaders = { 'x-api-key': plain.standIn };

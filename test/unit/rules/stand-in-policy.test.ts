@@ -133,6 +133,80 @@ test('several stand-ins in one request are all swapped', () => {
   assert.equal(echoed['x-echo'], `${ctx.source.standIn(sandbox.id, 'ONE')} and ${ctx.source.standIn(sandbox.id, 'TWO_AGAIN')}`);
 });
 
+test('an own stand-in outside its shape: swapped in place to an allowed host, refused elsewhere, never forwarded as is', () => {
+  const t = twoSandboxes();
+  const send = (host: string, headers: IncomingHttpHeaders) => t.policy.authorizeRequest(t.a.identity, https(host), headers);
+
+  // In its shape and copied into another header: both places get the real value.
+  const both: IncomingHttpHeaders = { authorization: `Bearer ${t.a.openai}`, 'x-debug': `key=${t.a.openai}` };
+  const result = send('api.openai.com', both);
+  assert.deepEqual(both, { authorization: `Bearer ${t.openaiValue}`, 'x-debug': `key=${t.openaiValue}` });
+  assert.deepEqual(result.matches.map((m) => m.authType), ['bearer', 'in_place']);
+
+  // One header carrying two secrets' stand-ins goes nowhere unless both allow the host.
+  const shared: IncomingHttpHeaders = { cookie: `o=${t.a.openai}; a=${t.a.anthropic}` };
+  const err = rejects(() => send('api.anthropic.com', shared), 'credential_host_mismatch');
+  assert.equal(err.secretId, t.openai.id);
+  assert.deepEqual(shared, { cookie: `o=${t.a.openai}; a=${t.a.anthropic}` });
+
+  for (const [host, headers] of [
+    ['api.evil.com', { 'x-api-key': t.a.openai }],
+    ['api.evil.com', { authorization: `token ${t.a.openai}` }],
+    ['api.openai.com', { 'x-forward': t.a.anthropic }],
+  ] as Array<[string, IncomingHttpHeaders]>) {
+    const before = structuredClone(headers);
+    const err = rejects(() => send(host, headers), 'credential_host_mismatch');
+    assert.match(err.detail!, /allows .*, not /);
+    assert.deepEqual(headers, before, 'nothing changed');
+  }
+  const plain: IncomingHttpHeaders = { 'x-api-key': t.a.openai };
+  rejects(() => t.policy.authorizeRequest(t.a.identity, { host: 'api.openai.com', port: 80, secure: false }, plain), 'cleartext_injection_refused');
+  assert.deepEqual(plain, { 'x-api-key': t.a.openai });
+});
+
+test('in-place swaps: several stand-ins in one header, and the echo of each is scrubbed', () => {
+  const ctx = setup();
+  const v1 = real('one');
+  const v2 = real('two');
+  const s1 = ctx.source.addSecret({ name: 'one', value: v1, auth: { type: 'bearer' }, hosts: ['api.example.com'] });
+  const s2 = ctx.source.addSecret({ name: 'two', value: v2, auth: { type: 'api-key', header: 'x-two' }, hosts: ['api.example.com'] });
+  const sandbox = ctx.source.addSandbox({ secrets: { ONE: s1.id, TWO: s2.id } });
+  const { policy, table } = ctx.start();
+  const one = ctx.source.standIn(sandbox.id, 'ONE');
+  const two = ctx.source.standIn(sandbox.id, 'TWO');
+  const headers: IncomingHttpHeaders = { cookie: `one=${one}; two=${two}; again=${one}` };
+  const result = policy.authorizeRequest(table.identityForToken(sandbox.accessToken)!, https('api.example.com'), headers);
+  assert.deepEqual(headers, { cookie: `one=${v1}; two=${v2}; again=${v1}` });
+  assert.deepEqual(result.matches.map((m) => [m.secretName, m.authType]), [['one', 'in_place'], ['two', 'in_place']]);
+  const echoed: Record<string, string> = { 'x-echo': headers.cookie!, 'x-b64': Buffer.from(`k ${v2}`).toString('base64') };
+  result.scrubber!.scrubHeaders(echoed);
+  assert.equal(echoed['x-echo'], `one=${one}; two=${two}; again=${one}`);
+  assert.ok(!Buffer.from(echoed['x-b64']!, 'base64').toString('latin1').includes(v2.slice(2, -2)), 'base64 echo scrubbed');
+});
+
+test('provider alternates: an anthropic secret takes x-api-key and Authorization: Bearer, each swapped in its own shape', () => {
+  const ctx = setup();
+  const value = real('anthropic');
+  const secret = ctx.source.addSecret({ name: 'claude', value, auth: { type: 'api-key', header: 'x-api-key' }, hosts: ['api.anthropic.com'], provider: 'anthropic' });
+  const sandbox = ctx.source.addSandbox({ secrets: { ANTHROPIC_API_KEY: secret.id } });
+  const { policy, table } = ctx.start();
+  const identity = table.identityForToken(sandbox.accessToken)!;
+  const standIn = ctx.source.standIn(sandbox.id, 'ANTHROPIC_API_KEY');
+
+  const v0: IncomingHttpHeaders = { 'x-api-key': standIn };
+  assert.deepEqual(policy.authorizeRequest(identity, https('api.anthropic.com'), v0).matches[0], {
+    secretId: secret.id, secretName: 'claude', authType: 'api-key', rule: 'secret "claude" allows api.anthropic.com (api-key)',
+  });
+  assert.deepEqual(v0, { 'x-api-key': value });
+
+  const v1: IncomingHttpHeaders = { authorization: `Bearer ${standIn}` };
+  assert.deepEqual(policy.authorizeRequest(identity, https('api.anthropic.com'), v1).matches[0], {
+    secretId: secret.id, secretName: 'claude', authType: 'bearer', rule: 'secret "claude" allows api.anthropic.com (bearer, also accepted by anthropic)',
+  });
+  assert.deepEqual(v1, { authorization: `Bearer ${value}` });
+  rejects(() => policy.authorizeRequest(identity, https('api.openai.com'), { authorization: `Bearer ${standIn}` }), 'credential_host_mismatch');
+});
+
 test('two credentials aimed at one header → inject_error, nothing changed', () => {
   const ctx = setup();
   const s1 = ctx.source.addSecret({ name: 'one', value: real('c1'), auth: { type: 'bearer' }, hosts: ['api.example.com'] });
