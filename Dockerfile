@@ -20,8 +20,10 @@ RUN npm ci --ignore-scripts --no-audit --no-fund \
  && npm rebuild better-sqlite3
 COPY tsconfig.json binding.gyp ./
 COPY native ./native
+COPY scripts/build-kit.mjs ./scripts/
 COPY src ./src
-# The SO_ORIGINAL_DST addon for transparent mode (native/original-dst.c), then the TypeScript.
+# The SO_ORIGINAL_DST addon for transparent mode (native/original-dst.c), then the TypeScript and
+# the sandbox kit's agents (Node preload bundles, Java agent) into dist/kit.
 RUN npm run install \
  && npm run build \
  && npm prune --omit=dev --no-audit --no-fund

@@ -7,6 +7,7 @@ import { createLogger, type Logger } from './log/logger.js';
 import { ProxyEvents } from './proxy/events.js';
 import { ProxyServer } from './proxy/server.js';
 import { prepareProxyTls, readPemCertificates } from './tls/index.js';
+import { prepareSandboxKit } from './kit/index.js';
 import { loadOrCreateMasterKey, SecretCipher } from './secrets/crypto.js';
 import { loadOrCreateApiKey } from './secrets/key-files.js';
 import { lockDataDir, openStore, type Store } from './store/index.js';
@@ -79,12 +80,13 @@ export async function createDaemon(config: FrozenConfig, options: DaemonOptions 
   try {
     const paths: ReadonlyArray<readonly [string, string]> = [['dataDir', config.dataDir], ['ca.cert', config.ca.cert], ['ca.key', config.ca.key]];
     const events = new ProxyEvents();
-    const { ca, bundlePath, certs, cipher, apiKey } = await withPathKeys(paths, async () => ({
+    const { ca, bundlePath, bundlePem, certs, cipher, apiKey } = await withPathKeys(paths, async () => ({
       ...await prepareProxyTls(config, { logger, onLookup: (result) => events.emit('certCache', result) }),
       cipher: new SecretCipher(await loadOrCreateMasterKey(config)),
       apiKey: await loadOrCreateApiKey(config),
     }));
     if (config.upstream.caFile) await checkUpstreamRoots(config.upstream.caFile);
+    const kit = await prepareSandboxKit(config, bundlePem, logger);
     signal?.throwIfAborted();
 
     // Before the database: two daemons on one data dir would keep two rule tables.
@@ -131,6 +133,7 @@ export async function createDaemon(config: FrozenConfig, options: DaemonOptions 
     const sandboxEnv = {
       proxyUrl: config.sandbox.proxyUrl ?? `http://${formatAddress(proxyBound, true)}`,
       caPath: config.sandbox.caPath ?? bundlePath,
+      ...(kit ? { kit } : {}),
     };
     const app = buildAdminApp({
       config,

@@ -137,6 +137,11 @@ export const CONFIG_SCHEMA = z
         proxyUrl: z.string().url().optional(),
         /** Path of the CA bundle inside the sandbox. Default <dataDir>/ca-bundle.pem. */
         caPath: z.string().min(1).optional(),
+        /**
+         * Path of the sandbox kit (<dataDir>/sandbox-kit) inside the sandbox. Default
+         * <dataDir>/sandbox-kit, handed out only while caPath is unset too (the sandbox sees the data dir).
+         */
+        kitPath: z.string().min(1).optional(),
       })
       .strict()
       .prefault({}),

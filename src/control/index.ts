@@ -43,7 +43,12 @@ export async function createControlPlane(config: FrozenConfig, options: { logger
       logger: logger.child({ component: 'admin' }),
       apiKey,
       store,
-      sandboxEnv: { proxyUrl: config.sandbox.proxyUrl ?? `http://${formatAddress({ address: proxyHost, port: proxyPort, family: '' }, true)}`, caPath: config.sandbox.caPath ?? '/etc/credproxy/ca-bundle.pem' },
+      sandboxEnv: {
+        proxyUrl: config.sandbox.proxyUrl ?? `http://${formatAddress({ address: proxyHost, port: proxyPort, family: '' }, true)}`,
+        caPath: config.sandbox.caPath ?? '/etc/credproxy/ca-bundle.pem',
+        // The sidecars write the kit (same build, agents included); the sandboxes mount it at kitPath.
+        ...(config.sandbox.kitPath ? { kit: { path: config.sandbox.kitPath, agents: true } } : {}),
+      },
       extraRoutes: [
         auditRoutes({ events: store.events, secretIdByName: async (name) => (await store.secrets.getByName(name))?.id }),
         networkRoutes({ events: store.events, sandboxExists: async (id) => (await store.sandboxes.get(id)) !== undefined }),

@@ -6,6 +6,7 @@ import { formatAddress, splitListen } from '../main.js';
 import { ProxyEvents } from '../proxy/events.js';
 import { ProxyServer } from '../proxy/server.js';
 import { RuleTable, StandInPolicy } from '../rules/index.js';
+import { prepareSandboxKit } from '../kit/index.js';
 import { prepareProxyTls } from '../tls/index.js';
 import { loadOrCreateApiKey } from '../secrets/key-files.js';
 import { SealedBoxKeyPair } from '../secrets/sealed-box.js';
@@ -44,7 +45,9 @@ export function createSidecar(config: FrozenConfig, options: { logger?: Logger }
 async function startSidecar(config: FrozenConfig, options: { logger?: Logger }): Promise<Sidecar> {
   const logger = options.logger ?? createLogger({ level: config.log.level });
   const events = new ProxyEvents();
-  const { ca, certs } = await prepareProxyTls(config, { logger, onLookup: (result) => events.emit('certCache', result) });
+  const { ca, certs, bundlePem } = await prepareProxyTls(config, { logger, onLookup: (result) => events.emit('certCache', result) });
+  // The sandbox beside this sidecar mounts the kit; the control plane hands out its variables.
+  await prepareSandboxKit(config, bundlePem, logger);
 
   const source = new BundleRuleSource();
   const rules = new RuleTable(source);

@@ -8,7 +8,7 @@ import { basename, dirname, join } from 'node:path';
  * (mitmproxy's umask_secret idea), fsynced, then renamed over the target. Parent directories are
  * created.
  */
-export async function writeFileAtomic(path: string, data: string, mode: number): Promise<void> {
+export async function writeFileAtomic(path: string, data: string | Uint8Array, mode: number): Promise<void> {
   const dir = dirname(path);
   await mkdir(dir, { recursive: true });
   const tmp = join(dir, `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);

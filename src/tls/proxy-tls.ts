@@ -10,6 +10,8 @@ export interface ProxyTls {
   readonly ca: CertificateAuthority;
   /** `<dataDir>/ca-bundle.pem`: system roots + the CA. */
   readonly bundlePath: string;
+  /** The bundle's text, for the sandbox kit. */
+  readonly bundlePem: string;
   readonly certs: LeafCertStore;
 }
 
@@ -24,6 +26,6 @@ export async function prepareProxyTls(
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   const ca = await loadOrCreateCa({ certPath: config.ca.cert, keyPath: config.ca.key, logger: options.logger });
   const bundlePath = join(config.dataDir, 'ca-bundle.pem');
-  await writeCaBundle(ca.certPem, bundlePath);
-  return { ca, bundlePath, certs: await LeafCertStore.create(ca, { onLookup: options.onLookup }) };
+  const bundlePem = await writeCaBundle(ca.certPem, bundlePath);
+  return { ca, bundlePath, bundlePem, certs: await LeafCertStore.create(ca, { onLookup: options.onLookup }) };
 }

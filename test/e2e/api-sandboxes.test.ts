@@ -39,6 +39,7 @@ test('POST /sandboxes: 201 with token, bindings, network, metadata and the env o
     HTTPS_PROXY: proxy, https_proxy: proxy, NO_PROXY: 'localhost,127.0.0.1', no_proxy: 'localhost,127.0.0.1',
     NODE_EXTRA_CA_CERTS: SANDBOX_ENV.caPath, SSL_CERT_FILE: SANDBOX_ENV.caPath, REQUESTS_CA_BUNDLE: SANDBOX_ENV.caPath,
     CURL_CA_BUNDLE: SANDBOX_ENV.caPath, GIT_SSL_CAINFO: SANDBOX_ENV.caPath,
+    HTTP_PROXY: proxy, http_proxy: proxy, NODE_USE_ENV_PROXY: '1',
   });
   assert.equal(res.text.includes(PLANTED), false);
 

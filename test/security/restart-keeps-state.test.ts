@@ -111,8 +111,8 @@ test('second run on the same directory: identical state, same CA, same key', asy
   assert.equal(now.apiKey, before1.snapshot.apiKey, 'the generated admin API key survives');
   assert.deepEqual(now.secrets, before1.snapshot.secrets);
   assert.deepEqual(now.bindings, before1.snapshot.bindings);
-  // The env's proxy address follows the new port; everything else is what it was.
-  const withoutProxy = (sb: any) => ({ ...sb, env: Object.fromEntries(Object.entries(sb.env).filter(([k]) => !/^https?_proxy$/i.test(k))) });
+  // The env's proxy address (also in the JVM's options) follows the new port; everything else is what it was.
+  const withoutProxy = (sb: any) => ({ ...sb, env: Object.fromEntries(Object.entries(sb.env).filter(([k]) => !/^(https?_proxy|JAVA_TOOL_OPTIONS)$/i.test(k))) });
   assert.deepEqual(now.sandboxes.map(withoutProxy), before1.snapshot.sandboxes.map(withoutProxy));
   assert.deepEqual(now.sandboxes[0].secrets.map((s: any) => [s.env_key, s.revoked]).sort(),
     [['B', false], ['GH', false], ['REVOKED', true], ['T', false]], 'a detached binding is no longer listed; a revoked one is');

@@ -239,7 +239,7 @@ test('rule source: records for the rule table', (t) => {
   });
   const sb = store.sandboxes.create({ ...sandboxDef({ GITHUB_TOKEN: 'gh' }), network: { allow_out: ['*.github.com'], deny_out: [] } });
   assert.deepEqual(store.ruleSource.getSecretRule(github.id), {
-    id: github.id, name: 'gh', authType: 'per_host', authConfig: github.auth_config, hosts: ['api.github.com', 'github.com'],
+    id: github.id, name: 'gh', authType: 'per_host', authConfig: github.auth_config, hosts: ['api.github.com', 'github.com'], provider: 'github',
   });
   const [record] = store.ruleSource.listSandboxes();
   assert.equal(record!.accessToken, sb.accessToken);
