@@ -20,6 +20,7 @@ export interface BundleSecretRow {
   readonly authType: AuthType;
   readonly authConfig: Record<string, unknown>;
   readonly hosts: string[];
+  readonly provider: string | null;
   readonly sealed: Pick<SealedEnvelope, 'valueEnc' | 'dataKeyEnc'>;
 }
 
@@ -104,7 +105,7 @@ export class PgFleetRepository {
       const bindings = await client.query<RuleBindingRow>(`SELECT ${RULE_BINDING_COLUMNS}, deleted_secret_id FROM bindings WHERE sandbox_id = ANY($1) ORDER BY id`, [ids]);
       const secretIds = [...new Set(bindings.rows.flatMap((b) => (b.secret_id && b.revoked === null ? [b.secret_id] : [])))];
       const secrets = await client.query<SecretDbRow>(
-        'SELECT id, name, auth_type, auth_config, hosts, value_enc, data_key_enc FROM secrets WHERE id = ANY($1)', [secretIds]);
+        'SELECT id, name, auth_type, auth_config, hosts, provider, value_enc, data_key_enc FROM secrets WHERE id = ANY($1)', [secretIds]);
       const bySandbox = new Map<string, BindingRecord[]>();
       for (const row of bindings.rows) {
         const list = bySandbox.get(row.sandbox_id) ?? [];
@@ -125,7 +126,7 @@ export class PgFleetRepository {
       await client.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY');
       const seq = await latestChangeSeq(client);
       const { rows } = await client.query<SecretDbRow>(
-        `SELECT id, name, auth_type, auth_config, hosts, value_enc, data_key_enc FROM secrets
+        `SELECT id, name, auth_type, auth_config, hosts, provider, value_enc, data_key_enc FROM secrets
          WHERE id = $1 AND EXISTS (SELECT 1 FROM bindings b JOIN sandboxes s ON s.id = b.sandbox_id
            WHERE b.secret_id = $1 AND b.revoked IS NULL AND s.sidecar = $2)`,
         [secretId, sidecar],
@@ -138,7 +139,7 @@ export class PgFleetRepository {
 function toBundleSecret(s: SecretDbRow): BundleSecretRow {
   return {
     id: s.id, name: s.name, authType: s.auth_type as AuthType, authConfig: JSON.parse(s.auth_config) as Record<string, unknown>,
-    hosts: JSON.parse(s.hosts) as string[], sealed: { valueEnc: s.value_enc, dataKeyEnc: s.data_key_enc },
+    hosts: JSON.parse(s.hosts) as string[], provider: s.provider, sealed: { valueEnc: s.value_enc, dataKeyEnc: s.data_key_enc },
   };
 }
 
@@ -148,6 +149,7 @@ interface SecretDbRow {
   auth_type: string;
   auth_config: string;
   hosts: string;
+  provider: string | null;
   value_enc: Buffer;
   data_key_enc: Buffer;
 }
