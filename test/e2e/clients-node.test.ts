@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { CLIENTS, type ClientCommand } from '../helpers/client-commands.js';
 import { startSandboxClients, type SandboxClients, type Swap } from '../helpers/sandbox-clients.js';
 import { until } from '../helpers/until.js';
 
@@ -20,53 +21,39 @@ before(async () => {
 
 after(() => clients?.close());
 
-/** Runs an ES module with the sandbox's env only; it must exit 0. */
-async function node(script: string, extra: NodeJS.ProcessEnv = {}): Promise<string> {
-  const res = await clients.run(process.execPath, ['--input-type=module', '-e', script], extra);
+/** Runs a client with the sandbox's env only; it must exit 0. */
+async function run(command: ClientCommand): Promise<string> {
+  const res = await clients.run(command.file, [...command.args]);
   assert.equal(res.code, 0, res.out);
   return res.out;
 }
 
-const AUTH = "{ authorization: 'Bearer ' + process.env.OPENAI_API_KEY }";
+const node = (script: string) => run({ file: process.execPath, args: ['--input-type=module', '-e', script] });
 const MESSAGE = "{ model: 'claude', max_tokens: 1, messages: [{ role: 'user', content: 'hi' }] }";
 const ANTHROPIC_1: Swap = { secret: 'anthropic', header: 'authorization' };
 const ANTHROPIC_0: Swap = { secret: 'anthropic', header: 'x-api-key' };
 
 describe('explicit mode: Node clients with the sandbox env alone', { concurrency: true }, () => {
-  test('global fetch', async () => {
-    clients.assertSwapped('fetch', await node(`const r = await fetch('https://api.openai.com/v1/fetch', { headers: ${AUTH} }); console.log(r.status, await r.text());`), '/v1/fetch');
-  });
-
-  test('node:https request', async () => {
-    const script = `import https from 'node:https';
-      https.get('https://api.openai.com/v1/https', { headers: ${AUTH} }, (res) => {
-        let body = ''; res.on('data', (d) => { body += d; }); res.on('end', () => console.log(res.statusCode, body));
-      }).on('error', (err) => { console.error(err); process.exitCode = 1; });`;
-    clients.assertSwapped('https', await node(script), '/v1/https');
-  });
-
-  test('undici request (global dispatcher)', async () => {
-    clients.assertSwapped('undici', await node(`import { request } from 'undici'; const r = await request('https://api.openai.com/v1/undici', { headers: ${AUTH} }); console.log(r.statusCode, await r.body.text());`), '/v1/undici');
-  });
-
-  test('axios', async () => {
-    clients.assertSwapped('axios', await node(`import axios from 'axios'; const r = await axios.get('https://api.openai.com/v1/axios', { headers: ${AUTH} }); console.log(r.status, JSON.stringify(r.data));`), '/v1/axios');
-  });
+  for (const name of ['fetch', 'https', 'undici', 'axios'] as const) {
+    test(`${name}`, async () => {
+      clients.assertSwapped(name, await run(CLIENTS[name](`https://api.openai.com/v1/${name}`)), `/v1/${name}`);
+    });
+  }
 
   test('openai (current major)', async () => {
-    clients.assertSwapped('openai', await node("import OpenAI from 'openai'; console.log(JSON.stringify(await new OpenAI().models.list()));"), '/v1/models');
+    clients.assertSwapped('openai', await run(CLIENTS.openai('https://api.openai.com/v1/models?c=openai')), '/v1/models?c=openai');
   });
 
   test('@anthropic-ai/sdk 1.x: Authorization: Bearer, swapped in that shape (catalogue: also accepted)', async () => {
-    const out = await node(`import Anthropic from '@anthropic-ai/sdk'; console.log(JSON.stringify(await new Anthropic().messages.create(${MESSAGE}, { query: { sdk: '1' } })));`);
+    const out = await run(CLIENTS.anthropic('https://api.anthropic.com/v1/messages?c=1'));
     assert.match(out, /Anthropic\/JS 1\./);
-    clients.assertSwapped('anthropic 1.x', out, '/v1/messages?sdk=1', ANTHROPIC_1);
+    clients.assertSwapped('anthropic 1.x', out, '/v1/messages?c=1', ANTHROPIC_1);
   });
 
   test('@anthropic-ai/sdk 0.x: x-api-key', async () => {
-    const out = await node(`import Anthropic from 'anthropic-sdk-v0'; console.log(JSON.stringify(await new Anthropic().messages.create(${MESSAGE}, { query: { sdk: '0' } })));`);
+    const out = await run(CLIENTS.anthropic('https://api.anthropic.com/v1/messages?c=0', 'anthropic-sdk-v0'));
     assert.match(out, /Anthropic\/JS 0\./);
-    clients.assertSwapped('anthropic 0.x', out, '/v1/messages?sdk=0', ANTHROPIC_0);
+    clients.assertSwapped('anthropic 0.x', out, '/v1/messages?c=0', ANTHROPIC_0);
   });
 });
 
@@ -84,12 +71,10 @@ describe('a stand-in is swapped wherever the SDK put it, and only for its hosts 
   }
 
   test('@anthropic-ai/sdk 1.x with a secret that only names x-api-key: swapped in place in Authorization, audited as in_place', async () => {
-    const script = `import Anthropic from '@anthropic-ai/sdk';
-      console.log(JSON.stringify(await new Anthropic({ apiKey: process.env.CLAUDE_KEY }).messages.create(${MESSAGE}, { query: { sdk: 'custom' } })));`;
-    const out = await node(script);
+    const out = await run(CLIENTS.anthropic('https://api.anthropic.com/v1/messages?c=custom', '@anthropic-ai/sdk', '{ apiKey: process.env.CLAUDE_KEY }'));
     clients.canaries.assertAbsent('the SDK output', out);
     assert.ok(out.includes(clients.env.CLAUDE_KEY!), 'the echo shows the stand-in back');
-    const seen = clients.world.upstream.seen.findLast((s) => s.url === '/v1/messages?sdk=custom');
+    const seen = clients.world.upstream.seen.findLast((s) => s.url === '/v1/messages?c=custom');
     assert.equal(seen?.headers.authorization, `Bearer ${clients.canaries.get('CLAUDE_KEY')}`, 'the real value went in the header the SDK used');
 
     const row = await until('the in-place request row', async () => {

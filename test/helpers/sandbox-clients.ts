@@ -1,11 +1,8 @@
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { CanarySet } from './canary.js';
+import { ROOT } from './client-commands.js';
 import { startWorld, type World } from './world.js';
-
-/** The project root: Node clients resolve their packages (openai, axios …) from its node_modules. */
-export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 /**
  * A daemon and its echo upstream with one sandbox holding stand-ins for an openai (bearer) and
