@@ -20,7 +20,7 @@ const TOOLS: Record<string, [string, string]> = {
 const OPENAI_PATHS: Record<string, string> = { openai: '/v1/models?c=t-openai', 'openai-v4': '/v1/models?c=t-openai-v4' };
 
 test('transparent mode: every client of the matrix, no proxy variable, swapped', { skip: unavailable, timeout: SCENARIO_TIMEOUT_MS + 10_000 }, async (t) => {
-  const ns = createNetns(['127.0.0.3 api.openai.com api.anthropic.com github.com']);
+  const ns = createNetns(['127.0.0.3 api.openai.com api.anthropic.com github.com'], 'clients');
   t.after(() => ns.remove());
   const [command, args] = ns.exec(process.execPath, '--import', 'tsx', 'test/e2e/clients-transparent/scenario.ts');
   const child = spawn(command, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_EXTRA_CA_CERTS: '' } });

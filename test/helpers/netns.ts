@@ -32,9 +32,12 @@ export function netnsUnavailable(): string | undefined {
   return undefined;
 }
 
-/** Creates the namespace with `lo` up and the given /etc/hosts lines; the system's openssl.cnf is copied into its /etc/ssl. */
-export function createNetns(hosts: readonly string[]): Netns {
-  const name = `cpt-transparent-${process.pid}-${++made}`;
+/**
+ * Creates the namespace `cpt-<owner>-<pid>-<n>` with `lo` up and the given /etc/hosts lines; the
+ * system's openssl.cnf is copied into its /etc/ssl.
+ */
+export function createNetns(hosts: readonly string[], owner = 'transparent'): Netns {
+  const name = `cpt-${owner}-${process.pid}-${++made}`;
   const etc = `/etc/netns/${name}`;
   const remove = (): void => {
     spawnSync('ip', ['netns', 'del', name]);
