@@ -5,7 +5,7 @@ import { join } from 'node:path';
 /**
  * A network namespace with only loopback, for transparent-mode and "no bypass" tests. Files in
  * `etc` (hosts, resolv.conf, ssl/) are bind-mounted over /etc inside it by `ip netns exec`.
- * Named `cpt-transparent-<pid>-<n>` so parallel runs never collide; `remove()` deletes the
+ * Named `cpt-<owner>-<pid>-<n>` so parallel runs never collide; `remove()` deletes the
  * namespace and its /etc/netns folder, and runs on process exit too if a test forgot.
  */
 export interface Netns {
