@@ -4,9 +4,8 @@
 // `credproxy iptables --apply` redirects it. The work happens in clients-transparent/scenario.ts;
 // this file makes and removes the namespace and checks what the scenario saw.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { test } from 'node:test';
-import { createNetns, netnsUnavailable } from '../helpers/netns.js';
+import { netnsUnavailable, runNetnsScenario } from '../helpers/netns.js';
 import { missingTool } from '../helpers/sandbox-clients.js';
 
 const SCENARIO_TIMEOUT_MS = 150_000;
@@ -20,22 +19,9 @@ const TOOLS: Record<string, [string, string]> = {
 const OPENAI_PATHS: Record<string, string> = { openai: '/v1/models?c=t-openai', 'openai-v4': '/v1/models?c=t-openai-v4' };
 
 test('transparent mode: every client of the matrix, no proxy variable, swapped', { skip: unavailable, timeout: SCENARIO_TIMEOUT_MS + 10_000 }, async (t) => {
-  const ns = createNetns(['127.0.0.3 api.openai.com api.anthropic.com github.com'], 'clients');
-  t.after(() => ns.remove());
-  const [command, args] = ns.exec(process.execPath, '--import', 'tsx', 'test/e2e/clients-transparent/scenario.ts');
-  const child = spawn(command, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_EXTRA_CA_CERTS: '' } });
-  t.after(() => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* already gone */ } });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk; });
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
-  const code = await new Promise<number | null>((resolve) => {
-    const timer = setTimeout(() => { process.kill(-child.pid!, 'SIGKILL'); }, SCENARIO_TIMEOUT_MS);
-    child.once('close', (exit) => { clearTimeout(timer); resolve(exit); });
-  });
-  const line = stdout.split('\n').find((l) => l.startsWith('RESULT '));
-  assert.ok(code === 0 && line, `the scenario ran (exit ${code}):\n${stdout.slice(-2000)}\n${stderr.slice(-3000)}`);
-  const r = JSON.parse(line.slice('RESULT '.length)) as {
+  const r = await runNetnsScenario(t, ['127.0.0.3 api.openai.com api.anthropic.com github.com'], 'test/e2e/clients-transparent/scenario.ts', {
+    owner: 'clients', timeoutMs: SCENARIO_TIMEOUT_MS,
+  }) as {
     apply: { code: number; stderr: string }; remove: { code: number };
     ran: Record<string, { code: number; stdout: string; stderr: string }>;
     standIns: Record<string, string>; real: Record<string, string>; leaks: string[];

@@ -4,37 +4,15 @@
 // source address. The work happens in transparent-netns/*scenario.ts, run inside a namespace of
 // its own; this file makes and removes the namespaces and checks what they saw.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { test, type TestContext } from 'node:test';
-import { createNetns, netnsUnavailable } from '../helpers/netns.js';
+import { netnsUnavailable, runNetnsScenario } from '../helpers/netns.js';
 
 const SCENARIO_TIMEOUT_MS = 90_000;
 const unavailable = netnsUnavailable();
 
 interface Echo { url: string; headers: Record<string, string> }
 
-/**
- * Makes a namespace with `hosts`, runs `scenario` inside it (as root there) and returns its
- * RESULT; the namespace and every process in the scenario's group go on every exit path.
- */
-async function runScenario(t: TestContext, hosts: readonly string[], scenario: string): Promise<Record<string, any>> {
-  const ns = createNetns(hosts);
-  t.after(() => ns.remove());
-  const [command, args] = ns.exec(process.execPath, '--import', 'tsx', scenario);
-  const child = spawn(command, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_EXTRA_CA_CERTS: '' } });
-  t.after(() => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* already gone */ } });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk; });
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
-  const code = await new Promise<number | null>((resolve) => {
-    const timer = setTimeout(() => { process.kill(-child.pid!, 'SIGKILL'); }, SCENARIO_TIMEOUT_MS);
-    child.once('close', (exit) => { clearTimeout(timer); resolve(exit); });
-  });
-  const line = stdout.split('\n').find((l) => l.startsWith('RESULT '));
-  assert.ok(code === 0 && line, `the scenario ran (exit ${code}):\n${stdout.slice(-2000)}\n${stderr.slice(-3000)}`);
-  return JSON.parse(line.slice('RESULT '.length)) as Record<string, any>;
-}
+const runScenario = (t: TestContext, hosts: readonly string[], scenario: string) => runNetnsScenario(t, hosts, scenario, { timeoutMs: SCENARIO_TIMEOUT_MS });
 
 test('transparent mode in a network namespace: every client is swapped, refusals are readable, nothing gets around', { skip: unavailable, timeout: SCENARIO_TIMEOUT_MS + 10_000 }, async (t) => {
   const r = await runScenario(t, ['127.0.0.3 api.example.test evil.test', '::1 v6.example.test'], 'test/e2e/transparent-netns/scenario.ts');

@@ -1,6 +1,8 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { TestContext } from 'node:test';
 
 /**
  * A network namespace with only loopback, for transparent-mode and "no bypass" tests. Files in
@@ -61,4 +63,30 @@ export function createNetns(hosts: readonly string[], owner = 'transparent'): Ne
     exec: (command, ...args) => ['ip', ['netns', 'exec', name, command, ...args]],
     remove,
   };
+}
+
+/**
+ * Makes a namespace with `hosts`, runs `scenario` (a tsx script) inside it as root and returns the
+ * JSON of its `RESULT {…}` line; the namespace and every process in the scenario's group go on
+ * every exit path, and the scenario is killed after `timeoutMs`.
+ */
+export async function runNetnsScenario(
+  t: TestContext, hosts: readonly string[], scenario: string, options: { owner?: string; timeoutMs: number },
+): Promise<Record<string, any>> {
+  const ns = createNetns(hosts, options.owner);
+  t.after(() => ns.remove());
+  const [command, args] = ns.exec(process.execPath, '--import', 'tsx', scenario);
+  const child = spawn(command, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_EXTRA_CA_CERTS: '' } });
+  t.after(() => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* already gone */ } });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk; });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
+  const code = await new Promise<number | null>((resolve) => {
+    const timer = setTimeout(() => { process.kill(-child.pid!, 'SIGKILL'); }, options.timeoutMs);
+    child.once('close', (exit) => { clearTimeout(timer); resolve(exit); });
+  });
+  const line = stdout.split('\n').find((l) => l.startsWith('RESULT '));
+  assert.ok(code === 0 && line, `the scenario ran (exit ${code}):\n${stdout.slice(-2000)}\n${stderr.slice(-3000)}`);
+  return JSON.parse(line.slice('RESULT '.length)) as Record<string, any>;
 }
