@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { buildGoClient, CLIENTS, type ClientCommand } from '../helpers/client-commands.js';
+import { buildGoClient, CLIENTS, PYTHON, type ClientCommand } from '../helpers/client-commands.js';
 import { missingPythonModule, missingTool, startSandboxClients, type SandboxClients } from '../helpers/sandbox-clients.js';
 
 /**
@@ -13,7 +13,6 @@ import { missingPythonModule, missingTool, startSandboxClients, type SandboxClie
  * and the client's output hold only the stand-in. One daemon and upstream for the file; the
  * clients run at the same time.
  */
-const PYTHON = process.env.CREDPROXY_TEST_PYTHON ?? 'python3';
 let clients: SandboxClients;
 let work: string;
 /** The Go client, built once per run in its own GOCACHE. */

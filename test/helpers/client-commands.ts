@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -16,6 +17,12 @@ export interface ClientCommand {
 /** The project root: Node clients resolve their packages (openai, axios …) from its node_modules. */
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const FIXTURES = join(ROOT, 'test/fixtures/clients');
+
+/**
+ * Debian's python3 over a pyenv shim: it has python3-requests and python3-httpx (.ci/run), and
+ * nobody (the transparent matrix's user) can run it, unlike a python3 under /root.
+ */
+export const PYTHON = process.env.CREDPROXY_TEST_PYTHON ?? (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3');
 const BEARER = '"Authorization: Bearer $OPENAI_API_KEY"';
 const PY_AUTH = "{'Authorization': 'Bearer ' + os.environ['OPENAI_API_KEY']}";
 const NODE_AUTH = "{ authorization: 'Bearer ' + process.env.OPENAI_API_KEY }";

@@ -2,7 +2,6 @@
 // (65534) with no proxy variables at all, so the kernel redirect is their only way out, and
 // `credproxy iptables` is run from this checkout.
 import { execFile, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -11,8 +10,7 @@ const CLEAN_ENV = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: '/tmp', LAN
 
 /** Where the namespace's clients find the CA: the system trust store, as in production. */
 export const BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
-// nobody cannot run a python3 under /root (pyenv); Debian's own has python3-requests (.ci/run).
-export const python = process.env.CREDPROXY_TEST_PYTHON ?? (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3');
+export { PYTHON as python } from '../../helpers/client-commands.js';
 
 export interface Ran { code: number | null; stdout: string; stderr: string }
 
