@@ -1,5 +1,5 @@
 // The client matrix in transparent mode (issue #12 §1/§2, docs/operations.md §3): every client of
-// the explicit matrix, and those no variable reaches (Python http.client, PHP streams, openai 4.x),
+// the explicit matrix, and those no variable reaches (Python http.client and aiohttp, PHP streams, openai 4.x),
 // runs with no proxy variable at all in a loopback-only network namespace where
 // `credproxy iptables --apply` redirects it. The work happens in clients-transparent/scenario.ts;
 // this file makes and removes the namespace and checks what the scenario saw.

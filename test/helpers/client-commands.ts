@@ -43,6 +43,12 @@ export const CLIENTS = {
     const u = new URL(url);
     return { file: python, args: ['-c', `import os, http.client, ssl; c = http.client.HTTPSConnection('${u.host}', timeout=15, context=ssl.create_default_context()); c.request('GET', '${u.pathname}${u.search}', headers=${PY_AUTH}); r = c.getresponse(); print(r.status, r.read().decode())`] };
   },
+  aiohttp: (url: string, python: string) => ({ file: python, args: ['-c', `import os, asyncio, aiohttp
+async def main():
+    async with aiohttp.ClientSession() as s:
+        async with s.get('${url}', headers=${PY_AUTH}, timeout=aiohttp.ClientTimeout(total=15)) as r:
+            print(r.status, await r.text())
+asyncio.run(main())`] }),
   ruby: (url: string) => ({ file: 'ruby', args: ['-rnet/http', '-e', `u = URI('${url}'); r = Net::HTTP.start(u.host, u.port, use_ssl: true) { |h| h.get(u.request_uri, 'Authorization' => 'Bearer ' + ENV['OPENAI_API_KEY']) }; puts r.code, r.body`] }),
   'php-curl': (url: string) => ({ file: 'php', args: ['-r', [
     'if (!function_exists("curl_init")) { fwrite(STDERR, "no curl extension\\n"); exit(3); }',

@@ -65,6 +65,7 @@ try {
     urllib: [CLIENTS.urllib(url('urllib'), python)],
     httpx: [CLIENTS.httpx(url('httpx'), python)],
     'http.client': [CLIENTS['http.client'](url('http.client'), python)],
+    aiohttp: [CLIENTS.aiohttp(url('aiohttp'), python)],
     go: [CLIENTS.go(url('go'), goProgram)],
     ruby: [CLIENTS.ruby(url('ruby'))],
     'php-curl': [CLIENTS['php-curl'](url('php-curl'))],
