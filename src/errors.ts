@@ -1,5 +1,5 @@
 /**
- * Every error a person can see, by surface: proxy rejections (CONTRACT §3.5), admin API envelope
+ * Every error a person can see, by surface: proxy rejections (docs/contract.md#rejections), admin API envelope
  * codes (§4) and configuration errors. Callers branch on `code`, never on `instanceof`.
  * docs/errors.md documents each code with how to fix it.
  */
@@ -34,7 +34,7 @@ export class ProxyRejection extends Error {
   readonly detail: string | undefined;
   /**
    * Every secret a stand-in of which the refused request carried, the one that caused the refusal
-   * first: one audit row each (CONTRACT §5).
+   * first: one audit row each (docs/contract.md#audit).
    */
   readonly secretIds: readonly string[];
 

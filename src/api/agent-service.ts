@@ -5,10 +5,10 @@ import type { AgentRecord, AgentsRepository } from '../store/agents.js';
 import type { SandboxRecord, SandboxesRepository } from '../store/sandboxes.js';
 import type { SecretsRepository } from '../store/secrets.js';
 
-/** Same cap as a secret's value (superserve-api-facts §2). */
+/** Same cap as a secret's value (docs/contract.md#agent-api). */
 const MAX_VALUE_BYTES = 8192;
 
-/** An agent-API failure, sent as `{status, detail, details}` (seed 004). Never carries a value. */
+/** An agent-API failure, sent as `{status, detail, details}` (docs/contract.md#agent-api). Never carries a value. */
 export class AgentApiError extends Error {
   readonly status: number;
   readonly details: Record<string, unknown>;
@@ -37,7 +37,7 @@ export interface AgentServiceDeps {
   agents: AgentsRepository;
   secrets: SecretsRepository;
   sandboxes: SandboxesRepository;
-  /** The CONTRACT §3.6 environment of a sandbox (stand-ins, proxy, CA trust). */
+  /** The environment (docs/contract.md#sandbox-env) of a sandbox (stand-ins, proxy, CA trust). */
   sandboxEnv(sandbox: SandboxRecord): Record<string, string>;
 }
 

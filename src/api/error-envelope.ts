@@ -4,7 +4,7 @@ import { ApiError, type ApiErrorCode } from '../errors.js';
 declare module 'fastify' {
   interface FastifyContextConfig {
     /**
-     * `agents` for the agent-secrets routes (seed 004), whose errors are
+     * `agents` for the agent-secrets routes (docs/contract.md#agent-api), whose errors are
      * `{"status","detail","details"}`; every other route answers `{"error":{"code","message"}}`.
      */
     errorStyle?: 'agents';
@@ -18,7 +18,7 @@ export interface ApiFailure {
   readonly message: string;
 }
 
-/** The agents envelope's 401 text (seed 004). */
+/** The agents envelope's 401 text (docs/contract.md#agent-api). */
 const AGENTS_UNAUTHENTICATED = 'Not authenticated';
 
 /**

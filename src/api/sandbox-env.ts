@@ -19,7 +19,7 @@ const NO_PROXY_HOSTS = ['localhost', '127.0.0.1'];
 const NO_PROXY = NO_PROXY_HOSTS.join(',');
 
 /**
- * The environment handed to a sandbox (CONTRACT §3.6): a stand-in for each live binding, the
+ * The environment handed to a sandbox (docs/contract.md#sandbox-env): a stand-in for each live binding, the
  * plain env_vars, the proxy URL carrying the sandbox's access token, and the CA trust
  * variables. The proxy and CA variables are set last so env_vars cannot route around the proxy.
  * Beyond §3.6, for clients that read nothing else: the proxy URL in HTTP_PROXY/http_proxy too
@@ -49,7 +49,7 @@ export function buildSandboxEnv(sandbox: SandboxRecord, opts: SandboxEnvOptions)
   return env;
 }
 
-/** `http://sb:<access_token>@host:port`: the access token rides as the Basic proxy password (CONTRACT §3.1). */
+/** `http://sb:<access_token>@host:port`: the access token rides as the Basic proxy password (docs/contract.md#sandbox-identity). */
 export function sandboxProxyUrl(proxyUrl: string, accessToken: string): string {
   const url = new URL(proxyUrl);
   return `${url.protocol}//sb:${accessToken}@${url.host}`;

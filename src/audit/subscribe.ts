@@ -14,7 +14,7 @@ export function subscribeAudit(events: ProxyEvents, queue: AuditQueue): void {
 }
 
 function recordRequest(event: RequestEvent, queue: AuditQueue): void {
-  // Refused before the request stage: its connection row is its trace (CONTRACT §5, as Superserve).
+  // Refused before the request stage: its connection row is its trace (docs/contract.md#rejections, as Superserve).
   if (!event.audited) return;
   const { matches, refusedSecretIds } = event;
   if (matches.length === 0 && refusedSecretIds.length === 0) {

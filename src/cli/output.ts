@@ -52,7 +52,7 @@ export class Output {
     this.line(JSON.stringify(value, null, 2));
   }
 
-  /** Left-aligned columns under a header and a `────` rule (20 to 80 wide), as in seed 003. */
+  /** Left-aligned columns under a header and a `────` rule (20 to 80 wide), as in docs/contract.md#agent-cli. */
   table(headers: readonly string[], rows: ReadonlyArray<readonly string[]>): void {
     const widths = headers.map((h, col) => Math.max(h.length, ...rows.map((r) => (r[col] ?? '').length)));
     const render = (cells: readonly string[]) =>

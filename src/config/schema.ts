@@ -176,7 +176,7 @@ export interface EnvKey {
 }
 
 /**
- * Keys whose variable was named before names were derived (CONTRACT §2, and fleet mode's); every
+ * Keys whose variable was named before names were derived (docs/contract.md#config, and fleet mode's); every
  * other key's variable is `CREDPROXY_` + its dotted path in SCREAMING_SNAKE
  * (`proxy.idleTimeoutMs` → `CREDPROXY_PROXY_IDLE_TIMEOUT_MS`). One variable per key.
  */

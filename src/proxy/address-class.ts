@@ -2,7 +2,7 @@ import { isIPv4, isIPv6 } from 'node:net';
 
 /**
  * What kind of network an IP address belongs to. Everything but `public` is internal and refused
- * by the egress guard unless the operator approved it (CONTRACT §3.3).
+ * by the egress guard unless the operator approved it (docs/contract.md#egress).
  */
 export type AddressClass =
   | 'public'

@@ -26,7 +26,7 @@ export interface Admission {
 }
 
 /**
- * One connection row (CONTRACT §5) in the making: a tunnel, a transparent connection, or one
+ * One connection row (docs/contract.md#audit) in the making: a tunnel, a transparent connection, or one
  * absolute-URI / transparent-http request's host. Admission fills in who and why; the entry
  * point adds the bytes and emits it once, when the connection (or request) ends or is refused.
  * A tunnel's row also writes the tunnel's access log line, unless the tunnel was refused in

@@ -38,7 +38,7 @@ export interface EgressGuardOptions {
 const systemLookup: LookupAll = (host) => dnsLookup(host, { all: true, verbatim: true });
 
 /**
- * Resolves a target and decides whether it may be dialled (CONTRACT §3.3). Called at CONNECT
+ * Resolves a target and decides whether it may be dialled (docs/contract.md#egress). Called at CONNECT
  * time, so the client hears 403 before 200, and again inside the upstream dialer, which dials
  * exactly the address it checked, so a DNS answer that changes in between cannot reach inside.
  */

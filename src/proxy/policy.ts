@@ -17,7 +17,7 @@ export interface CredentialMatch {
   readonly rule: string;
 }
 
-/** Puts back the stand-in wherever an upstream echoes the injected real value (CONTRACT §7). */
+/** Puts back the stand-in wherever an upstream echoes the injected real value (docs/contract.md#never-leak). */
 export interface EchoScrubber {
   /** The content-codings it decodes, sent upstream as Accept-Encoding in place of the client's. */
   readonly acceptEncoding: string;

@@ -24,7 +24,7 @@ export function rejectionBody(rejection: ProxyRejection): string {
 }
 
 /**
- * Writes the proxy's own response for a refusal (CONTRACT §3.5) on an http response, with the
+ * Writes the proxy's own response for a refusal (docs/contract.md#rejections) on an http response, with the
  * request's id. When the response has already started (an upstream error mid-body) the only
  * honest signal left is to cut the connection.
  */

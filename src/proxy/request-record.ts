@@ -30,7 +30,7 @@ const REFUSED_AT_UPSTREAM: ReadonlySet<RejectionCode> = new Set(['body_too_large
 const UPSTREAM_CODES: ReadonlySet<RejectionCode> = new Set(['upstream_unreachable', 'upstream_tls_error', 'upstream_timeout']);
 
 /**
- * The request row (CONTRACT §5) of one request on any entry point, tunnelled, plain or upgraded:
+ * The request row (docs/contract.md#audit) of one request on any entry point, tunnelled, plain or upgraded:
  * the forward path fills it in and `finish` emits the single `request` event and writes the
  * access log line. While it is open the request counts as in flight on its connection (the
  * drain waits for it).

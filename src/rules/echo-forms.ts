@@ -44,7 +44,7 @@ const URL_PRINTINGS: readonly ((text: string) => string)[] = [
 const PRINTINGS: readonly ((text: string) => string)[] = [...JSON_PRINTINGS, ...URL_PRINTINGS];
 
 /**
- * The ways a real value injected into a request can come back in its response (CONTRACT §7),
+ * The ways a real value injected into a request can come back in its response (docs/contract.md#never-leak),
  * each paired with the stand-in written the same way: raw, base64 (padded and unpadded) and, for
  * a non-ASCII value, its latin1 and Windows-1252 misreadings; each also JSON-escaped and
  * percent-encoded. For Basic, `base64(user:real)` too. Held only for one request's scrubbing.

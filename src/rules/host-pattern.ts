@@ -1,6 +1,6 @@
 /**
- * How far a `*.` wildcard reaches: `one` = exactly one more label (a secret's `hosts`, CONTRACT
- * §3.4); `any` = one or more labels (Superserve's `network.allow_out` domains).
+ * How far a `*.` wildcard reaches: `one` = exactly one more label (a secret's `hosts`,
+ * docs/contract.md#host-patterns); `any` = one or more labels (Superserve's `network.allow_out` domains).
  */
 export type WildcardDepth = 'one' | 'any';
 

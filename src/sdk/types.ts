@@ -1,6 +1,6 @@
 /**
- * Wire types of the admin API, snake_case exactly as they travel (CONTRACT §4,
- * superserve-api-facts.md §1–3). Written by hand, not inferred from the server's routes, so a
+ * Wire types of the admin API, snake_case exactly as they travel (docs/contract.md#admin-api
+ * and the sections under it). Written by hand, not inferred from the server's routes, so a
  * server refactor cannot silently change what clients compile against.
  */
 
@@ -52,7 +52,7 @@ export interface SecretInfo {
   last_used_at?: string;
 }
 
-/** `GET /secrets/{name}/audit` item (superserve-api-facts §3); absent optionals are omitted. */
+/** `GET /secrets/{name}/audit` item (docs/contract.md#event-queries); absent optionals are omitted. */
 export interface ProxyAuditEvent {
   id: number;
   ts: string;
@@ -122,7 +122,7 @@ export interface SandboxInfo {
   metadata: Record<string, unknown>;
   /** Present when the sandbox declared any: as stored (IPv4 dotted, IPv6 RFC 5952, IPv4-mapped as IPv4). */
   source_addresses?: string[];
-  /** The environment to start the sandbox with (CONTRACT §3.6). */
+  /** The environment to start the sandbox with (docs/contract.md#sandbox-env). */
   env: Record<string, string>;
 }
 
@@ -167,7 +167,7 @@ export interface NetworkPage {
   has_more: boolean;
 }
 
-/** Agent-secrets responses (seed 004): every key now set, sorted. */
+/** Agent-secrets responses (docs/contract.md#agent-api): every key now set, sorted. */
 export interface AgentSecretKeys {
   keys: string[];
 }
@@ -210,7 +210,7 @@ export interface ErrorEnvelope {
   error: { code: string; message: string };
 }
 
-/** `{"status", "detail", "details"}` (agent-secrets API, seed 004). */
+/** `{"status", "detail", "details"}` (agent-secrets API, docs/contract.md#agent-api). */
 export interface AgentErrorEnvelope {
   status: number;
   detail: string;

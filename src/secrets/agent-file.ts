@@ -37,7 +37,7 @@ export interface ParsedAgentFile {
 }
 
 /**
- * Parses an agent file (`credproxy.yaml`, the shape of seed 003's superserve.yaml):
+ * Parses an agent file (`credproxy.yaml`, docs/contract.md#agent-file):
  * `name` (required), `command` (optional string) and `secrets` (optional list of required keys).
  */
 export function parseAgentFile(text: string, source = 'credproxy.yaml'): ParsedAgentFile {

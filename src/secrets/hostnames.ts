@@ -3,7 +3,7 @@ import { getPublicSuffix } from 'tldts';
 
 /**
  * Host-pattern rules shared by secret and sandbox validation. A pattern is an exact host name or
- * `*.` + a name; the wildcard matches exactly one more label (CONTRACT §3.4). Comparisons are
+ * `*.` + a name; the wildcard matches exactly one more label (docs/contract.md#host-patterns). Comparisons are
  * case-insensitive; patterns themselves are kept as the client wrote them.
  */
 

@@ -3,7 +3,7 @@ import type { AuthRule, AuthType } from '../rules/source.js';
 /**
  * A built-in provider: the auth shape and hosts a `{name, value, provider}` secret gets, and the
  * shape of the stand-in minted for it (so client-side key-format checks accept the stand-in).
- * Values follow Superserve's catalogue (superserve-api-facts.md §1).
+ * Values follow Superserve's catalogue (docs/contract.md#providers).
  */
 export interface ProviderShortcut {
   readonly name: string;

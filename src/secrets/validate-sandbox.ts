@@ -6,7 +6,7 @@ import { secretNameProblem } from './validate-secret.js';
 
 /**
  * Validation of `POST /sandboxes` and `POST /sandboxes/{id}/secrets` bodies. Messages and limits
- * follow Superserve's sandbox handler (superserve-api-facts.md §3; the rest from its Go source);
+ * follow Superserve's sandbox handler (docs/contract.md#sandboxes; the rest from its Go source);
  * whether each referenced secret exists is the caller's check (`secret_not_found`).
  */
 

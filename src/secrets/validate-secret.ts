@@ -14,7 +14,7 @@ import { findProvider, providerNameList } from './providers.js';
 
 /**
  * Validation of `POST /secrets` and `PATCH /secrets/{name}` bodies with Superserve's rules and
- * messages (superserve-api-facts.md §2; the order of checks follows Superserve's handler, so the
+ * messages (docs/contract.md#secret-validation; the order of checks follows Superserve's handler, so the
  * first problem reported is the same one Superserve reports).
  */
 

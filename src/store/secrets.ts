@@ -7,7 +7,7 @@ import type { SecretDefinition } from '../secrets/validate-secret.js';
 import type { Database } from './db.js';
 import type { SecretInfo } from '../sdk/types.js';
 
-/** The API's view of a secret (superserve-api-facts §2), shared with the SDK; the value is never part of it. */
+/** The API's view of a secret (docs/contract.md#secret-info), shared with the SDK; the value is never part of it. */
 export type { SecretInfo };
 
 

@@ -4,7 +4,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 
-// Agent-secrets API (seed 004) and agent registration/run against the real daemon.
+// Agent-secrets API (docs/contract.md#agent-api) and agent registration/run against the real daemon.
 
 let d: TestDaemon;
 

@@ -9,7 +9,7 @@ async function withSecrets(admin: AdminHarness): Promise<void> {
   await admin.call('POST', '/secrets', { json: { name: 'custom', value: PLANTED, auth: { type: 'bearer' }, hosts: ['api.example.com'] } });
 }
 
-test('POST /sandboxes: 201 with token, bindings, network, metadata and the env of CONTRACT §3.6', async (t) => {
+test('POST /sandboxes: 201 with token, bindings, network, metadata and the env of docs/contract.md#sandbox-env', async (t) => {
   const admin = await startAdmin(t);
   await withSecrets(admin);
   const res = await admin.call('POST', '/sandboxes', {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { runCli, type CliResult } from '../helpers/cli.js';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 
-// `credproxy secrets set|list|delete` as subprocesses against a real daemon: seed 003's messages.
+// `credproxy secrets set|list|delete` as subprocesses against a real daemon: the messages of docs/contract.md#agent-cli.
 
 let d: TestDaemon;
 let env: NodeJS.ProcessEnv;
@@ -25,7 +25,7 @@ after(async () => {
 
 const cli = (args: string[], input?: string): Promise<CliResult> => runCli(args, { env, input });
 
-test('set, list and delete with the seed\'s messages', async () => {
+test('set, list and delete with the agent CLI\'s messages', async () => {
   const set = await cli(['secrets', 'set', 'my-agent', 'ANTHROPIC_API_KEY=sk-ant-REAL', 'DATABASE_URL=postgresql://u:p@h/db?x=1']);
   assert.equal(set.code, 0, set.stderr);
   assert.equal(set.stdout, "✓ Set 2 secret(s) for agent 'my-agent'\nCurrent secrets: ANTHROPIC_API_KEY, DATABASE_URL\n");

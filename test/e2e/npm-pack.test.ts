@@ -1,5 +1,5 @@
 // The published package runs: `npm pack`, unpack, `node bin/credproxy serve`, ready line,
-// GET /healthz, SIGTERM → exit 0 (CONTRACT §2). The project's node_modules is linked in rather
+// GET /healthz, SIGTERM → exit 0 (docs/contract.md#install). The project's node_modules is linked in rather
 // than installed, because installing would rebuild better-sqlite3 from source (~80 s).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -7,7 +7,7 @@ import { FLEET_HOST, startFleet, within, type Fleet, type SidecarProcess } from 
 import { postgresBinDir, postgresSkipReason } from '../helpers/postgres.js';
 
 // What a fleet survives, through real processes: a control-plane restart, an outage past the
-// bundle's age (fail closed), a sidecar killed with rows in its outbox; and CONTRACT §7's canary:
+// bundle's age (fail closed), a sidecar killed with rows in its outbox; and docs/contract.md#never-leak's canary:
 // the real value never in PostgreSQL in clear, in any process's log or in a sidecar's SQLite.
 
 const skip = postgresSkipReason();
@@ -91,7 +91,7 @@ test('rows in a killed sidecar\'s outbox reach the control plane after it restar
   assert.equal(await auditCount(sandboxes.two!.id), before + sent, 'each row once');
 });
 
-test('CONTRACT §7: the real value is in no log, no sidecar SQLite file and nowhere in PostgreSQL in clear', { skip }, async () => {
+test('never-leak: the real value is in no log, no sidecar SQLite file and nowhere in PostgreSQL in clear', { skip }, async () => {
   await within('the canary is really used', 5_000, async () => (await swap(one, 'one')).upstreamSaw === `Bearer ${CANARY}`);
   await one.fetch(sandboxes.one!.access_token, '/r/stand-in-only');
   assert.ok(!fleet.allOutput().includes(CANARY), 'no process logged the value');

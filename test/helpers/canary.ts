@@ -3,7 +3,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 /**
- * Distinctive real values planted in a test (CONTRACT §7) and a search for every way one can be
+ * Distinctive real values planted in a test (docs/contract.md#never-leak) and a search for every way one can be
  * written down: raw, hex, and base64 / base64url at each of the three byte alignments, so
  * `base64("user:" + value)` in a Basic header or a value inside a longer encoded blob is found
  * too. Values are alphanumeric, so JSON and URL escaping leave them as they are.

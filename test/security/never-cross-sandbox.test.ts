@@ -6,7 +6,7 @@ import { tunnelRaw } from '../helpers/tunnel-raw.js';
 import { startWorld, type World } from '../helpers/world.js';
 
 /**
- * CONTRACT §7, second item: a stand-in token of sandbox A never works through sandbox B's
+ * docs/contract.md#never-cross-sandbox: a stand-in token of sandbox A never works through sandbox B's
  * identity, whatever the transport (tunnel, plain, a second request on the same connection),
  * whatever A's binding state (live, detached, secret deleted, sandbox deleted), and never
  * without an identity. "Works" means the upstream received the real value.

@@ -9,7 +9,7 @@ import { startWorld, type World } from '../helpers/world.js';
 import { closedPort } from '../helpers/ports.js';
 
 /**
- * CONTRACT §7, first item: the real value reaches no response, no host outside `hosts`, no log
+ * docs/contract.md#never-leak: the real value reaches no response, no host outside `hosts`, no log
  * line, no audit row, no metric, no error message and no database byte. Every auth shape goes
  * through every upstream behaviour and every rejection this file can provoke; then everything
  * the sandbox and the operator can see is searched for the canaries in every encoding.

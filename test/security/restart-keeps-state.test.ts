@@ -8,7 +8,7 @@ import { createTestPki, type TestPki } from '../helpers/pki.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 
 /**
- * CONTRACT §7, third item: a process restart loses no secret, no binding and not the CA. The
+ * docs/contract.md#never-lose-state: a process restart loses no secret, no binding and not the CA. The
  * daemon is started, given state, closed, and started again on the same directory; everything
  * listed must come back identical, the stand-ins must still inject, the access tokens still
  * authenticate, and a client that trusted the first CA PEM must keep working.

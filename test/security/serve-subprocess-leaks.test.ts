@@ -11,7 +11,7 @@ import { createTestPki, type TestPki } from '../helpers/pki.js';
 import { tunnelRaw } from '../helpers/tunnel-raw.js';
 
 /**
- * CONTRACT §7 for the real process: `credproxy serve` as a subprocess at debug level, a short
+ * docs/contract.md#never-leak for the real process: `credproxy serve` as a subprocess at debug level, a short
  * full run (secrets, sandboxes, injected and refused requests, echoing upstream, admin errors),
  * SIGTERM, then its captured stdout and stderr and every file it wrote are searched for the
  * canaries.

@@ -20,7 +20,7 @@ type KeyParams = { Params: { agent: string; key: string } };
 const config = { errorStyle: 'agents' } as const;
 
 /**
- * The agent-secrets API (seed 004) and agent registration/run:
+ * The agent-secrets API (docs/contract.md#agent-api) and agent registration/run:
  * `PATCH|GET /v1/agents/:agent/secrets`, `DELETE /v1/agents/:agent/secrets/:key`,
  * `GET|PUT|DELETE /v1/agents/:agent`, `GET /v1/agents`, `POST /v1/agents/:agent/run`.
  * `:agent` is the agent's id (`agt_…`) or its name.

@@ -1,6 +1,6 @@
 import { ApiError } from '../../errors.js';
 
-/** Default and largest page of audit / network events (superserve-api-facts §3). */
+/** Default and largest page of audit / network events (docs/contract.md#event-queries). */
 export const DEFAULT_EVENT_LIMIT = 100;
 export const MAX_EVENT_LIMIT = 1000;
 

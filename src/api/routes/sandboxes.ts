@@ -9,7 +9,7 @@ interface IdParams {
   id: string;
 }
 
-/** `/sandboxes` CRUD and binding attach/detach (CONTRACT §4, superserve-api-facts §3). */
+/** `/sandboxes` CRUD and binding attach/detach (docs/contract.md#admin-api, #sandboxes). */
 export function sandboxRoutes(app: FastifyInstance, store: AdminStore, envOptions: SandboxEnvOptions): void {
   const toWire = (sandbox: SandboxRecord) => ({
     id: sandbox.id,

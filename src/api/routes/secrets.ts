@@ -7,7 +7,7 @@ interface NameParams {
   name: string;
 }
 
-/** `/secrets` CRUD and `/secrets/{name}/sandboxes` (CONTRACT §4, superserve-api-facts §2–3). */
+/** `/secrets` CRUD and `/secrets/{name}/sandboxes` (docs/contract.md#admin-api, #secrets). */
 export function secretRoutes(app: FastifyInstance, store: AdminStore): void {
   app.post('/secrets', async (request, reply) => reply.code(201).send(await store.secrets.create(parseCreateSecret(request.body))));
 

@@ -49,7 +49,7 @@ export function registerAgentsCommands(program: Command): void {
 
 /**
  * Registers the agent in `file`, then reminds the person of required secrets still unset,
- * one `credproxy secrets set` line each (seed 003's deploy workflow).
+ * one `credproxy secrets set` line each (docs/contract.md#agent-cli, deploy).
  */
 export async function deployAgentFile(out: Output, file: string, flags: JsonFlags): Promise<void> {
   const { definition, unknownKeys } = readAgentFile(file);

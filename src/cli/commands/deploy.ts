@@ -3,7 +3,7 @@ import { action } from '../action.js';
 import { withConnection, type ConnectionFlags } from '../connection.js';
 import { DEFAULT_AGENT_FILE, deployAgentFile } from './agents.js';
 
-/** `credproxy deploy [FILE]`: register the agent in ./credproxy.yaml (seed 003's `superserve deploy`). */
+/** `credproxy deploy [FILE]`: register the agent in ./credproxy.yaml (docs/contract.md#agent-cli). */
 export function registerDeployCommand(program: Command): void {
   withConnection(program.command('deploy'))
     .description(`register or update the agent described in an agent file (default ./${DEFAULT_AGENT_FILE})`)

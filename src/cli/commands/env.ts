@@ -26,7 +26,7 @@ export function registerEnvCommand(program: Command): void {
       const prefix = flags.export ? 'export ' : '';
       const keys = Object.keys(sandbox.env);
       for (const key of keys) out.line(`${prefix}${key}=${shellQuote(sandbox.env[key]!)}`);
-      // Every variable line stays KEY=VALUE (CONTRACT §2); this last line makes `eval "$(credproxy env ID)"`
+      // Every variable line stays KEY=VALUE (docs/contract.md#cli); this last line makes `eval "$(credproxy env ID)"`
       // hand them to child processes too, as ssh-agent's output does.
       if (!flags.export && keys.length > 0) out.line(`export ${keys.join(' ')}`);
     }));

@@ -40,7 +40,7 @@ async function runAgent(out: Output, agent: string, argv: string[], flags: Conne
 
   const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
   for (const name of WITHHELD_ENV) delete childEnv[name];
-  // An explicit argv runs as given; the agent file's command is a shell line, as in seed 003.
+  // An explicit argv runs as given; the agent file's command is a shell line, as in docs/contract.md#agent-file.
   const child = shellCommand === undefined
     ? spawn(argv[0]!, argv.slice(1), { stdio: 'inherit', env: childEnv })
     : spawn(shellCommand, { shell: true, stdio: 'inherit', env: childEnv });

@@ -21,7 +21,7 @@ interface DeleteFlags extends ConnectionFlags {
   yes?: boolean;
 }
 
-/** `credproxy secrets set|list|delete`: the agent-secrets workflow of seed 003. */
+/** `credproxy secrets set|list|delete`: the agent-secrets workflow (docs/contract.md#agent-cli). */
 export function registerSecretsCommands(program: Command): void {
   const secrets = program.command('secrets').description("manage an agent's secrets (values are write-only)");
 
@@ -98,7 +98,7 @@ async function deleteSecret(out: Output, agent: string, key: string, flags: Dele
   if (keys.length > 0) out.line(`Remaining secrets: ${keys.join(', ')}`);
 }
 
-/** KEY=VALUE arguments, split on the first `=` (seed 003's rules and messages). */
+/** KEY=VALUE arguments, split on the first `=` (docs/contract.md#agent-cli's rules and messages). */
 export function parsePairs(pairs: readonly string[]): Record<string, string> {
   const values: Record<string, string> = {};
   for (const kv of pairs) {
@@ -143,7 +143,7 @@ function printKinds(out: Output, info: AgentInfo): void {
   if (plain.length > 0) out.line(out.dim(`Plain (passed to the agent as is): ${plain.join(', ')}`));
 }
 
-/** Turns the API's 404 into seed 003's `Agent '<agent>' not found`. */
+/** Turns the API's 404 into the CLI's `Agent '<agent>' not found`. */
 export function agentNotFound(agent: string): (err: unknown) => never {
   return (err) => {
     if (err instanceof RequestError && err.status === 404) throw new CliError(`Agent '${agent}' not found`);

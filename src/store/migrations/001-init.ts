@@ -42,7 +42,7 @@ CREATE UNIQUE INDEX bindings_live_env_key ON bindings(sandbox_id, env_key)
   WHERE revoked IS NULL OR revoked <> 'proxy_token_revoked';
 CREATE INDEX bindings_secret ON bindings(secret_id);
 
--- Audit trail and network log in one table so one id sequence orders both (CONTRACT §5).
+-- Audit trail and network log in one table so one id sequence orders both (docs/contract.md#audit).
 CREATE TABLE events (
   id              INTEGER PRIMARY KEY AUTOINCREMENT,
   kind            TEXT NOT NULL CHECK (kind IN ('request', 'connection')),

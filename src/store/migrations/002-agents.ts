@@ -1,5 +1,5 @@
 /**
- * Agents and their secrets (seed 004). A provider key points at a row of `secrets` (its value is
+ * Agents and their secrets (docs/contract.md#agent-api). A provider key points at a row of `secrets` (its value is
  * sealed there); a plain key's value is sealed here with AAD = `<agent id>:<key>`. Deleting the
  * secret behind a provider key removes the key, so an agent never lists a key it cannot hand over.
  */

@@ -12,7 +12,7 @@ function capture(isTTY: boolean): { stream: PassThrough & { isTTY: boolean }; te
   return { stream, text: () => text };
 }
 
-test('table: header, a rule 20-80 wide, padded columns (seed 003 layout)', () => {
+test('table: header, a rule 20-80 wide, padded columns (the agent CLI layout)', () => {
   const out = capture(false);
   const err = capture(false);
   const o = new Output(out.stream, err.stream, {});
@@ -45,7 +45,7 @@ test('shellQuote keeps safe words bare and single-quotes the rest', () => {
   assert.equal(shellQuote('a b\nc'), "'a b\nc'");
 });
 
-test('KEY=VALUE arguments split on the first = with the seed\'s messages', () => {
+test('KEY=VALUE arguments split on the first = with the agent CLI\'s messages', () => {
   assert.deepEqual(parsePairs(['A=1', 'B=x=y', 'C=']), { A: '1', B: 'x=y', C: '' });
   assert.throws(() => parsePairs(['NOEQUALS']), { message: "Invalid format 'NOEQUALS'. Use KEY=VALUE", exitCode: 2 });
   assert.throws(() => parsePairs(['=v']), { message: "Empty key in '=v'" });

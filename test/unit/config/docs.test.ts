@@ -37,7 +37,7 @@ test('the README gives each key its built-in default', () => {
   }
 });
 
-test('variables are derived from the key, except the six names CONTRACT §2 and the four fleet mode fixed first', () => {
+test('variables are derived from the key, except the six names docs/contract.md#config and the four fleet mode fixed first', () => {
   const exceptions = ENV_KEYS.filter((k) => k.env !== derivedEnvName(k.key)).map((k) => `${k.key}=${k.env}`).sort();
   assert.deepEqual(exceptions, [
     'admin.apiKey=CREDPROXY_API_KEY', 'admin.metricsAuth=CREDPROXY_METRICS_AUTH', 'egress.allowPrivateNetworks=CREDPROXY_ALLOW_PRIVATE',

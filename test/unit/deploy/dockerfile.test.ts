@@ -59,7 +59,7 @@ test('the runtime stage runs `credproxy serve` as a non-root user', () => {
   assert.equal(one(runtime, 'STOPSIGNAL'), 'SIGTERM');
 });
 
-test('listeners, paths and volumes follow CONTRACT §2', () => {
+test('listeners, paths and volumes follow docs/contract.md#install', () => {
   const env = envOf(runtime);
   assert.equal(env.get('CREDPROXY_PROXY_LISTEN'), '0.0.0.0:8080');
   assert.equal(env.get('CREDPROXY_ADMIN_LISTEN'), '0.0.0.0:8081');

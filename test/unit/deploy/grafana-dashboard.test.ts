@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { stringify as toYaml } from 'yaml';
 import { createMetrics } from '../../../src/metrics/index.js';
 
-/** CONTRACT §6, plus the audit-drop counter the queue exposes and prom-client's default metrics. */
+/** docs/contract.md#metrics, plus the audit-drop counter the queue exposes and prom-client's default metrics. */
 const CONTRACT_METRICS = [
   'credproxy_requests_total', 'credproxy_request_duration_seconds', 'credproxy_upstream_duration_seconds',
   'credproxy_proxy_overhead_seconds', 'credproxy_injections_total', 'credproxy_rejections_total',

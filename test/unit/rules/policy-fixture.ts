@@ -55,7 +55,7 @@ export function real(label: string): string {
 
 /**
  * Runs `fn`, expects a ProxyRejection with `code`, and asserts that no planted real value is in
- * the error's message, detail, stack, JSON or inspect output (CONTRACT §7).
+ * the error's message, detail, stack, JSON or inspect output (docs/contract.md#never-leak).
  */
 export function rejects(fn: () => unknown, code: RejectionCode): ProxyRejection {
   let caught: unknown;

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AgentFileError, parseAgentFile } from '../../../src/secrets/agent-file.js';
 
-test('seed 003 superserve.yaml shape parses', () => {
+test('the agent file shape of docs/contract.md#agent-file parses', () => {
   const { definition, unknownKeys } = parseAgentFile('name: my-agent\ncommand: python agent.py\nsecrets:\n- ANTHROPIC_API_KEY\n- DATABASE_URL\n- ANTHROPIC_API_KEY\nignore: [.venv]\n');
   assert.deepEqual(definition, { name: 'my-agent', command: 'python agent.py', secrets: ['ANTHROPIC_API_KEY', 'DATABASE_URL'] });
   assert.deepEqual(unknownKeys, []);

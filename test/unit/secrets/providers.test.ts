@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PROVIDERS, findProvider, providerForEnvKey, toWire } from '../../../src/secrets/providers.js';
 
-/** superserve-api-facts.md §1, row by row: name, display, auth_type, auth_config, hosts, prefix, len, alphabet. */
+/** docs/contract.md#providers, row by row: name, display, auth_type, auth_config, hosts, prefix, len, alphabet. */
 const FACTS: readonly [string, string, string, Record<string, unknown>, string[], string, number, 'alnum' | 'b64url'][] = [
   ['anthropic', 'Anthropic', 'api-key', { header: 'x-api-key' }, ['api.anthropic.com'], 'sk-ant-api03-', 48, 'alnum'],
   ['asana', 'Asana', 'bearer', {}, ['app.asana.com'], '', 32, 'alnum'],
