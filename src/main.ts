@@ -14,6 +14,7 @@ import { lockDataDir, openStore, type Store } from './store/index.js';
 import { EventsRepository } from './store/events.js';
 import { RuleTable, StandInPolicy } from './rules/index.js';
 import { buildAdminApp } from './api/app.js';
+import { buildMetricsApp } from './api/metrics-app.js';
 import { auditRoutes } from './api/routes/audit.js';
 import { networkRoutes } from './api/routes/network.js';
 import { metricsRoute } from './api/routes/metrics.js';
@@ -33,6 +34,8 @@ export interface Daemon {
   readonly transparentHttpAddress: string | undefined;
   /** Bound admin API address as host:port. */
   readonly adminAddress: string;
+  /** Bound `metrics.listen` address as host:port, when configured. */
+  readonly metricsAddress: string | undefined;
   /** Path of the CA certificate PEM. */
   readonly caPath: string;
   /** The admin API key in force (configured or generated). */
@@ -81,7 +84,9 @@ export async function createDaemon(config: FrozenConfig, options: DaemonOptions 
     const paths: ReadonlyArray<readonly [string, string]> = [['dataDir', config.dataDir], ['ca.cert', config.ca.cert], ['ca.key', config.ca.key]];
     const events = new ProxyEvents();
     const { ca, bundlePath, bundlePem, certs, cipher, apiKey } = await withPathKeys(paths, async () => ({
-      ...await prepareProxyTls(config, { logger, onLookup: (result) => events.emit('certCache', result) }),
+      ...await prepareProxyTls(config, {
+        logger, onLookup: (result) => events.emit('certCache', result), onMint: (result) => events.emit('certMint', result),
+      }),
       cipher: new SecretCipher(await loadOrCreateMasterKey(config)),
       apiKey: await loadOrCreateApiKey(config),
     }));
@@ -110,17 +115,20 @@ export async function createDaemon(config: FrozenConfig, options: DaemonOptions 
     if (observe) subscribeAudit(events, queue);
     const retention = startRetention(auditSink, { config, logger, intervalMs: options.retentionIntervalMs });
     teardown.push(() => retention.stop());
-    const metrics = createMetrics({ auditQueue: queue });
+    // What /readyz and credproxy_ready{check} report; read only once the listeners are up.
+    const readiness = () => ({ proxy: proxy.accepting, audit: auditSink.alive });
+    const metrics = createMetrics({ auditQueue: queue, readiness });
     if (observe) subscribeMetrics(events, metrics);
 
-    let adminBound: AddressInfo | undefined;
+    /** The admin and metrics listeners, never reachable through the proxy. */
+    const ownListeners: AddressInfo[] = [];
     const proxy = new ProxyServer({
       config,
       logger,
       policy,
       certs,
       events,
-      protectedAddresses: () => (adminBound ? [adminBound] : []),
+      protectedAddresses: () => ownListeners,
     });
 
     const proxyBound = await listening(config, origins, config.proxy.listen, () => proxy.listen());
@@ -142,6 +150,7 @@ export async function createDaemon(config: FrozenConfig, options: DaemonOptions 
       caCertPem: ca.certPem,
       store,
       sandboxEnv,
+      readiness,
       extraRoutes: [
         auditRoutes({ events: eventRows, secretIdByName: (name) => store.secrets.getByName(name)?.id }),
         networkRoutes({ events: eventRows, sandboxExists: (id) => store.sandboxes.get(id) !== undefined }),
@@ -152,8 +161,19 @@ export async function createDaemon(config: FrozenConfig, options: DaemonOptions 
     const [adminHost, adminPort] = splitListen(config.admin.listen);
     await listening(config, origins, config.admin.listen, () => app.listen({ host: adminHost, port: adminPort }));
     listeners.push(() => app.close());
-    adminBound = app.server.address() as AddressInfo;
+    const adminBound = app.server.address() as AddressInfo;
+    ownListeners.push(adminBound);
     const adminAddress = formatAddress(adminBound);
+    let metricsAddress: string | undefined;
+    if (config.metrics.listen) {
+      const metricsApp = buildMetricsApp({ config, logger: logger.child({ component: 'metrics' }), registry: metrics.registry, readiness });
+      const [host, port] = splitListen(config.metrics.listen);
+      await listening(config, origins, config.metrics.listen, () => metricsApp.listen({ host, port }));
+      listeners.push(() => metricsApp.close());
+      const bound = metricsApp.server.address() as AddressInfo;
+      ownListeners.push(bound);
+      metricsAddress = formatAddress(bound);
+    }
     await auditSink.ready;
     signal?.throwIfAborted();
 
@@ -162,6 +182,7 @@ export async function createDaemon(config: FrozenConfig, options: DaemonOptions 
       proxy: proxyAddress, admin: adminAddress, ca: ca.certPath,
       ...(transparentHttpsAddress && { transparentHttps: transparentHttpsAddress }),
       ...(transparentHttpAddress && { transparentHttp: transparentHttpAddress }),
+      ...(metricsAddress && { metrics: metricsAddress }),
     }, 'ready');
 
     let closing: Promise<void> | undefined;
@@ -170,6 +191,7 @@ export async function createDaemon(config: FrozenConfig, options: DaemonOptions 
       transparentHttpsAddress,
       transparentHttpAddress,
       adminAddress,
+      metricsAddress,
       caPath: ca.certPath,
       apiKey,
       close: () => (closing ??= shutdown()),
@@ -236,7 +258,7 @@ function openStoreIn(dataDir: string, cipher: SecretCipher): Store {
 }
 
 /** Config keys of listeners, in the order they are bound. */
-const LISTEN_KEYS = ['proxy.listen', 'transparent.https', 'transparent.http', 'admin.listen'] as const;
+const LISTEN_KEYS = ['proxy.listen', 'transparent.https', 'transparent.http', 'admin.listen', 'metrics.listen'] as const;
 
 /**
  * Binds listeners; a bind failure becomes a ListenError naming the key, address and cause. The

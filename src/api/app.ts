@@ -6,7 +6,7 @@ import { adminHost } from './admin-host.js';
 import { apiKeyAuth } from './api-key.js';
 import { describeForLog, sendFailure, toFailure } from './error-envelope.js';
 import { caRoutes } from './routes/ca.js';
-import { healthRoutes } from './routes/health.js';
+import { healthRoutes, type Readiness } from './routes/health.js';
 import { providerRoutes } from './routes/providers.js';
 import { sandboxRoutes } from './routes/sandboxes.js';
 import { secretRoutes } from './routes/secrets.js';
@@ -31,6 +31,8 @@ export interface AdminDeps {
    * under the same auth hook and error handler.
    */
   readonly extraRoutes?: ReadonlyArray<(app: FastifyInstance) => void | Promise<void>>;
+  /** What GET /readyz checks; without it there is no /readyz. */
+  readonly readiness?: Readiness;
 }
 
 /**
@@ -72,7 +74,7 @@ export function buildAdminApp(deps: AdminDeps): FastifyInstance {
   const listenHost = listen.slice(0, listen.lastIndexOf(':')).replace(/^\[|\]$/g, '');
   app.register(adminHost, { listenHost, allowedHosts: deps.config.admin.allowedHosts });
   app.register(apiKeyAuth, { apiKey: deps.apiKey });
-  healthRoutes(app);
+  healthRoutes(app, deps.readiness);
   if (deps.caCertPem !== undefined) caRoutes(app, deps.caCertPem);
   providerRoutes(app);
   if (deps.store && deps.sandboxEnv) {

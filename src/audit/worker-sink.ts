@@ -49,6 +49,11 @@ export class WorkerAuditSink implements AuditSink, RetentionTarget {
     this.#worker.on('exit', (code) => this.#exited(code));
   }
 
+  /** False once the writer thread has exited (crashed, or closed): rows are then dropped. */
+  get alive(): boolean {
+    return this.#alive;
+  }
+
   get pending(): number {
     return this.#pending;
   }

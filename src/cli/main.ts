@@ -1,5 +1,5 @@
-import { createRequire } from 'node:module';
 import { Command, CommanderError } from 'commander';
+import { VERSION } from '../version.js';
 import { EXIT_USAGE } from './cli-error.js';
 import { registerAgentsCommands } from './commands/agents.js';
 import { registerCaCommand } from './commands/ca.js';
@@ -11,7 +11,6 @@ import { registerSandboxesCommands } from './commands/sandboxes.js';
 import { registerServeCommand } from './commands/serve.js';
 import { registerSecretsCommands } from './commands/secrets.js';
 
-const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
 /**
  * The `credproxy` program. Exit codes: 0 ok, 1 failure, 2 usage or configuration error
@@ -20,7 +19,7 @@ const { version } = createRequire(import.meta.url)('../../package.json') as { ve
 export function buildProgram(): Command {
   const program = new Command('credproxy')
     .description('Credential-injecting egress proxy for sandboxes: stand-in tokens in, real credentials out.')
-    .version(version)
+    .version(VERSION)
     // Set before any subcommand exists: subcommands copy these settings when created.
     .exitOverride()
     .showHelpAfterError('(add --help for usage)');

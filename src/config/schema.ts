@@ -80,6 +80,16 @@ export const CONFIG_SCHEMA = z
       })
       .strict()
       .prefault({}),
+    metrics: z
+      .object({
+        /**
+         * A listener of its own for /metrics, /healthz and /readyz (no API key), e.g. on an
+         * interface only Prometheus reaches. Default: none (they are on the admin listener).
+         */
+        listen: listen.optional(),
+      })
+      .strict()
+      .prefault({}),
     /** State directory: SQLite database, generated keys, CA bundle. Default ./data. */
     dataDir: z.string().min(1).default('./data'),
     ca: z

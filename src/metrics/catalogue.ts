@@ -3,6 +3,7 @@ import { REJECTIONS, type RejectionCode } from '../errors.js';
 import type { ProxyEventMap, RequestEvent } from '../proxy/events.js';
 import { LabeledCounter, type CounterChild } from './counter.js';
 import { RequestHistogram } from './histogram.js';
+import { VERSION } from '../version.js';
 
 type Outcome = RequestEvent['outcome'];
 type CertCacheResult = ProxyEventMap['certCache'];
@@ -19,6 +20,14 @@ type Direction = (typeof DIRECTIONS)[number];
 
 /** Client-view and upstream latency: LLM calls and streams run for minutes. */
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
+/** Leaf certificate mints: one CA signature, ≈ 1–10 ms; 1 ms to 1 s. */
+const MINT_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
+const MINT_ERRORS = ['invalid_name', 'failed'] as const;
+type MintError = (typeof MINT_ERRORS)[number];
+/** What `/readyz` checks, each exported as `credproxy_ready{check}`. */
+export const READY_CHECKS = ['proxy', 'audit'] as const;
+export type ReadyCheck = (typeof READY_CHECKS)[number];
+
 /** Time the proxy adds: 50 µs to 100 ms. */
 const OVERHEAD_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1];
 
@@ -38,6 +47,10 @@ export interface MetricsOptions {
   defaultMetrics?: boolean;
   /** A fleet sidecar's state: exports `credproxy_fleet_bundle_age_seconds` and `credproxy_fleet_outbox_rows`. */
   sidecar?: SidecarStats;
+  /** Source of `credproxy_ready{check}`, read at scrape time (what /readyz answers); absent: not exported. */
+  readiness?: () => Readonly<Record<ReadyCheck, boolean>>;
+  /** `credproxy_build_info{version, node_version}`. Default: this build's version. */
+  version?: string;
 }
 
 /** What a fleet sidecar reports (sidecar/index.ts). */
@@ -76,6 +89,10 @@ export class CredproxyMetrics {
   readonly upstreamBytes: Readonly<Record<Direction, CounterChild>>;
   /** `credproxy_client_tls_failures_total{cause}` children. */
   readonly clientTlsFailures: Readonly<Record<TlsFailureCause, CounterChild>>;
+  /** `credproxy_cert_mint_duration_seconds`: successful leaf mints. */
+  readonly certMintDuration: RequestHistogram;
+  /** `credproxy_cert_mint_errors_total{reason}` children. */
+  readonly certMintErrors: Readonly<Record<MintError, CounterChild>>;
 
   readonly #injections: LabeledCounter<'secret' | 'auth_type'>;
   /** secret name → auth type → child; created on first use and kept. */
@@ -177,6 +194,41 @@ export class CredproxyMetrics {
       registry,
     });
     this.clientTlsFailures = bindAll(TLS_FAILURE_CAUSES, (cause) => tlsFailures.labels(cause));
+
+    this.certMintDuration = new RequestHistogram({
+      name: 'credproxy_cert_mint_duration_seconds',
+      help: 'Time to mint a leaf certificate for a new host (one CA signature).',
+      buckets: MINT_BUCKETS,
+      registry,
+    });
+    const mintErrors = new LabeledCounter({
+      name: 'credproxy_cert_mint_errors_total',
+      help: 'Leaf certificates not minted: invalid_name (the client sent an SNI that is no host name), failed (signing failed).',
+      labelNames: ['reason'],
+      registry,
+    });
+    this.certMintErrors = bindAll(MINT_ERRORS, (reason) => mintErrors.labels(reason));
+
+    new Gauge({
+      name: 'credproxy_build_info',
+      help: 'Always 1; the labels say which credproxy and Node.js run.',
+      labelNames: ['version', 'node_version'],
+      registers,
+    }).set({ version: options.version ?? VERSION, node_version: process.version }, 1);
+
+    const readiness = options.readiness;
+    if (readiness) {
+      new Gauge({
+        name: 'credproxy_ready',
+        help: 'What /readyz checks, 1 when passing: proxy (every proxy listener accepting), audit (the audit writer running).',
+        labelNames: ['check'],
+        registers,
+        collect() {
+          const checks = readiness();
+          for (const check of READY_CHECKS) this.set({ check }, checks[check] ? 1 : 0);
+        },
+      });
+    }
 
     const auditQueue = options.auditQueue;
     new Gauge({

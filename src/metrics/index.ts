@@ -1,2 +1,2 @@
-export { createMetrics, type CredproxyMetrics, type AuditQueueStats, type MetricsOptions } from './catalogue.js';
+export { createMetrics, READY_CHECKS, type CredproxyMetrics, type AuditQueueStats, type MetricsOptions, type ReadyCheck } from './catalogue.js';
 export { subscribeMetrics } from './subscribe.js';

@@ -24,6 +24,10 @@ export function subscribeMetrics(events: ProxyEvents, metrics: CredproxyMetrics)
     if (delta === 1) metrics.tunnelsOpened.inc();
   });
   events.on('certCache', (result) => metrics.certCache[result].inc());
+  events.on('certMint', (result) => {
+    if ('ms' in result) metrics.certMintDuration.observe(result.ms / 1000);
+    else metrics.certMintErrors[result.error].inc();
+  });
   events.on('clientTlsFailure', (cause) => metrics.clientTlsFailures[cause].inc());
 }
 

@@ -1,4 +1,5 @@
 import type { RejectionCode } from '../errors.js';
+import type { CertMintResult } from '../tls/index.js';
 import type { CredentialMatch } from './policy.js';
 
 /** One HTTP request the proxy handled (tunnelled or plain), emitted when the client's response ends. */
@@ -64,6 +65,8 @@ export interface ProxyEventMap {
   tunnel: 1 | -1;
   /** Leaf certificate lookups: served from cache, minted, or joined a mint in flight. */
   certCache: 'hit' | 'miss' | 'coalesced';
+  /** A leaf certificate minted (its duration) or refused (why). */
+  certMint: CertMintResult;
   /** A client's TLS handshake with the proxy failed, by cause (client-tls.ts). */
   clientTlsFailure: ClientTlsFailure;
 }
@@ -84,7 +87,7 @@ type Listener<T> = (event: T) => void;
  */
 export class ProxyEvents {
   readonly #listeners: { [K in keyof ProxyEventMap]: Array<Listener<ProxyEventMap[K]>> } = {
-    request: [], connection: [], tunnel: [], certCache: [], clientTlsFailure: [],
+    request: [], connection: [], tunnel: [], certCache: [], certMint: [], clientTlsFailure: [],
   };
 
   on<K extends keyof ProxyEventMap>(name: K, listener: Listener<ProxyEventMap[K]>): void {

@@ -192,6 +192,11 @@ export class ProxyServer {
     return this.#listeners[0]!.address!;
   }
 
+  /** True while every listener is bound and accepting: after listen(), until close() begins. */
+  get accepting(): boolean {
+    return !this.#draining && this.#listeners.every((l) => l.server.listening);
+  }
+
   /** The bound transparent listeners, by kind; empty until listen() resolved. */
   transparentAddresses(): { https?: AddressInfo; http?: AddressInfo } {
     const found: { https?: AddressInfo; http?: AddressInfo } = {};

@@ -45,7 +45,9 @@ export function createSidecar(config: FrozenConfig, options: { logger?: Logger }
 async function startSidecar(config: FrozenConfig, options: { logger?: Logger }): Promise<Sidecar> {
   const logger = options.logger ?? createLogger({ level: config.log.level });
   const events = new ProxyEvents();
-  const { ca, certs, bundlePem } = await prepareProxyTls(config, { logger, onLookup: (result) => events.emit('certCache', result) });
+  const { ca, certs, bundlePem } = await prepareProxyTls(config, {
+    logger, onLookup: (result) => events.emit('certCache', result), onMint: (result) => events.emit('certMint', result),
+  });
   // The sandbox beside this sidecar mounts the kit; the control plane hands out its variables.
   await prepareSandboxKit(config, bundlePem, logger);
 

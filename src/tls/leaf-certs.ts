@@ -20,6 +20,12 @@ const MAX_COMMON_NAME = 64;
 /** How a secureContextFor lookup was served; the proxy maps it to the `certCache` event. */
 export type CertLookupResult = 'hit' | 'miss' | 'coalesced';
 
+/**
+ * How a mint ended: its duration, or why there is no certificate (a server name that cannot be
+ * one, or a signing failure). The daemon maps it to the `certMint` event.
+ */
+export type CertMintResult = { readonly ms: number } | { readonly error: 'invalid_name' | 'failed' };
+
 export interface LeafCertStoreOptions {
   /** Host names kept in the cache (least recently used evicted). Default 1000. */
   maxHosts?: number;
@@ -27,6 +33,8 @@ export interface LeafCertStoreOptions {
   validityDays?: number;
   /** Called once per lookup; must not throw. */
   onLookup?: (result: CertLookupResult) => void;
+  /** Called once per mint (and per invalid name); must not throw. */
+  onMint?: (result: CertMintResult) => void;
   /** Clock in ms since the epoch, for tests of expiry. Default Date.now. */
   now?: () => number;
 }
@@ -53,6 +61,7 @@ export class LeafCertStore {
   readonly #leafKeyPem: string;
   readonly #validityMs: number;
   readonly #onLookup: ((result: CertLookupResult) => void) | undefined;
+  readonly #onMint: ((result: CertMintResult) => void) | undefined;
   readonly #now: () => number;
   readonly #cache: LRUCache<string, CachedLeaf>;
   readonly #minting = new Map<string, Promise<SecureContext>>();
@@ -65,6 +74,7 @@ export class LeafCertStore {
     this.#leafKeyPem = leafKey.export({ type: 'pkcs8', format: 'pem' }) as string;
     this.#validityMs = (options.validityDays ?? 30) * DAY_MS;
     this.#onLookup = options.onLookup;
+    this.#onMint = options.onMint;
     this.#now = options.now ?? Date.now;
     this.#cache = new LRUCache({ max: options.maxHosts ?? 1000 });
   }
@@ -87,6 +97,7 @@ export class LeafCertStore {
   secureContextFor(name: string): SecureContext | Promise<SecureContext> {
     const key = normaliseServerName(name);
     if (key === undefined) {
+      this.#onMint?.({ error: 'invalid_name' });
       return Promise.reject(new Error(`no certificate for invalid server name ${JSON.stringify(name.slice(0, 80))}`));
     }
     const cached = this.#cache.get(key);
@@ -100,7 +111,17 @@ export class LeafCertStore {
       return pending;
     }
     this.#onLookup?.('miss');
-    const minted = this.#mint(key).finally(() => this.#minting.delete(key));
+    const started = performance.now();
+    const minted = this.#mint(key).then(
+      (context) => {
+        this.#onMint?.({ ms: performance.now() - started });
+        return context;
+      },
+      (err: unknown) => {
+        this.#onMint?.({ error: 'failed' });
+        throw err;
+      },
+    ).finally(() => this.#minting.delete(key));
     this.#minting.set(key, minted);
     return minted;
   }

@@ -64,6 +64,7 @@ test('every tuning key can be set from the environment, with its type', () => {
   assert.equal(config.audit.flushIntervalMs, 500);
   assert.throws(() => loadConfig({ cwd: tmp(), env: { CREDPROXY_PROXY_DRAIN_TIMEOUT_MS: 'soon' } }),
     /proxy\.drainTimeoutMs: expected a whole number \(from CREDPROXY_PROXY_DRAIN_TIMEOUT_MS="soon"\)/);
+  assert.equal(loadConfig({ cwd: tmp(), env: { CREDPROXY_METRICS_LISTEN: '127.0.0.1:9464' } }).metrics.listen, '127.0.0.1:9464');
 });
 
 test('CREDPROXY_CONFIG names the file when no flag does', () => {

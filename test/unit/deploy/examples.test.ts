@@ -26,7 +26,7 @@ interface Container {
   securityContext?: { allowPrivilegeEscalation?: boolean; readOnlyRootFilesystem?: boolean; capabilities?: { drop?: string[]; add?: string[] }; runAsUser?: number };
 }
 interface PodSpec { initContainers: Container[]; containers: Container[]; securityContext: { runAsNonRoot?: boolean }; automountServiceAccountToken?: boolean; volumes: Array<{ name: string; secret?: unknown }> }
-interface K8sObject { kind: string; metadata: { name: string }; stringData?: Record<string, string>; spec?: { template: { metadata: { annotations: Record<string, string> }; spec: PodSpec } } }
+interface K8sObject { kind: string; metadata: { name: string; labels?: Record<string, string> }; stringData?: Record<string, string>; spec?: { template: { metadata: { labels: Record<string, string>; annotations?: Record<string, string> }; spec: PodSpec } } }
 
 /** Every object of every manifest in the folder; the kustomization's references must exist. */
 function k8sObjects(): K8sObject[] {
@@ -58,15 +58,33 @@ test('kubernetes: credproxy runs as a native sidecar with probes, resources and 
   assert.equal(credproxy.restartPolicy, 'Always', 'native sidecar: starts before, and outlives, the sandbox');
   const admin = credproxy.ports!.find((p) => p.name === 'admin')!;
   assert.equal(admin.containerPort, 8081);
-  for (const probe of [credproxy.livenessProbe, credproxy.readinessProbe, credproxy.startupProbe]) {
-    assert.deepEqual(probe?.httpGet, { path: '/healthz', port: 'admin' });
+  assert.deepEqual(credproxy.livenessProbe?.httpGet, { path: '/healthz', port: 'admin' }, 'alive: the admin listener answers');
+  for (const probe of [credproxy.readinessProbe, credproxy.startupProbe]) {
+    assert.deepEqual(probe?.httpGet, { path: '/readyz', port: 'admin' }, 'ready: proxy listeners and audit writer');
   }
   assert.ok(credproxy.resources?.requests?.cpu && credproxy.resources.requests.memory, 'requests set');
   assert.ok(credproxy.resources?.limits?.cpu && credproxy.resources.limits.memory, 'limits set');
-  assert.deepEqual(pod.metadata.annotations, { 'prometheus.io/scrape': 'true', 'prometheus.io/port': '8081', 'prometheus.io/path': '/metrics' });
+  assert.equal(pod.metadata.annotations, undefined, 'no prometheus.io annotations: /metrics needs the key, a PodMonitor sends it');
   const env = envOf(credproxy);
   for (const name of env.keys()) assert.ok(CONFIG_VARS.has(name), `${name} is a credproxy config variable`);
   assert.equal(env.get('CREDPROXY_ADMIN_LISTEN'), '0.0.0.0:8081');
+});
+
+test('kubernetes monitoring: the PodMonitor scrapes this pod\'s admin port with the API key /metrics requires there', () => {
+  const kustomization = parseYaml(readFileSync(`${K8S}/monitoring/kustomization.yaml`, 'utf8')) as { resources: string[] };
+  const docs = kustomization.resources.map((file) => parseYaml(readFileSync(`${K8S}/monitoring/${file}`, 'utf8')) as { kind: string; spec: any });
+  assert.deepEqual(docs.map((d) => d.kind).sort(), ['PodMonitor', 'PrometheusRule']);
+  const monitor = docs.find((d) => d.kind === 'PodMonitor')!.spec;
+  for (const [label, value] of Object.entries(monitor.selector.matchLabels as Record<string, string>)) assert.equal(pod.metadata.labels[label], value, `selects the pod by ${label}`);
+  const [endpoint] = monitor.podMetricsEndpoints;
+  assert.equal(endpoint.path, '/metrics');
+  assert.ok(byName('credproxy').ports!.some((p) => p.name === endpoint.port), `port ${endpoint.port} is credproxy's`);
+  assert.equal(envOf(byName('credproxy')).get('CREDPROXY_METRICS_AUTH'), 'true', 'the sandbox shares the loopback: /metrics needs the key');
+  const secrets = new Map(objects.filter((o) => o.kind === 'Secret').map((o) => [o.metadata.name, Object.keys(o.stringData ?? {})]));
+  const { name, key } = endpoint.authorization.credentials as { name: string; key: string };
+  assert.ok(secrets.get(name)?.includes(key), `${name}/${key} exists`);
+  const apiKeyRef = byName('credproxy').env!.find((e) => e.name === 'CREDPROXY_API_KEY')!.valueFrom!.secretKeyRef!;
+  assert.deepEqual({ name, key }, { name: apiKeyRef.name, key: apiKeyRef.key }, 'the same key credproxy checks');
 });
 
 test('kubernetes: every container is locked down and the sandbox sees neither keys nor state', () => {

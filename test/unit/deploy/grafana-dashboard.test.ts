@@ -16,12 +16,16 @@ const CONTRACT_METRICS = [
 const EXTRA_METRICS = [
   'credproxy_audit_dropped_total', 'credproxy_upstream_responses_total', 'credproxy_tunnels_total',
   'credproxy_client_tls_failures_total', 'credproxy_client_bytes_total', 'credproxy_upstream_bytes_total',
+  'credproxy_cert_mint_duration_seconds', 'credproxy_cert_mint_errors_total', 'credproxy_ready', 'credproxy_build_info',
 ];
 const DEFAULT_METRICS = ['process_cpu_seconds_total', 'process_resident_memory_bytes', 'nodejs_eventloop_lag_p99_seconds'];
+/** The request histograms, each with p50/p95/p99 panels. */
 const HISTOGRAMS = new Set(['credproxy_request_duration_seconds', 'credproxy_upstream_duration_seconds', 'credproxy_proxy_overhead_seconds']);
+const ALL_HISTOGRAMS = new Set([...HISTOGRAMS, 'credproxy_cert_mint_duration_seconds']);
 
 interface Panel { id: number; type: string; title: string; datasource?: { uid: string }; targets?: Array<{ expr: string; datasource?: { uid: string } }>; panels?: Panel[] }
-interface Dashboard { __inputs: Array<{ name: string; pluginId: string }>; schemaVersion: number; uid: string; panels: Panel[] }
+interface Variable { name: string; type: string; query: string | { query: string }; datasource?: { uid: string } }
+interface Dashboard { __inputs?: unknown; schemaVersion: number; uid: string; panels: Panel[]; templating: { list: Variable[] } }
 
 const dashboard = JSON.parse(readFileSync('config/grafana/credproxy.json', 'utf8')) as Dashboard;
 const panels = dashboard.panels.flatMap((p) => [p, ...(p.panels ?? [])]);
@@ -32,19 +36,34 @@ function metricsOf(expr: string): string[] {
   const names = expr.match(/\b(?:credproxy|process|nodejs)_[a-z0-9_]+/g) ?? [];
   return names.map((n) => {
     const base = n.replace(/_(bucket|sum|count)$/, '');
-    return HISTOGRAMS.has(base) ? base : n;
+    return ALL_HISTOGRAMS.has(base) ? base : n;
   });
 }
 
-test('the dashboard is an importable Grafana dashboard bound to a ${DS_PROMETHEUS} input', () => {
+test('the dashboard picks its Prometheus with a datasource variable, so it can be imported or provisioned from a file', () => {
   assert.ok(dashboard.schemaVersion >= 36, 'schemaVersion is recent');
   assert.equal(dashboard.uid, 'credproxy');
-  assert.deepEqual(dashboard.__inputs.map((i) => [i.name, i.pluginId]), [['DS_PROMETHEUS', 'prometheus']]);
+  // Provisioning from a file leaves ${DS_…} inputs unresolved; a datasource variable works both ways.
+  assert.equal(dashboard.__inputs, undefined);
+  const [datasource] = dashboard.templating.list;
+  assert.deepEqual([datasource!.name, datasource!.type, datasource!.query], ['datasource', 'datasource', 'prometheus']);
   const ids = panels.map((p) => p.id);
   assert.equal(new Set(ids).size, ids.length, 'panel ids are unique');
   for (const q of queries) {
-    assert.equal(q.panel.datasource?.uid, '${DS_PROMETHEUS}', `panel "${q.panel.title}" uses the input datasource`);
-    assert.equal(q.datasource?.uid, '${DS_PROMETHEUS}', `a query of "${q.panel.title}" uses the input datasource`);
+    assert.equal(q.panel.datasource?.uid, '${datasource}', `panel "${q.panel.title}" uses the datasource variable`);
+    assert.equal(q.datasource?.uid, '${datasource}', `a query of "${q.panel.title}" uses the datasource variable`);
+  }
+});
+
+test('namespace, pod and instance variables narrow every query', () => {
+  const variables = dashboard.templating.list.slice(1);
+  assert.deepEqual(variables.map((v) => v.name), ['namespace', 'pod', 'instance']);
+  for (const v of variables) assert.equal(v.datasource?.uid, '${datasource}', `${v.name} is read from the chosen Prometheus`);
+  for (const q of queries) {
+    for (const selector of metricsOf(q.expr).length > 0 ? q.expr.match(/\{[^}]*\}/g) ?? [] : []) {
+      assert.match(selector, /namespace=~"\$namespace", pod=~"\$pod", instance=~"\$instance"/, `"${q.panel.title}": ${selector}`);
+    }
+    assert.ok(/\{/.test(q.expr), `"${q.panel.title}" has a selector`);
   }
 });
 
@@ -56,7 +75,7 @@ test('every metric the dashboard queries exists, and every contract metric is on
 });
 
 test('every metric the dashboard queries is registered by the metrics catalogue, with the labels it groups by', () => {
-  const metrics = createMetrics();
+  const metrics = createMetrics({ readiness: () => ({ proxy: true, audit: true }) });
   try {
     // prom-client keeps a metric's declared label names on the metric object.
     const labelsOf = (name: string): string[] | undefined =>
@@ -94,7 +113,7 @@ test('every query is valid PromQL (promtool check rules, when promtool is instal
   // Grafana's variables become what Grafana substitutes at query time.
   const rules = queries.map((q, i) => ({
     record: `credproxy:dashboard_query_${i}`,
-    expr: q.expr.replaceAll('$__rate_interval', '1m').replaceAll('$instance', '.*'),
+    expr: q.expr.replaceAll('$__rate_interval', '1m').replace(/\$(namespace|pod|instance)\b/g, '.*'),
   }));
   const dir = mkdtempSync(join(tmpdir(), 'credproxy-dashboard-'));
   try {

@@ -5,7 +5,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type SecureContext } from 'node:tls';
-import { LeafCertStore, loadOrCreateCa, type CertLookupResult, type CertificateAuthority } from '../../../src/tls/index.js';
+import { LeafCertStore, loadOrCreateCa, type CertLookupResult, type CertMintResult, type CertificateAuthority } from '../../../src/tls/index.js';
 import { startTlsFixture } from './tls-fixture.js';
 
 let dir: string;
@@ -121,4 +121,20 @@ test('an operator-supplied RSA CA signs leaves (sha256WithRSAEncryption) that ve
   } finally {
     await fixture.close();
   }
+});
+
+test('onMint reports each mint\'s duration, an invalid name, and a signing failure', async () => {
+  const results: CertMintResult[] = [];
+  const store = await LeafCertStore.create(ca, { onMint: (r) => results.push(r) });
+  await store.secureContextFor('mint.example.test');
+  await store.secureContextFor('mint.example.test');
+  await assert.rejects(Promise.resolve(store.secureContextFor('no such name')));
+  assert.equal(results.length, 2, 'a cached lookup mints nothing');
+  assert.ok('ms' in results[0]! && results[0].ms > 0);
+  assert.deepEqual(results[1], { error: 'invalid_name' });
+
+  // A CA key that cannot sign (X25519 is for key agreement only) makes every mint fail.
+  const broken = await LeafCertStore.create({ ...ca, signingKey: generateKeyPairSync('x25519').privateKey }, { onMint: (r) => results.push(r) });
+  await assert.rejects(Promise.resolve(broken.secureContextFor('broken.example.test')));
+  assert.deepEqual(results[2], { error: 'failed' });
 });
