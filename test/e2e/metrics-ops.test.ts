@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { connect as netConnect } from 'node:net';
+import { connect as netConnect, Server } from 'node:net';
 import { after, before, test } from 'node:test';
 import { connect as tlsConnect } from 'node:tls';
+import { Worker } from 'node:worker_threads';
 import { request } from 'undici';
 import { rawExchange } from '../helpers/clients.js';
+import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { startWorld, type World } from '../helpers/world.js';
 
 /**
@@ -97,4 +99,61 @@ test('the metrics listener is never reachable through the proxy, even with priva
   const { text } = await rawExchange(port, `CONNECT ${world.daemon.daemon.metricsAddress} HTTP/1.1\r\nHost: ${world.daemon.daemon.metricsAddress}\r\nProxy-Authorization: Basic ${token}\r\n\r\n`, 1000);
   assert.match(text, /^HTTP\/1\.1 403 /);
   assert.match(text, /X-Credproxy-Reason: internal_address_denied/i);
+});
+
+/**
+ * A daemon of its own (the test breaks it), with a handle on its listening sockets and audit writer
+ * thread: the only way a test can make a real listener stop or the writer die.
+ */
+async function breakableDaemon(t: import('node:test').TestContext): Promise<{ daemon: TestDaemon; servers: Server[]; writer: () => Worker }> {
+  const servers: Server[] = [];
+  let writer: Worker | undefined;
+  const listen = Server.prototype.listen;
+  t.mock.method(Server.prototype, 'listen', function (this: Server, ...args: unknown[]) {
+    servers.push(this);
+    return (listen as (...a: unknown[]) => Server).apply(this, args);
+  });
+  const unref = Worker.prototype.unref;
+  t.mock.method(Worker.prototype, 'unref', function (this: Worker) {
+    writer = this; // the audit writer unrefs itself once started
+    unref.call(this);
+  });
+  const daemon = await startDaemon({ flags: { 'metrics.listen': '127.0.0.1:0' } });
+  t.mock.restoreAll();
+  t.after(() => daemon.close());
+  return { daemon, servers, writer: () => writer! };
+}
+
+async function readiness(daemon: TestDaemon): Promise<{ admin: { status: number; body: unknown }; metrics: string }> {
+  const res = await get(`http://${daemon.daemon.adminAddress}/readyz`);
+  return { admin: { status: res.status, body: JSON.parse(res.text) }, metrics: (await get(`http://${daemon.daemon.metricsAddress}/metrics`)).text };
+}
+
+test('/readyz turns 503 (proxy failing) when the proxy listener stops accepting; /healthz stays 200', async (t) => {
+  const { daemon, servers } = await breakableDaemon(t);
+  assert.equal((await readiness(daemon)).admin.status, 200);
+  const port = Number(daemon.daemon.proxyAddress.split(':')[1]);
+  const proxyServer = servers.find((s) => (s.address() as { port?: number } | null)?.port === port);
+  assert.ok(proxyServer, 'the proxy listener was found');
+  await new Promise<void>((resolve) => proxyServer.close(() => resolve()));
+  const { admin, metrics } = await readiness(daemon);
+  assert.equal(admin.status, 503);
+  assert.deepEqual(admin.body, { status: 'not_ready', checks: { proxy: 'failing', audit: 'ok' } });
+  assert.equal(sample(metrics, 'credproxy_ready{check="proxy"}'), 0);
+  assert.equal(sample(metrics, 'credproxy_ready{check="audit"}'), 1);
+  assert.equal((await get(`http://${daemon.daemon.adminAddress}/healthz`)).status, 200, 'still alive: no restart loop');
+});
+
+test('/readyz turns 503 (audit failing) when the audit writer thread dies; the proxy keeps serving', async (t) => {
+  const { daemon, writer } = await breakableDaemon(t);
+  assert.equal((await readiness(daemon)).admin.status, 200);
+  await writer().terminate(); // stands in for a crash of the writer thread
+  const { admin, metrics } = await readiness(daemon);
+  assert.equal(admin.status, 503);
+  assert.deepEqual(admin.body, { status: 'not_ready', checks: { proxy: 'ok', audit: 'failing' } });
+  assert.equal(sample(metrics, 'credproxy_ready{check="audit"}'), 0);
+  assert.ok(daemon.logs.entries().some((e) => e.msg === 'audit writer stopped; audit rows are dropped from now on'));
+  const port = Number(daemon.daemon.proxyAddress.split(':')[1]);
+  const { text } = await rawExchange(port, 'GET http://example.test/ HTTP/1.1\r\nHost: example.test\r\n\r\n', 1000);
+  assert.match(text, /^HTTP\/1\.1 407 /, 'the proxy still answers');
 });
