@@ -36,7 +36,8 @@ export class LabeledCounter<L extends string> {
     this.name = options.name;
     this.help = options.help;
     this.labelNames = options.labelNames;
-    // The Registry renders any object with name, help, type and get(); its typings list only its own classes.
+    // The Registry renders any object with name, help, type and get(); its typings list only its own
+    // classes. That shape is undocumented, so prom-client is pinned exactly (docs/decisions.md#metrics-classes).
     options.registry.registerMetric(this as unknown as Metric);
   }
 

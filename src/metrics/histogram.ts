@@ -31,7 +31,8 @@ export class RequestHistogram {
     this.help = options.help;
     this.#bounds = [...options.buckets].sort((a, b) => a - b);
     this.#counts = new Float64Array(this.#bounds.length + 1);
-    // The Registry renders any object with name, help, type and get(); its typings list only its own classes.
+    // The Registry renders any object with name, help, type and get(); its typings list only its own
+    // classes. That shape is undocumented, so prom-client is pinned exactly (docs/decisions.md#metrics-classes).
     options.registry.registerMetric(this as unknown as Metric);
   }
 
