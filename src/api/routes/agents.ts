@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { SecretCipher } from '../../secrets/crypto.js';
 import { AgentsRepository } from '../../store/agents.js';
 import type { Store } from '../../store/index.js';
+import { logChange } from '../admin-log.js';
 import { AgentApiError, AgentService } from '../agent-service.js';
 import { buildSandboxEnv, type SandboxEnvOptions } from '../sandbox-env.js';
 
@@ -40,24 +41,31 @@ export function agentsRoutes(deps: AgentsRoutesDeps): (app: FastifyInstance) => 
 
     app.put<AgentParams>('/v1/agents/:agent', { config }, agentRoute(async (request, reply) => {
       const { agent, created } = service.put(request.params.agent, request.body);
+      logChange(request, created ? 'agent created' : 'agent updated', { agent_id: agent.id, agent_name: agent.name });
       reply.code(created ? 201 : 200);
       return agent;
     }));
 
     app.delete<AgentParams>('/v1/agents/:agent', { config }, agentRoute(async (request, reply) => {
       service.delete(request.params.agent);
+      logChange(request, 'agent deleted', { agent: request.params.agent });
       return reply.code(204).send();
     }));
 
     app.get<AgentParams>('/v1/agents/:agent/secrets', { config }, agentRoute(async (request) => ({ keys: service.keys(request.params.agent) })));
 
-    app.patch<AgentParams>('/v1/agents/:agent/secrets', { config }, agentRoute(async (request) => ({
-      keys: service.setSecrets(request.params.agent, request.body),
-    })));
+    app.patch<AgentParams>('/v1/agents/:agent/secrets', { config }, agentRoute(async (request) => {
+      const keys = service.setSecrets(request.params.agent, request.body);
+      // setSecrets validated the body: an object of key → value under `secrets`; only its keys are logged.
+      logChange(request, 'agent secrets set', { agent: request.params.agent, keys: Object.keys((request.body as { secrets: object }).secrets) });
+      return { keys };
+    }));
 
-    app.delete<KeyParams>('/v1/agents/:agent/secrets/:key', { config }, agentRoute(async (request) => ({
-      keys: service.deleteSecret(request.params.agent, request.params.key),
-    })));
+    app.delete<KeyParams>('/v1/agents/:agent/secrets/:key', { config }, agentRoute(async (request) => {
+      const keys = service.deleteSecret(request.params.agent, request.params.key);
+      logChange(request, 'agent secret deleted', { agent: request.params.agent, key: request.params.key });
+      return { keys };
+    }));
 
     app.post<AgentParams>('/v1/agents/:agent/run', { config }, agentRoute(async (request) => service.run(request.params.agent)));
   };

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { ApiError } from '../../errors.js';
 import { parseAttachBinding, parseCreateSandbox } from '../../secrets/validate-sandbox.js';
 import type { SandboxRecord } from '../../store/index.js';
+import { logChange } from '../admin-log.js';
 import type { AdminStore } from '../admin-store.js';
 import { buildSandboxEnv, type SandboxEnvOptions } from '../sandbox-env.js';
 
@@ -25,7 +26,13 @@ export function sandboxRoutes(app: FastifyInstance, store: AdminStore, envOption
     env: buildSandboxEnv(sandbox, envOptions),
   });
 
-  app.post('/sandboxes', async (request, reply) => reply.code(201).send(toWire(await store.sandboxes.create(parseCreateSandbox(request.body)))));
+  app.post('/sandboxes', async (request, reply) => {
+    const sandbox = await store.sandboxes.create(parseCreateSandbox(request.body));
+    logChange(request, 'sandbox created', {
+      sandbox_id: sandbox.id, sandbox_name: sandbox.name, bindings: Object.fromEntries(sandbox.bindings.map((b) => [b.envKey, b.secretName])),
+    });
+    return reply.code(201).send(toWire(sandbox));
+  });
 
   app.get('/sandboxes', async () => (await store.sandboxes.list()).map(toWire));
 
@@ -37,16 +44,20 @@ export function sandboxRoutes(app: FastifyInstance, store: AdminStore, envOption
 
   app.delete<{ Params: IdParams }>('/sandboxes/:id', async (request, reply) => {
     await store.sandboxes.delete(request.params.id);
+    logChange(request, 'sandbox deleted', { sandbox_id: request.params.id });
     return reply.code(204).send();
   });
 
   app.post<{ Params: IdParams }>('/sandboxes/:id/secrets', async (request, reply) => {
     const { env_key, secret_name } = parseAttachBinding(request.body);
-    return reply.code(201).send(await store.sandboxes.attach(request.params.id, env_key, secret_name));
+    const binding = await store.sandboxes.attach(request.params.id, env_key, secret_name);
+    logChange(request, 'binding attached', { sandbox_id: request.params.id, env_key, secret_name });
+    return reply.code(201).send(binding);
   });
 
   app.delete<{ Params: IdParams & { env_key: string } }>('/sandboxes/:id/secrets/:env_key', async (request, reply) => {
     await store.sandboxes.detach(request.params.id, request.params.env_key);
+    logChange(request, 'binding detached', { sandbox_id: request.params.id, env_key: request.params.env_key });
     return reply.code(204).send();
   });
 }

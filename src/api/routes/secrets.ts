@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { ApiError } from '../../errors.js';
 import { parseCreateSecret, parseRotateSecret, secretNameProblem } from '../../secrets/validate-secret.js';
+import { logChange } from '../admin-log.js';
 import type { AdminStore } from '../admin-store.js';
 
 interface NameParams {
@@ -9,7 +10,13 @@ interface NameParams {
 
 /** `/secrets` CRUD and `/secrets/{name}/sandboxes` (docs/contract.md#admin-api, #secrets). */
 export function secretRoutes(app: FastifyInstance, store: AdminStore): void {
-  app.post('/secrets', async (request, reply) => reply.code(201).send(await store.secrets.create(parseCreateSecret(request.body))));
+  app.post('/secrets', async (request, reply) => {
+    const secret = await store.secrets.create(parseCreateSecret(request.body));
+    logChange(request, 'secret created', {
+      secret_id: secret.id, secret_name: secret.name, auth_type: secret.auth_type, provider: secret.provider_shortcut, hosts: secret.hosts,
+    });
+    return reply.code(201).send(secret);
+  });
 
   app.get('/secrets', async () => store.secrets.list());
 
@@ -18,11 +25,15 @@ export function secretRoutes(app: FastifyInstance, store: AdminStore): void {
   app.patch<{ Params: NameParams }>('/secrets/:name', async (request) => {
     const name = checkedName(request.params.name);
     const { value } = parseRotateSecret(request.body);
-    return store.secrets.rotate(name, value);
+    const secret = await store.secrets.rotate(name, value);
+    logChange(request, 'secret rotated', { secret_id: secret.id, secret_name: secret.name });
+    return secret;
   });
 
   app.delete<{ Params: NameParams }>('/secrets/:name', async (request, reply) => {
-    await store.secrets.delete(checkedName(request.params.name));
+    const name = checkedName(request.params.name);
+    await store.secrets.delete(name);
+    logChange(request, 'secret deleted', { secret_name: name });
     return reply.code(204).send();
   });
 
