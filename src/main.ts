@@ -19,6 +19,7 @@ import { auditRoutes } from './api/routes/audit.js';
 import { networkRoutes } from './api/routes/network.js';
 import { metricsRoute } from './api/routes/metrics.js';
 import { agentsRoutes } from './api/routes/agents.js';
+import { AgentsRepository } from './store/agents.js';
 import { createMetrics, subscribeMetrics } from './metrics/index.js';
 import { AuditQueue, startRetention, subscribeAudit, WorkerAuditSink } from './audit/index.js';
 
@@ -155,7 +156,7 @@ export async function createDaemon(config: FrozenConfig, options: DaemonOptions 
         auditRoutes({ events: eventRows, secretIdByName: (name) => store.secrets.getByName(name)?.id }),
         networkRoutes({ events: eventRows, sandboxExists: (id) => store.sandboxes.get(id) !== undefined }),
         metricsRoute({ registry: metrics.registry, requireAuth: config.admin.metricsAuth }),
-        agentsRoutes({ store, cipher, sandboxEnv }),
+        agentsRoutes({ agents: new AgentsRepository(store.db, cipher), secrets: store.secrets, sandboxes: store.sandboxes, sandboxEnv }),
       ],
     });
     const [adminHost, adminPort] = splitListen(config.admin.listen);

@@ -1,9 +1,12 @@
 import { AGENT_NAME_PATTERN, AGENT_NAME_RULE, AgentFileError, ENV_KEY_PATTERN, ENV_KEY_RULE, validateAgentDefinition } from '../secrets/agent-file.js';
+import { SIDECAR_METADATA_KEY } from '../fleet/protocol.js';
 import { providerForEnvKey } from '../secrets/providers.js';
 import { parseCreateSecret } from '../secrets/validate-secret.js';
-import type { AgentRecord, AgentsRepository } from '../store/agents.js';
-import type { SandboxRecord, SandboxesRepository } from '../store/sandboxes.js';
-import type { SecretsRepository } from '../store/secrets.js';
+import type { SecretValue } from '../secrets/secret-value.js';
+import type { SecretInfo } from '../sdk/types.js';
+import type { AgentFields, AgentRecord, AgentSecretRecord } from '../store/agents.js';
+import type { SandboxRecord } from '../store/sandboxes.js';
+import type { AdminStore, Awaitable } from './admin-store.js';
 
 /** Same cap as a secret's value (docs/contract.md#agent-api). */
 const MAX_VALUE_BYTES = 8192;
@@ -33,10 +36,31 @@ export interface AgentView {
   updated_at: string;
 }
 
+/**
+ * The agents and agent_secrets tables: store/agents.ts (SQLite) and store/postgres/agents.ts
+ * (control plane) provide it. Plain values are sealed by the store; provider keys only point
+ * at their secret, whose lifecycle goes through the secrets store.
+ */
+export interface AgentStore {
+  /** By id (`agt_…`) first, then by name. */
+  find(idOrName: string): Awaitable<AgentRecord | undefined>;
+  list(): Awaitable<AgentRecord[]>;
+  create(fields: AgentFields): Awaitable<AgentRecord>;
+  update(id: string, fields: AgentFields): Awaitable<AgentRecord>;
+  setSandbox(id: string, sandboxId: string | null): Awaitable<void>;
+  delete(id: string): Awaitable<void>;
+  secrets(agentId: string): Awaitable<AgentSecretRecord[]>;
+  keys(agentId: string): Awaitable<string[]>;
+  putProviderKey(agentId: string, key: string, secretId: string): Awaitable<void>;
+  putPlainKey(agentId: string, key: string, value: string): Awaitable<void>;
+  deleteKey(agentId: string, key: string): Awaitable<boolean>;
+  plainValues(agentId: string): Awaitable<Map<string, SecretValue>>;
+}
+
 export interface AgentServiceDeps {
-  agents: AgentsRepository;
-  secrets: SecretsRepository;
-  sandboxes: SandboxesRepository;
+  agents: AgentStore;
+  secrets: AdminStore['secrets'] & { getById(id: string): Awaitable<SecretInfo | undefined> };
+  sandboxes: AdminStore['sandboxes'];
   /** The environment (docs/contract.md#sandbox-env) of a sandbox (stand-ins, proxy, CA trust). */
   sandboxEnv(sandbox: SandboxRecord): Record<string, string>;
 }
@@ -55,55 +79,55 @@ export class AgentService {
     this.#deps = deps;
   }
 
-  list(): AgentView[] {
-    return this.#deps.agents.list().map((a) => this.#view(a));
+  async list(): Promise<AgentView[]> {
+    return Promise.all((await this.#deps.agents.list()).map((a) => this.#view(a)));
   }
 
-  get(ref: string): AgentView {
-    return this.#view(this.#require(ref));
+  async get(ref: string): Promise<AgentView> {
+    return this.#view(await this.#require(ref));
   }
 
-  keys(ref: string): string[] {
-    return this.#deps.agents.keys(this.#require(ref).id);
+  async keys(ref: string): Promise<string[]> {
+    return this.#deps.agents.keys((await this.#require(ref)).id);
   }
 
   /** Sets keys, creating the agent named `ref` on first use; returns every key now set. */
-  setSecrets(ref: string, body: unknown): string[] {
+  async setSecrets(ref: string, body: unknown): Promise<string[]> {
     const entries = readSecretsBody(body);
-    const agent = this.#deps.agents.find(ref) ?? this.#createNamed(ref, { command: null, secrets: [] });
+    const agent = (await this.#deps.agents.find(ref)) ?? (await this.#createNamed(ref, { command: null, secrets: [] }));
     const { agents, secrets } = this.#deps;
-    const current = new Map(agents.secrets(agent.id).map((s) => [s.key, s]));
+    const current = new Map((await agents.secrets(agent.id)).map((s) => [s.key, s]));
     for (const [key, value] of entries) {
       const provider = providerForEnvKey(key);
       const existing = current.get(key);
       if (provider && existing?.kind === 'provider') {
-        secrets.rotate(this.#secretName(existing.secretId!), value);
+        await secrets.rotate(await this.#secretName(existing.secretId!), value);
       } else if (provider) {
         const def = parseCreateSecret({ name: providerSecretName(agent.name, key), value, provider: provider.name });
-        agents.putProviderKey(agent.id, key, secrets.create(def).id);
+        await agents.putProviderKey(agent.id, key, (await secrets.create(def)).id);
       } else {
-        if (existing?.kind === 'provider') secrets.delete(this.#secretName(existing.secretId!));
-        agents.putPlainKey(agent.id, key, value);
+        if (existing?.kind === 'provider') await secrets.delete(await this.#secretName(existing.secretId!));
+        await agents.putPlainKey(agent.id, key, value);
       }
     }
-    this.#syncSandbox(agent);
+    await this.#syncSandbox(agent);
     return agents.keys(agent.id);
   }
 
   /** Removes one key (and the provider secret behind it); returns the keys left. */
-  deleteSecret(ref: string, key: string): string[] {
-    const agent = this.#require(ref);
-    const existing = this.#deps.agents.secrets(agent.id).find((s) => s.key === key);
+  async deleteSecret(ref: string, key: string): Promise<string[]> {
+    const agent = await this.#require(ref);
+    const existing = (await this.#deps.agents.secrets(agent.id)).find((s) => s.key === key);
     if (!existing) throw new AgentApiError(404, 'Secret not found', { key });
     // Deleting the secret cascades to the agent's key row and revokes the binding.
-    if (existing.kind === 'provider') this.#deps.secrets.delete(this.#secretName(existing.secretId!));
-    else this.#deps.agents.deleteKey(agent.id, key);
-    this.#syncSandbox(agent);
+    if (existing.kind === 'provider') await this.#deps.secrets.delete(await this.#secretName(existing.secretId!));
+    else await this.#deps.agents.deleteKey(agent.id, key);
+    await this.#syncSandbox(agent);
     return this.#deps.agents.keys(agent.id);
   }
 
   /** Registers or updates an agent from its agent file; `created` tells 201 from 200. */
-  put(ref: string, body: unknown): { agent: AgentView; created: boolean } {
+  async put(ref: string, body: unknown): Promise<{ agent: AgentView; created: boolean }> {
     if (body === null || typeof body !== 'object' || Array.isArray(body)) {
       throw new AgentApiError(422, 'Invalid agent definition', { problem: 'expected a JSON object with name, command and secrets' });
     }
@@ -114,75 +138,87 @@ export class AgentService {
       if (!(err instanceof AgentFileError)) throw err;
       throw new AgentApiError(422, 'Invalid agent definition', { problem: err.message.replace(/^agent: /, '') });
     }
-    const existing = this.#deps.agents.find(ref);
+    const existing = await this.#deps.agents.find(ref);
     if (!existing) {
       if (def.name !== ref) {
         throw new AgentApiError(422, 'Invalid agent definition', { problem: `name "${def.name}" does not match the agent in the path ("${ref}")` });
       }
-      return { agent: this.#view(this.#createNamed(ref, def)), created: true };
+      return { agent: await this.#view(await this.#createNamed(ref, def)), created: true };
     }
-    const holder = this.#deps.agents.find(def.name);
+    const holder = await this.#deps.agents.find(def.name);
     if (holder && holder.id !== existing.id) throw new AgentApiError(409, `An agent named '${def.name}' already exists`);
-    const updated = this.#deps.agents.update(existing.id, { name: def.name, command: def.command, requiredSecrets: def.secrets });
-    return { agent: this.#view(updated), created: false };
+    const updated = await this.#deps.agents.update(existing.id, { name: def.name, command: def.command, requiredSecrets: def.secrets });
+    return { agent: await this.#view(updated), created: false };
   }
 
   /** Deletes the agent, its provider secrets and its sandbox. */
-  delete(ref: string): void {
-    const agent = this.#require(ref);
-    for (const s of this.#deps.agents.secrets(agent.id)) {
-      if (s.kind === 'provider') this.#deps.secrets.delete(this.#secretName(s.secretId!));
+  async delete(ref: string): Promise<void> {
+    const agent = await this.#require(ref);
+    for (const s of await this.#deps.agents.secrets(agent.id)) {
+      if (s.kind === 'provider') await this.#deps.secrets.delete(await this.#secretName(s.secretId!));
     }
-    if (agent.sandboxId && this.#deps.sandboxes.get(agent.sandboxId)) this.#deps.sandboxes.delete(agent.sandboxId);
-    this.#deps.agents.delete(agent.id);
+    if (agent.sandboxId && (await this.#deps.sandboxes.get(agent.sandboxId))) await this.#deps.sandboxes.delete(agent.sandboxId);
+    await this.#deps.agents.delete(agent.id);
   }
 
   /**
    * The environment to start the agent with: its sandbox's (created on first run, reused
    * after) plus plain values. 422 listing the missing keys when required secrets are unset.
+   * `sidecar` (fleet mode) assigns a new sandbox to that sidecar; an existing one stays where it is.
    */
-  run(ref: string): { sandbox_id: string; env: Record<string, string> } {
-    const agent = this.#require(ref);
-    const keys = new Set(this.#deps.agents.keys(agent.id));
+  async run(ref: string, options: { sidecar?: string | undefined } = {}): Promise<{ sandbox_id: string; env: Record<string, string> }> {
+    const agent = await this.#require(ref);
+    const keys = new Set(await this.#deps.agents.keys(agent.id));
     const missing = agent.requiredSecrets.filter((k) => !keys.has(k));
     if (missing.length > 0) throw new AgentApiError(422, `Missing required secret(s): ${missing.join(', ')}`, { missing });
 
-    const sandbox = this.#syncSandbox(agent) ?? this.#createSandbox(agent);
+    const sandbox = (await this.#syncSandbox(agent)) ?? (await this.#createSandbox(agent, options.sidecar));
+    const placed = sandbox.metadata[SIDECAR_METADATA_KEY];
+    if (options.sidecar !== undefined && placed !== options.sidecar) {
+      throw new AgentApiError(409, `The agent's sandbox is served by ${typeof placed === 'string' ? `sidecar '${placed}'` : 'no sidecar'}`, {
+        sandbox_id: sandbox.id, sidecar: typeof placed === 'string' ? placed : null,
+      });
+    }
     const env = this.#deps.sandboxEnv(sandbox);
-    for (const [key, value] of this.#deps.agents.plainValues(agent.id)) env[key] = value.reveal();
+    for (const [key, value] of await this.#deps.agents.plainValues(agent.id)) env[key] = value.reveal();
     return { sandbox_id: sandbox.id, env };
   }
 
-  #require(ref: string): AgentRecord {
-    const agent = this.#deps.agents.find(ref);
+  async #require(ref: string): Promise<AgentRecord> {
+    const agent = await this.#deps.agents.find(ref);
     if (!agent) throw new AgentApiError(404, 'Agent not found');
     return agent;
   }
 
-  #createNamed(name: string, def: { command: string | null; secrets: string[] }): AgentRecord {
+  async #createNamed(name: string, def: { command: string | null; secrets: string[] }): Promise<AgentRecord> {
     if (!AGENT_NAME_PATTERN.test(name)) throw new AgentApiError(422, 'Invalid agent name', { name, problem: `agent name ${AGENT_NAME_RULE}` });
     return this.#deps.agents.create({ name, command: def.command, requiredSecrets: def.secrets });
   }
 
-  #secretName(secretId: string): string {
-    const info = this.#deps.secrets.getById(secretId);
+  async #secretName(secretId: string): Promise<string> {
+    const info = await this.#deps.secrets.getById(secretId);
     if (!info) throw new Error(`agent key points at missing secret ${secretId}`);
     return info.name;
   }
 
-  #createSandbox(agent: AgentRecord): SandboxRecord {
-    const bindings: Record<string, string> = {};
-    for (const s of this.#deps.agents.secrets(agent.id)) {
-      if (s.kind === 'provider') bindings[s.key] = this.#secretName(s.secretId!);
+  /** The secret name behind each provider key, by key. */
+  async #providerBindings(agent: AgentRecord): Promise<Map<string, string>> {
+    const bindings = new Map<string, string>();
+    for (const s of await this.#deps.agents.secrets(agent.id)) {
+      if (s.kind === 'provider') bindings.set(s.key, await this.#secretName(s.secretId!));
     }
-    const sandbox = this.#deps.sandboxes.create({
+    return bindings;
+  }
+
+  async #createSandbox(agent: AgentRecord, sidecar: string | undefined): Promise<SandboxRecord> {
+    const sandbox = await this.#deps.sandboxes.create({
       name: `agent-${agent.name}`,
-      secrets: bindings,
+      secrets: Object.fromEntries(await this.#providerBindings(agent)),
       env_vars: {},
       network: { allow_out: [], deny_out: [] },
-      metadata: { agent: agent.name, agent_id: agent.id },
+      metadata: { agent: agent.name, agent_id: agent.id, ...(sidecar !== undefined && { [SIDECAR_METADATA_KEY]: sidecar }) },
     });
-    this.#deps.agents.setSandbox(agent.id, sandbox.id);
+    await this.#deps.agents.setSandbox(agent.id, sandbox.id);
     return sandbox;
   }
 
@@ -191,40 +227,37 @@ export class AgentService {
    * ones, re-attaches keys whose secret was replaced, detaches removed ones. Stand-ins of
    * unchanged keys survive, so a rotated key keeps working in a running agent.
    */
-  #syncSandbox(agent: AgentRecord): SandboxRecord | undefined {
+  async #syncSandbox(agent: AgentRecord): Promise<SandboxRecord | undefined> {
     const { agents, sandboxes } = this.#deps;
-    const sandboxId = agents.find(agent.id)?.sandboxId;
+    const sandboxId = (await agents.find(agent.id))?.sandboxId;
     if (!sandboxId) return undefined;
-    let sandbox = sandboxes.get(sandboxId);
+    let sandbox = await sandboxes.get(sandboxId);
     if (!sandbox) return undefined;
-    const wanted = new Map<string, string>();
-    for (const s of agents.secrets(agent.id)) {
-      if (s.kind === 'provider') wanted.set(s.key, this.#secretName(s.secretId!));
-    }
+    const wanted = await this.#providerBindings(agent);
     let changed = false;
     for (const b of sandbox.bindings) {
       if (wanted.get(b.envKey) === b.secretName && b.revoked === null) {
         wanted.delete(b.envKey);
       } else {
-        sandboxes.detach(sandbox.id, b.envKey);
+        await sandboxes.detach(sandbox.id, b.envKey);
         changed = true;
       }
     }
     for (const [key, secretName] of wanted) {
-      sandboxes.attach(sandbox.id, key, secretName);
+      await sandboxes.attach(sandbox.id, key, secretName);
       changed = true;
     }
-    if (changed) sandbox = sandboxes.get(sandbox.id)!;
+    if (changed) sandbox = (await sandboxes.get(sandbox.id))!;
     return sandbox;
   }
 
-  #view(agent: AgentRecord): AgentView {
+  async #view(agent: AgentRecord): Promise<AgentView> {
     return {
       id: agent.id,
       name: agent.name,
       command: agent.command,
       required_secrets: [...agent.requiredSecrets],
-      secrets: this.#deps.agents.secrets(agent.id).map((s) => ({ key: s.key, kind: s.kind })),
+      secrets: (await this.#deps.agents.secrets(agent.id)).map((s) => ({ key: s.key, kind: s.kind })),
       sandbox_id: agent.sandboxId,
       created_at: agent.createdAt,
       updated_at: agent.updatedAt,

@@ -31,13 +31,6 @@ export function fleetRoutes(deps: FleetRoutesDeps): (app: FastifyInstance) => vo
       return reply.code(204).send();
     });
 
-    // The agents API runs on the single daemon only; say so in its own error shape rather than a bare 404.
-    const agentsElsewhere = async (): Promise<never> => {
-      throw new ApiError('not_found', 'the agents API (/v1/agents) is served by a single daemon (fleet.role standalone), not by a fleet control plane; use /secrets and /sandboxes here');
-    };
-    app.all('/v1/agents', { config: { errorStyle: 'agents' } }, agentsElsewhere);
-    app.all('/v1/agents/*', { config: { errorStyle: 'agents' } }, agentsElsewhere);
-
     app.get<{ Querystring: { sandbox?: string | string[]; secret?: string } }>(FLEET_PATHS.bundle, { config: sidecarAuth }, async (request, reply) => {
       const sidecar = await authenticate(request);
       const publicKey = request.headers[PUBLIC_KEY_HEADER];

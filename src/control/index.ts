@@ -3,6 +3,7 @@ import type { FrozenConfig } from '../config/schema.js';
 import { createLogger, type Logger } from '../log/logger.js';
 import { formatAddress, splitListen } from '../main.js';
 import { buildAdminApp } from '../api/app.js';
+import { agentsRoutes } from '../api/routes/agents.js';
 import { auditRoutes } from '../api/routes/audit.js';
 import { metricsRoute } from '../api/routes/metrics.js';
 import { networkRoutes } from '../api/routes/network.js';
@@ -23,7 +24,7 @@ export interface ControlPlane {
 
 /**
  * `serve --role control`: the admin API (same routes and wire format as the single daemon) over
- * PostgreSQL, plus the /fleet/ routes sidecars call. Replicas keep no state of their own: any
+ * PostgreSQL (agents API included), plus the /fleet/ routes sidecars call. Replicas keep no state of their own: any
  * number can run behind a load balancer, each hearing of changes through LISTEN/NOTIFY.
  */
 export async function createControlPlane(config: FrozenConfig, options: { logger?: Logger } = {}): Promise<ControlPlane> {
@@ -38,21 +39,23 @@ export async function createControlPlane(config: FrozenConfig, options: { logger
   try {
     await feed.start();
     const [proxyHost, proxyPort] = splitListen(config.proxy.listen);
+    const sandboxEnv = {
+      proxyUrl: config.sandbox.proxyUrl ?? `http://${formatAddress({ address: proxyHost, port: proxyPort, family: '' }, true)}`,
+      caPath: config.sandbox.caPath ?? '/etc/credproxy/ca-bundle.pem',
+      // The sidecars write the kit (same build, agents included); the sandboxes mount it at kitPath.
+      ...(config.sandbox.kitPath ? { kit: { path: config.sandbox.kitPath, agents: true } } : {}),
+    };
     const app = buildAdminApp({
       config,
       logger: logger.child({ component: 'admin' }),
       apiKey,
       store,
-      sandboxEnv: {
-        proxyUrl: config.sandbox.proxyUrl ?? `http://${formatAddress({ address: proxyHost, port: proxyPort, family: '' }, true)}`,
-        caPath: config.sandbox.caPath ?? '/etc/credproxy/ca-bundle.pem',
-        // The sidecars write the kit (same build, agents included); the sandboxes mount it at kitPath.
-        ...(config.sandbox.kitPath ? { kit: { path: config.sandbox.kitPath, agents: true } } : {}),
-      },
+      sandboxEnv,
       extraRoutes: [
         auditRoutes({ events: store.events, secretIdByName: async (name) => (await store.secrets.getByName(name))?.id }),
         networkRoutes({ events: store.events, sandboxExists: async (id) => (await store.sandboxes.get(id)) !== undefined }),
         metricsRoute({ registry: metrics.registry, requireAuth: config.admin.metricsAuth }),
+        agentsRoutes({ agents: store.agents, secrets: store.secrets, sandboxes: store.sandboxes, sandboxEnv }),
         fleetRoutes({ store, envelope, feed, heartbeatMs: config.fleet.heartbeatMs }),
       ],
     });

@@ -16,6 +16,9 @@ export const FLEET_PATHS = {
   events: '/fleet/events',
 } as const;
 
+/** The sandbox metadata key that assigns a sandbox to a sidecar; only that sidecar receives it. */
+export const SIDECAR_METADATA_KEY = 'credproxy_sidecar';
+
 export const PUBLIC_KEY_HEADER = 'x-credproxy-sidecar-key';
 
 /** One secret as a sidecar holds it: its rules and its real value (only ever inside a sealed bundle). */

@@ -153,9 +153,13 @@ export class CredproxyClient {
     return this.#call('DELETE', `/v1/agents/${seg(agent)}`);
   }
 
-  /** The environment to run the agent with; RequestError 422 with `details.missing` when required secrets are unset. */
-  runAgent(agent: string): Promise<AgentRunInfo> {
-    return this.#call('POST', `/v1/agents/${seg(agent)}/run`);
+  /**
+   * The environment to run the agent with; RequestError 422 with `details.missing` when required
+   * secrets are unset. `sidecar` (fleet control plane) places the agent's new sandbox on that
+   * sidecar; 409 when its sandbox already is on another.
+   */
+  runAgent(agent: string, options: { sidecar?: string } = {}): Promise<AgentRunInfo> {
+    return this.#call('POST', `/v1/agents/${seg(agent)}/run`, options.sidecar === undefined ? {} : { body: { sidecar: options.sidecar } });
   }
 
   async #call<T>(method: string, path: string, options: CallOptions = {}): Promise<T> {

@@ -31,7 +31,7 @@ export interface AgentFields {
   readonly requiredSecrets: readonly string[];
 }
 
-interface AgentRow {
+export interface AgentRow {
   id: string;
   name: string;
   command: string | null;
@@ -41,13 +41,13 @@ interface AgentRow {
   updated_at: string;
 }
 
-interface AgentSecretRow {
+export interface AgentSecretRow {
   key: string;
   kind: AgentSecretKind;
   secret_id: string | null;
 }
 
-const AGENT_COLUMNS = 'id, name, command, required_secrets, sandbox_id, created_at, updated_at';
+export const AGENT_COLUMNS = 'id, name, command, required_secrets, sandbox_id, created_at, updated_at';
 
 /**
  * The agents and agent_secrets tables. Plain values are sealed with AAD `<agent id>:<key>` so a
@@ -167,11 +167,12 @@ export class AgentsRepository {
   }
 }
 
-function plainAad(agentId: string, key: string): string {
+/** A plain value's AAD: its blob cannot be moved to another agent or key (also on PostgreSQL). */
+export function plainAad(agentId: string, key: string): string {
   return `${agentId}:${key}`;
 }
 
-function toRecord(row: AgentRow): AgentRecord {
+export function toRecord(row: AgentRow): AgentRecord {
   return {
     id: row.id,
     name: row.name,

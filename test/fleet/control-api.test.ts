@@ -52,12 +52,16 @@ test('the SDK round trip works against a control plane on PostgreSQL', { skip },
   await secretsAndSandboxesRoundTrip(client(0));
 });
 
-test('the agents API says it is served by the single daemon, in its own error shape', { skip }, async () => {
-  const res = await request(`http://${replicas[0]!.adminAddress}/v1/agents/demo/secrets`, { headers: { 'x-api-key': API_KEY } });
-  const body = await res.body.json() as { status: number; detail: string };
+test('an agent set through one replica is read and run through the other', { skip }, async () => {
+  assert.deepEqual(await client(0).setAgentSecrets('replicated', { OPENAI_API_KEY: 'sk-REAL-replicated', PLAIN: 'p' }), { keys: ['OPENAI_API_KEY', 'PLAIN'] });
+  assert.deepEqual((await client(1).getAgent('replicated')).secrets, [{ key: 'OPENAI_API_KEY', kind: 'provider' }, { key: 'PLAIN', kind: 'plain' }]);
+  const { env } = await client(1).runAgent('replicated');
+  assert.equal(env.PLAIN, 'p');
+  assert.match(env.OPENAI_API_KEY!, /^sk-/);
+  assert.notEqual(env.OPENAI_API_KEY, 'sk-REAL-replicated');
+  const res = await request(`http://${replicas[0]!.adminAddress}/v1/agents/nobody/secrets`, { headers: { 'x-api-key': API_KEY } });
   assert.equal(res.statusCode, 404);
-  assert.equal(body.status, 404);
-  assert.match(body.detail, /single daemon/);
+  assert.deepEqual(await res.body.json(), { status: 404, detail: 'Agent not found', details: {} });
 });
 
 test('the same errors and shapes as the single daemon for bindings', { skip }, async () => {

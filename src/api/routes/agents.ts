@@ -1,15 +1,10 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { SecretCipher } from '../../secrets/crypto.js';
-import { AgentsRepository } from '../../store/agents.js';
-import type { Store } from '../../store/index.js';
 import { logChange } from '../admin-log.js';
-import { AgentApiError, AgentService } from '../agent-service.js';
+import { AgentApiError, AgentService, type AgentServiceDeps } from '../agent-service.js';
 import { buildSandboxEnv, type SandboxEnvOptions } from '../sandbox-env.js';
 
-export interface AgentsRoutesDeps {
-  store: Pick<Store, 'db' | 'secrets' | 'sandboxes'>;
-  /** Seals plain agent secrets. */
-  cipher: SecretCipher;
+/** The single daemon's SQLite repositories or the control plane's PostgreSQL ones. */
+export interface AgentsRoutesDeps extends Omit<AgentServiceDeps, 'sandboxEnv'> {
   /** Where sandboxes reach the proxy and find the CA bundle, for the `run` environment. */
   sandboxEnv: SandboxEnvOptions;
 }
@@ -27,12 +22,7 @@ const config = { errorStyle: 'agents' } as const;
  * `:agent` is the agent's id (`agt_…`) or its name.
  */
 export function agentsRoutes(deps: AgentsRoutesDeps): (app: FastifyInstance) => void {
-  const service = new AgentService({
-    agents: new AgentsRepository(deps.store.db, deps.cipher),
-    secrets: deps.store.secrets,
-    sandboxes: deps.store.sandboxes,
-    sandboxEnv: (sandbox) => buildSandboxEnv(sandbox, deps.sandboxEnv),
-  });
+  const service = new AgentService({ ...deps, sandboxEnv: (sandbox) => buildSandboxEnv(sandbox, deps.sandboxEnv) });
 
   return (app) => {
     app.get('/v1/agents', { config }, async () => service.list());
@@ -40,34 +30,35 @@ export function agentsRoutes(deps: AgentsRoutesDeps): (app: FastifyInstance) => 
     app.get<AgentParams>('/v1/agents/:agent', { config }, agentRoute(async (request) => service.get(request.params.agent)));
 
     app.put<AgentParams>('/v1/agents/:agent', { config }, agentRoute(async (request, reply) => {
-      const { agent, created } = service.put(request.params.agent, request.body);
+      const { agent, created } = await service.put(request.params.agent, request.body);
       logChange(request, created ? 'agent created' : 'agent updated', { agent_id: agent.id, agent_name: agent.name });
       reply.code(created ? 201 : 200);
       return agent;
     }));
 
     app.delete<AgentParams>('/v1/agents/:agent', { config }, agentRoute(async (request, reply) => {
-      service.delete(request.params.agent);
+      await service.delete(request.params.agent);
       logChange(request, 'agent deleted', { agent: request.params.agent });
       return reply.code(204).send();
     }));
 
-    app.get<AgentParams>('/v1/agents/:agent/secrets', { config }, agentRoute(async (request) => ({ keys: service.keys(request.params.agent) })));
+    app.get<AgentParams>('/v1/agents/:agent/secrets', { config }, agentRoute(async (request) => ({ keys: await service.keys(request.params.agent) })));
 
     app.patch<AgentParams>('/v1/agents/:agent/secrets', { config }, agentRoute(async (request) => {
-      const keys = service.setSecrets(request.params.agent, request.body);
+      const keys = await service.setSecrets(request.params.agent, request.body);
       // setSecrets validated the body: an object of key → value under `secrets`; only its keys are logged.
       logChange(request, 'agent secrets set', { agent: request.params.agent, keys: Object.keys((request.body as { secrets: object }).secrets) });
       return { keys };
     }));
 
     app.delete<KeyParams>('/v1/agents/:agent/secrets/:key', { config }, agentRoute(async (request) => {
-      const keys = service.deleteSecret(request.params.agent, request.params.key);
+      const keys = await service.deleteSecret(request.params.agent, request.params.key);
       logChange(request, 'agent secret deleted', { agent: request.params.agent, key: request.params.key });
       return { keys };
     }));
 
-    app.post<AgentParams>('/v1/agents/:agent/run', { config }, agentRoute(async (request) => service.run(request.params.agent)));
+    app.post<AgentParams>('/v1/agents/:agent/run', { config }, agentRoute(async (request) =>
+      service.run(request.params.agent, readRunBody(request.body))));
   };
 }
 
@@ -88,4 +79,14 @@ function agentRoute<R extends { Params: Record<string, string> }>(
       throw err;
     }
   };
+}
+
+/** `POST /v1/agents/:agent/run` takes no body, or `{"sidecar": "<name>"}` to place a new sandbox (fleet mode). */
+function readRunBody(body: unknown): { sidecar?: string } {
+  if (body === undefined) return {};
+  const sidecar = (body as { sidecar?: unknown } | null)?.sidecar;
+  if (body === null || typeof body !== 'object' || Array.isArray(body) || (sidecar !== undefined && typeof sidecar !== 'string')) {
+    throw new AgentApiError(422, 'Invalid run request', { problem: 'expected no body or {"sidecar": "<sidecar name>"}' });
+  }
+  return sidecar === undefined ? {} : { sidecar };
 }

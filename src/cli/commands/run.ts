@@ -22,13 +22,14 @@ export function registerRunCommand(program: Command): void {
     .description("run an agent locally with its environment: stand-ins for proxied keys, plain values, HTTPS_PROXY and CA trust")
     .argument('<agent>', 'agent name or id')
     .argument('[command...]', "command to run instead of the agent's own (put it after --)")
+    .option('--sidecar <name>', "fleet: the sidecar that serves the agent's sandbox (its proxy is this node's); taken on the first run")
     .action(action(runAgent));
 }
 
-async function runAgent(out: Output, agent: string, argv: string[], flags: ConnectionFlags): Promise<void> {
+async function runAgent(out: Output, agent: string, argv: string[], flags: ConnectionFlags & { sidecar?: string }): Promise<void> {
   const client = connect(flags);
   const shellCommand = argv.length > 0 ? undefined : await agentCommand(client, agent);
-  const { env } = await client.runAgent(agent).catch((err: unknown) => {
+  const { env } = await client.runAgent(agent, flags.sidecar === undefined ? {} : { sidecar: flags.sidecar }).catch((err: unknown) => {
     const missing = err instanceof RequestError ? err.details?.missing : undefined;
     if (Array.isArray(missing) && missing.length > 0) {
       throw new CliError(`Missing required secret(s): ${missing.join(', ')}`, {

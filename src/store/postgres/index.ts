@@ -1,4 +1,5 @@
 import type { EnvelopeCipher } from '../../secrets/envelope.js';
+import { PgAgentsRepository } from './agents.js';
 import { openPostgres, type PgPool } from './db.js';
 import { PgEventsRepository } from './events.js';
 import { PgFleetRepository } from './fleet.js';
@@ -7,7 +8,6 @@ import { PgSecretsRepository } from './secrets.js';
 
 export { CHANGES_CHANNEL, changesAfter, type ChangeRecord } from './changes.js';
 export { EventBatchError, partitionName } from './events.js';
-export { SIDECAR_METADATA_KEY } from './sandboxes.js';
 export type { BundleRows, SidecarInfo } from './fleet.js';
 export type { PgPool } from './db.js';
 
@@ -23,6 +23,7 @@ export interface PgStore {
   readonly pool: PgPool;
   readonly secrets: PgSecretsRepository;
   readonly sandboxes: PgSandboxesRepository;
+  readonly agents: PgAgentsRepository;
   readonly fleet: PgFleetRepository;
   readonly events: PgEventsRepository;
   close(): Promise<void>;
@@ -34,6 +35,7 @@ export async function openPgStore(options: PgStoreOptions): Promise<PgStore> {
     pool,
     secrets: new PgSecretsRepository(pool, options.envelope),
     sandboxes: new PgSandboxesRepository(pool),
+    agents: new PgAgentsRepository(pool, options.envelope),
     fleet: new PgFleetRepository(pool),
     events: new PgEventsRepository(pool, { retentionDays: options.retentionDays }),
     close: () => pool.end(),

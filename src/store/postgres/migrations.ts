@@ -115,4 +115,33 @@ CREATE INDEX sandbox_source_addresses_sandbox ON sandbox_source_addresses(sandbo
   `
 ALTER TABLE events ADD COLUMN request_id text;
 `,
+  // 005: agents and their keys (SQLite migrations 002 and 006). A provider key points at its
+  // secret; a plain key's value is envelope-sealed here (AAD `<agent id>:<key>`) like a secret's.
+  `
+CREATE TABLE agents (
+  id               text PRIMARY KEY,          -- agt_<24 hex>
+  name             text NOT NULL UNIQUE,
+  command          text,
+  required_secrets text NOT NULL DEFAULT '[]', -- JSON array of env keys
+  sandbox_id       text REFERENCES sandboxes(id) ON DELETE SET NULL,
+  created_at       text NOT NULL,
+  updated_at       text NOT NULL
+);
+CREATE INDEX agents_sandbox ON agents(sandbox_id);
+CREATE TABLE agent_secrets (
+  agent_id     text NOT NULL REFERENCES agents(id) ON DELETE CASCADE,
+  key          text NOT NULL,
+  kind         text NOT NULL CHECK (kind IN ('provider', 'plain')),
+  secret_id    text REFERENCES secrets(id) ON DELETE CASCADE,
+  value_enc    bytea,
+  data_key_enc bytea,
+  key_id       text,
+  created_at   text NOT NULL,
+  updated_at   text NOT NULL,
+  PRIMARY KEY (agent_id, key),
+  CHECK ((kind = 'provider' AND secret_id IS NOT NULL AND value_enc IS NULL AND data_key_enc IS NULL AND key_id IS NULL)
+      OR (kind = 'plain' AND secret_id IS NULL AND value_enc IS NOT NULL AND data_key_enc IS NOT NULL AND key_id IS NOT NULL))
+);
+CREATE INDEX agent_secrets_secret ON agent_secrets(secret_id);
+`,
 ];

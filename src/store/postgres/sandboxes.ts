@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { SIDECAR_METADATA_KEY } from '../../fleet/protocol.js';
 import { findProvider } from '../../secrets/providers.js';
 import { mintAccessToken, mintStandIn } from '../../secrets/stand-in.js';
 import type { SandboxDefinition } from '../../secrets/validate-sandbox.js';
@@ -9,9 +10,6 @@ import {
 } from '../sandboxes.js';
 import { recordChange } from './changes.js';
 import { inTransaction, type PgClient, type PgPool } from './db.js';
-
-/** The metadata key that assigns a sandbox to a sidecar (fleet mode); only that sidecar receives it. */
-export const SIDECAR_METADATA_KEY = 'credproxy_sidecar';
 
 interface SecretRef {
   id: string;

@@ -47,6 +47,11 @@ export class PgSecretsRepository {
     return rows[0] && toInfo(rows[0]);
   }
 
+  async getById(id: string): Promise<SecretInfo | undefined> {
+    const { rows } = await this.#pool.query<SecretRow>(`SELECT ${INFO_COLUMNS} FROM secrets WHERE id = $1`, [id]);
+    return rows[0] && toInfo(rows[0]);
+  }
+
   /** Replaces the value under a fresh data key; every sidecar holding it hears of it. */
   async rotate(name: string, value: string): Promise<SecretInfo> {
     return inTransaction(this.#pool, async (client) => {
