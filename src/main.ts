@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { basename, dirname } from 'node:path';
 import type { ConfigOrigins } from './config/load.js';
 import type { FrozenConfig } from './config/schema.js';
+import { formatAddress, splitListen } from './config/listen-address.js';
 import { ConfigError, describeSystemError, ListenError } from './errors.js';
 import { createLogger, type Logger } from './log/logger.js';
 import { ProxyEvents } from './proxy/events.js';
@@ -278,15 +279,3 @@ async function listening<T>(config: FrozenConfig, origins: ConfigOrigins | undef
   }
 }
 
-/** Splits `host:port` / `[v6]:port` (already validated by the config schema). */
-export function splitListen(listen: string): [string, number] {
-  const at = listen.lastIndexOf(':');
-  return [listen.slice(0, at).replace(/^\[|\]$/g, ''), Number(listen.slice(at + 1))];
-}
-
-/** host:port for humans and clients; `forClients` shows a wildcard bind as loopback. */
-export function formatAddress(address: AddressInfo, forClients = false): string {
-  let host = address.address;
-  if (forClients && (host === '0.0.0.0' || host === '::')) host = '127.0.0.1';
-  return host.includes(':') ? `[${host}]:${address.port}` : `${host}:${address.port}`;
-}

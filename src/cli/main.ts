@@ -5,6 +5,7 @@ import { registerAgentsCommands } from './commands/agents.js';
 import { registerCaCommand } from './commands/ca.js';
 import { registerDeployCommand } from './commands/deploy.js';
 import { registerEnvCommand } from './commands/env.js';
+import { registerHealthcheckCommand } from './commands/healthcheck.js';
 import { registerIptablesCommand } from './commands/iptables.js';
 import { registerRunCommand } from './commands/run.js';
 import { registerSandboxesCommands } from './commands/sandboxes.js';
@@ -32,6 +33,7 @@ export function buildProgram(): Command {
   registerCaCommand(program);
   registerSandboxesCommands(program);
   registerIptablesCommand(program);
+  registerHealthcheckCommand(program);
   return program;
 }
 

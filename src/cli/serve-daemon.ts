@@ -1,21 +1,7 @@
 import { resolveConfig } from '../config/load.js';
 import { createLogger } from '../log/logger.js';
 import { startRole } from '../roles.js';
-
-export interface ServeFlags {
-  config?: string;
-  proxyListen?: string;
-  adminListen?: string;
-  transparentHttps?: string;
-  transparentHttp?: string;
-  transparentSandbox?: string;
-  dataDir?: string;
-  resolve?: string[];
-  logLevel?: string;
-  role?: string;
-  controlUrl?: string;
-  sidecarToken?: string;
-}
+import { serveSources, type ServeFlags } from './serve-flags.js';
 
 /**
  * Each stops the daemon the same way: stop accepting, drain, flush the audit log, exit 0. SIGHUP
@@ -29,22 +15,7 @@ const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
  * (before the ready line) stops the start, closes what was opened and exits 0 too.
  */
 export async function runServe(flags: ServeFlags): Promise<void> {
-  const { config, origins } = resolveConfig({
-    file: flags.config,
-    flags: {
-      'proxy.listen': flags.proxyListen,
-      'admin.listen': flags.adminListen,
-      'transparent.https': flags.transparentHttps,
-      'transparent.http': flags.transparentHttp,
-      'transparent.sandbox': flags.transparentSandbox,
-      dataDir: flags.dataDir,
-      'upstream.resolve': flags.resolve,
-      'log.level': flags.logLevel,
-      'fleet.role': flags.role,
-      'fleet.controlUrl': flags.controlUrl,
-      'fleet.sidecarToken': flags.sidecarToken,
-    },
-  });
+  const { config, origins } = resolveConfig(serveSources(flags));
   const logger = createLogger({ level: config.log.level });
   const starting = new AbortController();
   let daemon: { close(): Promise<void> } | undefined;

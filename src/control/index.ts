@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import type { FrozenConfig } from '../config/schema.js';
 import { createLogger, type Logger } from '../log/logger.js';
-import { formatAddress, splitListen } from '../main.js';
+import { formatAddress, splitListen } from '../config/listen-address.js';
 import { buildAdminApp } from '../api/app.js';
 import { agentsRoutes } from '../api/routes/agents.js';
 import { auditRoutes } from '../api/routes/audit.js';
@@ -40,7 +40,7 @@ export async function createControlPlane(config: FrozenConfig, options: { logger
     await feed.start();
     const [proxyHost, proxyPort] = splitListen(config.proxy.listen);
     const sandboxEnv = {
-      proxyUrl: config.sandbox.proxyUrl ?? `http://${formatAddress({ address: proxyHost, port: proxyPort, family: '' }, true)}`,
+      proxyUrl: config.sandbox.proxyUrl ?? `http://${formatAddress({ address: proxyHost, port: proxyPort }, true)}`,
       caPath: config.sandbox.caPath ?? '/etc/credproxy/ca-bundle.pem',
       // The sidecars write the kit (same build, agents included); the sandboxes mount it at kitPath.
       ...(config.sandbox.kitPath ? { kit: { path: config.sandbox.kitPath, agents: true } } : {}),

@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { FrozenConfig } from '../config/schema.js';
 import { createLogger, type Logger } from '../log/logger.js';
-import { formatAddress, splitListen } from '../main.js';
+import { formatAddress, splitListen } from '../config/listen-address.js';
 import { ProxyEvents } from '../proxy/events.js';
 import { ProxyServer } from '../proxy/server.js';
 import { RuleTable, StandInPolicy } from '../rules/index.js';

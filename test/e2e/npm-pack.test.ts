@@ -1,14 +1,16 @@
-// The published package runs: `npm pack`, unpack, `node bin/credproxy serve`, ready line,
-// GET /healthz, SIGTERM → exit 0 (docs/contract.md#install). The project's node_modules is linked in rather
+// The published package runs: `npm pack`, unpack, `node bin/credproxy serve` (the image's command),
+// ready line, GET /healthz, `credproxy healthcheck` through a symlink on PATH (as the image has it),
+// SIGTERM → exit 0 (docs/contract.md#install). The project's node_modules is linked in rather
 // than installed, because installing would rebuild better-sqlite3 from source (~80 s).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
+import { closedPort } from '../helpers/ports.js';
 
 const ROOT = resolve('.');
 const READY_TIMEOUT_MS = 20_000;
@@ -41,11 +43,16 @@ test('the packed package serves: ready line, /healthz, clean exit on SIGTERM', {
   const data = join(work, 'state', 'data');
   const certs = join(work, 'state', 'certs');
   mkdirSync(certs, { recursive: true });
+  // `credproxy` on PATH the way the image links it: /usr/local/bin/credproxy → /app/bin/credproxy.
+  const onPath = join(work, 'path');
+  mkdirSync(onPath);
+  symlinkSync(join(pkg, 'bin', 'credproxy'), join(onPath, 'credproxy'));
+  const adminPort = await closedPort(); // fixed, so the health check can find it
   const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH,
+    PATH: `${onPath}:${process.env.PATH}`,
     HOME: work,
     CREDPROXY_PROXY_LISTEN: '127.0.0.1:0',
-    CREDPROXY_ADMIN_LISTEN: '127.0.0.1:0',
+    CREDPROXY_ADMIN_LISTEN: `127.0.0.1:${adminPort}`,
     CREDPROXY_DATA_DIR: data,
     CREDPROXY_CA_CERT: join(certs, 'ca.crt'),
     CREDPROXY_CA_KEY: join(certs, 'ca.key'),
@@ -59,12 +66,14 @@ test('the packed package serves: ready line, /healthz, clean exit on SIGTERM', {
 
   const ready = await waitForReady(daemon.stdout, exited, () => stderr);
   assert.match(ready.proxy, /^127\.0\.0\.1:\d+$/);
-  assert.match(ready.admin, /^127\.0\.0\.1:\d+$/);
+  assert.equal(ready.admin, `127.0.0.1:${adminPort}`);
   assert.equal(ready.ca, join(certs, 'ca.crt'));
 
   const health = await fetch(`http://${ready.admin}/healthz`, { signal: AbortSignal.timeout(5_000) });
   assert.equal(health.status, 200);
   assert.deepEqual(await health.json(), { status: 'ok' });
+  const check = execFileSync('credproxy', ['healthcheck', '--pid', String(daemon.pid)], { cwd: work, env, encoding: 'utf8', timeout: 20_000 });
+  assert.equal(check, `healthy: http://127.0.0.1:${adminPort}/healthz (admin.listen from CREDPROXY_ADMIN_LISTEN; serve pid ${daemon.pid})\n`);
 
   daemon.kill('SIGTERM');
   const timer = setTimeout(() => daemon.kill('SIGKILL'), EXIT_TIMEOUT_MS);

@@ -6,19 +6,24 @@ import { ENV_KEYS } from '../../../src/config/schema.js';
 
 interface Instruction { op: string; args: string }
 
-/** Stages of a Dockerfile, each a list of instructions (continuation lines joined, comments dropped). */
-function parseDockerfile(text: string): Instruction[][] {
+/**
+ * Stages of a Dockerfile, each a list of instructions (continuation lines joined, comments
+ * dropped), and the global ARGs before the first FROM.
+ */
+function parseDockerfile(text: string): { globals: Instruction[]; stages: Instruction[][] } {
   const lines = text.replace(/\\\n/g, ' ').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const globals: Instruction[] = [];
   const stages: Instruction[][] = [];
   for (const line of lines) {
     const [, op = '', args = ''] = /^(\S+)\s*(.*)$/.exec(line)!;
     if (op.toUpperCase() === 'FROM') stages.push([]);
-    stages.at(-1)?.push({ op: op.toUpperCase(), args });
+    (stages.at(-1) ?? globals).push({ op: op.toUpperCase(), args });
   }
-  return stages;
+  return { globals, stages };
 }
 
-const stages = parseDockerfile(readFileSync('Dockerfile', 'utf8'));
+const { globals, stages } = parseDockerfile(readFileSync('Dockerfile', 'utf8'));
+const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string; license: string; files: string[]; bin: Record<string, string> };
 const [build, runtime] = [stages[0]!, stages.at(-1)!];
 const all = (stage: Instruction[], op: string): string[] => stage.filter((i) => i.op === op).map((i) => i.args);
 const one = (stage: Instruction[], op: string): string => {
@@ -64,8 +69,9 @@ test('listeners, paths and volumes follow docs/contract.md#install', () => {
   assert.equal(env.get('CREDPROXY_PROXY_LISTEN'), '0.0.0.0:8080');
   assert.equal(env.get('CREDPROXY_ADMIN_LISTEN'), '0.0.0.0:8081');
   assert.equal(env.get('CREDPROXY_DATA_DIR'), '/data');
+  // The certificate goes to the volume sandboxes mount; the key stays in the private, 0700 one.
   assert.equal(env.get('CREDPROXY_CA_CERT'), '/certs/ca.crt');
-  assert.equal(env.get('CREDPROXY_CA_KEY'), '/certs/ca.key');
+  assert.equal(env.get('CREDPROXY_CA_KEY'), '/data/ca.key');
   const known = new Set(ENV_KEYS.map((k) => k.env));
   for (const name of env.keys()) if (name.startsWith('CREDPROXY_')) assert.ok(known.has(name), `${name} is a config variable`);
 
@@ -77,11 +83,44 @@ test('listeners, paths and volumes follow docs/contract.md#install', () => {
   assert.ok(order.indexOf('RUN') < order.indexOf('VOLUME'), 'volumes are declared after they are chowned');
 });
 
-test('the health check probes /healthz on the admin port with node (slim images have no curl)', () => {
+test('the health check is `credproxy healthcheck`, which follows the admin address serve took (--config included)', () => {
   const check = one(runtime, 'HEALTHCHECK');
-  assert.match(check, /CMD\s+\[\s*"node"/);
-  assert.match(check, /\/healthz/);
-  assert.match(check, /8081|CREDPROXY_ADMIN_LISTEN/);
+  const command = JSON.parse(/CMD\s+(\[.*\])$/.exec(check)![1]!) as string[];
+  assert.deepEqual(command.slice(0, 2), ['credproxy', 'healthcheck'], 'exec form, no shell, on PATH');
+  assert.match(check, /--timeout=\d+s/);
+});
+
+test('credproxy is on PATH in the image', () => {
+  const order = runtime.map((i) => i.op);
+  const link = runtime.findIndex((i) => i.op === 'RUN' && /ln -s \/app\/bin\/credproxy \/usr\/local\/bin\/credproxy/.test(i.args));
+  assert.ok(link >= 0, 'a symlink into /usr/local/bin');
+  assert.ok(link < order.indexOf('USER'), 'made as root, before USER');
+});
+
+test('the base image is pinned by digest, and the image carries OCI labels', () => {
+  const args = new Map(globals.filter((i) => i.op === 'ARG').map((i) => i.args.split('=') as [string, string]));
+  const digest = args.get('NODE_DIGEST') ?? '';
+  assert.match(digest, /^sha256:[0-9a-f]{64}$/);
+  assert.equal(args.get('NODE_IMAGE'), 'node:22-bookworm-slim@${NODE_DIGEST}');
+  for (const stage of stages) assert.equal(stage[0]!.args.split(/\s+/)[0], '${NODE_IMAGE}', 'every stage starts from the pinned base');
+
+  const labels = new Map(all(runtime, 'LABEL').flatMap((args) => [...args.matchAll(/([\w.]+)="([^"]*)"/g)].map((m) => [m[1]!, m[2]!] as [string, string])));
+  const runtimeArgs = new Map(all(runtime, 'ARG').map((a) => a.split('=') as [string, string | undefined]));
+  assert.equal(labels.get('org.opencontainers.image.title'), 'credproxy');
+  assert.equal(labels.get('org.opencontainers.image.version'), '${VERSION}');
+  assert.equal(runtimeArgs.get('VERSION'), pkg.version, 'the version label defaults to package.json\'s');
+  assert.equal(labels.get('org.opencontainers.image.licenses'), pkg.license);
+  assert.equal(labels.get('org.opencontainers.image.base.name'), 'docker.io/library/node:22-bookworm-slim');
+  assert.equal(labels.get('org.opencontainers.image.base.digest'), '${NODE_DIGEST}');
+  assert.ok(runtimeArgs.has('NODE_DIGEST'), 'the global ARG is brought into the stage for the label');
+  for (const key of ['description', 'revision']) assert.ok(labels.has(`org.opencontainers.image.${key}`), key);
+});
+
+test('no compiler leftovers reach the runtime stage: the build stage prunes native modules after npm prune', () => {
+  const runs = all(build, 'RUN').join('\n');
+  assert.match(runs, /npm prune --omit=dev[^\n]*&& scripts\/prune-native\.sh node_modules/);
+  assert.ok(all(runtime, 'COPY').includes('--from=build /app/node_modules ./node_modules'));
+  assert.ok(!all(runtime, 'COPY').some((c) => /--from=build \/app\/build(\s|\/?$)/.test(c)), 'the project\'s own build/ only as its .node');
 });
 
 test('every file the build copies from the context exists and is not excluded by .dockerignore', () => {
@@ -107,7 +146,6 @@ test('the command\'s script and config are in the published package', () => {
   const files = new Set(packed[0]!.files.map((f) => f.path));
   for (const path of ['bin/credproxy', 'config/default.yaml', 'package.json']) assert.ok(files.has(path), `package contains ${path}`);
   assert.match(readFileSync('bin/credproxy', 'utf8'), /\.\.\/dist\/cli\/main\.js/, 'the bin shim loads dist/cli/main.js');
-  const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { files: string[]; bin: Record<string, string> };
   assert.equal(pkg.bin.credproxy, 'bin/credproxy');
   assert.ok(pkg.files.includes('dist'), 'dist/ (holding dist/cli/main.js) is published');
   // dist/ exists only after a build; when it does, the entry point must be in the package.
