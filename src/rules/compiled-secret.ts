@@ -1,8 +1,9 @@
+import { findAuthShape, type AuthRule, type AuthType } from '../auth-shapes/index.js';
 import { findProvider } from '../secrets/providers.js';
 import type { SecretValue } from '../secrets/secret-value.js';
 import { compileHostPatternList, type HostPatternList } from './host-pattern.js';
 import { compileInjector, type Injector } from './inject.js';
-import type { AuthRule, AuthType, SecretRuleRecord } from './source.js';
+import type { SecretRuleRecord } from './source.js';
 
 /** One way a secret may be sent: the hosts it applies to and how it is written. */
 export interface CompiledRule {
@@ -96,26 +97,10 @@ function parseAuthConfig(record: SecretRuleRecord): ParsedRule[] {
   });
 }
 
-function parseShape(type: unknown, config: Record<string, unknown>, secretName: string): AuthRule {
-  switch (type) {
-    case 'bearer':
-      return { type };
-    case 'basic':
-      return typeof config.username === 'string' ? { type, username: config.username } : { type };
-    case 'api-key': {
-      if (typeof config.header !== 'string' || config.header === '') throw invalid(secretName, 'api-key without header');
-      const prefix = typeof config.prefix === 'string' && config.prefix !== '' ? config.prefix : undefined;
-      return prefix === undefined ? { type, header: config.header } : { type, header: config.header, prefix };
-    }
-    case 'custom': {
-      const headers = asObject(config.headers, secretName);
-      const entries = Object.entries(headers);
-      if (entries.length === 0 || !entries.every(([, t]) => typeof t === 'string')) throw invalid(secretName, 'custom without header templates');
-      return { type, headers: headers as Record<string, string> };
-    }
-    default:
-      throw invalid(secretName, `unknown auth type ${JSON.stringify(type)}`);
-  }
+function parseShape(type: unknown, config: Readonly<Record<string, unknown>>, secretName: string): AuthRule {
+  const shape = findAuthShape(type);
+  if (!shape) throw invalid(secretName, `unknown auth type ${JSON.stringify(type)}`);
+  return shape.parse(config, (why) => invalid(secretName, why));
 }
 
 function asObject(value: unknown, secretName: string): Record<string, unknown> {

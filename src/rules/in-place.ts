@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import { toWire } from '../auth-shapes/index.js';
 import { ProxyRejection } from '../errors.js';
-import { toWire, type SecretLabel } from './inject.js';
+import type { SecretLabel } from './inject.js';
 import { decodeBasic, hasScheme } from './request-headers.js';
 import type { TokenRun } from './token-scan.js';
 

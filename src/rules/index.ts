@@ -2,12 +2,9 @@ export { RuleTable, type RuleTableOptions } from './rule-table.js';
 export { StandInPolicy, type StandInPolicyOptions } from './stand-in-policy.js';
 export type { EgressDecision } from './network-policy.js';
 export type {
-  AuthRule,
-  AuthType,
   BindingRecord,
   BindingRevocation,
   NetworkPolicyRecord,
-  PerHostRule,
   RuleSource,
   SandboxRuleRecord,
   SecretRuleRecord,

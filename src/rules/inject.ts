@@ -1,20 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import { shapeOf, type AuthRule, type Injection, type RenderedHeader } from '../auth-shapes/index.js';
 import { ProxyRejection } from '../errors.js';
-import type { AuthRule } from './source.js';
-import { compileTemplate } from './template.js';
-
-/** One outgoing header holding a real value; lives only for the request being rewritten. */
-export interface RenderedHeader {
-  /** Lowercased. */
-  readonly name: string;
-  readonly value: string;
-}
-
-export interface Injection {
-  readonly headers: readonly RenderedHeader[];
-  /** The username of an injected Basic header, so the scrubber knows `base64(user:real)`. */
-  readonly basicUsername: string | undefined;
-}
 
 /** Renders a real value in one rule's shape. */
 export interface Injector {
@@ -30,7 +16,7 @@ export interface SecretLabel {
 }
 
 export function compileInjector(shape: AuthRule, secret: SecretLabel): Injector {
-  const build = compileRender(shape);
+  const build = shapeOf(shape).compileRender(shape);
   return {
     authType: shape.type,
     render: (real, clientUsername) => {
@@ -39,46 +25,6 @@ export function compileInjector(shape: AuthRule, secret: SecretLabel): Injector 
       return injection;
     },
   };
-}
-
-function compileRender(shape: AuthRule): (real: string, clientUsername: string | undefined) => Injection {
-  switch (shape.type) {
-    case 'bearer':
-      return (real) => single('authorization', `Bearer ${real}`);
-    case 'basic':
-      return (real, clientUsername) => {
-        const username = shape.username ?? clientUsername ?? '';
-        const value = `Basic ${Buffer.from(`${username}:${real}`, 'utf8').toString('base64')}`;
-        return { headers: [{ name: 'authorization', value }], basicUsername: username };
-      };
-    case 'api-key': {
-      const name = shape.header.toLowerCase();
-      const prefix = shape.prefix ?? '';
-      return (real) => single(name, prefix + real);
-    }
-    case 'custom': {
-      const templates = Object.entries(shape.headers).map(([name, t]) => ({ name: name.toLowerCase(), template: compileTemplate(t) }));
-      return (real) => ({
-        headers: templates.map(({ name, template }) => ({ name, value: toWire(template.render(real)) })),
-        basicUsername: undefined,
-      });
-    }
-  }
-}
-
-function single(name: string, value: string): Injection {
-  return { headers: [{ name, value: toWire(value) }], basicUsername: undefined };
-}
-
-/**
- * Node holds header values as latin1 strings; a non-ASCII value goes out as its UTF-8 bytes,
- * the same bytes the stand-in matcher compares against.
- */
-export function toWire(value: string): string {
-  for (let i = 0; i < value.length; i++) {
-    if (value.charCodeAt(i) > 0x7f) return Buffer.from(value, 'utf8').toString('latin1');
-  }
-  return value;
 }
 
 function assertHeaderSafe(header: RenderedHeader, secret: SecretLabel): void {

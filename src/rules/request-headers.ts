@@ -1,11 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-
-/** A decoded `Authorization: Basic` header. */
-export interface BasicCredentials {
-  readonly username: string;
-  /** The password's raw bytes, for a constant-time comparison. */
-  readonly password: Buffer;
-}
+import { latin1, type BasicCredentials, type ShapeRequestView } from '../auth-shapes/index.js';
 
 const UNPARSED = Symbol('unparsed');
 
@@ -14,7 +8,7 @@ const UNPARSED = Symbol('unparsed');
  * many bindings look at it. Header values are Node's latin1 strings, so `latin1` recovers the
  * bytes as they came off the wire.
  */
-export class RequestHeaderView {
+export class RequestHeaderView implements ShapeRequestView {
   readonly headers: IncomingHttpHeaders;
   #bearer: Buffer | undefined | typeof UNPARSED = UNPARSED;
   #basic: BasicCredentials | undefined | typeof UNPARSED = UNPARSED;
@@ -54,8 +48,4 @@ export function decodeBasic(value: string | undefined): BasicCredentials | undef
   const colon = decoded.indexOf(0x3a);
   if (colon < 0) return undefined;
   return { username: decoded.toString('utf8', 0, colon), password: decoded.subarray(colon + 1) };
-}
-
-export function latin1(value: string): Buffer {
-  return Buffer.from(value, 'latin1');
 }

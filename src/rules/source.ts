@@ -1,15 +1,5 @@
+import type { AuthType } from '../auth-shapes/index.js';
 import type { SecretValue } from '../secrets/secret-value.js';
-
-/** A single auth shape, as stored in a secret's auth_config (the API's rule minus nothing). */
-export type AuthRule =
-  | { readonly type: 'bearer' }
-  | { readonly type: 'basic'; readonly username?: string }
-  | { readonly type: 'api-key'; readonly header: string; readonly prefix?: string }
-  | { readonly type: 'custom'; readonly headers: Readonly<Record<string, string>> };
-
-export type AuthType = AuthRule['type'] | 'per_host';
-
-export type PerHostRule = AuthRule & { readonly hosts: readonly string[] };
 
 /** A secret's injection rules, without its value. */
 export interface SecretRuleRecord {

@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import type { ShapeMatch } from '../auth-shapes/index.js';
 import { ProxyRejection } from '../errors.js';
 import type { CredentialMatch, InjectionResult, ProxyPolicy, RequestTarget, SandboxIdentity } from '../proxy/policy.js';
 import type { CompiledBinding } from './compiled-binding.js';
@@ -10,7 +11,6 @@ import { applyInjections, type PlannedInjection } from './inject.js';
 import type { EgressDecision } from './network-policy.js';
 import { decodeBasic, RequestHeaderView } from './request-headers.js';
 import type { CompiledSandbox, RuleTable, StandInOwner } from './rule-table.js';
-import type { ShapeMatch } from './stand-in-matcher.js';
 import { scanTokenRuns, type TokenRun } from './token-scan.js';
 
 export interface StandInPolicyOptions {

@@ -1,4 +1,4 @@
-import type { AuthRule, AuthType } from '../rules/source.js';
+import type { AuthRule, AuthType } from '../auth-shapes/index.js';
 
 /**
  * A built-in provider: the auth shape and hosts a `{name, value, provider}` secret gets, and the

@@ -1,4 +1,4 @@
-import type { AuthType } from '../rules/source.js';
+import { AUTH_SHAPE_NAMES, findAuthShape, SHAPE_INPUT_FIELDS, type AuthType, type ShapeInput } from '../auth-shapes/index.js';
 import {
   badRequest,
   optionalArray,
@@ -32,15 +32,7 @@ const MAX_NAME_LENGTH = 128;
 const MAX_VALUE_BYTES = 8192;
 const MAX_HOSTS = 16;
 const MAX_PER_HOST_RULES = 16;
-const MAX_CUSTOM_HEADERS = 8;
 const NAME_RE = /^[A-Za-z_][A-Za-z0-9_-]*$/;
-/** RFC 7230 `token`: what a header name may be. */
-const HEADER_TOKEN_RE = /^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$/;
-/** Characters that can never reach a header line; refusing them here beats an inject_error per request. */
-const HEADER_BREAKING_RE = /[\r\n\0]/;
-const VALUE_PLACEHOLDER = '{{ value }}';
-
-const RULE_FIELDS = ['type', 'header', 'prefix', 'username', 'headers'] as const;
 /**
  * `auth.allow_range: true` (credproxy's, not Superserve's): requests carrying this secret keep
  * `Range`/`If-Range`. Without it they are stripped, since a 206 fragment of an echo cannot be
@@ -49,20 +41,11 @@ const RULE_FIELDS = ['type', 'header', 'prefix', 'username', 'headers'] as const
  */
 const ALLOW_RANGE = 'allow_range';
 
-/** One auth shape as sent; empty strings and empty maps already read as absent. */
-interface RuleInput {
-  readonly type: string | undefined;
-  readonly header: string | undefined;
-  readonly prefix: string | undefined;
-  readonly username: string | undefined;
-  readonly headers: Record<string, string> | undefined;
-}
-
-interface PerHostInput extends RuleInput {
+interface PerHostInput extends ShapeInput {
   readonly hosts: string[];
 }
 
-interface AuthInput extends RuleInput {
+interface AuthInput extends ShapeInput {
   readonly perHost: PerHostInput[] | undefined;
   /** credproxy's own opt-in: Range requests keep their Range header when this secret is injected. */
   readonly allowRange: boolean;
@@ -86,7 +69,7 @@ function nonEmpty(value: string | undefined): string | undefined {
   return value === '' ? undefined : value;
 }
 
-function readRuleFields(obj: JsonObject, path: string): RuleInput {
+function readRuleFields(obj: JsonObject, path: string): ShapeInput {
   const headers = optionalStringMap(obj, 'headers', path);
   return {
     type: nonEmpty(optionalString(obj, 'type', path)),
@@ -98,10 +81,10 @@ function readRuleFields(obj: JsonObject, path: string): RuleInput {
 }
 
 function readAuth(value: unknown): AuthInput {
-  const obj = readObject(value, 'auth', [...RULE_FIELDS, 'per_host', ALLOW_RANGE]);
+  const obj = readObject(value, 'auth', [...SHAPE_INPUT_FIELDS, 'per_host', ALLOW_RANGE]);
   const rules = optionalArray(obj, 'per_host', 'auth')?.map((item, i): PerHostInput => {
     const path = `auth.per_host[${i}]`;
-    const rule = readObject(item, path, ['hosts', ...RULE_FIELDS]);
+    const rule = readObject(item, path, ['hosts', ...SHAPE_INPUT_FIELDS]);
     return { ...readRuleFields(rule, path), hosts: optionalStringArray(rule, 'hosts', path) ?? [] };
   });
   return {
@@ -127,46 +110,11 @@ function checkHosts(hosts: readonly string[], path: string): string[] {
 }
 
 /** Checks one auth shape and returns its stored fields (the rule minus `type`). */
-function checkShape(rule: RuleInput, path: string): Record<string, unknown> {
-  const { type, header, prefix, username, headers } = rule;
-  switch (type) {
-    case 'bearer':
-      if (header || prefix || username || headers) badRequest(`${path}.type="bearer" does not accept header/prefix/username/headers`);
-      return {};
-    case 'basic':
-      if (header || prefix || headers) badRequest(`${path}.type="basic" does not accept header/prefix/headers`);
-      if (username && /[:\r\n]/.test(username)) badRequest(`${path}.username may not contain ':' or CR/LF`);
-      return username ? { username } : {};
-    case 'api-key':
-      if (!header) badRequest(`${path}.header is required for type=api-key`);
-      if (!HEADER_TOKEN_RE.test(header)) badRequest(`${path}.header ${JSON.stringify(header)} is not a valid header name`);
-      if (headers) badRequest(`${path}.headers is not allowed for type=api-key`);
-      if (username) badRequest(`${path}.username is not allowed for type=api-key`);
-      if (prefix && HEADER_BREAKING_RE.test(prefix)) badRequest(`${path}.prefix may not contain CR, LF or NUL`);
-      return prefix ? { header, prefix } : { header };
-    case 'custom':
-      return { headers: checkCustomHeaders(rule, path) };
-    case undefined:
-      return badRequest(`${path}.type is required`);
-    default:
-      return badRequest(`${path}.type ${JSON.stringify(type)} is not supported (got: bearer, basic, api-key, custom)`);
-  }
-}
-
-function checkCustomHeaders({ header, prefix, username, headers }: RuleInput, path: string): Record<string, string> {
-  if (!headers) badRequest(`${path}.headers is required for type=custom`);
-  const names = Object.keys(headers);
-  if (names.length > MAX_CUSTOM_HEADERS) badRequest(`${path}.headers has ${names.length} entries, max is ${MAX_CUSTOM_HEADERS}`);
-  for (const name of names) {
-    const template = headers[name] as string;
-    if (!HEADER_TOKEN_RE.test(name)) badRequest(`${path}.headers: ${JSON.stringify(name)} is not a valid header name`);
-    if (!template.includes(VALUE_PLACEHOLDER)) {
-      badRequest(`${path}.headers[${name}]: template must reference {{ value }} so the credential is actually injected`);
-    }
-    if (HEADER_BREAKING_RE.test(template)) badRequest(`${path}.headers[${name}]: template may not contain CR, LF or NUL`);
-  }
-  if (header || prefix || username) badRequest(`${path}.type=custom does not accept header/prefix/username; use headers map`);
-  return headers;
+function checkShape(rule: ShapeInput, path: string): Record<string, unknown> {
+  if (rule.type === undefined) return badRequest(`${path}.type is required`);
+  const shape = findAuthShape(rule.type);
+  if (!shape) return badRequest(`${path}.type ${JSON.stringify(rule.type)} is not supported (got: ${AUTH_SHAPE_NAMES})`);
+  return shape.validate(rule, path, badRequest);
 }
 
 function rangeOptIn(auth: AuthInput): Record<string, unknown> {

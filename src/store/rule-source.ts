@@ -1,6 +1,6 @@
 import type { Statement } from 'better-sqlite3';
+import type { AuthType } from '../auth-shapes/index.js';
 import type {
-  AuthType,
   BindingRecord,
   BindingRevocation,
   NetworkPolicyRecord,

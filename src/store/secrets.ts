@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Statement } from 'better-sqlite3';
+import type { AuthType } from '../auth-shapes/index.js';
 import { ApiError } from '../errors.js';
-import type { AuthType, StoreChange } from '../rules/source.js';
+import type { StoreChange } from '../rules/source.js';
 import type { SecretCipher } from '../secrets/crypto.js';
 import type { SecretDefinition } from '../secrets/validate-secret.js';
 import type { Database } from './db.js';

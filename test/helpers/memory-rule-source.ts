@@ -1,8 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import type { AuthRule, PerHostRule } from '../../src/auth-shapes/index.js';
 import type {
-  AuthRule,
   NetworkPolicyRecord,
-  PerHostRule,
   RuleSource,
   SandboxRuleRecord,
   SecretRuleRecord,

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
+import type { AuthType } from '../../auth-shapes/index.js';
 import { ApiError } from '../../errors.js';
-import type { AuthType, BindingRecord, SandboxRuleRecord } from '../../rules/source.js';
+import type { BindingRecord, SandboxRuleRecord } from '../../rules/source.js';
 import type { SealedEnvelope } from '../../secrets/envelope.js';
 import { RULE_BINDING_COLUMNS, RULE_SANDBOX_COLUMNS, toBinding, toSandbox, type RuleBindingRow, type RuleSandboxRow } from '../rule-source.js';
 import { latestChangeSeq, recordChange } from './changes.js';

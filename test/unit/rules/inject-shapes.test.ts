@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IncomingHttpHeaders } from 'node:http';
-import type { AuthRule, PerHostRule } from '../../../src/rules/source.js';
+import type { AuthRule, PerHostRule } from '../../../src/auth-shapes/index.js';
 import { basic, decodeBasicHeader, https, real, setup } from './policy-fixture.js';
 
 /** One sandbox bound to one secret; returns what a request needs. */
