@@ -1,11 +1,11 @@
 import { ServerResponse, STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { relayScrubbedFrames } from '../response/index.js';
 import type { ClientConnection, DataPlane, ForwardTarget } from './connection.js';
 import { forwardRequest } from './forward.js';
 import type { ResponseHeaders } from './headers.js';
 import type { EchoScrubber } from './policy.js';
-import { relayScrubbedFrames } from './websocket-scrub.js';
 
 /**
  * An Upgrade request (WebSocket). Node's http server hands over the raw socket after the request

@@ -1,6 +1,6 @@
 import type { RejectionCode } from '../errors.js';
+import { EchoForms } from '../response/index.js';
 import type { CompiledSecret } from './compiled-secret.js';
-import { EchoForms } from './echo-forms.js';
 import type { SecretSlot } from './secret-slot.js';
 import type { BindingRecord } from './source.js';
 import { compileStandInMatcher, type StandInMatcher } from './stand-in-matcher.js';

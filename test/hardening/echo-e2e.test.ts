@@ -4,7 +4,7 @@ import { after, before, test } from 'node:test';
 import { brotliCompressSync, deflateRawSync, gzipSync } from 'node:zlib';
 import { request } from 'undici';
 import { curlViaProxy } from '../helpers/clients.js';
-import { DECODABLE_ENCODINGS } from '../../src/rules/echo-scrubber.js';
+import { DECODABLE_ENCODINGS } from '../../src/response/index.js';
 import { writeInSlices } from '../helpers/hostile-upstream.js';
 import { startSecretWorld, type SecretWorld, type World } from '../helpers/world.js';
 

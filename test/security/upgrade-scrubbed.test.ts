@@ -3,7 +3,7 @@ import type { IncomingHttpHeaders, RequestListener } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { after, before, test } from 'node:test';
 import { brotliCompressSync, brotliDecompressSync, gunzipSync, gzipSync } from 'node:zlib';
-import { DECODABLE_ENCODINGS } from '../../src/rules/echo-scrubber.js';
+import { DECODABLE_ENCODINGS } from '../../src/response/index.js';
 import { writeInSlices } from '../helpers/hostile-upstream.js';
 import { HttpsProxyAgentForWs } from '../helpers/ws-agent.js';
 import { startSecretWorld, type SecretWorld } from '../helpers/world.js';

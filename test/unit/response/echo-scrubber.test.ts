@@ -5,8 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { inspect } from 'node:util';
 import * as zlib from 'node:zlib';
 import { brotliCompressSync, deflateRawSync, deflateSync, gzipSync } from 'node:zlib';
-import { EchoForms } from '../../../src/rules/echo-forms.js';
-import { DECODABLE_ENCODINGS, ResponseEchoScrubber } from '../../../src/rules/echo-scrubber.js';
+import { DECODABLE_ENCODINGS, EchoForms, ResponseEchoScrubber } from '../../../src/response/index.js';
 
 // Chosen so its base64 holds a '/' and one '=' of padding where the stand-in's has two.
 const REAL = 'sk"live/ab\\cd<e>&f+é✓~~?xy';
