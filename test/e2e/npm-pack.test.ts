@@ -18,7 +18,7 @@ const EXIT_TIMEOUT_MS = 15_000;
 
 interface ReadyLine { msg: string; proxy: string; admin: string; ca: string }
 
-test('the packed package serves: ready line, /healthz, clean exit on SIGTERM', { timeout: 90_000 }, async (t) => {
+test('the packed package imports as credproxy and credproxy/sdk, and serves: ready line, /healthz, clean exit on SIGTERM', { timeout: 90_000 }, async (t) => {
   const work = mkdtempSync(join(tmpdir(), 'credproxy-pack-'));
   t.after(() => rmSync(work, { recursive: true, force: true }));
 
@@ -39,6 +39,22 @@ test('the packed package serves: ready line, /healthz, clean exit on SIGTERM', {
   assert.ok(readdirSync(join(pkg, 'dist', 'cli')).includes('main.js'), 'the package holds dist/cli/main.js');
   assert.ok(readdirSync(join(pkg, 'dist', 'audit')).includes('writer-worker.js'), 'the package holds the audit writer thread');
   symlinkSync(join(ROOT, 'node_modules'), join(pkg, 'node_modules'), 'dir');
+
+  // A consumer imports the package by name: the SDK as `credproxy/sdk`, the daemon from the main
+  // entry, and nothing else (the exports map hides dist/).
+  const consumer = join(work, 'consumer');
+  mkdirSync(join(consumer, 'node_modules'), { recursive: true });
+  symlinkSync(pkg, join(consumer, 'node_modules', 'credproxy'), 'dir');
+  const probe = [
+    "const sdk = await import('credproxy/sdk');",
+    "const main = await import('credproxy');",
+    "let deep = 'importable';",
+    "try { await import('credproxy/dist/sdk/index.js'); } catch (err) { deep = err.code; }",
+    'console.log(JSON.stringify({ client: typeof sdk.CredproxyClient, requestError: typeof sdk.RequestError, createDaemon: typeof main.createDaemon, deep }));',
+  ].join('\n');
+  const imported = spawnSync(process.execPath, ['--input-type=module', '-e', probe], { cwd: consumer, encoding: 'utf8', timeout: 20_000 });
+  assert.equal(imported.status, 0, imported.stderr);
+  assert.deepEqual(JSON.parse(imported.stdout), { client: 'function', requestError: 'function', createDaemon: 'function', deep: 'ERR_PACKAGE_PATH_NOT_EXPORTED' });
 
   const data = join(work, 'state', 'data');
   const certs = join(work, 'state', 'certs');
