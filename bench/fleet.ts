@@ -17,6 +17,7 @@ import { SealedBoxKeyPair } from '../src/secrets/sealed-box.js';
 import { INSERT_COLUMNS } from '../src/store/events.js';
 import { readyLine, serveEnv, spawnCli } from '../test/helpers/cli.js';
 import { API_KEY, FLEET_HOST, startFleet, type SidecarProcess } from '../test/helpers/fleet.js';
+import type { UntypedJson } from '../test/helpers/daemon.js';
 
 const ROUNDS = Number(process.env.FLEET_BENCH_ROUNDS ?? 10);
 const SLICE_MS = Number(process.env.FLEET_BENCH_SLICE_MS ?? 2000);
@@ -151,7 +152,7 @@ try {
   const standaloneReady = await readyLine(standalone);
   const local = async (method: string, path: string, body: unknown) => (await request(`http://${standaloneReady.admin}${path}`, {
     method: method as 'POST', headers: { 'x-api-key': API_KEY, 'content-type': 'application/json' }, body: JSON.stringify(body),
-  }).then((r) => r.body.json())) as any;
+  }).then((r) => r.body.json())) as UntypedJson;
   await local('POST', '/secrets', { name: 'rev', value: 'rev-standalone', auth: { type: 'bearer' }, hosts: [FLEET_HOST] });
   const localSandbox = await local('POST', '/sandboxes', { name: 'pair', secrets: { TOKEN: 'rev' } });
   const contenders = [

@@ -7,6 +7,7 @@ import { request } from 'undici';
 import type * as Main from '../src/main.js';
 import type * as Log from '../src/log/logger.js';
 import { dist } from './dist.js';
+import type { UntypedJson } from '../test/helpers/daemon.js';
 
 /** What a benchmarked proxy child needs to know: the upstream, reachable as `host`. */
 export interface BenchTarget {
@@ -95,7 +96,7 @@ export function daemonMode(options: DaemonModeOptions): ProxyFactory {
     };
     const logger = createLogger({ level: options.observe ? 'info' : 'warn', destination });
     const daemon = await createDaemon(config, { logger, observe: options.observe });
-    const api = async (path: string, body: unknown): Promise<any> => {
+    const api = async (path: string, body: unknown): Promise<UntypedJson> => {
       const res = await request(`http://${daemon.adminAddress}${path}`, {
         method: 'POST', headers: { 'x-api-key': daemon.apiKey, 'content-type': 'application/json' }, body: JSON.stringify(body),
       });

@@ -13,6 +13,9 @@ import { createTestPki, type TestPki } from '../helpers/pki.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 import { until } from '../helpers/until.js';
 import { closedPort } from '../helpers/ports.js';
+import type { SandboxInfo } from '../../src/sdk/types.js';
+import type { UntypedJson } from '../helpers/daemon.js';
+import { standInOf } from '../helpers/world.js';
 
 /**
  * The audit trail and network log through the real daemon: every request below goes through the
@@ -42,11 +45,11 @@ let deadPort: number;
 let d: TestDaemon;
 let proxyPort: number;
 const secrets: Record<string, { id: string }> = {};
-let sbA: any;
-let sbB: any;
-let sbDeny: any;
-let sbAllow: any;
-let sbPage: any;
+let sbA: SandboxInfo;
+let sbB: SandboxInfo;
+let sbDeny: SandboxInfo;
+let sbAllow: SandboxInfo;
+let sbPage: SandboxInfo;
 
 before(async () => {
   trustedPki = await createTestPki('audit-upstream');
@@ -119,10 +122,10 @@ after(async () => {
   await untrustedPki.remove();
 });
 
-const proxyAuth = (sandbox: any) => `Basic ${Buffer.from(`sb:${sandbox.access_token}`).toString('base64')}`;
-const bearer = (sandbox: any, key: string) => ({ authorization: `Bearer ${sandbox.env[key]}` });
+const proxyAuth = (sandbox: SandboxInfo) => `Basic ${Buffer.from(`sb:${sandbox.access_token}`).toString('base64')}`;
+const bearer = (sandbox: SandboxInfo, key: string) => ({ authorization: `Bearer ${sandbox.env[key]}` });
 
-function agentFor(sandbox: any, options: { connections?: number } = {}): ProxyAgent {
+function agentFor(sandbox: SandboxInfo, options: { connections?: number } = {}): ProxyAgent {
   return new ProxyAgent({
     uri: `http://${d.daemon.proxyAddress}`,
     requestTls: { ca: readCa() },
@@ -144,7 +147,7 @@ async function call(agent: ProxyAgent, url: string, init: { method?: string; hea
 }
 
 /** One request on a fresh tunnel that is closed afterwards, so its connection row is written too. */
-async function onFreshTunnel(sandbox: any, url: string, init: Parameters<typeof call>[2] = {}) {
+async function onFreshTunnel(sandbox: SandboxInfo, url: string, init: Parameters<typeof call>[2] = {}) {
   const agent = agentFor(sandbox);
   try {
     return await call(agent, url, init);
@@ -154,18 +157,18 @@ async function onFreshTunnel(sandbox: any, url: string, init: Parameters<typeof 
 }
 
 /** `CONNECT host:port` as raw bytes; the refusal closes the socket. */
-function rawConnect(authority: string, sandbox?: any) {
+function rawConnect(authority: string, sandbox?: SandboxInfo) {
   const auth = sandbox ? `Proxy-Authorization: ${proxyAuth(sandbox)}\r\n` : '';
   return rawExchange(proxyPort, `CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\n${auth}\r\n`);
 }
 
-async function audit(secret: string, query = ''): Promise<any[]> {
+async function audit(secret: string, query = ''): Promise<UntypedJson[]> {
   const res = await d.api('GET', `/secrets/${secret}/audit${query}`);
   assert.equal(res.status, 200, res.text);
   return res.json;
 }
 
-async function network(sandbox: any, query = ''): Promise<{ data: any[]; next_cursor: string | null; has_more: boolean }> {
+async function network(sandbox: SandboxInfo, query = ''): Promise<{ data: UntypedJson[]; next_cursor: string | null; has_more: boolean }> {
   const res = await d.api('GET', `/sandboxes/${sandbox.id}/network${query}`);
   assert.equal(res.status, 200, res.text);
   return res.json;
@@ -178,10 +181,10 @@ const auditRowsFor = (secret: string, path: string, count = 1) =>
     return rows.length >= count ? rows : undefined;
   });
 
-const networkRowFor = (sandbox: any, match: (row: any) => boolean, what: string) =>
+const networkRowFor = (sandbox: SandboxInfo, match: (row: UntypedJson) => boolean, what: string) =>
   until(what, async () => (await network(sandbox, '?limit=1000')).data.find(match));
 
-function assertRejectedRow(row: any, status: number, code: string, secretId: string | undefined): void {
+function assertRejectedRow(row: UntypedJson, status: number, code: string, secretId: string | undefined): void {
   assert.equal(row.status, status, JSON.stringify(row));
   assert.equal(row.error_code, code);
   assert.equal(row.upstream_status, undefined, 'never forwarded: no upstream_status');
@@ -229,7 +232,7 @@ test('last_used_at appears on the secret after use', async () => {
 
 test('a request with stand-ins of two secrets yields one row per secret', async () => {
   const res = await onFreshTunnel(sbA, 'https://api.example.test/two-secrets', {
-    headers: { ...bearer(sbA, 'ALPHA'), 'x-beta-key': sbA.env.BETA },
+    headers: { ...bearer(sbA, 'ALPHA'), 'x-beta-key': standInOf(sbA, 'BETA') },
   });
   assert.equal(res.status, 200);
   const [a] = await auditRowsFor('alpha', '/two-secrets');
@@ -320,11 +323,11 @@ async function assertRefusedUnderEach(url: string, headers: Record<string, strin
 }
 
 test('inject_error: two credentials aimed at one header are refused and audited under both secrets', async () => {
-  await assertRefusedUnderEach('https://api.example.test/inject-error', { ...bearer(sbA, 'ALPHA'), 'x-gamma': sbA.env.GAMMA }, 502, 'inject_error', ['alpha', 'gamma']);
+  await assertRefusedUnderEach('https://api.example.test/inject-error', { ...bearer(sbA, 'ALPHA'), 'x-gamma': standInOf(sbA, 'GAMMA') }, 502, 'inject_error', ['alpha', 'gamma']);
 });
 
 test('a refused request with stand-ins of two secrets yields one row per secret', async () => {
-  await assertRefusedUnderEach('https://evil.test/two-refused', { ...bearer(sbA, 'ALPHA'), 'x-beta-key': sbA.env.BETA }, 403, 'credential_host_mismatch', ['alpha', 'beta']);
+  await assertRefusedUnderEach('https://evil.test/two-refused', { ...bearer(sbA, 'ALPHA'), 'x-beta-key': standInOf(sbA, 'BETA') }, 403, 'credential_host_mismatch', ['alpha', 'beta']);
 });
 
 test('revoked credentials: credential_revoked (deleted secret) and proxy_token_revoked (detached binding)', async () => {
@@ -443,7 +446,7 @@ test('proxy_auth_required: CONNECT and absolute-URI 407s leave a blocked connect
   const db = new Database(join(d.config.dataDir, 'credproxy.db'), { readonly: true, fileMustExist: true });
   try {
     const rows = await until('two 407 connection rows', () => {
-      const found = db.prepare(`SELECT * FROM event_rows WHERE error_code = 'proxy_auth_required'`).all() as any[];
+      const found = db.prepare(`SELECT * FROM event_rows WHERE error_code = 'proxy_auth_required'`).all() as Array<Record<string, unknown>>;
       return found.length >= 2 ? found : undefined;
     });
     assert.equal(rows.length, 2);
@@ -502,7 +505,7 @@ test('filters and cursors on real rows: status classes, verdict, since, and pagi
   assert.ok(allowed.data.length >= 1 && allowed.data.every((r) => r.kind === 'connection' && r.verdict === 'allowed'));
 
   // The audit view of alpha, filtered by status class, restricted to this sandbox's rows.
-  const mine = (rows: any[]) => rows.filter((r) => r.sandbox_id === sbPage.id);
+  const mine = (rows: UntypedJson[]) => rows.filter((r) => r.sandbox_id === sbPage.id);
   const errors = mine(await audit('alpha', '?status=errors&limit=1000'));
   const fourxx = mine(await audit('alpha', '?status=4xx&limit=1000'));
   const twoxx = mine(await audit('alpha', '?status=2xx&limit=1000'));
@@ -538,7 +541,7 @@ test('access log: one info line per request and per tunnel, under the id the cli
   }
   const denied = await rawConnect('api.example.test:443', sbDeny);
   const deniedId = /\r\nX-Credproxy-Request-Id: ([0-9a-f]{24})\r\n/.exec(denied.text)?.[1];
-  const entries = () => d.logs.lines.slice(from).map((line) => JSON.parse(line) as Record<string, any>);
+  const entries = () => d.logs.lines.slice(from).map((line) => JSON.parse(line) as Record<string, UntypedJson>);
   const lines = await until('the request lines and both tunnels\' lines', () => {
     const found = entries();
     return found.filter((e) => e.msg === 'request').length >= 4 && found.filter((e) => e.msg === 'tunnel').length >= 2 ? found : undefined;
@@ -589,7 +592,7 @@ test('access log: one info line per request and per tunnel, under the id the cli
   for (const sandbox of [sbA, sbB, sbDeny, sbAllow, sbPage]) {
     assert.ok(!text.includes(sandbox.access_token), 'an access token in the logs');
     for (const { env_key: key } of sandbox.secrets as Array<{ env_key: string }>) {
-      assert.ok(!text.includes(sandbox.env[key]), `stand-in ${key} in the logs`);
+      assert.ok(!text.includes(standInOf(sandbox, key)), `stand-in ${key} in the logs`);
     }
   }
 });

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { curlViaProxy } from '../helpers/clients.js';
-import { startWorld, type World } from '../helpers/world.js';
+import { startWorld, type World, standInOf } from '../helpers/world.js';
+import type { SandboxInfo } from '../../src/sdk/types.js';
 
 /** Real values planted for this file; none may ever come back to the client. */
 const REAL = {
@@ -15,11 +16,11 @@ const REAL = {
 };
 
 let world: World;
-let sandboxA: any;
-let sandboxB: any;
+let sandboxA: SandboxInfo;
+let sandboxB: SandboxInfo;
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
-const standIn = (sandbox: any, key: string): string => sandbox.env[key];
+const standIn = (sandbox: SandboxInfo, key: string): string => standInOf(sandbox, key);
 const lastSeen = () => world.upstream.seen.at(-1)!;
 
 before(async () => {

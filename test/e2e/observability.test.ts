@@ -8,7 +8,9 @@ import { request } from 'undici';
 import { rawExchange } from '../helpers/clients.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
 import { until } from '../helpers/until.js';
-import { startWorld, type World } from '../helpers/world.js';
+import { startWorld, type World, standInOf } from '../helpers/world.js';
+import type { ProxyAuditEvent, SandboxInfo } from '../../src/sdk/types.js';
+import type { UntypedJson } from '../helpers/daemon.js';
 
 /**
  * Tracing and accounting from a real daemon (docs/operations.md §4–5): every response the proxy
@@ -24,7 +26,7 @@ const HANDSHAKE_TIMEOUT_MS = 300;
 let pki: TestPki;
 let spoofing: Server;
 let world: World;
-let sandbox: any;
+let sandbox: SandboxInfo;
 /** Responses the proxy made to this file's clients, each of which must be one counted request. */
 let answered = 0;
 
@@ -55,11 +57,11 @@ const proxyPort = (): number => Number(world.daemon.daemon.proxyAddress.split(':
 const proxyAuth = (): string => `Proxy-Authorization: Basic ${Buffer.from(`sb:${sandbox.access_token}`).toString('base64')}\r\n`;
 const idIn = (text: string): string | undefined => /\r\nX-Credproxy-Request-Id: ([^\r]+)\r\n/i.exec(text)?.[1];
 
-function accessLines(msg: 'request' | 'tunnel'): Array<Record<string, any>> {
+function accessLines(msg: 'request' | 'tunnel'): Array<Record<string, UntypedJson>> {
   return world.daemon.logs.entries().filter((e) => e.msg === msg);
 }
 
-async function lineFor(id: string | undefined, msg: 'request' | 'tunnel' = 'request'): Promise<Record<string, any>> {
+async function lineFor(id: string | undefined, msg: 'request' | 'tunnel' = 'request'): Promise<Record<string, UntypedJson>> {
   assert.match(String(id), ID);
   return until(`the ${msg} line of ${id}`, () => accessLines(msg).find((e) => e.request_id === id));
 }
@@ -125,7 +127,7 @@ test('a name that does not resolve at CONNECT: 502 upstream_unreachable, a line,
   assert.equal(await metric('credproxy_requests_total', { outcome: 'upstream_error' }), requests + 1);
   assert.equal(await metric('credproxy_rejections_total', { reason: 'upstream_unreachable' }), rejections + 1);
   const row = await until('the failed connection row', async () => (await world.daemon.api('GET', `/sandboxes/${sandbox.id}/network?verdict=failed`)).json.data
-    .find((r: any) => r.request_id === line.request_id));
+    .find((r: ProxyAuditEvent) => r.request_id === line.request_id));
   assert.equal(row.host, 'nowhere.invalid');
 });
 
@@ -196,7 +198,7 @@ test('accounting: every response is one request, every refusal one rejection, on
   assert.ok(accessLines('request').every((e) => e.level === 'info' && ID.test(e.request_id)));
   // Nothing in the lines that only the sandbox should hold.
   assert.ok(!world.daemon.logs.text.includes(sandbox.access_token), 'no access token');
-  assert.ok(!world.daemon.logs.text.includes(sandbox.env.ALPHA), 'no stand-in');
+  assert.ok(!world.daemon.logs.text.includes(standInOf(sandbox, 'ALPHA')), 'no stand-in');
   assert.ok(!world.daemon.logs.text.includes('real-observability-value'), 'no value');
   assert.ok(!world.daemon.logs.text.includes('q=1'), 'no query string');
 });
@@ -208,6 +210,6 @@ test('X-Credproxy-Request-Id reaches undici clients through the API round trip',
   answered++;
   const id = res.headers['x-credproxy-request-id'];
   const audit = await until('the audit row under the quoted id', async () =>
-    (await world.daemon.api('GET', '/secrets/alpha/audit?limit=1000')).json.find((r: any) => r.request_id === id));
+    (await world.daemon.api('GET', '/secrets/alpha/audit?limit=1000')).json.find((r: ProxyAuditEvent) => r.request_id === id));
   assert.equal(audit.path, '/quoted');
 });

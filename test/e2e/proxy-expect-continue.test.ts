@@ -3,6 +3,7 @@ import type { TLSSocket } from 'node:tls';
 import { after, before, test } from 'node:test';
 import { openTunnel } from '../hardening/support.js';
 import { startWorld, type World } from '../helpers/world.js';
+import type { SandboxInfo } from '../../src/sdk/types.js';
 
 /**
  * Issue #13 item 13 on the proxy side: `Expect: 100-continue` is answered only once the request
@@ -10,7 +11,7 @@ import { startWorld, type World } from '../helpers/world.js';
  * its body is invited.
  */
 let world: World;
-let sandbox: any;
+let sandbox: SandboxInfo;
 
 before(async () => {
   world = await startWorld({ flags: { 'log.level': 'warn' } });

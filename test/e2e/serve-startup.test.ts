@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { readyLine, runCli, serveEnv, spawnCli } from '../helpers/cli.js';
+import type { UntypedJson } from '../helpers/daemon.js';
 
 /**
  * `credproxy serve` failing to start the way an operator meets it: one line on stderr naming
@@ -146,7 +147,7 @@ test('the start-up log says where each key came from, and warns when a variable 
   await readyLine(child);
   child.kill('SIGTERM');
   assert.equal(await exited, 0);
-  const entries = stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, any>);
+  const entries = stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, UntypedJson>);
   const configuration = entries.find((e) => e.msg === 'configuration')!;
   assert.equal(configuration.file, file);
   assert.equal(configuration.from['proxy.listen'], 'CREDPROXY_PROXY_LISTEN');

@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { ProxyAgent, request } from 'undici';
 import { readyLine, serveEnv, spawnCli } from '../helpers/cli.js';
-import { startDaemon } from '../helpers/daemon.js';
+import { startDaemon, type UntypedJson } from '../helpers/daemon.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 
@@ -59,7 +59,7 @@ test('after SIGTERM every finished request has its row in the database, and the 
       method: method as 'GET',
       headers: { 'x-api-key': API_KEY, ...(body ? { 'content-type': 'application/json' } : {}) },
       body: body ? JSON.stringify(body) : undefined,
-    }).then(async (res) => ({ status: res.statusCode, json: await res.body.json() as any }));
+    }).then(async (res) => ({ status: res.statusCode, json: await res.body.json() as UntypedJson }));
     assert.equal((await admin('POST', '/secrets', { name: 'alpha', value: REAL, auth: { type: 'bearer' }, hosts: ['api.example.test'] })).status, 201);
     const sandbox = (await admin('POST', '/sandboxes', { name: 'flush', secrets: { ALPHA: 'alpha' } })).json;
 
@@ -90,7 +90,7 @@ test('after SIGTERM every finished request has its row in the database, and the 
       assert.equal(count(`SELECT count(*) AS n FROM event_rows WHERE kind = 'request' AND status = 200 AND upstream_status = 200`), 48);
       assert.equal(count(`SELECT count(*) AS n FROM event_rows WHERE kind = 'request' AND error_code = 'credential_host_mismatch'`), 12);
       // The client's tunnels (up to 3 per host), closed by the daemon while draining, are recorded too.
-      const tunnels = db.prepare(`SELECT host, verdict, bytes_sent, bytes_recv FROM event_rows WHERE kind = 'connection'`).all() as any[];
+      const tunnels = db.prepare(`SELECT host, verdict, bytes_sent, bytes_recv FROM event_rows WHERE kind = 'connection'`).all() as UntypedJson[];
       for (const host of ['api.example.test', 'evil.test']) {
         const mine = tunnels.filter((r) => r.host === host);
         assert.ok(mine.length >= 1 && mine.length <= 3, `${host}: ${mine.length} tunnel rows`);

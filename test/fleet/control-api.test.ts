@@ -11,7 +11,7 @@ import { loadConfig } from '../../src/config/load.js';
 import { createControlPlane, type ControlPlane } from '../../src/control/index.js';
 import { createLogger } from '../../src/log/logger.js';
 import { CredproxyClient } from '../../src/sdk/index.js';
-import { LogSink } from '../helpers/daemon.js';
+import { LogSink, type UntypedJson } from '../helpers/daemon.js';
 import { postgresSkipReason, testPostgres } from '../helpers/postgres.js';
 import { secretsAndSandboxesRoundTrip } from '../helpers/sdk-round-trip.js';
 
@@ -82,7 +82,7 @@ test('the same errors and shapes as the single daemon for bindings', { skip }, a
 test('a change through one replica reaches a change stream on the other (LISTEN/NOTIFY)', { skip }, async () => {
   const api = (i: number, method: string, path: string, body?: unknown) => request(`http://${replicas[i]!.adminAddress}${path}`, {
     method: method as 'GET', headers: { 'x-api-key': API_KEY, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body),
-  }).then(async (r) => { const text = await r.body.text(); return { status: r.statusCode, json: (text ? JSON.parse(text) : undefined) as any }; });
+  }).then(async (r) => { const text = await r.body.text(); return { status: r.statusCode, json: (text ? JSON.parse(text) : undefined) as UntypedJson }; });
   const { json: { token } } = await api(0, 'POST', '/fleet/sidecars', { name: 'listener' });
   assert.equal((await api(0, 'POST', '/fleet/sidecars', { name: 'listener' })).status, 409);
   assert.equal((await api(0, 'POST', '/fleet/sidecars', { name: 'Not Valid' })).status, 400);

@@ -10,6 +10,8 @@ import { proxyAgent } from '../helpers/clients.js';
 import { createTestPki } from '../helpers/pki.js';
 import { startUpstream } from '../helpers/upstream.js';
 import { spawnDaemon, stopChild, type ChildDaemon } from './support.js';
+import type { SandboxSecretBinding } from '../../src/sdk/types.js';
+import type { UntypedJson } from '../helpers/daemon.js';
 
 const WRITERS = 3;
 const LOAD_CLIENTS = 2;
@@ -18,7 +20,7 @@ const KILL_AFTER_MS = 1500;
 
 interface Acked { secret: string; value: string; sandboxId?: string; token?: string; standIn?: string }
 
-async function api(daemon: ChildDaemon, key: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
+async function api(daemon: ChildDaemon, key: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: UntypedJson }> {
   const res = await request(daemon.adminUrl + path, {
     method: method as 'GET',
     headers: { 'x-api-key': key, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
@@ -102,7 +104,7 @@ test('kill -9 during writes and requests: database intact, CA unchanged, every a
       if (entry.sandboxId === undefined) continue;
       const sandbox = await api(daemon, apiKey, 'GET', `/sandboxes/${entry.sandboxId}`);
       assert.equal(sandbox.status, 200, `sandbox ${entry.sandboxId} survived`);
-      assert.deepEqual(sandbox.json.secrets.map((s: any) => s.secret_name), [entry.secret]);
+      assert.deepEqual(sandbox.json.secrets.map((s: SandboxSecretBinding) => s.secret_name), [entry.secret]);
       assert.equal(sandbox.json.env.TOKEN, entry.standIn);
     }
     const bound = acked.filter((a) => a.token !== undefined);

@@ -5,8 +5,9 @@ import type { AddressInfo, Socket } from 'node:net';
 import { after, before, test } from 'node:test';
 import { LeafCertStore } from '../../src/tls/index.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
-import { startWorld, type World } from '../helpers/world.js';
+import { startWorld, type World, standInOf } from '../helpers/world.js';
 import { collect, openSocket, openTunnel } from './support.js';
+import type { NetworkEvent, ProxyAuditEvent, SandboxInfo } from '../../src/sdk/types.js';
 
 const REAL = 'REAL-fault-secret-4411';
 const REPEAT = 5;
@@ -14,7 +15,7 @@ const DAY_MS = 24 * 3600_000;
 
 let pki: TestPki;
 let world: World;
-let sandbox: any;
+let sandbox: SandboxInfo;
 const servers: Server[] = [];
 /** What the fault upstreams observed. */
 const seen = { uploadBytes: 0, uploadsClosed: 0, sseClosed: 0, resets: 0 };
@@ -79,7 +80,7 @@ after(async () => {
 
 const proxyPort = (): number => Number(world.daemon.daemon.proxyAddress.split(':').at(-1));
 const auth = (): string => `sb:${sandbox.access_token}`;
-const standIn = (): string => sandbox.env.FAULT_TOKEN;
+const standIn = (): string => standInOf(sandbox, 'FAULT_TOKEN');
 
 /** Sockets and servers this process holds (client, proxy and upstream sides together). */
 function openHandles(): number {
@@ -87,10 +88,10 @@ function openHandles(): number {
 }
 
 /** Waits for the audit queue (≤ 1 s) and returns the secret's newest rows for `host`. */
-async function auditRows(host: string, count: number): Promise<any[]> {
+async function auditRows(host: string, count: number): Promise<ProxyAuditEvent[]> {
   const deadline = Date.now() + 4000;
   for (;;) {
-    const rows = ((await world.daemon.api('GET', '/secrets/fault/audit?limit=100')).json as any[]).filter((r) => r.host === host);
+    const rows = ((await world.daemon.api('GET', '/secrets/fault/audit?limit=100')).json as ProxyAuditEvent[]).filter((r) => r.host === host);
     if (rows.length >= count || Date.now() > deadline) return rows;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
@@ -191,9 +192,9 @@ test('DNS failure (.invalid): 502 upstream_unreachable at CONNECT, a failed netw
   }
   for (const entry of dialled) assert.match(entry, /^127\.0\.0\.1$/, `dialled ${entry}`);
   const deadline = Date.now() + 4000;
-  let rows: any[] = [];
+  let rows: NetworkEvent[] = [];
   while (rows.length < REPEAT && Date.now() < deadline) {
-    rows = ((await world.daemon.api('GET', `/sandboxes/${sandbox.id}/network?limit=100`)).json.data as any[])
+    rows = ((await world.daemon.api('GET', `/sandboxes/${sandbox.id}/network?limit=100`)).json.data as NetworkEvent[])
       .filter((r) => r.kind === 'connection' && String(r.host).endsWith('.invalid'));
     await new Promise((resolve) => setTimeout(resolve, 100));
   }

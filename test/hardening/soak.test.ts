@@ -9,6 +9,7 @@ import { proxyAgent } from '../helpers/clients.js';
 import { createTestPki } from '../helpers/pki.js';
 import { startUpstream } from '../helpers/upstream.js';
 import { rssMiB, spawnDaemon, stopChild } from './support.js';
+import type { UntypedJson } from '../helpers/daemon.js';
 
 /** 20 s in npm test; CREDPROXY_SOAK_SECONDS=60 for the issue's full soak. */
 const SECONDS = Number(process.env.CREDPROXY_SOAK_SECONDS ?? 20);
@@ -27,7 +28,7 @@ test(`soak: ${SECONDS} s of mixed load at ${RATE} req/s, no RSS growth after war
   });
   const agents: Dispatcher[] = [];
   try {
-    const admin = async (method: string, path: string, body?: unknown): Promise<any> => {
+    const admin = async (method: string, path: string, body?: unknown): Promise<UntypedJson> => {
       const res = await request(daemon.adminUrl + path, {
         method: method as 'GET', headers: { 'x-api-key': apiKey, 'content-type': 'application/json' },
         body: body === undefined ? undefined : JSON.stringify(body),

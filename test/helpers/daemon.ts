@@ -24,7 +24,14 @@ export class LogSink {
   }
 }
 
-export interface ApiResponse<T = any> {
+/**
+ * An admin-API body whose type the call site has not named (`api<SandboxInfo>(…)` names it). The
+ * one deliberate `any` of the helpers: most tests read a field or two of a reply they just asserted.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- see above
+export type UntypedJson = any;
+
+export interface ApiResponse<T = UntypedJson> {
   status: number;
   headers: Record<string, string | string[] | undefined>;
   text: string;
@@ -38,7 +45,7 @@ export interface TestDaemon {
   dir: string;
   logs: LogSink;
   /** Calls the admin API with the daemon's key. */
-  api<T = any>(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<ApiResponse<T>>;
+  api<T = UntypedJson>(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<ApiResponse<T>>;
   /** The proxy URL a sandbox uses: http://sb:<token>@host:port. */
   proxyUrl(accessToken?: string): string;
   close(): Promise<void>;
@@ -91,7 +98,7 @@ export async function startDaemon(options: StartDaemonOptions = {}): Promise<Tes
       } catch {
         json = undefined;
       }
-      return { status: res.statusCode, headers: res.headers, text, json: json as any };
+      return { status: res.statusCode, headers: res.headers, text, json: json as UntypedJson };
     },
     proxyUrl(accessToken) {
       return accessToken ? `http://sb:${accessToken}@${daemon.proxyAddress}` : `http://${daemon.proxyAddress}`;

@@ -9,6 +9,7 @@ import { readyLine, serveEnv, spawnCli } from './cli.js';
 import { createTestPki, type TestPki } from './pki.js';
 import { testPostgres, type TestPostgres } from './postgres.js';
 import { startUpstream, type TestUpstream } from './upstream.js';
+import type { UntypedJson } from './daemon.js';
 
 /** Host names the fleet tests use, pinned to the local upstream through upstream.resolve. */
 export const FLEET_HOST = 'api.fleet.test';
@@ -34,7 +35,7 @@ export interface Fleet {
   readonly dir: string;
   control: ServeProcess;
   /** Calls the control plane's admin API. */
-  api<T = any>(method: string, path: string, body?: unknown): Promise<{ status: number; json: T; text: string }>;
+  api<T = UntypedJson>(method: string, path: string, body?: unknown): Promise<{ status: number; json: T; text: string }>;
   startControl(): Promise<ServeProcess>;
   /** Registers a sidecar (first time only) and starts its process; `dir` keeps state across restarts. */
   startSidecar(name: string, extra?: Record<string, unknown>): Promise<SidecarProcess>;

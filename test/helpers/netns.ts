@@ -3,6 +3,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
+import type { UntypedJson } from './daemon.js';
 
 /**
  * A network namespace with only loopback, for transparent-mode and "no bypass" tests. Files in
@@ -72,7 +73,7 @@ export function createNetns(hosts: readonly string[], owner = 'transparent'): Ne
  */
 export async function runNetnsScenario(
   t: TestContext, hosts: readonly string[], scenario: string, options: { owner?: string; timeoutMs: number },
-): Promise<Record<string, any>> {
+): Promise<Record<string, UntypedJson>> {
   const ns = createNetns(hosts, options.owner);
   t.after(() => ns.remove());
   const [command, args] = ns.exec(process.execPath, '--import', 'tsx', scenario);
@@ -88,5 +89,5 @@ export async function runNetnsScenario(
   });
   const line = stdout.split('\n').find((l) => l.startsWith('RESULT '));
   assert.ok(code === 0 && line, `the scenario ran (exit ${code}):\n${stdout.slice(-2000)}\n${stderr.slice(-3000)}`);
-  return JSON.parse(line.slice('RESULT '.length)) as Record<string, any>;
+  return JSON.parse(line.slice('RESULT '.length)) as Record<string, UntypedJson>;
 }

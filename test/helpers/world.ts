@@ -3,6 +3,7 @@ import type { RequestListener } from 'node:http';
 import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { ProxyAgent, request } from 'undici';
+import type { SandboxInfo } from '../../src/sdk/types.js';
 import { startDaemon, type StartDaemonOptions, type TestDaemon } from './daemon.js';
 import { createTestPki, type TestPki } from './pki.js';
 import { startUpstream, type TestUpstream } from './upstream.js';
@@ -144,4 +145,11 @@ export async function startSecretWorld(options: SecretWorldOptions): Promise<Sec
       await pki.remove();
     },
   };
+}
+
+/** The stand-in a sandbox got for `key` (from its `env`); throws when it has no such variable. */
+export function standInOf(sandbox: Pick<SandboxInfo, 'env'>, key: string): string {
+  const value = sandbox.env[key];
+  if (value === undefined) throw new Error(`the sandbox has no ${key} in its env`);
+  return value;
 }

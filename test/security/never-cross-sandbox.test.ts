@@ -3,7 +3,8 @@ import { after, before, test } from 'node:test';
 import { CanarySet } from '../helpers/canary.js';
 import { rawExchange } from '../helpers/clients.js';
 import { tunnelRaw } from '../helpers/tunnel-raw.js';
-import { startWorld, type World } from '../helpers/world.js';
+import { startWorld, type World, standInOf } from '../helpers/world.js';
+import type { ProxyAuditEvent, SandboxInfo } from '../../src/sdk/types.js';
 
 /**
  * docs/contract.md#never-cross-sandbox: a stand-in token of sandbox A never works through sandbox B's
@@ -16,8 +17,8 @@ const REAL = { shared: canaries.add('shared'), onlyA: canaries.add('onlya'), doo
 const HOST = 'api.example.test';
 
 let world: World;
-let a: any;
-let b: any;
+let a: SandboxInfo;
+let b: SandboxInfo;
 
 before(async () => {
   world = await startWorld({ flags: { 'proxy.requireAuth': true } });
@@ -45,7 +46,7 @@ const mark = () => ({ tls: world.upstream.seen.length, plain: world.plainUpstrea
 /** A's stand-in for `key`, through B's identity, tunnelled: refused and nothing forwarded. */
 async function assertRefusedThroughB(key: string, expectedReasons: string[]): Promise<void> {
   const before = mark();
-  const res = await world.fetchAs(b.access_token, `https://${HOST}/via-b/${key}`, { headers: bearer(a.env[key]) });
+  const res = await world.fetchAs(b.access_token, `https://${HOST}/via-b/${key}`, { headers: bearer(standInOf(a, key)) });
   assert.ok(res.status >= 400, `${key}: ${res.status}`);
   assert.ok(expectedReasons.includes(String(res.headers['x-credproxy-reason'])), `${key}: ${String(res.headers['x-credproxy-reason'])}`);
   assert.equal(assertNoRealValueSince(before), 0, `${key}: nothing forwarded`);
@@ -55,7 +56,7 @@ test("A's stand-ins through B's tunnel are refused (403 stand_in_wrong_sandbox) 
   for (const key of ['SHARED', 'ONLY_A']) await assertRefusedThroughB(key, ['stand_in_wrong_sandbox']);
   // Control: each sandbox's own stand-in for the shared secret works for it.
   for (const sb of [a, b]) {
-    const res = await world.fetchAs(sb.access_token, `https://${HOST}/own`, { headers: bearer(sb.env.SHARED) });
+    const res = await world.fetchAs(sb.access_token, `https://${HOST}/own`, { headers: bearer(standInOf(sb, 'SHARED')) });
     assert.equal(res.status, 200);
     assert.equal(world.upstream.seen.at(-1)!.headers.authorization, `Bearer ${REAL.shared}`);
   }
@@ -64,7 +65,7 @@ test("A's stand-ins through B's tunnel are refused (403 stand_in_wrong_sandbox) 
 test("A's stand-in without any identity: 407, nothing forwarded", async () => {
   const before = mark();
   for (const url of [`https://${HOST}/anon`, `http://${HOST}/anon`]) {
-    const res = await world.fetchAs(undefined, url, { headers: bearer(a.env.SHARED) });
+    const res = await world.fetchAs(undefined, url, { headers: bearer(standInOf(a, 'SHARED')) });
     assert.equal(res.status, 407, url);
   }
   assert.equal(assertNoRealValueSince(before), 0);
@@ -76,12 +77,12 @@ test("plain HTTP: A's stand-in through B is refused, also as a second request on
   const auth = (token: string) => `Proxy-Authorization: Basic ${Buffer.from(`sb:${token}`).toString('base64')}\r\n`;
   const req = (token: string, standIn: string, close = false) =>
     `GET http://${HOST}/plain HTTP/1.1\r\nHost: ${HOST}\r\n${auth(token)}Authorization: Bearer ${standIn}\r\n${close ? 'Connection: close\r\n' : ''}\r\n`;
-  const viaB = await rawExchange(proxyPort, req(b.access_token, a.env.SHARED, true));
+  const viaB = await rawExchange(proxyPort, req(b.access_token, standInOf(a, 'SHARED'), true));
   assert.match(viaB.text, /^HTTP\/1\.1 403 /);
   assert.match(viaB.text, /X-Credproxy-Reason: (stand_in_wrong_sandbox|cleartext_injection_refused)/i);
   // First request as A without a stand-in (forwarded), then B's identity with A's stand-in on the same socket.
   const plainA = `GET http://${HOST}/plain-a HTTP/1.1\r\nHost: ${HOST}\r\n${auth(a.access_token)}\r\n`;
-  const pair = await rawExchange(proxyPort, plainA + req(b.access_token, a.env.SHARED, true));
+  const pair = await rawExchange(proxyPort, plainA + req(b.access_token, standInOf(a, 'SHARED'), true));
   const statuses = [...pair.text.matchAll(/^HTTP\/1\.1 (\d{3})/gm)].map((m) => m[1]);
   assert.deepEqual(statuses, ['200', '403'], pair.text);
   canaries.assertAbsent('the plain responses', viaB.text + pair.text);
@@ -107,7 +108,7 @@ test('A and B interleaved on many tunnels: each request gets only its own sandbo
   const before = mark();
   const calls = Array.from({ length: 12 }, (_, i) => {
     const [owner, other] = i % 2 === 0 ? [a, b] : [b, a];
-    return world.fetchAs(owner.access_token, `https://${HOST}/mix/${i}`, { headers: bearer((i % 4 < 2 ? owner : other).env.SHARED) });
+    return world.fetchAs(owner.access_token, `https://${HOST}/mix/${i}`, { headers: bearer(standInOf(i % 4 < 2 ? owner : other, 'SHARED')) });
   });
   const results = await Promise.all(calls);
   results.forEach((res, i) => assert.equal(res.status, i % 4 < 2 ? 200 : 403, `call ${i}`));
@@ -121,7 +122,7 @@ test("a detached, a revoked or a deleted sandbox's stand-in of A never works thr
   assert.equal((await api('DELETE', `/sandboxes/${a.id}/secrets/DETACH_ME`)).status, 204);
   await assertRefusedThroughB('DETACH_ME', ['stand_in_wrong_sandbox', 'proxy_token_revoked']);
   // And through A itself the detached one is revoked.
-  const own = await world.fetchAs(a.access_token, `https://${HOST}/detached`, { headers: bearer(a.env.DETACH_ME) });
+  const own = await world.fetchAs(a.access_token, `https://${HOST}/detached`, { headers: bearer(standInOf(a, 'DETACH_ME')) });
   assert.equal(own.status, 503);
 
   assert.equal((await api('DELETE', '/secrets/doomed')).status, 204);
@@ -130,13 +131,13 @@ test("a detached, a revoked or a deleted sandbox's stand-in of A never works thr
   assert.equal((await api('DELETE', `/sandboxes/${a.id}`)).status, 204);
   const before = mark();
   for (const key of ['SHARED', 'ONLY_A']) {
-    const res = await world.fetchAs(b.access_token, `https://${HOST}/deleted/${key}`, { headers: bearer(a.env[key]) });
+    const res = await world.fetchAs(b.access_token, `https://${HOST}/deleted/${key}`, { headers: bearer(standInOf(a, key)) });
     // A deleted sandbox's stand-ins are unknown strings now: refused, or forwarded untouched.
     if (res.status === 200) assert.equal(world.upstream.seen.at(-1)!.headers.authorization, `Bearer ${a.env[key]}`);
     else assert.equal(res.status, 403, key);
   }
   assertNoRealValueSince(before);
-  assert.equal((await world.fetchAs(a.access_token, `https://${HOST}/`, { headers: bearer(a.env.SHARED) })).status, 407);
+  assert.equal((await world.fetchAs(a.access_token, `https://${HOST}/`, { headers: bearer(standInOf(a, 'SHARED')) })).status, 407);
 });
 
 test("with requireAuth false B's identity still cannot use A's stand-in", async () => {
@@ -161,6 +162,6 @@ test('the refusals were logged and audited without a real value', async () => {
   canaries.assertAbsent('the daemon log', world.daemon.logs.text);
   await new Promise((resolve) => setTimeout(resolve, 1200));
   const audit = await world.daemon.api('GET', '/secrets/shared/audit?status=4xx');
-  assert.ok(audit.json.some((row: any) => row.error_code === 'stand_in_wrong_sandbox' && row.sandbox_id === b.id), audit.text);
+  assert.ok(audit.json.some((row: ProxyAuditEvent) => row.error_code === 'stand_in_wrong_sandbox' && row.sandbox_id === b.id), audit.text);
   canaries.assertAbsent('the audit', audit.text);
 });

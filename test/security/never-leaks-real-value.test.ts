@@ -5,8 +5,10 @@ import { startHostileUpstream, type HostileUpstream } from '../helpers/hostile-u
 import { createTestPki, type TestPki } from '../helpers/pki.js';
 import { tunnelRaw } from '../helpers/tunnel-raw.js';
 import { startUpstream, type EchoBody, type TestUpstream } from '../helpers/upstream.js';
-import { startWorld, type World } from '../helpers/world.js';
+import { startWorld, type World, standInOf } from '../helpers/world.js';
 import { closedPort } from '../helpers/ports.js';
+import type { SandboxInfo } from '../../src/sdk/types.js';
+import type { UntypedJson } from '../helpers/daemon.js';
 
 /**
  * docs/contract.md#never-leak: the real value reaches no response, no host outside `hosts`, no log
@@ -66,8 +68,8 @@ let untrustedPki: TestPki;
 let hostile: HostileUpstream;
 let untrusted: TestUpstream;
 let world: World;
-let sandboxA: any;
-let sandboxB: any;
+let sandboxA: SandboxInfo;
+let sandboxB: SandboxInfo;
 /** Everything a sandbox client received, as text, labelled by request. */
 const clientSaw: Array<[string, string]> = [];
 /** Everything the operator's admin API answered. */
@@ -123,7 +125,7 @@ after(async () => {
 });
 
 /** Calls the admin API, keeps what it answered, and checks the status when one is given. */
-async function admin(method: string, path: string, body?: unknown, status?: number, headers?: Record<string, string>): Promise<any> {
+async function admin(method: string, path: string, body?: unknown, status?: number, headers?: Record<string, string>): Promise<UntypedJson> {
   const res = await world.daemon.api(method, path, body, headers);
   adminSaw.push([`${method} ${path}`, JSON.stringify(res.headers) + res.text]);
   if (status !== undefined) assert.equal(res.status, status, `${method} ${path}: ${res.text}`);
@@ -156,7 +158,7 @@ test('every auth shape through every upstream behaviour and rejection', async ()
   const token = sandboxA.access_token as string;
   const tasks: Array<() => Promise<unknown>> = [];
   for (const [key, shape] of Object.entries(SHAPES)) {
-    const headers = shape(sandboxA.env[key]);
+    const headers = shape(standInOf(sandboxA, key));
     const home = new URL(HOME_URLS[key]![0]!).host;
     if (HOME_URLS[key] === CUSTOM_URLS) tasks.unshift(() => send(token, SLOW_URL, headers));
     for (const url of HOME_URLS[key]!) tasks.push(() => send(token, url, headers));
@@ -176,7 +178,7 @@ test('every auth shape through every upstream behaviour and rejection', async ()
   // WebSocket upgrade: the echo upstream's first frame is the upgrade request's headers. The
   // client offers compression, which must not be passed on (compressed frames would hide the value).
   await Promise.all(['BEARER_TOKEN', 'BASIC_PASS', 'TEMPLATED_KEY'].map(async (key) => {
-    const auth = Object.entries(SHAPES[key]!(sandboxA.env[key])).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+    const auth = Object.entries(SHAPES[key]!(standInOf(sandboxA, key))).map(([k, v]) => `${k}: ${v}\r\n`).join('');
     const text = await tunnelAsA('api.example.test', 'GET /ws HTTP/1.1\r\nHost: api.example.test\r\nUpgrade: websocket\r\n' +
       'Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n' +
       `Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n${auth}\r\n`);
@@ -185,7 +187,7 @@ test('every auth shape through every upstream behaviour and rejection', async ()
     // The echoed credential header is put back to the stand-in (inside Basic's base64 for BASIC_PASS).
     const basic = /Basic ([A-Za-z0-9+/=]+)/.exec(text)?.[1];
     const echoed = key === 'BASIC_PASS' ? Buffer.from(basic ?? '', 'base64').toString() : text;
-    assert.ok(echoed.includes(sandboxA.env[key]), `${key}: the echoed header carries the stand-in`);
+    assert.ok(echoed.includes(standInOf(sandboxA, key)), `${key}: the echoed header carries the stand-in`);
     clientSaw.push([`ws ${key}`, text]);
   }));
   // A raw exchange shows the whole head as the client's socket received it.
@@ -204,7 +206,7 @@ test('every auth shape through every upstream behaviour and rejection', async ()
 test('network policy, revocation, detach and rotation refusals', async () => {
   const denied = await admin('POST', '/sandboxes', { name: 'denied', secrets: { T: 'bearer' }, network: { deny_out: ['hostile.test'] } }, 201);
   const allowOnly = await admin('POST', '/sandboxes', { name: 'only', secrets: { T: 'bearer' }, network: { allow_out: ['api.openai.com'] } }, 201);
-  const bearerOf = (sb: any, key = 'T') => ({ authorization: `Bearer ${sb.env[key]}` });
+  const bearerOf = (sb: SandboxInfo, key = 'T') => ({ authorization: `Bearer ${sb.env[key]}` });
   await send(denied.access_token, 'https://hostile.test/echo', bearerOf(denied));
   await send(allowOnly.access_token, 'https://hostile.test/echo', bearerOf(allowOnly));
   await send(sandboxA.access_token, `https://127.0.0.1:${world.daemon.daemon.adminAddress.split(':')[1]}/secrets`, bearerOf(sandboxA, 'BEARER_TOKEN'));

@@ -3,9 +3,10 @@ import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { ProxyAgent, request } from 'undici';
 import { CanarySet } from '../helpers/canary.js';
-import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { startDaemon, type TestDaemon, type UntypedJson } from '../helpers/daemon.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
+import type { ProxyAuditEvent, SandboxInfo, SandboxSecretBinding, SecretInfo } from '../../src/sdk/types.js';
 
 /**
  * docs/contract.md#never-lose-state: a process restart loses no secret, no binding and not the CA. The
@@ -22,7 +23,7 @@ let upstream: TestUpstream;
 let flags: Record<string, unknown>;
 let first: TestDaemon;
 let second: TestDaemon | undefined;
-const before1: Record<string, any> = {};
+const before1: Record<string, UntypedJson> = {};
 
 before(async () => {
   pki = await createTestPki('restart-upstream');
@@ -66,7 +67,7 @@ const lastAuth = () => upstream.seen.at(-1)!.headers.authorization;
 /** Everything the operator can list, with last_used_at left out (a request may set it). */
 async function snapshot(daemon: TestDaemon, sandboxIds: string[]) {
   const get = async (path: string) => (await daemon.api('GET', path)).json;
-  const secrets = (await get('/secrets')).map(({ last_used_at: _, ...rest }: any) => rest);
+  const secrets = (await get('/secrets')).map(({ last_used_at: _, ...rest }: SecretInfo) => rest);
   const sandboxes = await Promise.all(sandboxIds.map((id) => get(`/sandboxes/${id}`)));
   const bindings = await Promise.all(['bearer', 'github', 'basic'].map((name) => get(`/secrets/${name}/sandboxes`)));
   const caPem = (await request(`http://${daemon.daemon.adminAddress}/ca.pem`).then((r) => r.body.text()));
@@ -112,9 +113,9 @@ test('second run on the same directory: identical state, same CA, same key', asy
   assert.deepEqual(now.secrets, before1.snapshot.secrets);
   assert.deepEqual(now.bindings, before1.snapshot.bindings);
   // The env's proxy address (also in the JVM's options) follows the new port; everything else is what it was.
-  const withoutProxy = (sb: any) => ({ ...sb, env: Object.fromEntries(Object.entries(sb.env).filter(([k]) => !/^(https?_proxy|JAVA_TOOL_OPTIONS)$/i.test(k))) });
+  const withoutProxy = (sb: SandboxInfo) => ({ ...sb, env: Object.fromEntries(Object.entries(sb.env).filter(([k]) => !/^(https?_proxy|JAVA_TOOL_OPTIONS)$/i.test(k))) });
   assert.deepEqual(now.sandboxes.map(withoutProxy), before1.snapshot.sandboxes.map(withoutProxy));
-  assert.deepEqual(now.sandboxes[0].secrets.map((s: any) => [s.env_key, s.revoked]).sort(),
+  assert.deepEqual(now.sandboxes[0].secrets.map((s: SandboxSecretBinding) => [s.env_key, s.revoked]).sort(),
     [['B', false], ['GH', false], ['REVOKED', true], ['T', false]], 'a detached binding is no longer listed; a revoked one is');
   assert.deepEqual((await second.api('GET', '/v1/agents/bot/secrets')).json, before1.agentKeys);
 });
@@ -122,7 +123,7 @@ test('second run on the same directory: identical state, same CA, same key', asy
 test('second run: stand-ins still inject, access tokens still authenticate, refusals still hold', async () => {
   const daemon = second!;
   const { a, b, caPem } = before1;
-  const ok = async (sb: any, url: string, headers: Record<string, string>, expected: string) => {
+  const ok = async (sb: SandboxInfo, url: string, headers: Record<string, string>, expected: string) => {
     const res = await viaProxy(daemon, caPem, sb.access_token, url, headers);
     assert.equal(res.status, 200, `${url}: ${res.text}`);
     assert.equal(lastAuth(), expected);
@@ -135,7 +136,7 @@ test('second run: stand-ins still inject, access tokens still authenticate, refu
   await ok(a, `https://${HOST}/basic`, { authorization: `Basic ${Buffer.from(`me:${a.env.B}`).toString('base64')}` },
     `Basic ${Buffer.from(`svc:${REAL.basic}`).toString('base64')}`);
 
-  const refused = async (sb: any, url: string, headers: Record<string, string>, status: number, reason?: string) => {
+  const refused = async (sb: Pick<SandboxInfo, 'access_token'>, url: string, headers: Record<string, string>, status: number, reason?: string) => {
     const res = await viaProxy(daemon, caPem, sb.access_token, url, headers);
     assert.equal(res.status, status, url);
     if (reason) assert.equal(res.reason, reason, url);
@@ -150,7 +151,7 @@ test('second run: stand-ins still inject, access tokens still authenticate, refu
 test('second run: the audit rows written before the restart are there, and no file holds a value', async () => {
   const daemon = second!;
   const rows = (await daemon.api('GET', '/secrets/bearer/audit')).json;
-  assert.ok(rows.some((row: any) => row.path === '/before' && row.status === 200), 'the first run flushed its audit on close');
+  assert.ok(rows.some((row: ProxyAuditEvent) => row.path === '/before' && row.status === 200), 'the first run flushed its audit on close');
   await daemon.close();
   canaries.assertAbsentInDir(daemon.dir);
   canaries.assertAbsent('the logs', first.logs.text + daemon.logs.text);

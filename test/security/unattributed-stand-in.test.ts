@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { until } from '../helpers/until.js';
 import { startWorld, type World } from '../helpers/world.js';
+import type { NetworkEvent, SandboxInfo } from '../../src/sdk/types.js';
 
 /**
  * Issue #13 item 10, through the real daemon with `proxy.requireAuth=false`: leaving out
@@ -10,8 +11,8 @@ import { startWorld, type World } from '../helpers/world.js';
  */
 const REAL = 'sk-REAL-unattributed-value-0001';
 let world: World;
-let confined: any;
-let other: any;
+let confined: SandboxInfo;
+let other: SandboxInfo;
 
 before(async () => {
   world = await startWorld({ flags: { 'proxy.requireAuth': false, 'log.level': 'warn' } });
@@ -48,7 +49,7 @@ test('an honoured unattributed stand-in is injected and recorded under its own s
   assert.ok(!res.text.includes(REAL));
   const row = await until('the request row', async () => {
     const { json } = await world.daemon.api('GET', `/sandboxes/${confined.id}/network`);
-    return json.data.find((e: any) => e.kind === 'request' && e.path === '/allowed');
+    return json.data.find((e: NetworkEvent) => e.kind === 'request' && e.path === '/allowed');
   });
   assert.equal(row.status, 200);
   assert.ok(row.secret_id);

@@ -9,6 +9,7 @@ import { dirname, join, posix } from 'node:path';
 import { promisify } from 'node:util';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import { ENV_KEYS } from '../../../src/config/schema.js';
+import type { UntypedJson } from '../../helpers/daemon.js';
 
 const K8S = 'examples/kubernetes';
 const COMPOSE = 'examples/compose/docker-compose.yaml';
@@ -72,7 +73,7 @@ test('kubernetes: credproxy runs as a native sidecar with probes, resources and 
 
 test('kubernetes monitoring: the PodMonitor scrapes this pod\'s admin port with the API key /metrics requires there', () => {
   const kustomization = parseYaml(readFileSync(`${K8S}/monitoring/kustomization.yaml`, 'utf8')) as { resources: string[] };
-  const docs = kustomization.resources.map((file) => parseYaml(readFileSync(`${K8S}/monitoring/${file}`, 'utf8')) as { kind: string; spec: any });
+  const docs = kustomization.resources.map((file) => parseYaml(readFileSync(`${K8S}/monitoring/${file}`, 'utf8')) as { kind: string; spec: UntypedJson });
   assert.deepEqual(docs.map((d) => d.kind).sort(), ['PodMonitor', 'PrometheusRule']);
   const monitor = docs.find((d) => d.kind === 'PodMonitor')!.spec;
   for (const [label, value] of Object.entries(monitor.selector.matchLabels as Record<string, string>)) assert.equal(pod.metadata.labels[label], value, `selects the pod by ${label}`);
