@@ -112,7 +112,7 @@ function readAsCp1252(bytes: Buffer): string {
  * read the same in every one, so they add nothing.
  */
 function misreadPairs(real: string, standIn: string): [string, string][] {
-  if (!/[^\x00-\x7f]/.test(real)) return [];
+  if (!/[\u0080-\uffff]/.test(real)) return [];
   const bytes = Buffer.from(real, 'utf8');
   return [[bytes.toString('latin1'), standIn], [readAsCp1252(bytes), standIn]];
 }

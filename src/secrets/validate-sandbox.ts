@@ -28,6 +28,7 @@ const MAX_NETWORK_ENTRIES = 256;
 const MAX_SOURCE_ADDRESSES = 16;
 const ENV_KEY_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 // C0 controls and DEL: a name is printed in logs, tables and audit rows.
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
 const CONTROL_RE = /[\u0000-\u001f\u007f]/;
 
 /** Byte limits on a string map: Superserve's for env_vars and metadata. */
