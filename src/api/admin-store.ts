@@ -1,5 +1,6 @@
 import type { SandboxDefinition } from '../secrets/validate-sandbox.js';
 import type { SecretDefinition } from '../secrets/validate-secret.js';
+import type { ListPage, PageRequest } from '../store/list-page.js';
 import type { SandboxRecord } from '../store/sandboxes.js';
 import type { AuditStatusFilter, NetworkVerdict } from '../store/events.js';
 import type { NetworkPage, ProxyAuditEvent, SecretInfo, SecretSandboxBinding } from '../sdk/types.js';
@@ -14,7 +15,8 @@ export type Awaitable<T> = T | Promise<T>;
 export interface AdminStore {
   readonly secrets: {
     create(def: SecretDefinition): Awaitable<SecretInfo>;
-    list(): Awaitable<SecretInfo[]>;
+    /** In creation order; a page starts after `page.after` (store/list-page.ts). */
+    listPage(page: PageRequest): Awaitable<ListPage<SecretInfo>>;
     getByName(name: string): Awaitable<SecretInfo | undefined>;
     rotate(name: string, value: string): Awaitable<SecretInfo>;
     delete(name: string): Awaitable<void>;
@@ -22,11 +24,12 @@ export interface AdminStore {
   readonly sandboxes: {
     create(def: SandboxDefinition): Awaitable<SandboxRecord>;
     get(id: string): Awaitable<SandboxRecord | undefined>;
-    list(): Awaitable<SandboxRecord[]>;
+    listPage(page: PageRequest): Awaitable<ListPage<SandboxRecord>>;
     delete(id: string): Awaitable<void>;
     attach(sandboxId: string, envKey: string, secretName: string): Awaitable<{ env_key: string; secret_name: string }>;
     detach(sandboxId: string, envKey: string): Awaitable<void>;
-    bindingsOfSecret(secretId: string): Awaitable<SecretSandboxBinding[]>;
+    /** Its live bindings of existing sandboxes, in the order they were made. */
+    bindingsOfSecret(secretId: string, page: PageRequest): Awaitable<ListPage<SecretSandboxBinding>>;
   };
 }
 

@@ -9,8 +9,10 @@ import type {
   CreateSandboxRequest,
   CreateSecretRequest,
   HealthInfo,
+  ListQuery,
   NetworkPage,
   NetworkQuery,
+  Page,
   ProviderInfo,
   ProxyAuditEvent,
   SandboxInfo,
@@ -70,8 +72,14 @@ export class CredproxyClient {
     return this.#call('POST', '/secrets', { body: request });
   }
 
+  /** Every secret, as one array (Superserve's shape). */
   listSecrets(): Promise<SecretInfo[]> {
     return this.#call('GET', '/secrets');
+  }
+
+  /** One page of secrets, in creation order. */
+  listSecretsPage(query: ListQuery = {}): Promise<Page<SecretInfo>> {
+    return this.#call('GET', '/secrets', { query: paged(query) });
   }
 
   getSecret(name: string): Promise<SecretInfo> {
@@ -95,12 +103,22 @@ export class CredproxyClient {
     return this.#call('GET', `/secrets/${seg(name)}/sandboxes`);
   }
 
+  secretSandboxesPage(name: string, query: ListQuery = {}): Promise<Page<SecretSandboxBinding>> {
+    return this.#call('GET', `/secrets/${seg(name)}/sandboxes`, { query: paged(query) });
+  }
+
   createSandbox(request: CreateSandboxRequest): Promise<SandboxInfo> {
     return this.#call('POST', '/sandboxes', { body: request });
   }
 
+  /** Every sandbox, as one array (Superserve's shape). */
   listSandboxes(): Promise<SandboxInfo[]> {
     return this.#call('GET', '/sandboxes');
+  }
+
+  /** One page of sandboxes, in creation order. */
+  listSandboxesPage(query: ListQuery = {}): Promise<Page<SandboxInfo>> {
+    return this.#call('GET', '/sandboxes', { query: paged(query) });
   }
 
   getSandbox(id: string): Promise<SandboxInfo> {
@@ -213,6 +231,11 @@ function unreachable(base: string, err: unknown): string {
     default:
       return `cannot reach the admin API at ${base}: ${code || cause?.message || (err as Error).message}`;
   }
+}
+
+/** A page query always names its limit: without `limit` or `cursor` the server answers the whole list. */
+function paged(query: ListQuery): Query {
+  return { limit: query.limit ?? 100, cursor: query.cursor };
 }
 
 function seg(value: string): string {

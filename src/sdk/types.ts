@@ -161,10 +161,22 @@ export interface NetworkQuery {
   verdict?: 'allowed' | 'blocked' | 'failed';
 }
 
-export interface NetworkPage {
-  data: NetworkEvent[];
+/** One page of a list (the network log, or a list asked for with `limit` or `cursor`). */
+export interface Page<T> {
+  data: T[];
+  /** Pass as `cursor` (network log: `before`) for the next page; null on the last one. */
   next_cursor: string | null;
   has_more: boolean;
+}
+
+export type NetworkPage = Page<NetworkEvent>;
+
+/** `GET /secrets`, `/sandboxes`, `/secrets/{name}/sandboxes` one page at a time. */
+export interface ListQuery {
+  /** 1–1000, default 100. */
+  limit?: number;
+  /** A previous page's `next_cursor`. */
+  cursor?: string;
 }
 
 /** Agent-secrets responses (docs/contract.md#agent-api): every key now set, sorted. */

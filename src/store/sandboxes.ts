@@ -6,6 +6,7 @@ import { findProvider } from '../secrets/providers.js';
 import { mintAccessToken, mintStandIn } from '../secrets/stand-in.js';
 import type { SandboxDefinition } from '../secrets/validate-sandbox.js';
 import type { Database } from './db.js';
+import { cursorKey, pageOf, type ListPage, type PageRequest } from './list-page.js';
 import type { SecretSandboxBinding } from '../sdk/types.js';
 
 export type { SecretSandboxBinding };
@@ -80,14 +81,13 @@ export class SandboxesRepository {
   readonly #addressHolder: Statement<[string]>;
   readonly #insertBinding: Statement<[string, string, string, string, string, string]>;
   readonly #sandboxById: Statement<[string]>;
-  readonly #listSandboxes: Statement<[]>;
+  readonly #sandboxPage: Statement<[string, number, number]>;
   readonly #bindingsOf: Statement<[string]>;
-  readonly #allBindings: Statement<[]>;
   readonly #bindingAt: Statement<[string, string]>;
   readonly #detach: Statement<[number]>;
   readonly #deleteSandbox: Statement<[string]>;
   readonly #secretByName: Statement<[string]>;
-  readonly #bindingsOfSecret: Statement<[string]>;
+  readonly #bindingsOfSecret: Statement<[string, number, number]>;
 
   constructor(db: Database, emit: (change: StoreChange) => void) {
     this.#db = db;
@@ -100,16 +100,17 @@ export class SandboxesRepository {
     this.#insertBinding = db.prepare(`INSERT INTO bindings (sandbox_id, env_key, secret_id, secret_name, stand_in, created_at)
       VALUES (?, ?, ?, ?, ?, ?)`);
     this.#sandboxById = db.prepare(`SELECT ${SANDBOX_COLUMNS} FROM sandboxes WHERE id = ?`);
-    this.#listSandboxes = db.prepare(`SELECT ${SANDBOX_COLUMNS} FROM sandboxes ORDER BY created_at, rowid`);
+    // Keyset paging on (created_at, rowid), the order sandboxes are listed in (index sandboxes_created).
+    this.#sandboxPage = db.prepare(`SELECT rowid AS seq, ${SANDBOX_COLUMNS} FROM sandboxes
+      WHERE (created_at, rowid) > (?, ?) ORDER BY created_at, rowid LIMIT ?`);
     this.#bindingsOf = db.prepare(`SELECT ${BINDING_COLUMNS} FROM binding_states WHERE sandbox_id = ? AND ${NOT_DETACHED} ORDER BY id`);
-    this.#allBindings = db.prepare(`SELECT ${BINDING_COLUMNS} FROM binding_states WHERE ${NOT_DETACHED} ORDER BY id`);
     this.#bindingAt = db.prepare(`SELECT ${BINDING_COLUMNS} FROM binding_states WHERE sandbox_id = ? AND env_key = ? AND ${NOT_DETACHED}`);
     this.#detach = db.prepare("UPDATE bindings SET revoked = 'proxy_token_revoked' WHERE id = ?");
     this.#deleteSandbox = db.prepare('DELETE FROM sandboxes WHERE id = ?');
     this.#secretByName = db.prepare('SELECT id, provider FROM secrets WHERE name = ?');
-    this.#bindingsOfSecret = db.prepare(`SELECT b.sandbox_id, s.name AS sandbox_name, b.env_key, s.status
+    this.#bindingsOfSecret = db.prepare(`SELECT b.id, b.sandbox_id, s.name AS sandbox_name, b.env_key, s.status
       FROM binding_states b JOIN sandboxes s ON s.id = b.sandbox_id
-      WHERE b.secret_id = ? AND b.revoked IS NULL ORDER BY b.id`);
+      WHERE b.secret_id = ? AND b.revoked IS NULL AND b.id > ? ORDER BY b.id LIMIT ?`);
   }
 
   /**
@@ -141,14 +142,11 @@ export class SandboxesRepository {
     return row && toRecord(row, this.#bindingsOf.all(id) as BindingRow[]);
   }
 
-  list(): SandboxRecord[] {
-    const bySandbox = new Map<string, BindingRow[]>();
-    for (const b of this.#allBindings.all() as BindingRow[]) {
-      const group = bySandbox.get(b.sandbox_id);
-      if (group) group.push(b);
-      else bySandbox.set(b.sandbox_id, [b]);
-    }
-    return (this.#listSandboxes.all() as SandboxRow[]).map((row) => toRecord(row, bySandbox.get(row.id) ?? []));
+  /** Sandboxes in creation order, one page at a time (cursor `[created_at, rowid]`). */
+  listPage(page: PageRequest): ListPage<SandboxRecord> {
+    const [createdAt, seq] = cursorKey(page.after, 'string', 'number') ?? ['', 0];
+    const rows = this.#sandboxPage.all(createdAt, seq, page.limit + 1) as Array<SandboxRow & { seq: number }>;
+    return pageOf(rows, page.limit, (row) => toRecord(row, this.#bindingsOf.all(row.id) as BindingRow[]), (row) => [row.created_at, row.seq]);
   }
 
   /** Deletes the sandbox; its bindings go with it and its access token stops at once. 404 when absent. */
@@ -192,8 +190,10 @@ export class SandboxesRepository {
   }
 
   /** The live bindings of a secret (by id), with their sandbox. */
-  bindingsOfSecret(secretId: string): SecretSandboxBinding[] {
-    return this.#bindingsOfSecret.all(secretId) as SecretSandboxBinding[];
+  bindingsOfSecret(secretId: string, page: PageRequest): ListPage<SecretSandboxBinding> {
+    const [after] = cursorKey(page.after, 'number') ?? [0];
+    const rows = this.#bindingsOfSecret.all(secretId, after, page.limit + 1) as Array<SecretSandboxBinding & { id: number }>;
+    return pageOf(rows, page.limit, ({ id: _id, ...binding }) => binding, (row) => [row.id]);
   }
 
   #requireSandbox(id: string): SandboxRow {

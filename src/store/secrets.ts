@@ -6,6 +6,7 @@ import type { StoreChange } from '../rules/source.js';
 import type { SecretCipher } from '../secrets/crypto.js';
 import type { SecretDefinition } from '../secrets/validate-secret.js';
 import type { Database } from './db.js';
+import { cursorKey, pageOf, type ListPage, type PageRequest } from './list-page.js';
 import type { SecretInfo } from '../sdk/types.js';
 
 /** The API's view of a secret (docs/contract.md#secret-info), shared with the SDK; the value is never part of it. */
@@ -32,7 +33,7 @@ export class SecretsRepository {
   readonly #cipher: SecretCipher;
   readonly #emit: (change: StoreChange) => void;
   readonly #insert: Statement<[string, string, string, string, string | null, string, Buffer, string, string]>;
-  readonly #list: Statement<[]>;
+  readonly #page: Statement<[string, number, number]>;
   readonly #byName: Statement<[string]>;
   readonly #byId: Statement<[string]>;
   readonly #updateValue: Statement<[Buffer, string, string]>;
@@ -43,7 +44,9 @@ export class SecretsRepository {
     this.#emit = emit;
     this.#insert = db.prepare(`INSERT INTO secrets (id, name, auth_type, auth_config, provider, hosts, value_enc, created_at, updated_at)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
-    this.#list = db.prepare(`SELECT ${INFO_COLUMNS} FROM secrets ORDER BY created_at, rowid`);
+    // Keyset paging on (created_at, rowid), the order secrets are listed in (index secrets_created).
+    this.#page = db.prepare(`SELECT rowid AS seq, ${INFO_COLUMNS} FROM secrets
+      WHERE (created_at, rowid) > (?, ?) ORDER BY created_at, rowid LIMIT ?`);
     this.#byName = db.prepare(`SELECT ${INFO_COLUMNS} FROM secrets WHERE name = ?`);
     this.#byId = db.prepare(`SELECT ${INFO_COLUMNS} FROM secrets WHERE id = ?`);
     this.#updateValue = db.prepare('UPDATE secrets SET value_enc = ?, updated_at = ? WHERE id = ?');
@@ -67,8 +70,11 @@ export class SecretsRepository {
     return this.getById(id)!;
   }
 
-  list(): SecretInfo[] {
-    return (this.#list.all() as SecretRow[]).map(toInfo);
+  /** Secrets in creation order, one page at a time (cursor `[created_at, rowid]`). */
+  listPage(page: PageRequest): ListPage<SecretInfo> {
+    const [createdAt, seq] = cursorKey(page.after, 'string', 'number') ?? ['', 0];
+    const rows = this.#page.all(createdAt, seq, page.limit + 1) as Array<SecretRow & { seq: number }>;
+    return pageOf(rows, page.limit, toInfo, (row) => [row.created_at, row.seq]);
   }
 
   getByName(name: string): SecretInfo | undefined {

@@ -27,3 +27,21 @@ test('sandboxes create: --source-address (repeatable) declares where its transpa
   assert.equal(claimed.code, 1);
   assert.match(claimed.stderr, /source_addresses\[0\]: 10\.0\.0\.9 is already declared by sandbox "cli-sb"/);
 });
+
+test('sandboxes list: all of them, or one page with --limit and --cursor and how to get the next', async () => {
+  for (const name of ['page-a', 'page-b']) assert.equal((await cli(['sandboxes', 'create', '--name', name])).code, 0);
+  const all = await cli(['sandboxes', 'list', '--json']);
+  assert.equal(all.code, 0, all.stderr);
+  const names = (JSON.parse(all.stdout) as Array<{ name: string }>).map((s) => s.name);
+  assert.ok(names.length >= 2 && names.includes('page-a') && names.includes('page-b'));
+  const first = await cli(['sandboxes', 'list', '--limit', '1']);
+  assert.equal(first.code, 0, first.stderr);
+  const more = /More: credproxy sandboxes list --limit 1 --cursor (\S+)/.exec(first.stdout);
+  assert.ok(more, first.stdout);
+  const next = JSON.parse((await cli(['sandboxes', 'list', '--limit', '1000', '--cursor', more[1]!, '--json'])).stdout) as { data: Array<{ name: string }>; has_more: boolean };
+  assert.deepEqual(next.data.map((s) => s.name), names.slice(1));
+  assert.equal(next.has_more, false);
+  const bad = await cli(['sandboxes', 'list', '--limit', '0']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /Invalid --limit '0'. Use a number from 1 to 1000/);
+});

@@ -22,6 +22,16 @@ export async function secretsAndSandboxesRoundTrip(client: CredproxyClient): Pro
   assert.ok((await client.listSandboxes()).some((s) => s.id === sandbox.id));
   assert.deepEqual(await client.attachSecret(sandbox.id, { env_key: 'OTHER', secret_name: 'sdk-secret' }), { env_key: 'OTHER', secret_name: 'sdk-secret' });
   assert.equal((await client.secretSandboxes('sdk-secret')).length, 2);
+  // The same lists one page at a time: a second sandbox makes two pages of one.
+  const second = await client.createSandbox({ name: 'sdk-sb-2', secrets: {} });
+  const first = await client.listSandboxesPage({ limit: 1 });
+  const rest = await client.listSandboxesPage({ limit: 1000, cursor: first.next_cursor! });
+  assert.deepEqual([...first.data, ...rest.data].map((s) => s.id), (await client.listSandboxes()).map((s) => s.id));
+  assert.equal(rest.has_more, false);
+  const bound = await client.secretSandboxesPage('sdk-secret', { limit: 1 });
+  assert.deepEqual([bound.data.length, bound.has_more], [1, true]);
+  assert.ok((await client.listSecretsPage()).data.some((s) => s.name === 'sdk-secret'));
+  await client.deleteSandbox(second.id);
   await client.detachSecret(sandbox.id, 'OTHER');
   assert.deepEqual(await client.secretAudit('sdk-secret', { limit: 10 }), []);
   const page = await client.sandboxNetwork(sandbox.id, { limit: 10 });

@@ -4,7 +4,11 @@ import { parseAttachBinding, parseCreateSandbox } from '../../secrets/validate-s
 import type { SandboxRecord } from '../../store/index.js';
 import { logChange } from '../admin-log.js';
 import type { AdminStore } from '../admin-store.js';
+import { parseListQuery, sendList } from '../list-response.js';
 import { buildSandboxEnv, type SandboxEnvOptions } from '../sandbox-env.js';
+
+/** Sandboxes read and written per chunk of a list: ≈ 40 µs each with its env, ≈ 2 ms a chunk. */
+const SANDBOX_CHUNK = 50;
 
 interface IdParams {
   id: string;
@@ -34,7 +38,7 @@ export function sandboxRoutes(app: FastifyInstance, store: AdminStore, envOption
     return reply.code(201).send(toWire(sandbox));
   });
 
-  app.get('/sandboxes', async () => (await store.sandboxes.list()).map(toWire));
+  app.get('/sandboxes', async (request, reply) => sendList(reply, parseListQuery(request.query), SANDBOX_CHUNK, (page) => store.sandboxes.listPage(page), toWire));
 
   app.get<{ Params: IdParams }>('/sandboxes/:id', async (request) => {
     const sandbox = await store.sandboxes.get(request.params.id);

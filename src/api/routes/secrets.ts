@@ -3,6 +3,10 @@ import { ApiError } from '../../errors.js';
 import { parseCreateSecret, parseRotateSecret, secretNameProblem } from '../../secrets/validate-secret.js';
 import { logChange } from '../admin-log.js';
 import type { AdminStore } from '../admin-store.js';
+import { parseListQuery, sendList } from '../list-response.js';
+
+/** Items read and written per chunk of a list: secrets and bindings cost ≈ 5 µs each. */
+const CHUNK = 200;
 
 interface NameParams {
   name: string;
@@ -18,7 +22,7 @@ export function secretRoutes(app: FastifyInstance, store: AdminStore): void {
     return reply.code(201).send(secret);
   });
 
-  app.get('/secrets', async () => store.secrets.list());
+  app.get('/secrets', async (request, reply) => sendList(reply, parseListQuery(request.query), CHUNK, (page) => store.secrets.listPage(page), same));
 
   app.get<{ Params: NameParams }>('/secrets/:name', async (request) => requireSecret(store, request.params.name));
 
@@ -37,8 +41,11 @@ export function secretRoutes(app: FastifyInstance, store: AdminStore): void {
     return reply.code(204).send();
   });
 
-  app.get<{ Params: NameParams }>('/secrets/:name/sandboxes', async (request) =>
-    store.sandboxes.bindingsOfSecret((await requireSecret(store, request.params.name)).id));
+  app.get<{ Params: NameParams }>('/secrets/:name/sandboxes', async (request, reply) => {
+    const query = parseListQuery(request.query);
+    const { id } = await requireSecret(store, request.params.name);
+    return sendList(reply, query, CHUNK, (page) => store.sandboxes.bindingsOfSecret(id, page), same);
+  });
 }
 
 /** Superserve validates a name in the path like one in a body: 400 before any lookup. */
@@ -52,4 +59,8 @@ async function requireSecret(store: AdminStore, name: string) {
   const secret = await store.secrets.getByName(checkedName(name));
   if (!secret) throw new ApiError('not_found', 'Secret not found');
   return secret;
+}
+
+function same<T>(item: T): T {
+  return item;
 }

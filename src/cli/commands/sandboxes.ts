@@ -21,16 +21,11 @@ export function registerSandboxesCommands(program: Command): void {
   const sandboxes = program.command('sandboxes').description('manage sandboxes (identities with bound secrets)');
 
   withConnection(sandboxes.command('list'))
-    .description('list sandboxes')
+    .description('list sandboxes (all, or one page with --limit / --cursor)')
+    .option('--limit <n>', 'one page of at most n sandboxes (1-1000)')
+    .option('--cursor <cursor>', 'the page after the one that printed this cursor')
     .option('--json', 'print JSON')
-    .action(action(async (out, flags: ConnectionFlags & { json?: boolean }) => {
-      const list = await connect(flags).listSandboxes();
-      if (flags.json) return out.json(list);
-      if (list.length === 0) return out.line('No sandboxes');
-      out.table(['Id', 'Name', 'Secrets', 'Created'], list.map((s) => [
-        s.id, s.name, s.secrets.map((b) => `${b.env_key}${b.revoked ? ' (revoked)' : ''}`).join(', ') || '-', s.created_at,
-      ]));
-    }));
+    .action(action(listSandboxes));
 
   withConnection(sandboxes.command('create'))
     .description('create a sandbox; prints its id and how to get its environment')
@@ -55,6 +50,23 @@ export function registerSandboxesCommands(program: Command): void {
       });
       out.success(`Deleted sandbox '${id}'`);
     }));
+}
+
+async function listSandboxes(out: Output, flags: ConnectionFlags & { json?: boolean; limit?: string; cursor?: string }): Promise<void> {
+  const client = connect(flags);
+  const paged = flags.limit !== undefined || flags.cursor !== undefined;
+  const limit = flags.limit === undefined ? undefined : Number(flags.limit);
+  if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1 && limit <= 1000)) throw usageError(`Invalid --limit '${flags.limit}'. Use a number from 1 to 1000`);
+  const page = paged ? await client.listSandboxesPage({ limit, cursor: flags.cursor }) : undefined;
+  const list = page ? page.data : await client.listSandboxes();
+  if (flags.json) return out.json(page ?? list);
+  if (list.length === 0) out.line('No sandboxes');
+  else {
+    out.table(['Id', 'Name', 'Secrets', 'Created'], list.map((s) => [
+      s.id, s.name, s.secrets.map((b) => `${b.env_key}${b.revoked ? ' (revoked)' : ''}`).join(', ') || '-', s.created_at,
+    ]));
+  }
+  if (page?.next_cursor) out.line(`More: credproxy sandboxes list --limit ${limit ?? 100} --cursor ${page.next_cursor}`);
 }
 
 async function createSandbox(out: Output, flags: CreateFlags): Promise<void> {

@@ -144,4 +144,9 @@ CREATE TABLE agent_secrets (
 );
 CREATE INDEX agent_secrets_secret ON agent_secrets(secret_id);
 `,
+  // 006: keyset paging of the list endpoints (store/list-page.ts), as SQLite migration 010.
+  `
+CREATE INDEX sandboxes_seq ON sandboxes(seq);
+CREATE INDEX secrets_created ON secrets(created_at, id);
+`,
 ];

@@ -8,6 +8,7 @@ import {
   BINDING_COLUMNS, BINDING_ERRORS, MAX_BINDINGS, NOT_DETACHED, SANDBOX_COLUMNS, sandboxNotFound, SOURCE_ADDRESS_ERRORS, toRecord,
   type BindingRow, type SandboxRecord, type SandboxRef, type SandboxRow,
 } from '../sandboxes.js';
+import { cursorKey, pageOf, type ListPage, type PageRequest } from '../list-page.js';
 import { recordChange } from './changes.js';
 import { inTransaction, type PgClient, type PgPool } from './db.js';
 
@@ -56,18 +57,21 @@ export class PgSandboxesRepository {
     return toRecord(rows[0], bindings.rows);
   }
 
-  async list(): Promise<SandboxRecord[]> {
-    const [sandboxes, bindings] = await Promise.all([
-      this.#pool.query<SandboxRow>(`SELECT ${SANDBOX_COLUMNS} FROM sandboxes ORDER BY seq`),
-      this.#pool.query<BindingRow>(`SELECT ${BINDING_COLUMNS} FROM bindings WHERE ${NOT_DETACHED} ORDER BY id`),
-    ]);
+  /** Sandboxes in creation order, one page at a time (cursor `[seq]`). */
+  async listPage(page: PageRequest): Promise<ListPage<SandboxRecord>> {
+    const [after] = cursorKey(page.after, 'number') ?? [0];
+    const { rows } = await this.#pool.query<SandboxRow & { seq: string }>(
+      `SELECT seq, ${SANDBOX_COLUMNS} FROM sandboxes WHERE seq > $1 ORDER BY seq LIMIT $2`, [after, page.limit + 1]);
+    const bindings = await this.#pool.query<BindingRow>(
+      `SELECT ${BINDING_COLUMNS} FROM bindings WHERE sandbox_id = ANY($1) AND ${NOT_DETACHED} ORDER BY id`, [rows.map((r) => r.id)]);
     const bySandbox = new Map<string, BindingRow[]>();
     for (const b of bindings.rows) {
       const group = bySandbox.get(b.sandbox_id);
       if (group) group.push(b);
       else bySandbox.set(b.sandbox_id, [b]);
     }
-    return sandboxes.rows.map((row) => toRecord(row, bySandbox.get(row.id) ?? []));
+    // bigserial arrives as text.
+    return pageOf(rows, page.limit, (row) => toRecord(row, bySandbox.get(row.id) ?? []), (row) => [Number(row.seq)]);
   }
 
   async delete(id: string): Promise<void> {
@@ -107,14 +111,15 @@ export class PgSandboxesRepository {
     });
   }
 
-  async bindingsOfSecret(secretId: string): Promise<SecretSandboxBinding[]> {
-    const { rows } = await this.#pool.query<SecretSandboxBinding>(
-      `SELECT b.sandbox_id, s.name AS sandbox_name, b.env_key, s.status
+  async bindingsOfSecret(secretId: string, page: PageRequest): Promise<ListPage<SecretSandboxBinding>> {
+    const [after] = cursorKey(page.after, 'number') ?? [0];
+    const { rows } = await this.#pool.query<SecretSandboxBinding & { id: string }>(
+      `SELECT b.id, b.sandbox_id, s.name AS sandbox_name, b.env_key, s.status
        FROM bindings b JOIN sandboxes s ON s.id = b.sandbox_id
-       WHERE b.secret_id = $1 AND b.revoked IS NULL ORDER BY b.id`,
-      [secretId],
+       WHERE b.secret_id = $1 AND b.revoked IS NULL AND b.id > $2 ORDER BY b.id LIMIT $3`,
+      [secretId, after, page.limit + 1],
     );
-    return rows;
+    return pageOf(rows, page.limit, ({ id: _id, ...binding }) => binding, (row) => [Number(row.id)]);
   }
 }
 

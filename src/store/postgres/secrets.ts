@@ -3,6 +3,7 @@ import { ApiError } from '../../errors.js';
 import type { EnvelopeCipher } from '../../secrets/envelope.js';
 import type { SecretDefinition } from '../../secrets/validate-secret.js';
 import type { SecretInfo } from '../../sdk/types.js';
+import { cursorKey, pageOf, type ListPage, type PageRequest } from '../list-page.js';
 import { INFO_COLUMNS, toInfo, type SecretRow } from '../secrets.js';
 import { recordChange } from './changes.js';
 import { inTransaction, UNIQUE_VIOLATION, type PgPool } from './db.js';
@@ -37,9 +38,14 @@ export class PgSecretsRepository {
     }
   }
 
-  async list(): Promise<SecretInfo[]> {
-    const { rows } = await this.#pool.query<SecretRow>(`SELECT ${INFO_COLUMNS} FROM secrets ORDER BY created_at, id`);
-    return rows.map(toInfo);
+  /** Secrets in creation order, one page at a time (cursor `[created_at, id]`). */
+  async listPage(page: PageRequest): Promise<ListPage<SecretInfo>> {
+    const [createdAt, id] = cursorKey(page.after, 'string', 'string') ?? ['', ''];
+    const { rows } = await this.#pool.query<SecretRow>(
+      `SELECT ${INFO_COLUMNS} FROM secrets WHERE (created_at, id) > ($1, $2) ORDER BY created_at, id LIMIT $3`,
+      [createdAt, id, page.limit + 1],
+    );
+    return pageOf(rows, page.limit, toInfo, (row) => [row.created_at, row.id]);
   }
 
   async getByName(name: string): Promise<SecretInfo | undefined> {

@@ -11,6 +11,8 @@ import type { SandboxDefinition } from '../../../src/secrets/validate-sandbox.js
 import { DATABASE_FILE, openDatabase, openStore, type Store } from '../../../src/store/index.js';
 import { MIGRATIONS } from '../../../src/store/migrations/index.js';
 
+/** One page holding every item these small stores have. */
+const ALL = { limit: 1000 };
 const PLANTED = 'PLANTED-real-credential-7f3e9c1d2b4a';
 const ROTATED = 'ROTATED-real-credential-a1b2c3d4e5f6';
 
@@ -89,7 +91,7 @@ test('secrets: create returns SecretInfo; list/get; duplicate is 409', (t) => {
   const custom = store.secrets.create(bearerSecret('custom'));
   assert.equal('provider_shortcut' in custom, false);
   assert.equal('last_used_at' in custom, false);
-  assert.deepEqual(store.secrets.list().map((s) => s.name), ['anthropic-prod', 'custom']);
+  assert.deepEqual(store.secrets.listPage(ALL).items.map((s) => s.name), ['anthropic-prod', 'custom']);
   assert.deepEqual(store.secrets.getByName('custom'), custom);
   assert.deepEqual(store.secrets.getById(custom.id), custom);
   assert.equal(store.secrets.getByName('nope'), undefined);
@@ -123,13 +125,13 @@ test('sandboxes: create mints a token and one stand-in per binding; missing secr
   assert.notEqual(sb.bindings[1]!.standIn, sb.bindings[2]!.standIn);
   assert.deepEqual(changes, [{ kind: 'sandbox', sandboxId: sb.id }]);
   assert.deepEqual(store.sandboxes.get(sb.id), sb);
-  assert.deepEqual(store.sandboxes.list(), [sb]);
+  assert.deepEqual(store.sandboxes.listPage(ALL).items, [sb]);
 
   assert.throws(() => store.sandboxes.create(sandboxDef({ A: 'custom', B: 'ghost' })), {
     code: 'secret_not_found',
     message: 'secrets[B] references "ghost", which does not exist for this team',
   });
-  assert.equal(store.sandboxes.list().length, 1);
+  assert.equal(store.sandboxes.listPage(ALL).items.length, 1);
 });
 
 test('sandboxes: attach, 409 on a bound key, detach keeps the row revoked, 404 when nothing is bound', (t) => {
@@ -170,7 +172,7 @@ test('secret delete writes only its own row: its bindings then read as revoked, 
   const secret = store.secrets.create(bearerSecret('custom'));
   store.secrets.create(bearerSecret('other'));
   const sb = store.sandboxes.create(sandboxDef({ TOKEN: 'custom', KEEP: 'other' }));
-  assert.deepEqual(store.sandboxes.bindingsOfSecret(secret.id), [{ sandbox_id: sb.id, sandbox_name: 'sb-1', env_key: 'TOKEN', status: 'active' }]);
+  assert.deepEqual(store.sandboxes.bindingsOfSecret(secret.id, ALL).items, [{ sandbox_id: sb.id, sandbox_name: 'sb-1', env_key: 'TOKEN', status: 'active' }]);
   changes.length = 0;
 
   store.secrets.delete('custom');
@@ -182,7 +184,7 @@ test('secret delete writes only its own row: its bindings then read as revoked, 
   assert.equal(ruleBinding.secretId, secret.id);
   assert.equal(ruleBinding.revoked, 'credential_revoked');
   assert.deepEqual(changes, [{ kind: 'secret', secretId: secret.id }]);
-  assert.deepEqual(store.sandboxes.bindingsOfSecret(secret.id), []);
+  assert.deepEqual(store.sandboxes.bindingsOfSecret(secret.id, ALL).items, []);
   assert.throws(() => store.secrets.delete('custom'), { code: 'not_found' });
 
   // The key a deleted secret held can be bound again; the old stand-in then reads as detached.
@@ -190,7 +192,7 @@ test('secret delete writes only its own row: its bindings then read as revoked, 
   store.sandboxes.attach(sb.id, 'TOKEN', 'custom');
   assert.deepEqual(store.sandboxes.get(sb.id)!.bindings.map((b) => [b.envKey, b.revoked]), [['KEEP', null], ['TOKEN', null]]);
   assert.equal(store.ruleSource.getSandbox(sb.id)!.bindings[0]!.revoked, 'proxy_token_revoked');
-  assert.equal(store.sandboxes.bindingsOfSecret(again.id).length, 1);
+  assert.equal(store.sandboxes.bindingsOfSecret(again.id, ALL).items.length, 1);
 });
 
 test('sandbox delete cascades bindings and the token stops resolving', (t) => {
@@ -216,12 +218,12 @@ test('sandboxes: source addresses are stored, read by the rule source, claimed b
   assert.deepEqual(store.sandboxes.create(sandboxDef({})).sourceAddresses, [], 'none declared');
 
   changes.length = 0;
-  const sandboxes = store.sandboxes.list().length;
+  const sandboxes = store.sandboxes.listPage(ALL).items.length;
   assert.throws(() => store.sandboxes.create({ ...sandboxDef({}), source_addresses: ['10.9.9.9', 'fd00::5'] }), {
     code: 'conflict', status: 409,
     message: `source_addresses[1]: fd00::5 is already declared by sandbox "a" (${a.id}); an address identifies one sandbox`,
   });
-  assert.equal(store.sandboxes.list().length, sandboxes, 'nothing of the refused sandbox was written');
+  assert.equal(store.sandboxes.listPage(ALL).items.length, sandboxes, 'nothing of the refused sandbox was written');
   assert.deepEqual(changes, []);
   const b = store.sandboxes.create({ ...sandboxDef({}), source_addresses: ['10.9.9.9'] });
   assert.deepEqual(b.sourceAddresses, ['10.9.9.9'], 'the refused create claimed nothing');
