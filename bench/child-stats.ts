@@ -13,6 +13,8 @@ export interface ChildStats {
   rss: number;
   /** V8 heap in use plus Buffers: what the process still holds. */
   live: number;
+  /** V8 heap committed, used or not. */
+  heapTotal: number;
 }
 
 /** This process's figures now; `gc` collects first (the child runs with --expose-gc). */
@@ -20,7 +22,7 @@ export function childStats(gc: boolean): ChildStats {
   if (gc) (globalThis as { gc?: () => void }).gc?.();
   const cpu = process.cpuUsage();
   const memory = process.memoryUsage();
-  return { cpuUs: cpu.user + cpu.system, eventLoopCpuUs: eventLoopCpuUs(), rss: memory.rss, live: memory.heapUsed + memory.arrayBuffers };
+  return { cpuUs: cpu.user + cpu.system, eventLoopCpuUs: eventLoopCpuUs(), rss: memory.rss, live: memory.heapUsed + memory.arrayBuffers, heapTotal: memory.heapTotal };
 }
 
 /** CPU time of this thread, the event loop, in µs: the first field of schedstat is ns on a CPU. */

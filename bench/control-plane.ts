@@ -5,7 +5,8 @@
 // call's time, the daemon's longest event-loop stall, and the proxy's p99/max latency during the
 // operation next to a quiet window just before it. Bounded in time and count; loopback only; never
 // asserts timings. BENCH_SCENARIOS (comma list: rotate, store10k, retention, tunnels; default all),
-// BENCH_CONNECTIONS (load connections, default 16), BENCH_SKIP_BUILD=1, BENCH_DIST=<dir> (another build).
+// BENCH_CONNECTIONS (load connections, default 16), BENCH_TUNNEL_BATCH (tunnels opened at once, default 50),
+// BENCH_SKIP_BUILD=1, BENCH_DIST=<dir> (another build).
 import { mkdtemp, rm } from 'node:fs/promises';
 import { connect as netConnect } from 'node:net';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
@@ -29,6 +30,11 @@ const WARM_UP_MS = 1500;
 const QUIET_MS = 2000;
 /** No load loop outlives this, whatever happens. */
 const LOAD_CAP_MS = 10 * 60 * 1000;
+/**
+ * How long the tunnels idle before memory is read: V8 gives back young-generation space it grew
+ * under load only after a few seconds without allocation, as an idle daemon does.
+ */
+const TUNNEL_IDLE_MS = 15_000;
 const NO_SEED: Seed = { sandboxes: 1, bound: 1, ownSecrets: false, auditRows: 0, auditAgeOutMs: 0, retentionIntervalMs: 3_600_000 };
 
 interface Daemon extends SeededDaemon {
@@ -309,22 +315,31 @@ async function tunnelsScenario(childDir: string, target: () => Promise<BenchTarg
     // One request first, so the baseline has its leaf, upstream pool and JIT warm.
     await openIdleTunnel(daemon).then((t) => t.destroy());
     await sleep(500);
-    const idle = await daemon.stats(true);
-    console.log(`idle daemon after start: RSS ${mb(idle.rss)} MB, heap + buffers ${mb(idle.live)} MB`);
+    const idle = await idleStats(daemon);
+    console.log(`idle daemon after start: ${memory(idle)}`);
     for (const count of [1000, 3000]) {
       while (tunnels.length < count) {
         const batch = Math.min(Number(process.env.BENCH_TUNNEL_BATCH ?? 50), count - tunnels.length);
         tunnels.push(...await Promise.all(Array.from({ length: batch }, () => openIdleTunnel(daemon))));
       }
-      await sleep(1000);
-      const stats = await daemon.stats(true);
-      console.log(`${count} idle tunnels: RSS ${mb(stats.rss)} MB (${((stats.rss - idle.rss) / count / 1024).toFixed(1)} KB a tunnel), ` +
-        `heap + buffers ${mb(stats.live)} MB (${((stats.live - idle.live) / count / 1024).toFixed(1)} KB a tunnel)`);
+      const stats = await idleStats(daemon);
+      const per = (key: 'rss' | 'live' | 'heapTotal') => `${((stats[key] - idle[key]) / count / 1024).toFixed(1)} KB`;
+      console.log(`${count} idle tunnels: ${memory(stats)}; a tunnel: RSS ${per('rss')}, heap + buffers ${per('live')}, heap committed ${per('heapTotal')}`);
     }
   } finally {
     for (const t of tunnels) t.destroy();
     await daemon.stop();
   }
+}
+
+/** Once a tunnel, as every idle sandbox, has been silent for TUNNEL_IDLE_MS: what an idle daemon holds. */
+async function idleStats(daemon: Daemon): Promise<ChildStats> {
+  await sleep(TUNNEL_IDLE_MS);
+  return daemon.stats(true);
+}
+
+function memory(stats: ChildStats): string {
+  return `RSS ${mb(stats.rss)} MB, heap + buffers ${mb(stats.live)} MB, heap committed ${mb(stats.heapTotal)} MB`;
 }
 
 /**

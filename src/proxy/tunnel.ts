@@ -40,7 +40,10 @@ export function openTunnel(
     record.answer(rejection, { socket }, 'CONNECT', '');
     return;
   }
-  const identify = (): SandboxIdentity | null => plane.policy.authenticate(req.headers['proxy-authorization']);
+  // Read here, not in the closure: a closure naming `req` would keep the CONNECT request (its
+  // headers, its state) alive as long as the tunnel, since every closure here shares one scope.
+  const proxyAuthorization = req.headers['proxy-authorization'];
+  const identify = (): SandboxIdentity | null => plane.policy.authenticate(proxyAuthorization);
   admit(plane, 'connect', record, identify, authority.host, authority.port).then(async ({ identity, egress }) => {
     if (socket.destroyed) return;
     // Tunnels almost always carry TLS to a TLS upstream: its handshake can run during the mint and the client's.
@@ -83,13 +86,16 @@ export function firstByte(socket: Socket, head: Buffer, timeoutMs: number, then:
     return;
   }
   const timer = setTimeout(() => socket.destroy(), timeoutMs);
+  const onClose = (): void => clearTimeout(timer);
   socket.once('data', (chunk: Buffer) => {
     clearTimeout(timer);
+    // Not kept for the tunnel's lifetime, nor the timer it holds.
+    socket.off('close', onClose);
     socket.pause();
     socket.unshift(chunk);
     then(chunk[0]!);
   });
-  socket.once('close', () => clearTimeout(timer));
+  socket.once('close', onClose);
 }
 
 /**
