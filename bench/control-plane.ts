@@ -150,7 +150,8 @@ interface Row {
   calls: number;
   /** Median and slowest call, ms. */
   callMs: [number, number];
-  loopMaxMs: number;
+  /** The daemon's longest event-loop stall, quiet window → during. */
+  loopMaxMs: [number, number];
   quiet: WindowStats;
   during: WindowStats;
   note?: string;
@@ -167,9 +168,10 @@ async function measure(
   daemon: Daemon, samples: Sample[], scenario: string, operation: string,
   calls: number, gapMs: number, call: (i: number) => Promise<AdminResult>, note?: (results: AdminResult[]) => string,
 ): Promise<AdminResult[]> {
+  await daemon.stats(); // resets the stall monitor
   await sleep(QUIET_MS);
   const from = performance.now();
-  await daemon.stats(); // resets the stall monitor
+  const quietLoopMaxMs = (await daemon.stats()).loopMaxMs;
   const results: AdminResult[] = [];
   for (let i = 0; i < calls; i++) {
     results.push(await call(i));
@@ -180,7 +182,7 @@ async function measure(
   await sleep(200); // lets requests that were stuck behind the last call finish
   const times = results.map((r) => r.ms).sort((a, b) => a - b);
   rows.push({
-    scenario, operation, calls, callMs: [times[times.length >> 1]!, times[times.length - 1]!], loopMaxMs,
+    scenario, operation, calls, callMs: [times[times.length >> 1]!, times[times.length - 1]!], loopMaxMs: [quietLoopMaxMs, loopMaxMs],
     quiet: windowStats(samples, from - QUIET_MS, from), during: windowStats(samples, from, to),
     note: note?.(results) ?? statusNote(results),
   });
@@ -297,9 +299,9 @@ async function retentionScenario(childDir: string, target: () => Promise<BenchTa
     const quietLoop = (await daemon.stats()).loopMaxMs;
     const quiet = windowStats(load.samples, end + 200, end + 200 + QUIET_MS * 2 - 300);
     rows.push({
-      scenario: `retention, ${rowsToSweep} rows`, operation: 'one sweep (quiet = the 4 s after it)', calls: 1, callMs: [ms, ms], loopMaxMs,
+      scenario: `retention, ${rowsToSweep} rows`, operation: 'one sweep (quiet = the 4 s after it)', calls: 1, callMs: [ms, ms], loopMaxMs: [quietLoop, loopMaxMs],
       quiet, during: windowStats(load.samples, Math.max(start, loadStarted + WARM_UP_MS), end),
-      note: `${line.deleted} rows, ${((ms * 1000) / Number(line.deleted)).toFixed(1)} µs a row; loop stall max after it ${quietLoop.toFixed(1)} ms`,
+      note: `${line.deleted} rows, ${((ms * 1000) / Number(line.deleted)).toFixed(1)} µs a row`,
     });
   } finally {
     await load.stop();
@@ -390,7 +392,7 @@ function printRows(): void {
     operation: r.operation,
     calls: r.calls,
     'call ms (median / max)': `${f(r.callMs[0])} / ${f(r.callMs[1])}`,
-    'loop stall max ms': f(r.loopMaxMs),
+    'loop stall max ms quiet → during': `${f(r.loopMaxMs[0])} → ${f(r.loopMaxMs[1])}`,
     'proxy p99 ms quiet → during': `${f(r.quiet.p99)} → ${f(r.during.p99)}`,
     'proxy max ms quiet → during': `${f(r.quiet.max)} → ${f(r.during.max)}`,
     'proxy rps quiet → during': `${r.quiet.rps.toFixed(0)} → ${r.during.rps.toFixed(0)}`,
