@@ -6,6 +6,7 @@
 
 export const REJECTIONS = {
   proxy_auth_required: { status: 407, hint: 'Send Proxy-Authorization: use the HTTPS_PROXY URL from the sandbox env (http://sb:<access_token>@host:port).' },
+  sandbox_expired: { status: 407, hint: 'This sandbox is past its expiry (ttl / expires_at); create a new sandbox and start from its env.' },
   stand_in_wrong_sandbox: { status: 403, hint: 'This stand-in token belongs to another sandbox; use the tokens from this sandbox\'s own env.' },
   credential_host_mismatch: { status: 403, hint: 'This secret may not be sent to this host; add the host to the secret\'s hosts or call an allowed host.' },
   host_denied: { status: 403, hint: 'The sandbox\'s network.deny_out blocks this host.' },

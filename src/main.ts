@@ -13,6 +13,7 @@ import { loadOrCreateMasterKey, SecretCipher } from './secrets/crypto.js';
 import { loadOrCreateApiKey } from './secrets/key-files.js';
 import { lockDataDir, openStore, type Store } from './store/index.js';
 import { EventsRepository } from './store/events.js';
+import { startExpirySweep } from './store/expiry-sweep.js';
 import { RuleTable, StandInPolicy } from './rules/index.js';
 import { buildAdminApp } from './api/app.js';
 import { buildMetricsApp } from './api/metrics-app.js';
@@ -56,6 +57,8 @@ export interface DaemonOptions {
   observe?: boolean;
   /** Internal, for the benchmark: how often audit retention sweeps. Default 1 hour. */
   retentionIntervalMs?: number;
+  /** Internal, for tests: how often expired sandboxes are deleted. Default 10 s. */
+  expirySweepMs?: number;
   /** Where the configuration came from (resolveConfig): logged at start, named in listen errors. */
   origins?: ConfigOrigins;
   /**
@@ -106,6 +109,8 @@ export async function createDaemon(config: FrozenConfig, options: DaemonOptions 
     const rules = new RuleTable(store.ruleSource);
     store.onChange((change) => rules.apply(change));
     const policy = new StandInPolicy(rules, { requireAuth: config.proxy.requireAuth });
+    const expirySweep = startExpirySweep(store.sandboxes, { logger, intervalMs: options.expirySweepMs });
+    teardown.push(() => expirySweep.stop());
 
     const eventRows = new EventsRepository(store.db);
     // Audit rows are written on a worker thread with its own connection: the proxy's thread never waits on SQLite.

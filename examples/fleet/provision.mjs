@@ -1,7 +1,8 @@
 // Plays the orchestrator in fleet mode, from outside the sandbox's pod or container group:
 //  - with SECRETS_DIR: stores each file there as a secret on the control plane (POST, or PATCH to rotate);
 //  - with SIDECAR_NAME: registers that sidecar (re-registering it mints a new token), creates the
-//    sandbox assigned to it (metadata credproxy_sidecar) and writes two files:
+//    sandbox assigned to it (metadata credproxy_sidecar; a previous run's sandbox of that name is
+//    deleted first, as its sidecar's old token is, so one live sandbox has the name) and writes two files:
 //      <TOKEN_FILE>  the sidecar's token (0600): only the sidecar reads it;
 //      <ENV_FILE>    the sandbox's environment (stand-ins, HTTPS_PROXY with its access token, CA vars).
 // No real credential and no admin key ever reaches the sidecar or the sandbox. Plain Node (>= 20).
@@ -68,9 +69,10 @@ if (sidecar) {
   // A fresh token on every run: the previous one (if any) stops working.
   check('revoking the old token', await call('DELETE', `/fleet/sidecars/${sidecar}`), 204, 404);
   const { token } = check('registering the sidecar', await call('POST', '/fleet/sidecars', { name: sidecar }), 201);
-  const sandbox = check('creating the sandbox', await call('POST', '/sandboxes', {
-    name: process.env.SANDBOX_NAME ?? sidecar, secrets, metadata: { credproxy_sidecar: sidecar },
-  }), 201);
+  const name = process.env.SANDBOX_NAME ?? sidecar;
+  const previous = check('listing sandboxes', await call('GET', '/sandboxes'), 200).find((s) => s.name === name);
+  if (previous) check('deleting the previous sandbox', await call('DELETE', `/sandboxes/${previous.id}`), 204, 404);
+  const sandbox = check('creating the sandbox', await call('POST', '/sandboxes', { name, secrets, metadata: { credproxy_sidecar: sidecar } }), 201);
   const env = { ...sandbox.env };
   if (process.env.PROXY_ADDRESS) {
     for (const key of ['HTTPS_PROXY', 'https_proxy']) env[key] = env[key].replace(/@[^/]+$/, `@${process.env.PROXY_ADDRESS}`);

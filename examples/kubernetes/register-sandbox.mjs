@@ -4,6 +4,10 @@
 // It runs in its own short-lived container so that neither the admin API key nor a real credential
 // is ever visible to the sandbox. Plain Node (>= 20), no dependencies.
 //
+// Safe to run again (the pod restarted, `docker compose up` once more): the live sandbox of that
+// name is reused when it binds exactly SANDBOX_SECRETS, so its tokens and the env file stay the
+// same; otherwise it is deleted and created again. Either way one live sandbox has the name.
+//
 // Environment:
 //   CREDPROXY_URL      admin API base URL (default http://127.0.0.1:8081)
 //   CREDPROXY_API_KEY  admin API key (required)
@@ -68,16 +72,44 @@ async function storeSecret(name) {
   if (rotated.status !== 200) fail(apiFailure(`rotating secret ${name}`, rotated));
 }
 
+/** True when the sandbox binds exactly `wanted` (ENV_KEY → secret name), none of them revoked. */
+function bindsExactly(sandbox, wanted) {
+  const live = sandbox.secrets.filter((b) => !b.revoked);
+  return live.length === sandbox.secrets.length && live.length === Object.keys(wanted).length
+    && live.every((b) => wanted[b.env_key] === b.secret_name);
+}
+
+/**
+ * The sandbox named `name` with `bindings`: created, or the live one of that name (a 409 says
+ * there is one) reused or, when its bindings differ, replaced.
+ */
+async function registerSandbox(name, bindings) {
+  const created = await call('POST', '/sandboxes', { name, secrets: bindings });
+  if (created.status === 201) return created.payload;
+  const listed = created.status === 409 ? await call('GET', '/sandboxes') : undefined;
+  const existing = listed?.status === 200 ? listed.payload.find((s) => s.name === name) : undefined;
+  // A 409 for another reason (a source address), or another failure: nothing to reuse.
+  if (!existing) fail(apiFailure(`creating sandbox ${name}`, created));
+  if (bindsExactly(existing, bindings)) {
+    console.log(JSON.stringify({ msg: 'sandbox reused', sandbox_id: existing.id }));
+    return existing;
+  }
+  const deleted = await call('DELETE', `/sandboxes/${encodeURIComponent(existing.id)}`);
+  if (deleted.status !== 204 && deleted.status !== 404) fail(apiFailure(`replacing sandbox ${name}`, deleted));
+  const again = await call('POST', '/sandboxes', { name, secrets: bindings });
+  if (again.status !== 201) fail(apiFailure(`creating sandbox ${name}`, again));
+  return again.payload;
+}
+
 /** `export KEY='value'` lines: safe to source from sh whatever the value holds. */
 function shellLines(env) {
   return Object.entries(env).map(([key, value]) => `export ${key}='${String(value).replaceAll("'", "'\\''")}'`).join('\n');
 }
 
 for (const secretName of new Set(Object.values(bindings))) await storeSecret(secretName);
-const sandbox = await call('POST', '/sandboxes', { name: sandboxName, secrets: bindings });
-if (sandbox.status !== 201) fail(apiFailure(`creating sandbox ${sandboxName}`, sandbox));
+const sandbox = await registerSandbox(sandboxName, bindings);
 // Written whole and renamed into place so the sandbox never sources half a file.
-const env = Object.fromEntries(Object.entries(sandbox.payload.env).filter(([key]) => !(omitProxyEnv && PROXY_VARIABLES.test(key))));
+const env = Object.fromEntries(Object.entries(sandbox.env).filter(([key]) => !(omitProxyEnv && PROXY_VARIABLES.test(key))));
 writeFileSync(`${envFile}.tmp`, `${shellLines(env)}\n`, { mode: 0o644 });
 renameSync(`${envFile}.tmp`, envFile);
-console.log(JSON.stringify({ msg: 'sandbox registered', sandbox_id: sandbox.payload.id, env_file: envFile }));
+console.log(JSON.stringify({ msg: 'sandbox registered', sandbox_id: sandbox.id, env_file: envFile }));

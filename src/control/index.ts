@@ -10,6 +10,7 @@ import { networkRoutes } from '../api/routes/network.js';
 import { createMetrics } from '../metrics/index.js';
 import { loadOrCreateMasterKey } from '../secrets/crypto.js';
 import { EnvelopeCipher, MasterKeyWrapper } from '../secrets/envelope.js';
+import { startExpirySweep } from '../store/expiry-sweep.js';
 import { openPgStore } from '../store/postgres/index.js';
 import { ChangeFeed } from './change-feed.js';
 import { fleetRoutes } from './fleet-routes.js';
@@ -35,6 +36,7 @@ export async function createControlPlane(config: FrozenConfig, options: { logger
   const store = await openPgStore({ url, poolSize: config.fleet.databasePoolSize, envelope, retentionDays: config.audit.retentionDays });
   const feed = new ChangeFeed({ url, pool: store.pool, logger });
   const retention = startPartitionRetention(store, { logger });
+  const expirySweep = startExpirySweep(store.sandboxes, { logger });
   const metrics = createMetrics();
   try {
     await feed.start();
@@ -72,12 +74,14 @@ export async function createControlPlane(config: FrozenConfig, options: { logger
         app.server.closeAllConnections();
         await app.close();
         retention.stop();
+        expirySweep.stop();
         await feed.close();
         await store.close();
       })()),
     };
   } catch (err) {
     retention.stop();
+    expirySweep.stop();
     await feed.close();
     await store.close();
     throw err;

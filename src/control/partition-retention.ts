@@ -1,4 +1,5 @@
 import type { Logger } from '../log/logger.js';
+import { runPeriodically } from '../store/periodic.js';
 import type { PgStore } from '../store/postgres/index.js';
 
 /** Change log rows older than this are pruned; a sidecar further behind is sent a reset. */
@@ -19,14 +20,5 @@ export function startPartitionRetention(store: PgStore, options: { logger: Logge
       options.logger.error({ err: { message: (err as Error).message } }, 'audit retention sweep failed');
     }
   };
-  const first = setImmediate(() => void sweep());
-  const timer = setInterval(() => void sweep(), SWEEP_EVERY_MS);
-  first.unref();
-  timer.unref();
-  return {
-    stop() {
-      clearImmediate(first);
-      clearInterval(timer);
-    },
-  };
+  return runPeriodically(sweep, SWEEP_EVERY_MS);
 }

@@ -5,6 +5,8 @@ import type { Transform } from 'node:stream';
 export interface SandboxIdentity {
   readonly sandboxId: string;
   readonly sandboxName: string;
+  /** Epoch ms from which its token no longer authenticates (407 sandbox_expired); absent = never. */
+  readonly expiresAt?: number;
 }
 
 /** One stand-in found in a request: which secret it stands for, for the audit row and metrics. */

@@ -40,7 +40,8 @@ export function writeRejection(res: ServerResponse, rejection: ProxyRejection, r
   res.setHeader(REQUEST_ID_HEADER, requestId);
   res.setHeader('Content-Type', CONTENT_TYPE);
   res.setHeader('Content-Length', Buffer.byteLength(body));
-  if (rejection.code === 'proxy_auth_required') res.setHeader('Proxy-Authenticate', PROXY_AUTHENTICATE);
+  // RFC 9110 §15.5.8: every 407 says how to authenticate (sandbox_expired too).
+  if (rejection.status === 407) res.setHeader('Proxy-Authenticate', PROXY_AUTHENTICATE);
   res.end(body);
 }
 
@@ -55,7 +56,7 @@ export function writeRejectionToSocket(socket: Duplex, rejection: ProxyRejection
     return;
   }
   const body = rejectionBody(rejection);
-  const auth = rejection.code === 'proxy_auth_required' ? `Proxy-Authenticate: ${PROXY_AUTHENTICATE}\r\n` : '';
+  const auth = status === 407 ? `Proxy-Authenticate: ${PROXY_AUTHENTICATE}\r\n` : '';
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n` +
       `X-Credproxy-Error: true\r\nX-Credproxy-Reason: ${rejection.code}\r\n${REQUEST_ID_HEADER}: ${requestId}\r\n${auth}` +

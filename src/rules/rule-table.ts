@@ -154,7 +154,7 @@ export class RuleTable {
 
   #index(record: SandboxRuleRecord): void {
     this.#unindex(record.id);
-    const identity: SandboxIdentity = Object.freeze({ sandboxId: record.id, sandboxName: record.name });
+    const identity = identityOf(record);
     const entry: IndexedSandbox = {
       identity,
       tokenKey: tokenKey(record.accessToken),
@@ -198,7 +198,7 @@ export class RuleTable {
       if (compiled.matcher) live.push(compiled);
     }
     const sandbox: CompiledSandbox = {
-      identity: this.#sandboxes.get(record.id)?.identity ?? Object.freeze({ sandboxId: record.id, sandboxName: record.name }),
+      identity: this.#sandboxes.get(record.id)?.identity ?? identityOf(record),
       network: compileNetworkPolicy(record.network),
       live,
       binding: (bindingId) => all.get(bindingId),
@@ -226,6 +226,14 @@ export class RuleTable {
       if (--slot.refs === 0 && this.#slots.get(slot.id) === slot) this.#slots.delete(slot.id);
     }
   }
+}
+
+/** Parsed once here, so the proxy's expiry check is a comparison with Date.now(). */
+function identityOf(record: SandboxRuleRecord): SandboxIdentity {
+  const identity: SandboxIdentity = record.expiresAt === undefined
+    ? { sandboxId: record.id, sandboxName: record.name }
+    : { sandboxId: record.id, sandboxName: record.name, expiresAt: Date.parse(record.expiresAt) };
+  return Object.freeze(identity);
 }
 
 function addTo(index: Map<string, Set<string>>, key: string, sandboxId: string): void {

@@ -50,6 +50,11 @@ export interface SandboxRuleRecord {
   readonly sourceAddresses: readonly string[];
   /** Every binding ever made in this sandbox, detached and revoked ones included. */
   readonly bindings: readonly BindingRecord[];
+  /**
+   * When its access token stops authenticating (RFC 3339); absent = never. Travels in a fleet
+   * bundle as is, so a sidecar enforces it without hearing of the sweep.
+   */
+  readonly expiresAt?: string;
 }
 
 /**

@@ -76,7 +76,7 @@ export class StandInPolicy implements ProxyPolicy {
   authenticate(proxyAuthorization: string | undefined): SandboxIdentity | null {
     const credentials = decodeBasic(proxyAuthorization);
     const identity = credentials && this.#table.identityForToken(credentials.password.toString('utf8'));
-    if (identity) return identity;
+    if (identity) return unexpired(identity);
     if (this.#requireAuth) throw new ProxyRejection('proxy_auth_required');
     return null;
   }
@@ -85,12 +85,12 @@ export class StandInPolicy implements ProxyPolicy {
     if (boundSandbox !== undefined) {
       const found = this.#table.identityForSandbox(boundSandbox);
       if (typeof found === 'string') throw new ProxyRejection('proxy_auth_required', `transparent.sandbox: ${found}`);
-      return found;
+      return unexpired(found);
     }
     if (sourceAddress === undefined) throw new ProxyRejection('proxy_auth_required', 'the connection has no source address and transparent.sandbox is not set');
     const found = this.#table.identityForSource(sourceAddress);
     if (typeof found === 'string') throw new ProxyRejection('proxy_auth_required', `${found} in source_addresses, and transparent.sandbox is not set`);
-    return found;
+    return unexpired(found);
   }
 
   checkEgress(identity: SandboxIdentity | null, host: string): void {
@@ -141,6 +141,7 @@ export class StandInPolicy implements ProxyPolicy {
     if (other) throw new ProxyRejection('stand_in_wrong_sandbox', 'the request carries stand-in tokens issued to different sandboxes', other.owner.secretId);
     const owner = this.#table.sandbox(first.sandboxId);
     if (!owner) return undefined;
+    unexpired(owner.identity);
     const decision = owner.network.decide(target.host);
     if (decision.code) throw new ProxyRejection(decision.code, decision.explain(), first.secretId);
     return owner;
@@ -149,6 +150,7 @@ export class StandInPolicy implements ProxyPolicy {
   #liveSandbox(identity: SandboxIdentity): CompiledSandbox {
     const sandbox = this.#table.sandbox(identity.sandboxId);
     if (!sandbox) throw new ProxyRejection('proxy_auth_required', 'this sandbox no longer exists');
+    unexpired(sandbox.identity);
     return sandbox;
   }
 
@@ -235,6 +237,17 @@ function findStrays(sandbox: CompiledSandbox, sightings: readonly Sighting[] | u
     (strays ??= []).push({ binding, secret: binding.secret, run });
   }
   return strays;
+}
+
+/**
+ * The identity while its expiry is ahead; 407 sandbox_expired after, also on a tunnel opened
+ * before it (checked per request). One comparison with the compiled epoch, no I/O.
+ */
+function unexpired<T extends SandboxIdentity>(identity: T): T {
+  if (identity.expiresAt !== undefined && Date.now() >= identity.expiresAt) {
+    throw new ProxyRejection('sandbox_expired', `sandbox ${JSON.stringify(identity.sandboxName)} expired at ${new Date(identity.expiresAt).toISOString()}`);
+  }
+  return identity;
 }
 
 /** Whether the scan saw this binding's stand-in somewhere in the request. */

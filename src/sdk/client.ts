@@ -121,6 +121,11 @@ export class CredproxyClient {
     return this.#call('GET', '/sandboxes', { query: paged(query) });
   }
 
+  /** The live sandbox with this name (names are unique among live sandboxes), or undefined. */
+  async findSandboxByName(name: string): Promise<SandboxInfo | undefined> {
+    return (await this.listSandboxes()).find((s) => s.name === name);
+  }
+
   getSandbox(id: string): Promise<SandboxInfo> {
     return this.#call('GET', `/sandboxes/${seg(id)}`);
   }

@@ -102,6 +102,10 @@ export interface CreateSandboxRequest {
    * another sandbox declared is a 409.
    */
   source_addresses?: string[];
+  /** Seconds from now after which its tokens stop authenticating (407 sandbox_expired). Not with expires_at. */
+  ttl?: number;
+  /** RFC 3339 instant (with a zone) after which its tokens stop authenticating. Not with ttl. */
+  expires_at?: string;
 }
 
 export interface SandboxSecretBinding {
@@ -122,6 +126,8 @@ export interface SandboxInfo {
   metadata: Record<string, unknown>;
   /** Present when the sandbox declared any: as stored (IPv4 dotted, IPv6 RFC 5952, IPv4-mapped as IPv4). */
   source_addresses?: string[];
+  /** Present when it expires (RFC 3339 UTC); an expired sandbox is no longer listed and is deleted soon after. */
+  expires_at?: string;
   /** The environment to start the sandbox with (docs/contract.md#sandbox-env). */
   env: Record<string, string>;
 }

@@ -20,6 +20,8 @@ export interface SandboxDefinition {
   readonly metadata: Record<string, unknown>;
   /** Where the sandbox's transparent-mode traffic comes from, one spelling each (see checkSourceAddresses). Default none. */
   readonly source_addresses?: string[];
+  /** When its tokens stop authenticating, as toISOString() writes it (from `ttl` or `expires_at`); absent = never. */
+  readonly expires_at?: string;
 }
 
 const MAX_SANDBOX_NAME_BYTES = 64;
@@ -27,6 +29,10 @@ const MAX_SECRET_BINDINGS = 32;
 const MAX_NETWORK_ENTRIES = 256;
 const MAX_SOURCE_ADDRESSES = 16;
 const ENV_KEY_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** The longest `ttl`: ten years, far past any sandbox yet short of Date's range. */
+const MAX_TTL_SECONDS = 10 * 365 * 24 * 3600;
+// RFC 3339 date-time: a zone is required, so the instant is never the server's local guess.
+const RFC3339_RE = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
 // C0 controls and DEL: a name is printed in logs, tables and audit rows.
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
 const CONTROL_RE = /[\u0000-\u001f\u007f]/;
@@ -141,9 +147,30 @@ function checkSecretRefs(refs: Record<string, string>): Record<string, string> {
   );
 }
 
-/** Parses and validates a `POST /sandboxes` body; throws ApiError('bad_request'). */
-export function parseCreateSandbox(body: unknown): SandboxDefinition {
-  const obj = readObject(body, '', ['name', 'secrets', 'env_vars', 'network', 'metadata', 'source_addresses']);
+/**
+ * `ttl` (whole seconds from now) or `expires_at` (RFC 3339, in the future), at most one of them;
+ * the instant as toISOString() writes it, or undefined for a sandbox that never expires.
+ */
+function readExpiry(obj: Record<string, unknown>, now: number): string | undefined {
+  const { ttl } = obj;
+  const expiresAt = optionalString(obj, 'expires_at', '');
+  if (ttl !== undefined && ttl !== null && expiresAt !== undefined) badRequest('ttl and expires_at are mutually exclusive; pick one');
+  if (ttl !== undefined && ttl !== null) {
+    if (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl <= 0) badRequest('ttl must be a positive integer (seconds)');
+    if (ttl > MAX_TTL_SECONDS) badRequest(`ttl must be <= ${MAX_TTL_SECONDS} seconds (ten years)`);
+    return new Date(now + ttl * 1000).toISOString();
+  }
+  if (expiresAt === undefined) return undefined;
+  const at = RFC3339_RE.test(expiresAt) ? Date.parse(expiresAt) : Number.NaN;
+  if (Number.isNaN(at)) badRequest('expires_at must be an RFC 3339 date-time with a zone, e.g. 2030-01-02T15:04:05Z');
+  if (at <= now) badRequest('expires_at must be in the future');
+  if (at > now + MAX_TTL_SECONDS * 1000) badRequest('expires_at must be within ten years');
+  return new Date(at).toISOString();
+}
+
+/** Parses and validates a `POST /sandboxes` body; throws ApiError('bad_request'). `now` is for tests. */
+export function parseCreateSandbox(body: unknown, now = Date.now()): SandboxDefinition {
+  const obj = readObject(body, '', ['name', 'secrets', 'env_vars', 'network', 'metadata', 'source_addresses', 'ttl', 'expires_at']);
   const rawName = optionalString(obj, 'name', '');
   const secrets = optionalStringMap(obj, 'secrets', '') ?? {};
   const envVars = optionalStringMap(obj, 'env_vars', '') ?? {};
@@ -159,7 +186,8 @@ export function parseCreateSandbox(body: unknown): SandboxDefinition {
   for (const key of Object.keys(refs)) {
     if (Object.hasOwn(envVars, key)) badRequest(`env-var key ${JSON.stringify(key)} appears in both env_vars and secrets; pick one`);
   }
-  return { name, secrets: refs, env_vars: envVars, network, metadata, source_addresses: sourceAddresses };
+  const expires = readExpiry(obj, now);
+  return { name, secrets: refs, env_vars: envVars, network, metadata, source_addresses: sourceAddresses, ...(expires && { expires_at: expires }) };
 }
 
 /** Parses a `POST /sandboxes/{id}/secrets` body `{env_key, secret_name}` with the same rules as one `secrets` entry. */

@@ -19,6 +19,7 @@ export interface RuleSandboxRow {
   access_token: string;
   network: string;
   source_addresses: string;
+  expires_at: string | null;
 }
 
 /** A bindings row as both stores read it (PostgreSQL's bigserial id arrives as text). */
@@ -43,7 +44,7 @@ interface SecretRuleRow {
   provider: string | null;
 }
 
-export const RULE_SANDBOX_COLUMNS = 'id, name, access_token, network, source_addresses';
+export const RULE_SANDBOX_COLUMNS = 'id, name, access_token, network, source_addresses, expires_at';
 export const RULE_BINDING_COLUMNS = 'id, sandbox_id, env_key, stand_in, secret_id, secret_name, revoked';
 
 /**
@@ -110,6 +111,7 @@ export function toSandbox(row: RuleSandboxRow, bindings: BindingRecord[]): Sandb
     network: JSON.parse(row.network) as NetworkPolicyRecord,
     sourceAddresses: JSON.parse(row.source_addresses) as string[],
     bindings,
+    ...(row.expires_at !== null && { expiresAt: row.expires_at }),
   };
 }
 

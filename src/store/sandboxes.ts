@@ -36,6 +36,8 @@ export interface SandboxRecord {
   readonly sourceAddresses: readonly string[];
   /** Bindings not detached, in the order they were made. */
   readonly bindings: readonly SandboxBinding[];
+  /** When its tokens stop authenticating (RFC 3339 UTC); null = never. */
+  readonly expiresAt: string | null;
 }
 
 /** `GET /secrets/{name}/sandboxes` item. */
@@ -50,6 +52,7 @@ export interface SandboxRow {
   metadata: string;
   source_addresses: string;
   created_at: string;
+  expires_at: string | null;
 }
 
 export interface BindingRow {
@@ -61,10 +64,20 @@ export interface BindingRow {
   revoked: BindingRevocation;
 }
 
-export const SANDBOX_COLUMNS = 'id, name, access_token, env_vars, network, metadata, source_addresses, created_at';
+export const SANDBOX_COLUMNS = 'id, name, access_token, env_vars, network, metadata, source_addresses, created_at, expires_at';
 export const BINDING_COLUMNS = 'id, sandbox_id, env_key, secret_name, stand_in, revoked';
 /** A binding that still occupies its env key: live, or revoked because its secret was deleted. */
 export const NOT_DETACHED = "(revoked IS NULL OR revoked <> 'proxy_token_revoked')";
+
+/**
+ * A sandbox not past its expiry at the instant bound to `param` (an ISO string: stored expiries
+ * are toISOString() text, so text order is time order). The API shows only these; an expired one
+ * is as good as deleted until the sweeper deletes it.
+ */
+export function notExpired(param: string, table = ''): string {
+  const column = `${table}expires_at`;
+  return `(${column} IS NULL OR ${column} > ${param})`;
+}
 
 /**
  * Sandboxes and their bindings, read through the view `binding_states` (migration 006). Every
@@ -76,33 +89,39 @@ export const NOT_DETACHED = "(revoked IS NULL OR revoked <> 'proxy_token_revoked
 export class SandboxesRepository {
   readonly #db: Database;
   readonly #emit: (change: StoreChange) => void;
-  readonly #insertSandbox: Statement<[string, string, string, string, string, string, string, string]>;
+  readonly #insertSandbox: Statement<[string, string, string, string, string, string, string, string, string | null]>;
+  readonly #liveNamed: Statement<[string, string]>;
+  readonly #sweepNamed: Statement<[string, string]>;
+  readonly #sweepExpired: Statement<[string]>;
   readonly #claimAddress: Statement<[string, string]>;
   readonly #addressHolder: Statement<[string]>;
   readonly #insertBinding: Statement<[string, string, string, string, string, string]>;
-  readonly #sandboxById: Statement<[string]>;
-  readonly #sandboxPage: Statement<[string, number, number]>;
+  readonly #sandboxById: Statement<[string, string]>;
+  readonly #sandboxPage: Statement<[string, number, string, number]>;
   readonly #bindingsOf: Statement<[string]>;
   readonly #bindingAt: Statement<[string, string]>;
   readonly #detach: Statement<[number]>;
   readonly #deleteSandbox: Statement<[string]>;
   readonly #secretByName: Statement<[string]>;
-  readonly #bindingsOfSecret: Statement<[string, number, number]>;
+  readonly #bindingsOfSecret: Statement<[string, number, string, number]>;
 
   constructor(db: Database, emit: (change: StoreChange) => void) {
     this.#db = db;
     this.#emit = emit;
-    this.#insertSandbox = db.prepare(`INSERT INTO sandboxes (id, name, access_token, env_vars, network, metadata, source_addresses, created_at)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?)`);
+    this.#insertSandbox = db.prepare(`INSERT INTO sandboxes (id, name, access_token, env_vars, network, metadata, source_addresses, created_at, expires_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    this.#liveNamed = db.prepare(`SELECT id, name FROM sandboxes WHERE name = ? AND ${notExpired('?')} LIMIT 1`);
+    this.#sweepNamed = db.prepare('DELETE FROM sandboxes WHERE name = ? AND expires_at <= ? RETURNING id');
+    this.#sweepExpired = db.prepare('DELETE FROM sandboxes WHERE expires_at <= ? RETURNING id, name');
     this.#claimAddress = db.prepare('INSERT INTO sandbox_source_addresses (address, sandbox_id) VALUES (?, ?)');
     this.#addressHolder = db.prepare(`SELECT s.id, s.name FROM sandbox_source_addresses a JOIN sandboxes s ON s.id = a.sandbox_id
       WHERE a.address = ?`);
     this.#insertBinding = db.prepare(`INSERT INTO bindings (sandbox_id, env_key, secret_id, secret_name, stand_in, created_at)
       VALUES (?, ?, ?, ?, ?, ?)`);
-    this.#sandboxById = db.prepare(`SELECT ${SANDBOX_COLUMNS} FROM sandboxes WHERE id = ?`);
+    this.#sandboxById = db.prepare(`SELECT ${SANDBOX_COLUMNS} FROM sandboxes WHERE id = ? AND ${notExpired('?')}`);
     // Keyset paging on (created_at, rowid), the order sandboxes are listed in (index sandboxes_created).
     this.#sandboxPage = db.prepare(`SELECT rowid AS seq, ${SANDBOX_COLUMNS} FROM sandboxes
-      WHERE (created_at, rowid) > (?, ?) ORDER BY created_at, rowid LIMIT ?`);
+      WHERE (created_at, rowid) > (?, ?) AND ${notExpired('?')} ORDER BY created_at, rowid LIMIT ?`);
     this.#bindingsOf = db.prepare(`SELECT ${BINDING_COLUMNS} FROM binding_states WHERE sandbox_id = ? AND ${NOT_DETACHED} ORDER BY id`);
     this.#bindingAt = db.prepare(`SELECT ${BINDING_COLUMNS} FROM binding_states WHERE sandbox_id = ? AND env_key = ? AND ${NOT_DETACHED}`);
     this.#detach = db.prepare("UPDATE bindings SET revoked = 'proxy_token_revoked' WHERE id = ?");
@@ -110,43 +129,56 @@ export class SandboxesRepository {
     this.#secretByName = db.prepare('SELECT id, provider FROM secrets WHERE name = ?');
     this.#bindingsOfSecret = db.prepare(`SELECT b.id, b.sandbox_id, s.name AS sandbox_name, b.env_key, s.status
       FROM binding_states b JOIN sandboxes s ON s.id = b.sandbox_id
-      WHERE b.secret_id = ? AND b.revoked IS NULL AND b.id > ? ORDER BY b.id LIMIT ?`);
+      WHERE b.secret_id = ? AND b.revoked IS NULL AND b.id > ? AND ${notExpired('?', 's.')} ORDER BY b.id LIMIT ?`);
   }
 
   /**
    * Creates the sandbox with its access token and one fresh stand-in per binding. A binding
-   * naming a missing secret fails the whole create with 400 `secret_not_found`; a source address
-   * another sandbox declared, with 409 `conflict`.
+   * naming a missing secret fails the whole create with 400 `secret_not_found`; a name a live
+   * sandbox has, or a source address another sandbox declared, with 409 `conflict`. Expired
+   * sandboxes of the same name are swept first.
    */
   create(def: SandboxDefinition): SandboxRecord {
     const id = randomUUID();
     const now = new Date().toISOString();
     const sourceAddresses = def.source_addresses ?? [];
+    let swept: Array<{ id: string }> = [];
     this.#db.transaction(() => {
+      swept = this.#sweepNamed.all(def.name, now) as Array<{ id: string }>;
+      if (this.#liveNamed.get(def.name, now)) throw SANDBOX_ERRORS.nameTaken(def.name);
       const resolved = Object.entries(def.secrets).map(([envKey, secretName]) => ({ envKey, secretName, secret: this.#secret(envKey, secretName) }));
       sourceAddresses.forEach((address, i) => {
         const holder = this.#addressHolder.get(address) as SandboxRef | undefined;
         if (holder) throw SOURCE_ADDRESS_ERRORS.claimed(i, address, holder);
       });
       this.#insertSandbox.run(id, def.name, mintAccessToken(), JSON.stringify(def.env_vars), JSON.stringify(def.network),
-        JSON.stringify(def.metadata), JSON.stringify(sourceAddresses), now);
+        JSON.stringify(def.metadata), JSON.stringify(sourceAddresses), now, def.expires_at ?? null);
       for (const address of sourceAddresses) this.#claimAddress.run(address, id);
       for (const { envKey, secretName, secret } of resolved) this.#bind(id, envKey, secretName, secret, now);
     }).immediate();
+    for (const gone of swept) this.#emit({ kind: 'sandbox', sandboxId: gone.id });
     this.#emit({ kind: 'sandbox', sandboxId: id });
     return this.get(id)!;
   }
 
+  /** A sandbox not past its expiry. */
   get(id: string): SandboxRecord | undefined {
-    const row = this.#sandboxById.get(id) as SandboxRow | undefined;
+    const row = this.#sandboxById.get(id, new Date().toISOString()) as SandboxRow | undefined;
     return row && toRecord(row, this.#bindingsOf.all(id) as BindingRow[]);
   }
 
-  /** Sandboxes in creation order, one page at a time (cursor `[created_at, rowid]`). */
+  /** Live sandboxes in creation order, one page at a time (cursor `[created_at, rowid]`). */
   listPage(page: PageRequest): ListPage<SandboxRecord> {
     const [createdAt, seq] = cursorKey(page.after, 'string', 'number') ?? ['', 0];
-    const rows = this.#sandboxPage.all(createdAt, seq, page.limit + 1) as Array<SandboxRow & { seq: number }>;
+    const rows = this.#sandboxPage.all(createdAt, seq, new Date().toISOString(), page.limit + 1) as Array<SandboxRow & { seq: number }>;
     return pageOf(rows, page.limit, (row) => toRecord(row, this.#bindingsOf.all(row.id) as BindingRow[]), (row) => [row.created_at, row.seq]);
+  }
+
+  /** Deletes every sandbox past its expiry (their rule-table entries go with them); returns them. */
+  sweepExpired(now = new Date()): SandboxRef[] {
+    const swept = this.#sweepExpired.all(now.toISOString()) as SandboxRef[];
+    for (const { id } of swept) this.#emit({ kind: 'sandbox', sandboxId: id });
+    return swept;
   }
 
   /** Deletes the sandbox; its bindings go with it and its access token stops at once. 404 when absent. */
@@ -192,12 +224,12 @@ export class SandboxesRepository {
   /** The live bindings of a secret (by id), with their sandbox. */
   bindingsOfSecret(secretId: string, page: PageRequest): ListPage<SecretSandboxBinding> {
     const [after] = cursorKey(page.after, 'number') ?? [0];
-    const rows = this.#bindingsOfSecret.all(secretId, after, page.limit + 1) as Array<SecretSandboxBinding & { id: number }>;
+    const rows = this.#bindingsOfSecret.all(secretId, after, new Date().toISOString(), page.limit + 1) as Array<SecretSandboxBinding & { id: number }>;
     return pageOf(rows, page.limit, ({ id: _id, ...binding }) => binding, (row) => [row.id]);
   }
 
   #requireSandbox(id: string): SandboxRow {
-    const row = this.#sandboxById.get(id) as SandboxRow | undefined;
+    const row = this.#sandboxById.get(id, new Date().toISOString()) as SandboxRow | undefined;
     if (!row) throw sandboxNotFound();
     return row;
   }
@@ -224,6 +256,11 @@ export const BINDING_ERRORS = {
   notBound: (envKey: string) => new ApiError('not_found', `no secret bound under env-var key ${JSON.stringify(envKey)} on this sandbox`),
   secretNotFound: (envKey: string, name: string) =>
     new ApiError('secret_not_found', `secrets[${envKey}] references ${JSON.stringify(name)}, which does not exist for this team`),
+};
+
+export const SANDBOX_ERRORS = {
+  /** Superserve's shape for a duplicate name (its secrets' 409). */
+  nameTaken: (name: string) => new ApiError('conflict', `a sandbox named ${JSON.stringify(name)} already exists`),
 };
 
 /** A sandbox named in a message: its id and name. */
@@ -255,5 +292,6 @@ export function toRecord(row: SandboxRow, bindings: readonly BindingRow[]): Sand
     metadata: JSON.parse(row.metadata) as Record<string, unknown>,
     sourceAddresses: JSON.parse(row.source_addresses) as string[],
     bindings: bindings.map((b) => ({ envKey: b.env_key, secretName: b.secret_name, standIn: b.stand_in, revoked: b.revoked })),
+    expiresAt: row.expires_at,
   };
 }

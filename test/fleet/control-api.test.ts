@@ -155,4 +155,7 @@ test('examples/fleet/provision.mjs stores secrets, registers a sidecar and write
   const bundle = await request(`http://${replicas[1]!.adminAddress}/fleet/changes`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(300) })
     .then((r) => r.statusCode);
   assert.equal(bundle, 200, 'the written token authenticates the sidecar');
+  const sandboxes = (await client(0).listSandboxes()).filter((s) => s.name === 'pod-a');
+  assert.equal(sandboxes.length, 1, 'the rerun replaced its sandbox: one live sandbox of the name');
+  assert.match(sandboxEnv, new RegExp(`sb:${sandboxes[0]!.access_token}@`), 'the env file is the live one\'s');
 });

@@ -57,6 +57,8 @@ export interface StartDaemonOptions {
   env?: NodeJS.ProcessEnv;
   /** Reuse a previous daemon's directory (restart). */
   dir?: string;
+  /** How often expired sandboxes are deleted (createDaemon's expirySweepMs). */
+  expirySweepMs?: number;
 }
 
 /** Starts the real daemon in-process on 127.0.0.1 port 0 with its own data and CA directory. */
@@ -73,7 +75,7 @@ export async function startDaemon(options: StartDaemonOptions = {}): Promise<Tes
     },
   });
   const logs = new LogSink();
-  const daemon = await createDaemon(config, { logger: createLogger({ level: config.log.level, destination: logs }) });
+  const daemon = await createDaemon(config, { logger: createLogger({ level: config.log.level, destination: logs }), expirySweepMs: options.expirySweepMs });
   const adminBase = `http://${daemon.adminAddress}`;
 
   return {

@@ -24,6 +24,8 @@ export interface MemorySandboxInput {
   /** env key → secret id */
   secrets?: Record<string, string>;
   sourceAddresses?: string[];
+  /** RFC 3339; absent = never expires. */
+  expiresAt?: string;
 }
 
 interface MutableBinding {
@@ -43,6 +45,7 @@ interface MutableSandbox {
   network: NetworkPolicyRecord;
   sourceAddresses: string[];
   bindings: MutableBinding[];
+  expiresAt?: string;
 }
 
 /**
@@ -86,6 +89,7 @@ export class MemoryRuleSource implements RuleSource {
       network: { allow_out: input.network?.allow_out ?? [], deny_out: input.network?.deny_out ?? [] },
       sourceAddresses: input.sourceAddresses ?? [],
       bindings: [],
+      ...(input.expiresAt !== undefined && { expiresAt: input.expiresAt }),
     });
     for (const [envKey, secretId] of Object.entries(input.secrets ?? {})) this.attach(id, envKey, secretId);
     return this.getSandboxRecord(id);

@@ -19,6 +19,14 @@ export async function secretsAndSandboxesRoundTrip(client: CredproxyClient): Pro
   assert.deepEqual(sandbox.source_addresses, ['10.20.30.40', 'fd00::7']);
   assert.equal((await client.getSandbox(sandbox.id)).name, 'sdk-sb');
   await assert.rejects(client.createSandbox({ name: 'sdk-dup', secrets: {}, source_addresses: ['fd00::7'] }), { code: 'conflict', status: 409 });
+  await assert.rejects(client.createSandbox({ name: 'sdk-sb', secrets: {} }), { code: 'conflict', status: 409, message: 'a sandbox named "sdk-sb" already exists' });
+  assert.equal((await client.findSandboxByName('sdk-sb'))?.id, sandbox.id);
+  assert.equal('expires_at' in sandbox, false);
+  const brief = await client.createSandbox({ name: 'sdk-brief', secrets: {}, ttl: 3600 });
+  assert.ok(Date.parse(brief.expires_at!) > Date.now() + 3_500_000, `expires_at ${brief.expires_at} is an hour ahead`);
+  assert.equal((await client.getSandbox(brief.id)).expires_at, brief.expires_at);
+  await assert.rejects(client.createSandbox({ name: 'sdk-late', secrets: {}, expires_at: '2001-01-01T00:00:00Z' }), { code: 'bad_request', message: 'expires_at must be in the future' });
+  await client.deleteSandbox(brief.id);
   assert.ok((await client.listSandboxes()).some((s) => s.id === sandbox.id));
   assert.deepEqual(await client.attachSecret(sandbox.id, { env_key: 'OTHER', secret_name: 'sdk-secret' }), { env_key: 'OTHER', secret_name: 'sdk-secret' });
   assert.equal((await client.secretSandboxes('sdk-secret')).length, 2);

@@ -27,6 +27,7 @@ export function sandboxRoutes(app: FastifyInstance, store: AdminStore, envOption
     metadata: sandbox.metadata,
     // Only when declared, so a sandbox that uses none keeps exactly the contract's shape.
     ...(sandbox.sourceAddresses.length > 0 && { source_addresses: sandbox.sourceAddresses }),
+    ...(sandbox.expiresAt !== null && { expires_at: sandbox.expiresAt }),
     env: buildSandboxEnv(sandbox, envOptions),
   });
 

@@ -13,6 +13,8 @@ interface CreateFlags extends ConnectionFlags {
   allowOut: string[];
   denyOut: string[];
   sourceAddress: string[];
+  ttl?: string;
+  expiresAt?: string;
   json?: boolean;
 }
 
@@ -35,6 +37,8 @@ export function registerSandboxesCommands(program: Command): void {
     .option('--allow-out <host>', 'network.allow_out entry (repeatable)', collect, [])
     .option('--deny-out <host>', 'network.deny_out entry (repeatable)', collect, [])
     .option('--source-address <ip>', 'an address its traffic comes from, for transparent mode (repeatable)', collect, [])
+    .option('--ttl <seconds>', 'its tokens stop working this many seconds from now')
+    .option('--expires-at <time>', 'its tokens stop working at this RFC 3339 time (e.g. 2030-01-02T15:04:05Z)')
     .option('--json', 'print the sandbox as JSON (includes its access token)')
     .action(action(createSandbox));
 
@@ -62,23 +66,33 @@ async function listSandboxes(out: Output, flags: ConnectionFlags & { json?: bool
   if (flags.json) return out.json(page ?? list);
   if (list.length === 0) out.line('No sandboxes');
   else {
-    out.table(['Id', 'Name', 'Secrets', 'Created'], list.map((s) => [
-      s.id, s.name, s.secrets.map((b) => `${b.env_key}${b.revoked ? ' (revoked)' : ''}`).join(', ') || '-', s.created_at,
+    out.table(['Id', 'Name', 'Secrets', 'Created', 'Expires'], list.map((s) => [
+      s.id, s.name, s.secrets.map((b) => `${b.env_key}${b.revoked ? ' (revoked)' : ''}`).join(', ') || '-', s.created_at, s.expires_at ?? '-',
     ]));
   }
   if (page?.next_cursor) out.line(`More: credproxy sandboxes list --limit ${limit ?? 100} --cursor ${page.next_cursor}`);
 }
 
 async function createSandbox(out: Output, flags: CreateFlags): Promise<void> {
-  const sandbox = await connect(flags).createSandbox({
+  if (flags.ttl !== undefined && !/^[1-9][0-9]*$/.test(flags.ttl)) throw usageError(`Invalid --ttl '${flags.ttl}'. Use a whole number of seconds`);
+  const client = connect(flags);
+  const sandbox = await client.createSandbox({
     name: flags.name,
     secrets: splitPairs(flags.secret, '--secret', 'ENV_KEY=secret'),
     env_vars: splitPairs(flags.env, '--env', 'KEY=VALUE'),
     network: { allow_out: flags.allowOut, deny_out: flags.denyOut },
     ...(flags.sourceAddress.length > 0 && { source_addresses: flags.sourceAddress }),
+    ...(flags.ttl !== undefined && { ttl: Number(flags.ttl) }),
+    ...(flags.expiresAt !== undefined && { expires_at: flags.expiresAt }),
+  }).catch(async (err: unknown) => {
+    if (!(err instanceof RequestError && err.code === 'conflict' && err.message.startsWith('a sandbox named'))) throw err;
+    const holder = await client.findSandboxByName(flags.name);
+    throw new CliError(`Sandbox '${flags.name}' already exists${holder ? ` (${holder.id})` : ''}`, {
+      hints: [holder ? `Delete it first: credproxy sandboxes delete ${holder.id}` : 'Delete it first (credproxy sandboxes list shows its id)', 'or choose another --name'],
+    });
   });
   if (flags.json) return out.json(sandbox);
-  out.success(`Created sandbox '${sandbox.name}' (${sandbox.id})`);
+  out.success(`Created sandbox '${sandbox.name}' (${sandbox.id})${sandbox.expires_at ? `, expires ${sandbox.expires_at}` : ''}`);
   out.line(`Its environment: credproxy env ${sandbox.id}`);
 }
 

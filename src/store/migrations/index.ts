@@ -8,6 +8,7 @@ import { MIGRATION_007_SOURCE_ADDRESSES } from './007-source-addresses.js';
 import { MIGRATION_008_EVENTS_REQUEST_ID } from './008-events-request-id.js';
 import { MIGRATION_009_COMPACT_EVENTS } from './009-compact-events.js';
 import { MIGRATION_010_LIST_INDEXES } from './010-list-indexes.js';
+import { MIGRATION_011_SANDBOX_NAMES_EXPIRY } from './011-sandbox-names-expiry.js';
 
 /** Ordered schema migrations; `PRAGMA user_version` records how many have run. Append only. */
 export const MIGRATIONS: readonly string[] = [
@@ -21,4 +22,5 @@ export const MIGRATIONS: readonly string[] = [
   MIGRATION_008_EVENTS_REQUEST_ID,
   MIGRATION_009_COMPACT_EVENTS,
   MIGRATION_010_LIST_INDEXES,
+  MIGRATION_011_SANDBOX_NAMES_EXPIRY,
 ];

@@ -149,4 +149,10 @@ CREATE INDEX agent_secrets_secret ON agent_secrets(secret_id);
 CREATE INDEX sandboxes_seq ON sandboxes(seq);
 CREATE INDEX secrets_created ON secrets(created_at, id);
 `,
+  // 007: sandbox expiry and one live sandbox per name (SQLite migration 011).
+  `
+ALTER TABLE sandboxes ADD COLUMN expires_at text;
+CREATE INDEX sandboxes_name ON sandboxes(name);
+CREATE INDEX sandboxes_expires ON sandboxes(expires_at) WHERE expires_at IS NOT NULL;
+`,
 ];

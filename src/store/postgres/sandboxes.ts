@@ -5,12 +5,15 @@ import { mintAccessToken, mintStandIn } from '../../secrets/stand-in.js';
 import type { SandboxDefinition } from '../../secrets/validate-sandbox.js';
 import type { SecretSandboxBinding } from '../../sdk/types.js';
 import {
-  BINDING_COLUMNS, BINDING_ERRORS, MAX_BINDINGS, NOT_DETACHED, SANDBOX_COLUMNS, sandboxNotFound, SOURCE_ADDRESS_ERRORS, toRecord,
+  BINDING_COLUMNS, BINDING_ERRORS, MAX_BINDINGS, NOT_DETACHED, notExpired, SANDBOX_COLUMNS, SANDBOX_ERRORS, sandboxNotFound, SOURCE_ADDRESS_ERRORS, toRecord,
   type BindingRow, type SandboxRecord, type SandboxRef, type SandboxRow,
 } from '../sandboxes.js';
 import { cursorKey, pageOf, type ListPage, type PageRequest } from '../list-page.js';
 import { recordChange } from './changes.js';
 import { inTransaction, type PgClient, type PgPool } from './db.js';
+
+/** Key space of the advisory locks that make one live sandbox per name ('cprn'), keyed by hashtext(name). */
+const SANDBOX_NAME_LOCK = 0x6370726e;
 
 interface SecretRef {
   id: string;
@@ -35,13 +38,14 @@ export class PgSandboxesRepository {
     const sourceAddresses = def.source_addresses ?? [];
     const sidecar = typeof def.metadata[SIDECAR_METADATA_KEY] === 'string' ? def.metadata[SIDECAR_METADATA_KEY] : null;
     await inTransaction(this.#pool, async (client) => {
+      await claimName(client, def.name, now);
       const resolved: Array<{ envKey: string; secretName: string; secret: SecretRef }> = [];
       for (const [envKey, secretName] of Object.entries(def.secrets)) resolved.push({ envKey, secretName, secret: await secretRef(client, envKey, secretName) });
       await client.query(
-        `INSERT INTO sandboxes (id, name, access_token, env_vars, network, metadata, source_addresses, sidecar, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+        `INSERT INTO sandboxes (id, name, access_token, env_vars, network, metadata, source_addresses, sidecar, created_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
         [id, def.name, mintAccessToken(), JSON.stringify(def.env_vars), JSON.stringify(def.network), JSON.stringify(def.metadata),
-          JSON.stringify(sourceAddresses), sidecar, now],
+          JSON.stringify(sourceAddresses), sidecar, now, def.expires_at ?? null],
       );
       for (const [i, address] of sourceAddresses.entries()) await claimAddress(client, sidecar ?? '', address, id, i);
       for (const { envKey, secretName, secret } of resolved) await bind(client, id, envKey, secretName, secret, now);
@@ -50,18 +54,20 @@ export class PgSandboxesRepository {
     return (await this.get(id))!;
   }
 
+  /** A sandbox not past its expiry. */
   async get(id: string): Promise<SandboxRecord | undefined> {
-    const { rows } = await this.#pool.query<SandboxRow>(`SELECT ${SANDBOX_COLUMNS} FROM sandboxes WHERE id = $1`, [id]);
+    const { rows } = await this.#pool.query<SandboxRow>(
+      `SELECT ${SANDBOX_COLUMNS} FROM sandboxes WHERE id = $1 AND ${notExpired('$2')}`, [id, new Date().toISOString()]);
     if (!rows[0]) return undefined;
     const bindings = await this.#pool.query<BindingRow>(`SELECT ${BINDING_COLUMNS} FROM bindings WHERE sandbox_id = $1 AND ${NOT_DETACHED} ORDER BY id`, [id]);
     return toRecord(rows[0], bindings.rows);
   }
 
-  /** Sandboxes in creation order, one page at a time (cursor `[seq]`). */
+  /** Live sandboxes in creation order, one page at a time (cursor `[seq]`). */
   async listPage(page: PageRequest): Promise<ListPage<SandboxRecord>> {
     const [after] = cursorKey(page.after, 'number') ?? [0];
     const { rows } = await this.#pool.query<SandboxRow & { seq: string }>(
-      `SELECT seq, ${SANDBOX_COLUMNS} FROM sandboxes WHERE seq > $1 ORDER BY seq LIMIT $2`, [after, page.limit + 1]);
+      `SELECT seq, ${SANDBOX_COLUMNS} FROM sandboxes WHERE seq > $1 AND ${notExpired('$3')} ORDER BY seq LIMIT $2`, [after, page.limit + 1, new Date().toISOString()]);
     const bindings = await this.#pool.query<BindingRow>(
       `SELECT ${BINDING_COLUMNS} FROM bindings WHERE sandbox_id = ANY($1) AND ${NOT_DETACHED} ORDER BY id`, [rows.map((r) => r.id)]);
     const bySandbox = new Map<string, BindingRow[]>();
@@ -79,6 +85,19 @@ export class PgSandboxesRepository {
       const { rows } = await client.query<{ sidecar: string | null }>('DELETE FROM sandboxes WHERE id = $1 RETURNING sidecar', [id]);
       if (!rows[0]) throw sandboxNotFound();
       await recordChange(client, 'sandbox', id, rows[0].sidecar, true);
+    });
+  }
+
+  /**
+   * Deletes every sandbox past its expiry, each with a deletion change so its sidecar forgets it
+   * (sidecars refuse its token from the expiry on anyway: it travels in the bundle). Returns them.
+   */
+  async sweepExpired(now = new Date()): Promise<SandboxRef[]> {
+    return inTransaction(this.#pool, async (client) => {
+      const { rows } = await client.query<SandboxRef & { sidecar: string | null }>(
+        'DELETE FROM sandboxes WHERE expires_at <= $1 RETURNING id, name, sidecar', [now.toISOString()]);
+      for (const row of rows) await recordChange(client, 'sandbox', row.id, row.sidecar, true);
+      return rows.map(({ id, name }) => ({ id, name }));
     });
   }
 
@@ -116,16 +135,30 @@ export class PgSandboxesRepository {
     const { rows } = await this.#pool.query<SecretSandboxBinding & { id: string }>(
       `SELECT b.id, b.sandbox_id, s.name AS sandbox_name, b.env_key, s.status
        FROM bindings b JOIN sandboxes s ON s.id = b.sandbox_id
-       WHERE b.secret_id = $1 AND b.revoked IS NULL AND b.id > $2 ORDER BY b.id LIMIT $3`,
-      [secretId, after, page.limit + 1],
+       WHERE b.secret_id = $1 AND b.revoked IS NULL AND b.id > $2 AND ${notExpired('$4', 's.')} ORDER BY b.id LIMIT $3`,
+      [secretId, after, page.limit + 1, new Date().toISOString()],
     );
     return pageOf(rows, page.limit, ({ id: _id, ...binding }) => binding, (row) => [Number(row.id)]);
   }
 }
 
+/**
+ * Takes the name for a new sandbox: under a lock on the name (concurrent creates of one name run
+ * one after the other), deletes expired sandboxes holding it, then refuses with 409 when a live
+ * one still does.
+ */
+async function claimName(client: PgClient, name: string, now: string): Promise<void> {
+  await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [SANDBOX_NAME_LOCK, name]);
+  const swept = await client.query<{ id: string; sidecar: string | null }>(
+    'DELETE FROM sandboxes WHERE name = $1 AND expires_at <= $2 RETURNING id, sidecar', [name, now]);
+  for (const row of swept.rows) await recordChange(client, 'sandbox', row.id, row.sidecar, true);
+  const { rowCount } = await client.query(`SELECT 1 FROM sandboxes WHERE name = $1 AND ${notExpired('$2')} LIMIT 1`, [name, now]);
+  if (rowCount) throw SANDBOX_ERRORS.nameTaken(name);
+}
+
 async function lockSandbox(client: PgClient, id: string): Promise<SandboxRow & { sidecar: string | null }> {
   const { rows } = await client.query<SandboxRow & { sidecar: string | null }>(
-    `SELECT ${SANDBOX_COLUMNS}, sidecar FROM sandboxes WHERE id = $1 FOR UPDATE`, [id]);
+    `SELECT ${SANDBOX_COLUMNS}, sidecar FROM sandboxes WHERE id = $1 AND ${notExpired('$2')} FOR UPDATE`, [id, new Date().toISOString()]);
   if (!rows[0]) throw sandboxNotFound();
   return rows[0];
 }

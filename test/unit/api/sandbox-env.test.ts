@@ -17,6 +17,7 @@ const SANDBOX: SandboxRecord = {
     { envKey: 'LIVE', secretName: 's', standIn: 'stand-in-live', revoked: null },
     { envKey: 'GONE', secretName: 't', standIn: 'stand-in-gone', revoked: 'credential_revoked' },
   ],
+  expiresAt: null,
 };
 
 test('env: live stand-ins, plain vars, proxy and CA variables (which env_vars cannot override)', () => {

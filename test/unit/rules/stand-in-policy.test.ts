@@ -301,3 +301,24 @@ test('identifyTransparent: by source address when no sandbox is bound; unknown s
     rejects(() => policy.authorizeRequest(policy.identifyTransparent(undefined, '10.0.0.2'), https('api.openai.com'), headers), 'stand_in_wrong_sandbox');
   }
 });
+
+test('expiry: a sandbox past expires_at → 407 sandbox_expired at authenticate, per request on an open tunnel, and in transparent and unattributed mode', (t) => {
+  const ctx = setup({ requireAuth: false });
+  const secret = ctx.source.addSecret({ name: 'openai', value: real('openai'), auth: { type: 'bearer' }, hosts: ['api.openai.com'] });
+  const expiresAt = new Date(Date.now() + 60_000);
+  const sandbox = ctx.source.addSandbox({ name: 'brief', secrets: { TOKEN: secret.id }, sourceAddresses: ['10.0.0.9'], expiresAt: expiresAt.toISOString() });
+  const { policy } = ctx.start();
+  const standIn = ctx.source.standIn(sandbox.id, 'TOKEN');
+  const identity = policy.authenticate(basic('sb', sandbox.accessToken))!;
+  assert.equal(identity.expiresAt, expiresAt.getTime(), 'the identity carries the expiry as epoch ms, parsed once');
+  assert.equal(policy.authorizeRequest(identity, https('api.openai.com'), { authorization: `Bearer ${standIn}` }).matches.length, 1);
+
+  t.mock.timers.enable({ apis: ['Date'], now: expiresAt.getTime() });
+  const refused = rejects(() => policy.authenticate(basic('sb', sandbox.accessToken)), 'sandbox_expired');
+  assert.match(refused.detail!, /sandbox "brief" expired at /);
+  rejects(() => policy.authorizeRequest(identity, https('api.openai.com'), { authorization: `Bearer ${standIn}` }), 'sandbox_expired');
+  rejects(() => policy.checkEgress(identity, 'api.openai.com'), 'sandbox_expired');
+  rejects(() => policy.identifyTransparent('brief', undefined), 'sandbox_expired');
+  rejects(() => policy.identifyTransparent(undefined, '10.0.0.9'), 'sandbox_expired');
+  rejects(() => policy.authorizeRequest(null, https('api.openai.com'), { authorization: `Bearer ${standIn}` }), 'sandbox_expired');
+});

@@ -153,3 +153,22 @@ test('attach binding', () => {
   rejects({ env_key: 'K', secret_name: 'openai', revoked: false }, 'unknown field "revoked"', parseAttachBinding);
   rejects({ env_key: 1, secret_name: 'openai' }, 'env_key must be a string', parseAttachBinding);
 });
+
+test('expiry: ttl (whole seconds) or expires_at (RFC 3339 with a zone, in the future), not both', () => {
+  const now = Date.parse('2030-01-01T00:00:00Z');
+  const parse = (extra: Record<string, unknown>) => parseCreateSandbox(sandbox(extra), now);
+  assert.equal(parse({ ttl: 90 }).expires_at, '2030-01-01T00:01:30.000Z');
+  assert.equal(parse({ expires_at: '2030-01-01T03:00:00+02:00' }).expires_at, '2030-01-01T01:00:00.000Z', 'normalised to UTC');
+  assert.equal('expires_at' in parse({}), false, 'no expiry unless asked');
+  assert.equal('expires_at' in parse({ ttl: null, expires_at: null }), false, 'null reads as absent');
+  const rejectsAt = (extra: Record<string, unknown>, message: string) => assertBadRequest((body) => parseCreateSandbox(body, now), sandbox(extra), message);
+  rejectsAt({ ttl: 60, expires_at: '2030-01-02T00:00:00Z' }, 'ttl and expires_at are mutually exclusive; pick one');
+  for (const ttl of [0, -5, 1.5, '60', true]) rejectsAt({ ttl }, 'ttl must be a positive integer (seconds)');
+  rejectsAt({ ttl: 10 * 365 * 24 * 3600 + 1 }, 'ttl must be <= 315360000 seconds (ten years)');
+  for (const at of ['2030-01-02', '2030-01-02T00:00:00', 'tomorrow', '2030-13-45T99:00:00Z']) {
+    rejectsAt({ expires_at: at }, 'expires_at must be an RFC 3339 date-time with a zone, e.g. 2030-01-02T15:04:05Z');
+  }
+  rejectsAt({ expires_at: '2030-01-01T00:00:00Z' }, 'expires_at must be in the future');
+  rejectsAt({ expires_at: '2041-01-01T00:00:00Z' }, 'expires_at must be within ten years');
+  rejectsAt({ expires_at: 5 }, 'expires_at must be a string');
+});

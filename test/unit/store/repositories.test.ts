@@ -24,8 +24,11 @@ function anthropicSecret(name: string): SecretDefinition {
   return { name, value: PLANTED, provider: 'anthropic', authType: 'api-key', authConfig: { header: 'x-api-key' }, hosts: ['api.anthropic.com'] };
 }
 
+let sandboxNames = 0;
+
+/** A sandbox of a name no other has: a live sandbox's name is taken. */
 function sandboxDef(secrets: Record<string, string>, envVars: Record<string, string> = {}): SandboxDefinition {
-  return { name: 'sb-1', secrets, env_vars: envVars, network: { allow_out: [], deny_out: [] }, metadata: { team: 'a' } };
+  return { name: `sb-${++sandboxNames}`, secrets, env_vars: envVars, network: { allow_out: [], deny_out: [] }, metadata: { team: 'a' } };
 }
 
 interface Fixture {
@@ -172,7 +175,7 @@ test('secret delete writes only its own row: its bindings then read as revoked, 
   const secret = store.secrets.create(bearerSecret('custom'));
   store.secrets.create(bearerSecret('other'));
   const sb = store.sandboxes.create(sandboxDef({ TOKEN: 'custom', KEEP: 'other' }));
-  assert.deepEqual(store.sandboxes.bindingsOfSecret(secret.id, ALL).items, [{ sandbox_id: sb.id, sandbox_name: 'sb-1', env_key: 'TOKEN', status: 'active' }]);
+  assert.deepEqual(store.sandboxes.bindingsOfSecret(secret.id, ALL).items, [{ sandbox_id: sb.id, sandbox_name: sb.name, env_key: 'TOKEN', status: 'active' }]);
   changes.length = 0;
 
   store.secrets.delete('custom');
@@ -269,4 +272,41 @@ test('the database files never contain a planted value in cleartext', (t) => {
   assert.ok(existsSync(`${path}-wal`));
   store.db.pragma('wal_checkpoint(TRUNCATE)');
   check();
+});
+
+test('sandboxes: a name belongs to one live sandbox (409 conflict, Superserve\'s shape); free again once deleted or expired', (t) => {
+  const { store, changes } = setup(t);
+  const first = store.sandboxes.create({ ...sandboxDef({}), name: 'worker' });
+  assert.throws(() => store.sandboxes.create({ ...sandboxDef({}), name: 'worker' }), { code: 'conflict', message: 'a sandbox named "worker" already exists' });
+  assert.equal(store.sandboxes.listPage(ALL).items.length, 1, 'the refused create left nothing behind');
+  store.sandboxes.delete(first.id);
+  const second = store.sandboxes.create({ ...sandboxDef({}), name: 'worker', expires_at: new Date(Date.now() + 60_000).toISOString() });
+
+  // Expired (as if its expiry had passed): no longer shown, its name taken over by a new create,
+  // which deletes it in the same transaction and says so to the rule table.
+  store.db.prepare('UPDATE sandboxes SET expires_at = ? WHERE id = ?').run(new Date(Date.now() - 1000).toISOString(), second.id);
+  assert.equal(store.sandboxes.get(second.id), undefined);
+  assert.deepEqual(store.sandboxes.listPage(ALL).items, []);
+  assert.throws(() => store.sandboxes.attach(second.id, 'A', 'x'), { code: 'not_found' });
+  changes.length = 0;
+  const third = store.sandboxes.create({ ...sandboxDef({}), name: 'worker' });
+  assert.deepEqual(changes, [{ kind: 'sandbox', sandboxId: second.id }, { kind: 'sandbox', sandboxId: third.id }]);
+  assert.equal(store.ruleSource.getSandbox(second.id), undefined, 'the expired row is gone');
+  assert.equal(third.expiresAt, null);
+});
+
+test('sandboxes: expires_at is kept, shown to the rule source, and sweepExpired deletes exactly the expired ones', (t) => {
+  const { store, changes } = setup(t);
+  const soon = new Date(Date.now() + 60_000).toISOString();
+  const brief = store.sandboxes.create({ ...sandboxDef({}), expires_at: soon });
+  const forever = store.sandboxes.create(sandboxDef({}));
+  assert.equal(store.sandboxes.get(brief.id)!.expiresAt, soon);
+  assert.equal(store.ruleSource.getSandbox(brief.id)!.expiresAt, soon);
+  assert.equal('expiresAt' in store.ruleSource.getSandbox(forever.id)!, false, 'no expiry, no field');
+
+  assert.deepEqual(store.sandboxes.sweepExpired(), [], 'nothing has expired yet');
+  changes.length = 0;
+  assert.deepEqual(store.sandboxes.sweepExpired(new Date(Date.parse(soon) + 1)), [{ id: brief.id, name: brief.name }]);
+  assert.deepEqual(changes, [{ kind: 'sandbox', sandboxId: brief.id }]);
+  assert.deepEqual(store.ruleSource.listSandboxes().map((s) => s.id), [forever.id]);
 });
