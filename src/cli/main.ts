@@ -4,6 +4,7 @@ import { EXIT_USAGE } from './cli-error.js';
 import { registerAgentsCommands } from './commands/agents.js';
 import { registerCaCommand } from './commands/ca.js';
 import { registerDeployCommand } from './commands/deploy.js';
+import { registerDoctorCommand } from './commands/doctor.js';
 import { registerEnvCommand } from './commands/env.js';
 import { registerHealthcheckCommand } from './commands/healthcheck.js';
 import { registerIptablesCommand } from './commands/iptables.js';
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
   registerSandboxesCommands(program);
   registerIptablesCommand(program);
   registerHealthcheckCommand(program);
+  registerDoctorCommand(program);
   return program;
 }
 
