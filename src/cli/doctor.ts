@@ -49,7 +49,13 @@ export async function runDoctor(inputs: DoctorInputs): Promise<CheckResult[]> {
 
   const reach = await attempt(() => openSocket(inputs), inputs.timeoutMs);
   if (reach instanceof Error) {
-    results.push(fail('proxy reachable', `${proxy}: ${reason(reach)}`, 'Is credproxy serve running there? HTTPS_PROXY must name its proxy listener (the "proxy" address of the ready line).'));
+    results.push(
+      fail(
+        'proxy reachable',
+        `${proxy}: ${reason(reach)}`,
+        'Is credproxy serve running there? HTTPS_PROXY must name its proxy listener (the "proxy" address of the ready line).',
+      ),
+    );
     return [...results, ...skipAfter('proxy reachable', ['token authenticates', 'CA trusted', 'host reachable'])];
   }
   reach.destroy();
@@ -57,12 +63,24 @@ export async function runDoctor(inputs: DoctorInputs): Promise<CheckResult[]> {
 
   const auth = proxyAuthorization(inputs.proxyUrl);
   if (auth === undefined) {
-    results.push(fail('token authenticates', 'HTTPS_PROXY carries no credentials', 'Use the HTTPS_PROXY value of the sandbox env: http://sb:<access_token>@host:port (credproxy env <sandbox-id>).'));
+    results.push(
+      fail(
+        'token authenticates',
+        'HTTPS_PROXY carries no credentials',
+        'Use the HTTPS_PROXY value of the sandbox env: http://sb:<access_token>@host:port (credproxy env <sandbox-id>).',
+      ),
+    );
     return [...results, ...skipAfter('token authenticates', ['CA trusted', 'host reachable'])];
   }
   const first = await attempt(() => openTunnel(inputs, auth), inputs.timeoutMs);
   if (first instanceof Error) {
-    results.push(fail('token authenticates', `CONNECT ${target}: ${reason(first)}`, 'The proxy did not answer the CONNECT; check that HTTPS_PROXY names the proxy listener, not the admin one.'));
+    results.push(
+      fail(
+        'token authenticates',
+        `CONNECT ${target}: ${reason(first)}`,
+        'The proxy did not answer the CONNECT; check that HTTPS_PROXY names the proxy listener, not the admin one.',
+      ),
+    );
     return [...results, ...skipAfter('token authenticates', ['CA trusted', 'host reachable'])];
   }
   if (!(first instanceof Tunnel)) {
@@ -98,10 +116,16 @@ class Tunnel {
 async function checkBundles(inputs: DoctorInputs, auth: string, first: Tunnel): Promise<{ result: CheckResult; socket?: TLSSocket }> {
   if (inputs.caBundles.length === 0) {
     first.socket.destroy();
-    return { result: fail('CA trusted', `none of ${CA_VARIABLES.join(', ')} is set`, 'Start the sandbox with its env (credproxy env <sandbox-id>): it points them at credproxy\'s CA bundle.') };
+    return {
+      result: fail(
+        'CA trusted',
+        `none of ${CA_VARIABLES.join(', ')} is set`,
+        "Start the sandbox with its env (credproxy env <sandbox-id>): it points them at credproxy's CA bundle.",
+      ),
+    };
   }
   const byPath = new Map<string, string[]>();
-  for (const { variable, path } of inputs.caBundles) byPath.set(path, [...byPath.get(path) ?? [], variable]);
+  for (const { variable, path } of inputs.caBundles) byPath.set(path, [...(byPath.get(path) ?? []), variable]);
   let verified: TLSSocket | undefined;
   const failures: string[] = [];
   for (const [path, variables] of byPath) {
@@ -123,9 +147,18 @@ async function checkBundles(inputs: DoctorInputs, auth: string, first: Tunnel): 
   }
   if (failures.length > 0) {
     verified?.destroy();
-    return { result: fail('CA trusted', failures.join('; '), 'Point the variable at the CA bundle of the sandbox env (system roots + credproxy\'s CA; credproxy ca prints the CA).') };
+    return {
+      result: fail(
+        'CA trusted',
+        failures.join('; '),
+        "Point the variable at the CA bundle of the sandbox env (system roots + credproxy's CA; credproxy ca prints the CA).",
+      ),
+    };
   }
-  return { result: { check: 'CA trusted', status: 'ok', detail: `${[...byPath.values()].flat().join(', ')} verify the proxy's certificate for ${inputs.host}` }, socket: verified! };
+  return {
+    result: { check: 'CA trusted', status: 'ok', detail: `${[...byPath.values()].flat().join(', ')} verify the proxy's certificate for ${inputs.host}` },
+    socket: verified!,
+  };
 }
 
 /** GET / through the verified tunnel: the proxy resolves the host and verifies its certificate. */
@@ -134,11 +167,16 @@ async function checkHost(inputs: DoctorInputs, socket: TLSSocket): Promise<Check
   socket.write(`GET / HTTP/1.1\r\nHost: ${inputs.host}\r\nUser-Agent: credproxy-doctor\r\nAccept: */*\r\nConnection: close\r\n\r\n`);
   const res = await attempt(() => readResponse(socket, false), inputs.timeoutMs);
   socket.destroy();
-  if (res instanceof Error) return fail('host reachable', `GET https://${target}/: ${reason(res)}`, 'The proxy did not answer in time; see its log for this request.');
+  if (res instanceof Error)
+    return fail('host reachable', `GET https://${target}/: ${reason(res)}`, 'The proxy did not answer in time; see its log for this request.');
   if (res.headers.get('x-credproxy-error') === 'true') {
     return fail('host reachable', `GET https://${target}/: ${res.status} ${res.headers.get('x-credproxy-reason') ?? ''}`.trimEnd(), hintOf(res));
   }
-  return { check: 'host reachable', status: 'ok', detail: `${target} resolved and its certificate verified at the proxy (the upstream answered ${res.status})` };
+  return {
+    check: 'host reachable',
+    status: 'ok',
+    detail: `${target} resolved and its certificate verified at the proxy (the upstream answered ${res.status})`,
+  };
 }
 
 function openSocket(inputs: DoctorInputs): Promise<Socket> {

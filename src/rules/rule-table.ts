@@ -230,9 +230,10 @@ export class RuleTable {
 
 /** Parsed once here, so the proxy's expiry check is a comparison with Date.now(). */
 function identityOf(record: SandboxRuleRecord): SandboxIdentity {
-  const identity: SandboxIdentity = record.expiresAt === undefined
-    ? { sandboxId: record.id, sandboxName: record.name }
-    : { sandboxId: record.id, sandboxName: record.name, expiresAt: Date.parse(record.expiresAt) };
+  const identity: SandboxIdentity =
+    record.expiresAt === undefined
+      ? { sandboxId: record.id, sandboxName: record.name }
+      : { sandboxId: record.id, sandboxName: record.name, expiresAt: Date.parse(record.expiresAt) };
   return Object.freeze(identity);
 }
 

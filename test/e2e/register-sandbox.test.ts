@@ -31,8 +31,13 @@ async function register(secrets: string): Promise<string> {
   const { stdout } = await run(process.execPath, ['examples/kubernetes/register-sandbox.mjs'], {
     timeout: 15_000,
     env: {
-      PATH: process.env.PATH, CREDPROXY_URL: `http://${daemon.daemon.adminAddress}`, CREDPROXY_API_KEY: daemon.daemon.apiKey,
-      SANDBOX_NAME: 'pod-sandbox', SANDBOX_SECRETS: secrets, SECRETS_DIR: dir, ENV_FILE: join(dir, 'sandbox.env'),
+      PATH: process.env.PATH,
+      CREDPROXY_URL: `http://${daemon.daemon.adminAddress}`,
+      CREDPROXY_API_KEY: daemon.daemon.apiKey,
+      SANDBOX_NAME: 'pod-sandbox',
+      SANDBOX_SECRETS: secrets,
+      SECRETS_DIR: dir,
+      ENV_FILE: join(dir, 'sandbox.env'),
     },
   });
   return stdout;
@@ -51,16 +56,23 @@ test('the register step run again (pod restart) reuses the live sandbox of its n
 
   const again = await register('ANTHROPIC_API_KEY=anthropic');
   assert.match(again, /"sandbox reused"/);
-  assert.deepEqual((await named()).map((s) => s.id), [first.id], 'still one live sandbox, the same one');
+  assert.deepEqual(
+    (await named()).map((s) => s.id),
+    [first.id],
+    'still one live sandbox, the same one',
+  );
   assert.equal(readFileSync(join(dir, 'sandbox.env'), 'utf8'), envFile, 'same tokens, same env file');
 
   await register('ANTHROPIC_API_KEY=anthropic,CLAUDE_KEY=anthropic');
   const now = await named();
   assert.equal(now.length, 1, 'replaced, not added');
   assert.notEqual(now[0]!.id, first.id);
-  assert.deepEqual(now[0]!.secrets.map((b) => b.env_key), ['ANTHROPIC_API_KEY', 'CLAUDE_KEY']);
+  assert.deepEqual(
+    now[0]!.secrets.map((b) => b.env_key),
+    ['ANTHROPIC_API_KEY', 'CLAUDE_KEY'],
+  );
   const caPem = readFileSync(daemon.daemon.caPath, 'utf8');
   const old = await tunnelRaw('api.anthropic.com', '', { proxyAddress: daemon.daemon.proxyAddress, caPem, accessToken: first.access_token, ms: 1000 });
-  assert.match(old, /^HTTP\/1\.1 407 [^]*X-Credproxy-Reason: proxy_auth_required\r\n/, 'the replaced sandbox\'s token no longer authenticates');
+  assert.match(old, /^HTTP\/1\.1 407 [^]*X-Credproxy-Reason: proxy_auth_required\r\n/, "the replaced sandbox's token no longer authenticates");
   assert.doesNotMatch(readFileSync(join(dir, 'sandbox.env'), 'utf8'), /register-real-value/);
 });

@@ -13,7 +13,12 @@ let world: World;
 before(async () => {
   // Only the start-up sweep runs: the expired sandbox stays in the table, so sandbox_expired is what its token gets.
   world = await startWorld({ expirySweepMs: 3_600_000, flags: { 'log.level': 'info' } });
-  const created = await world.daemon.api('POST', '/secrets', { name: 'brief-secret', value: 'real-brief-value', auth: { type: 'bearer' }, hosts: ['api.example.test'] });
+  const created = await world.daemon.api('POST', '/secrets', {
+    name: 'brief-secret',
+    value: 'real-brief-value',
+    auth: { type: 'bearer' },
+    hosts: ['api.example.test'],
+  });
   assert.equal(created.status, 201);
 });
 
@@ -52,7 +57,10 @@ test('ttl: tokens work until expires_at, then 407 sandbox_expired (with Proxy-Au
 
   // Gone from the API as if deleted; the name is free, and taking it deletes the expired row at once.
   assert.equal((await world.daemon.api('GET', `/sandboxes/${sandbox.id}`)).status, 404);
-  assert.equal((await world.daemon.api('GET', '/sandboxes')).json.some((s: { id: string }) => s.id === sandbox.id), false);
+  assert.equal(
+    (await world.daemon.api('GET', '/sandboxes')).json.some((s: { id: string }) => s.id === sandbox.id),
+    false,
+  );
   assert.deepEqual((await world.daemon.api('GET', '/secrets/brief-secret/sandboxes')).json, []);
   const again = await world.daemon.api('POST', '/sandboxes', { name: 'brief', secrets: { TOKEN: 'brief-secret' } });
   assert.equal(again.status, 201);

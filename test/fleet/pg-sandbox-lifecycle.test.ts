@@ -16,14 +16,21 @@ let store: PgStore;
 before(async () => {
   if (skip) return;
   store = await openPgStore({
-    url: await (await testPostgres()).createDatabase(), poolSize: 4, retentionDays: 7,
+    url: await (await testPostgres()).createDatabase(),
+    poolSize: 4,
+    retentionDays: 7,
     envelope: new EnvelopeCipher(new MasterKeyWrapper(randomBytes(32))),
   });
 });
 after(() => store?.close());
 
 const def = (name: string, extra: Partial<SandboxDefinition> = {}): SandboxDefinition => ({
-  name, secrets: {}, env_vars: {}, network: { allow_out: [], deny_out: [] }, metadata: { credproxy_sidecar: 'node-1' }, ...extra,
+  name,
+  secrets: {},
+  env_vars: {},
+  network: { allow_out: [], deny_out: [] },
+  metadata: { credproxy_sidecar: 'node-1' },
+  ...extra,
 });
 
 const expire = (id: string) => store.pool.query('UPDATE sandboxes SET expires_at = $2 WHERE id = $1', [id, new Date(Date.now() - 1000).toISOString()]);
@@ -40,7 +47,10 @@ test('one live sandbox per name, also when creates race; an expired one gives it
   const winner = (results.find((r) => r.status === 'fulfilled') as PromiseFulfilledResult<{ id: string }>).value;
   await expire(winner.id);
   assert.equal(await store.sandboxes.get(winner.id), undefined, 'expired: gone from the API');
-  assert.equal((await store.sandboxes.listPage({ limit: 1000 })).items.some((s) => s.id === winner.id), false);
+  assert.equal(
+    (await store.sandboxes.listPage({ limit: 1000 })).items.some((s) => s.id === winner.id),
+    false,
+  );
   const next = await store.sandboxes.create(def('racer'));
   assert.equal(await deletions(winner.id), 1, 'taking the name deleted the expired sandbox, and its sidecar hears it');
   assert.equal(next.expiresAt, null);

@@ -30,7 +30,14 @@ test('the expiry sweep deletes expired sandboxes on its interval and logs each a
   const line = logs.entries().find((e) => e.msg === 'sandbox expired and deleted');
   assert.deepEqual({ id: line?.sandbox_id, name: line?.sandbox_name, level: line?.level }, { id: brief.id, name: 'brief', level: 'info' });
 
-  const failing = startExpirySweep({ sweepExpired: () => { throw new Error('database is locked'); } }, { logger, intervalMs: 50 });
+  const failing = startExpirySweep(
+    {
+      sweepExpired: () => {
+        throw new Error('database is locked');
+      },
+    },
+    { logger, intervalMs: 50 },
+  );
   t.after(() => failing.stop());
   await until('the failure line', () => logs.entries().find((e) => e.msg === 'sandbox expiry sweep failed'), 3000);
 });
