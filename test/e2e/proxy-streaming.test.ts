@@ -73,9 +73,10 @@ function assertBounded(growth: Growth): string {
   const mb = (n: number): string => (n / 1048576).toFixed(1);
   const figures = `proxy RSS +${mb(growth.rss)} MB, live +${mb(growth.live)} MB`;
   // Measured: RSS +0-13 MB and live +0-20 MB for 50 MB, the same for 200 MB (a bounded working
-  // set of in-flight TLS buffers, not the body); a buffering proxy would grow by ≥ 50 MB.
-  assert.ok(growth.rss < 25 * 1048576, figures);
-  assert.ok(growth.live < 25 * 1048576, figures);
+  // set of in-flight TLS buffers, not the body), once +26/+30 MB on a clean-clone CI run while
+  // garbage collection lagged; a buffering proxy would grow by ≥ 50 MB, so 40 MB still tells them apart.
+  assert.ok(growth.rss < 40 * 1048576, figures);
+  assert.ok(growth.live < 40 * 1048576, figures);
   return figures;
 }
 
