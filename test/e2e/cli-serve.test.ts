@@ -1,24 +1,16 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { ProxyAgent, request } from 'undici';
 import { readyLine, runCli, serveEnv, spawnCli } from '../helpers/cli.js';
 import { createTestPki } from '../helpers/pki.js';
 import { until } from '../helpers/until.js';
 import { startUpstream } from '../helpers/upstream.js';
+import { tempDirs } from '../helpers/temp-dirs.js';
 
-const dirs: string[] = [];
-const tempDir = (): string => {
-  const dir = mkdtempSync(join(tmpdir(), 'credproxy-serve-'));
-  dirs.push(dir);
-  return dir;
-};
-after(() => {
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
+const tempDir = tempDirs('credproxy-serve-');
 
 /** Starts `serve`, waits for the ready line, fetches the CA over the admin API, then SIGTERMs it. */
 async function serveOnce(dir: string, extraEnv: Record<string, string> = {}) {

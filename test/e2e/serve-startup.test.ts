@@ -1,28 +1,20 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { open } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { readyLine, runCli, serveEnv, spawnCli } from '../helpers/cli.js';
 import type { UntypedJson } from '../helpers/daemon.js';
+import { tempDirs } from '../helpers/temp-dirs.js';
 
 /**
  * `credproxy serve` failing to start the way an operator meets it: one line on stderr naming
  * the key and the cause, exit 2, and no ready line; and a SIGTERM during start-up exits 0.
  */
 
-const dirs: string[] = [];
-const tempDir = (): string => {
-  const dir = mkdtempSync(join(tmpdir(), 'credproxy-startup-'));
-  dirs.push(dir);
-  return dir;
-};
-after(() => {
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
+const tempDir = tempDirs('credproxy-startup-');
 
 /** A port something else already holds, for as long as the test runs. */
 async function takenPort(): Promise<{ port: number; server: Server }> {
