@@ -116,12 +116,18 @@ test('cleartext → 403 cleartext_injection_refused, nothing changed', () => {
   assert.deepEqual(headers, { authorization: `Bearer ${t.a.openai}` });
 });
 
-test('several stand-ins in one request are all swapped', () => {
-  const ctx = setup();
+/** Two secrets for api.example.com, one bearer and one x-two api-key, with their real values. */
+function twoSecretsOnOneHost(ctx: ReturnType<typeof setup>) {
   const v1 = real('one');
   const v2 = real('two');
   const s1 = ctx.source.addSecret({ name: 'one', value: v1, auth: { type: 'bearer' }, hosts: ['api.example.com'] });
   const s2 = ctx.source.addSecret({ name: 'two', value: v2, auth: { type: 'api-key', header: 'x-two' }, hosts: ['api.example.com'] });
+  return { v1, v2, s1, s2 };
+}
+
+test('several stand-ins in one request are all swapped', () => {
+  const ctx = setup();
+  const { v1, v2, s1, s2 } = twoSecretsOnOneHost(ctx);
   const sandbox = ctx.source.addSandbox({ secrets: { ONE: s1.id, TWO: s2.id, TWO_AGAIN: s2.id } });
   const { policy, table } = ctx.start();
   const headers: IncomingHttpHeaders = { authorization: `Bearer ${ctx.source.standIn(sandbox.id, 'ONE')}`, 'x-two': ctx.source.standIn(sandbox.id, 'TWO_AGAIN') };
@@ -166,10 +172,7 @@ test('an own stand-in outside its shape: swapped in place to an allowed host, re
 
 test('in-place swaps: several stand-ins in one header, and the echo of each is scrubbed', () => {
   const ctx = setup();
-  const v1 = real('one');
-  const v2 = real('two');
-  const s1 = ctx.source.addSecret({ name: 'one', value: v1, auth: { type: 'bearer' }, hosts: ['api.example.com'] });
-  const s2 = ctx.source.addSecret({ name: 'two', value: v2, auth: { type: 'api-key', header: 'x-two' }, hosts: ['api.example.com'] });
+  const { v1, v2, s1, s2 } = twoSecretsOnOneHost(ctx);
   const sandbox = ctx.source.addSandbox({ secrets: { ONE: s1.id, TWO: s2.id } });
   const { policy, table } = ctx.start();
   const one = ctx.source.standIn(sandbox.id, 'ONE');
