@@ -57,7 +57,11 @@ test(`${ROTATIONS} rotations under ${CLIENTS} concurrent clients: no failure, no
       const res = await world.daemon.api('PATCH', '/secrets/rotating', { value: value(v) });
       assert.equal(res.status, 200, res.text);
       rotatedAt[v] = performance.now();
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      // Each rotation gets requests of its own, however slow a loaded machine makes them.
+      const startsBefore = starts.length;
+      const waitUntil = Date.now() + MAX_LOAD_MS / ROTATIONS;
+      do await new Promise((resolve) => setTimeout(resolve, 20));
+      while (starts.length < startsBefore + 2 && Date.now() < waitUntil);
     }
     rotating = false;
   };
@@ -106,7 +110,10 @@ test(`delete of a secret bound to 40 sandboxes, under load from ${CLIENTS} of th
     const res = await world.daemon.api('DELETE', '/secrets/doomed');
     deletedAt = performance.now();
     assert.equal(res.status, 204, res.text);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Until every client has started requests after the delete returned (a loaded machine is slow).
+    const waitUntil = Date.now() + MAX_LOAD_MS / 2;
+    do await new Promise((resolve) => setTimeout(resolve, 50));
+    while (outcomes.filter((o) => o.at >= deletedAt).length < CLIENTS * 2 && Date.now() < waitUntil);
     running = false;
   };
   await Promise.all([...bound.slice(0, CLIENTS).map(client), deleter()]);
