@@ -5,8 +5,20 @@ import tseslint from 'typescript-eslint';
 
 /** Node's globals for the plain-JS files (TypeScript files get them from @types/node). */
 const NODE_GLOBALS = Object.fromEntries(
-  ['console', 'process', 'Buffer', 'URL', 'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'setImmediate', 'performance', 'fetch', 'AbortSignal']
-    .map((name) => [name, 'readonly']),
+  [
+    'console',
+    'process',
+    'Buffer',
+    'URL',
+    'setTimeout',
+    'clearTimeout',
+    'setInterval',
+    'clearInterval',
+    'setImmediate',
+    'performance',
+    'fetch',
+    'AbortSignal',
+  ].map((name) => [name, 'readonly']),
 );
 
 export default tseslint.config(

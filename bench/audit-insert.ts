@@ -19,10 +19,25 @@ const BATCH_SIZES = [10, 100, 1_000];
 /** What the audit subscriber writes for a request that had a stand-in swapped. */
 function requestRow(i: number): EventRow {
   return {
-    kind: 'request', ts: Date.now() + i, sandboxId: '6f1c2a9e-3b4d-4c8e-9a1f-0b2c3d4e5f60', sandboxName: 'bench',
-    secretId: '0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d', host: 'api.openai.com', method: 'POST', path: '/v1/chat/completions',
-    status: 200, upstreamStatus: 200, latencyMs: 412, errorCode: null, dstIp: null, dstPort: null, verdict: null,
-    matchRule: null, bytesSent: null, bytesRecv: null, requestId: 'c0ffee0123456789abcdef01',
+    kind: 'request',
+    ts: Date.now() + i,
+    sandboxId: '6f1c2a9e-3b4d-4c8e-9a1f-0b2c3d4e5f60',
+    sandboxName: 'bench',
+    secretId: '0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d',
+    host: 'api.openai.com',
+    method: 'POST',
+    path: '/v1/chat/completions',
+    status: 200,
+    upstreamStatus: 200,
+    latencyMs: 412,
+    errorCode: null,
+    dstIp: null,
+    dstPort: null,
+    verdict: null,
+    matchRule: null,
+    bytesSent: null,
+    bytesRecv: null,
+    requestId: 'c0ffee0123456789abcdef01',
   };
 }
 
@@ -43,8 +58,26 @@ function statementPerRow(db: Database): Insert {
   );
   return db.transaction((rows: readonly EventRow[]) => {
     for (const r of rows) {
-      insert.run(r.kind, isoTimestamp(r.ts), r.sandboxId, r.sandboxName, r.secretId, r.host, r.method, r.path, r.status,
-        r.upstreamStatus, r.latencyMs, r.errorCode, r.dstIp, r.dstPort, r.verdict, r.matchRule, r.bytesSent, r.bytesRecv);
+      insert.run(
+        r.kind,
+        isoTimestamp(r.ts),
+        r.sandboxId,
+        r.sandboxName,
+        r.secretId,
+        r.host,
+        r.method,
+        r.path,
+        r.status,
+        r.upstreamStatus,
+        r.latencyMs,
+        r.errorCode,
+        r.dstIp,
+        r.dstPort,
+        r.verdict,
+        r.matchRule,
+        r.bytesSent,
+        r.bytesRecv,
+      );
     }
   });
 }

@@ -33,7 +33,10 @@ async function newKey(kind: Kind): Promise<KeyObject> {
   return (await generateKeyPairAsync(type as 'ec', options as { namedCurve: string })).privateKey;
 }
 
-interface Issuer { caPem: string; caKey: KeyObject }
+interface Issuer {
+  caPem: string;
+  caKey: KeyObject;
+}
 
 async function selfSignedCa(kind: Kind): Promise<Issuer> {
   const caKey = await newKey(kind);
@@ -71,7 +74,10 @@ async function newMinter(kind: Kind): Promise<Minter> {
   };
 }
 
-interface SyncTimes { wall: number[]; cpu: number[] }
+interface SyncTimes {
+  wall: number[];
+  cpu: number[];
+}
 /**
  * Synchronous sections of each mint: forge's ASN.1 work (until the async signature) and
  * createSecureContext. CPU time is what blocks the loop on an idle core; wall time adds any
@@ -91,21 +97,23 @@ function timedSync<T>(into: SyncTimes, fn: () => T): T {
 
 /** The same steps LeafCertStore takes per host, for either key type, timing the synchronous parts. */
 async function mintLeaf(m: Minter, name: string): Promise<SecureContext> {
-  const pem = await timedSync(syncTimes.forge, () => buildCertificate({
-    subject: [{ shortName: 'CN', value: name }],
-    issuer: m.info,
-    subjectKey: m.leafKey,
-    signingKey: m.issuer.caKey,
-    notBefore: new Date(Date.now() - 3600_000),
-    notAfter: new Date(Date.now() + 30 * 86_400_000),
-    extensions: [
-      { name: 'basicConstraints', critical: true, cA: false },
-      { name: 'keyUsage', critical: true, digitalSignature: true },
-      { name: 'extKeyUsage', serverAuth: true },
-      { name: 'subjectAltName', altNames: [{ type: 2, value: name }] },
-      ...keyIdentifierExtensions(m.leafKey, m.info.keyIdentifier),
-    ],
-  }));
+  const pem = await timedSync(syncTimes.forge, () =>
+    buildCertificate({
+      subject: [{ shortName: 'CN', value: name }],
+      issuer: m.info,
+      subjectKey: m.leafKey,
+      signingKey: m.issuer.caKey,
+      notBefore: new Date(Date.now() - 3600_000),
+      notAfter: new Date(Date.now() + 30 * 86_400_000),
+      extensions: [
+        { name: 'basicConstraints', critical: true, cA: false },
+        { name: 'keyUsage', critical: true, digitalSignature: true },
+        { name: 'extKeyUsage', serverAuth: true },
+        { name: 'subjectAltName', altNames: [{ type: 2, value: name }] },
+        ...keyIdentifierExtensions(m.leafKey, m.info.keyIdentifier),
+      ],
+    }),
+  );
   return timedSync(syncTimes.secureContext, () => createSecureContext({ cert: pem + m.issuer.caPem, key: m.leafKeyPem }));
 }
 
@@ -137,7 +145,10 @@ async function handshakeCost(context: SecureContext, caPem: string, name: string
   for (let i = 0; i < HANDSHAKES; i++) {
     await new Promise<void>((resolve, reject) => {
       const socket = connect({ host: '127.0.0.1', port, servername: name, secureContext: clientContext });
-      socket.once('secureConnect', () => { socket.destroy(); resolve(); });
+      socket.once('secureConnect', () => {
+        socket.destroy();
+        resolve();
+      });
       socket.once('error', reject);
     });
   }
@@ -161,7 +172,10 @@ for (const kind of ['ECDSA P-256', 'RSA-2048'] as const) {
     keyMs += (performance.now() - t) / 5;
   }
   const minter = await newMinter(kind);
-  for (const times of Object.values(syncTimes)) { times.wall.length = 0; times.cpu.length = 0; }
+  for (const times of Object.values(syncTimes)) {
+    times.wall.length = 0;
+    times.cpu.length = 0;
+  }
   let last: SecureContext | undefined;
   const run = await measured(async () => {
     for (let i = 0; i < MINTS; i++) last = await mintLeaf(minter, `h${i}.bench.test`);
@@ -169,7 +183,10 @@ for (const kind of ['ECDSA P-256', 'RSA-2048'] as const) {
   const hs = await handshakeCost(last!, minter.issuer.caPem, `h${MINTS - 1}.bench.test`);
   rows.push([kind, 'key generation (async, ms)', fmt(keyMs)]);
   rows.push([kind, `mint per cert, ${MINTS} sequential (ms)`, fmt(run.ms / MINTS, 3)]);
-  for (const [label, times] of [['forge ASN.1 part', syncTimes.forge], ['createSecureContext', syncTimes.secureContext]] as const) {
+  for (const [label, times] of [
+    ['forge ASN.1 part', syncTimes.forge],
+    ['createSecureContext', syncTimes.secureContext],
+  ] as const) {
     rows.push([kind, `sync ${label}: CPU mean / p99 / max (ms)`, spread(times.cpu)]);
     rows.push([kind, `sync ${label}: wall mean / p99 / max (ms)`, spread(times.wall)]);
   }

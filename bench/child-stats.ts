@@ -22,7 +22,13 @@ export function childStats(gc: boolean): ChildStats {
   if (gc) (globalThis as { gc?: () => void }).gc?.();
   const cpu = process.cpuUsage();
   const memory = process.memoryUsage();
-  return { cpuUs: cpu.user + cpu.system, eventLoopCpuUs: eventLoopCpuUs(), rss: memory.rss, live: memory.heapUsed + memory.arrayBuffers, heapTotal: memory.heapTotal };
+  return {
+    cpuUs: cpu.user + cpu.system,
+    eventLoopCpuUs: eventLoopCpuUs(),
+    rss: memory.rss,
+    live: memory.heapUsed + memory.arrayBuffers,
+    heapTotal: memory.heapTotal,
+  };
 }
 
 /** CPU time of this thread, the event loop, in µs: the first field of schedstat is ns on a CPU. */

@@ -165,8 +165,14 @@ const rows: Row[] = [];
  * last call's end.
  */
 async function measure(
-  daemon: Daemon, samples: Sample[], scenario: string, operation: string,
-  calls: number, gapMs: number, call: (i: number) => Promise<AdminResult>, note?: (results: AdminResult[]) => string,
+  daemon: Daemon,
+  samples: Sample[],
+  scenario: string,
+  operation: string,
+  calls: number,
+  gapMs: number,
+  call: (i: number) => Promise<AdminResult>,
+  note?: (results: AdminResult[]) => string,
 ): Promise<AdminResult[]> {
   await daemon.stats(); // resets the stall monitor
   await sleep(QUIET_MS);
@@ -182,8 +188,13 @@ async function measure(
   await sleep(200); // lets requests that were stuck behind the last call finish
   const times = results.map((r) => r.ms).sort((a, b) => a - b);
   rows.push({
-    scenario, operation, calls, callMs: [times[times.length >> 1]!, times[times.length - 1]!], loopMaxMs: [quietLoopMaxMs, loopMaxMs],
-    quiet: windowStats(samples, from - QUIET_MS, from), during: windowStats(samples, from, to),
+    scenario,
+    operation,
+    calls,
+    callMs: [times[times.length >> 1]!, times[times.length - 1]!],
+    loopMaxMs: [quietLoopMaxMs, loopMaxMs],
+    quiet: windowStats(samples, from - QUIET_MS, from),
+    during: windowStats(samples, from, to),
     note: note?.(results) ?? statusNote(results),
   });
   return results;
@@ -205,13 +216,14 @@ async function rotateScenario(childDir: string, target: () => Promise<BenchTarge
       const scenario = `secret bound to ${bound} sandboxes`;
       const rotations = bound === 5000 ? 10 : 3;
       await measure(daemon, load.samples, scenario, 'PATCH /secrets/shared', rotations, 100, (i) =>
-        admin(daemon, 'PATCH', '/secrets/shared', { value: `rotated-${i}-${'y'.repeat(40)}` }));
+        admin(daemon, 'PATCH', '/secrets/shared', { value: `rotated-${i}-${'y'.repeat(40)}` }),
+      );
       if (bound !== 8000) continue;
       const ids = daemon.sandboxIds;
       await measure(daemon, load.samples, scenario, 'DELETE /sandboxes/{id}/secrets/SHARED_KEY', 20, 20, (i) =>
-        admin(daemon, 'DELETE', `/sandboxes/${ids[i]}/secrets/SHARED_KEY`));
-      await measure(daemon, load.samples, scenario, 'DELETE /sandboxes/{id}', 20, 20, (i) =>
-        admin(daemon, 'DELETE', `/sandboxes/${ids[20 + i]}`));
+        admin(daemon, 'DELETE', `/sandboxes/${ids[i]}/secrets/SHARED_KEY`),
+      );
+      await measure(daemon, load.samples, scenario, 'DELETE /sandboxes/{id}', 20, 20, (i) => admin(daemon, 'DELETE', `/sandboxes/${ids[20 + i]}`));
       // From here the load carries a stand-in of another secret, which the deletion leaves alone,
       // and creates keep coming while the secret is deleted: none may fail.
       await load.stop();
@@ -225,8 +237,16 @@ async function rotateScenario(childDir: string, target: () => Promise<BenchTarge
         }
       };
       const creators = Promise.all([0, 1, 2, 3].map(creator));
-      await measure(daemon, load.samples, scenario, 'DELETE /secrets/shared (with POST /sandboxes alongside)', 1, 0,
-        () => admin(daemon, 'DELETE', '/secrets/shared'), (results) => `${statusNote(results)}; POST /sandboxes alongside: ${statusNote(creates)}`);
+      await measure(
+        daemon,
+        load.samples,
+        scenario,
+        'DELETE /secrets/shared (with POST /sandboxes alongside)',
+        1,
+        0,
+        () => admin(daemon, 'DELETE', '/secrets/shared'),
+        (results) => `${statusNote(results)}; POST /sandboxes alongside: ${statusNote(creates)}`,
+      );
       await sleep(100);
       deleting = false;
       await creators;
@@ -246,25 +266,35 @@ async function store10kScenario(childDir: string, target: () => Promise<BenchTar
   try {
     await sleep(WARM_UP_MS);
     await measure(daemon, load.samples, scenario, 'PATCH /secrets/shared (8,000 bound)', 3, 100, (i) =>
-      admin(daemon, 'PATCH', '/secrets/shared', { value: `rotated-${i}-${'y'.repeat(40)}` }));
+      admin(daemon, 'PATCH', '/secrets/shared', { value: `rotated-${i}-${'y'.repeat(40)}` }),
+    );
     for (const path of ['/sandboxes', '/secrets', '/secrets/shared/sandboxes']) {
       await measure(daemon, load.samples, scenario, `GET ${path}`, 1, 0, () => admin(daemon, 'GET', path), sizeNote);
       let cursor: string | undefined;
       let pages = 0;
       let items = 0;
-      await measure(daemon, load.samples, scenario, `GET ${path}?limit=100, every page`, 1, 0, async () => {
-        const t0 = performance.now();
-        let last: AdminResult;
-        do {
-          last = await admin(daemon, 'GET', `${path}?limit=100${cursor ? `&cursor=${cursor}` : ''}`);
-          const page = last.json as { data?: unknown[]; next_cursor?: string | null };
-          if (!Array.isArray(page.data)) break; // a build without paging answers with the whole list
-          pages++;
-          items += page.data.length;
-          cursor = page.next_cursor ?? undefined;
-        } while (cursor);
-        return { ...last, ms: performance.now() - t0 };
-      }, () => (pages > 0 ? `${pages} pages, ${items} items` : 'not paged: the whole list'));
+      await measure(
+        daemon,
+        load.samples,
+        scenario,
+        `GET ${path}?limit=100, every page`,
+        1,
+        0,
+        async () => {
+          const t0 = performance.now();
+          let last: AdminResult;
+          do {
+            last = await admin(daemon, 'GET', `${path}?limit=100${cursor ? `&cursor=${cursor}` : ''}`);
+            const page = last.json as { data?: unknown[]; next_cursor?: string | null };
+            if (!Array.isArray(page.data)) break; // a build without paging answers with the whole list
+            pages++;
+            items += page.data.length;
+            cursor = page.next_cursor ?? undefined;
+          } while (cursor);
+          return { ...last, ms: performance.now() - t0 };
+        },
+        () => (pages > 0 ? `${pages} pages, ${items} items` : 'not paged: the whole list'),
+      );
     }
   } finally {
     await load.stop();
@@ -278,8 +308,10 @@ async function retentionScenario(childDir: string, target: () => Promise<BenchTa
   const daemon = await startDaemon(childDir, await target(), { ...NO_SEED, auditRows: rowsToSweep, auditAgeOutMs: 30_000, retentionIntervalMs: 1000 });
   const tables = Object.entries(daemon.tableBytes).filter(([name]) => !name.startsWith('sqlite_'));
   const auditBytes = tables.filter(([name]) => name.startsWith('events') || name.startsWith('audit')).reduce((sum, [, b]) => sum + b, 0);
-  console.log(`audit storage after seeding ${rowsToSweep} rows: ${(auditBytes / rowsToSweep).toFixed(0)} bytes per row ` +
-    `(${tables.map(([name, b]) => `${name} ${(b / rowsToSweep).toFixed(0)}`).join(', ')})`);
+  console.log(
+    `audit storage after seeding ${rowsToSweep} rows: ${(auditBytes / rowsToSweep).toFixed(0)} bytes per row ` +
+      `(${tables.map(([name, b]) => `${name} ${(b / rowsToSweep).toFixed(0)}`).join(', ')})`,
+  );
   const loadStarted = performance.now();
   const load = startLoad(daemon);
   try {
@@ -299,8 +331,13 @@ async function retentionScenario(childDir: string, target: () => Promise<BenchTa
     const quietLoop = (await daemon.stats()).loopMaxMs;
     const quiet = windowStats(load.samples, end + 200, end + 200 + QUIET_MS * 2 - 300);
     rows.push({
-      scenario: `retention, ${rowsToSweep} rows`, operation: 'one sweep (quiet = the 4 s after it)', calls: 1, callMs: [ms, ms], loopMaxMs: [quietLoop, loopMaxMs],
-      quiet, during: windowStats(load.samples, Math.max(start, loadStarted + WARM_UP_MS), end),
+      scenario: `retention, ${rowsToSweep} rows`,
+      operation: 'one sweep (quiet = the 4 s after it)',
+      calls: 1,
+      callMs: [ms, ms],
+      loopMaxMs: [quietLoop, loopMaxMs],
+      quiet,
+      during: windowStats(load.samples, Math.max(start, loadStarted + WARM_UP_MS), end),
       note: `${line.deleted} rows, ${((ms * 1000) / Number(line.deleted)).toFixed(1)} µs a row`,
     });
   } finally {
@@ -322,7 +359,7 @@ async function tunnelsScenario(childDir: string, target: () => Promise<BenchTarg
     for (const count of [1000, 3000]) {
       while (tunnels.length < count) {
         const batch = Math.min(Number(process.env.BENCH_TUNNEL_BATCH ?? 50), count - tunnels.length);
-        tunnels.push(...await Promise.all(Array.from({ length: batch }, () => openIdleTunnel(daemon))));
+        tunnels.push(...(await Promise.all(Array.from({ length: batch }, () => openIdleTunnel(daemon)))));
       }
       const stats = await idleStats(daemon);
       const per = (key: 'rss' | 'live' | 'heapTotal') => `${((stats[key] - idle[key]) / count / 1024).toFixed(1)} KB`;
@@ -387,18 +424,20 @@ function sleep(ms: number): Promise<void> {
 
 function printRows(): void {
   const f = (ms: number): string => (Number.isNaN(ms) ? '-' : ms < 10 ? ms.toFixed(1) : ms.toFixed(0));
-  console.table(rows.map((r) => ({
-    scenario: r.scenario,
-    operation: r.operation,
-    calls: r.calls,
-    'call ms (median / max)': `${f(r.callMs[0])} / ${f(r.callMs[1])}`,
-    'loop stall max ms quiet → during': `${f(r.loopMaxMs[0])} → ${f(r.loopMaxMs[1])}`,
-    'proxy p99 ms quiet → during': `${f(r.quiet.p99)} → ${f(r.during.p99)}`,
-    'proxy max ms quiet → during': `${f(r.quiet.max)} → ${f(r.during.max)}`,
-    'proxy rps quiet → during': `${r.quiet.rps.toFixed(0)} → ${r.during.rps.toFixed(0)}`,
-    'failed during': r.during.failed,
-    note: r.note ?? '',
-  })));
+  console.table(
+    rows.map((r) => ({
+      scenario: r.scenario,
+      operation: r.operation,
+      calls: r.calls,
+      'call ms (median / max)': `${f(r.callMs[0])} / ${f(r.callMs[1])}`,
+      'loop stall max ms quiet → during': `${f(r.loopMaxMs[0])} → ${f(r.loopMaxMs[1])}`,
+      'proxy p99 ms quiet → during': `${f(r.quiet.p99)} → ${f(r.during.p99)}`,
+      'proxy max ms quiet → during': `${f(r.quiet.max)} → ${f(r.during.max)}`,
+      'proxy rps quiet → during': `${r.quiet.rps.toFixed(0)} → ${r.during.rps.toFixed(0)}`,
+      'failed during': r.during.failed,
+      note: r.note ?? '',
+    })),
+  );
 }
 
 async function main(): Promise<void> {
@@ -409,9 +448,18 @@ async function main(): Promise<void> {
     upstream = await startUpstream(children.dir, dir);
     const up = upstream;
     let n = 0;
-    const target = async (): Promise<BenchTarget> => ({ host: HOST, upstreamPort: up.port, upstreamCaPath: up.caPath, dir: await mkdtemp(join(dir, `daemon-${n++}-`)) });
-    console.log(`control-plane: ${CONNECTIONS} keep-alive connections of load, compiled dist/ under node ${process.version}, ` +
-      `${availableParallelism()} cores, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+    const target = async (): Promise<BenchTarget> => ({
+      host: HOST,
+      upstreamPort: up.port,
+      upstreamCaPath: up.caPath,
+      dir: await mkdtemp(join(dir, `daemon-${n++}-`)),
+    });
+    console.log(
+      `control-plane: ${CONNECTIONS} keep-alive connections of load, compiled dist/ under node ${process.version}, ` +
+        `${availableParallelism()} cores, load average ${loadavg()
+          .map((l) => l.toFixed(2))
+          .join(' ')}`,
+    );
     if (SCENARIOS.includes('rotate')) await rotateScenario(children.dir, target);
     if (SCENARIOS.includes('store10k')) await store10kScenario(children.dir, target);
     if (SCENARIOS.includes('retention')) await retentionScenario(children.dir, target);

@@ -20,10 +20,11 @@ export async function startUpstream(childDir: string, dir: string): Promise<Upst
     child.once('message', (m: { port: number; caPath: string }) => resolve(m));
     child.once('exit', (code) => reject(new Error(`upstream exited with ${code}`)));
   });
-  const cpuUs = (): Promise<number> => new Promise((resolve) => {
-    child.once('message', (m: { cpuUs: number }) => resolve(m.cpuUs));
-    child.send({ type: 'stats' });
-  });
+  const cpuUs = (): Promise<number> =>
+    new Promise((resolve) => {
+      child.once('message', (m: { cpuUs: number }) => resolve(m.cpuUs));
+      child.send({ type: 'stats' });
+    });
   return { child, ...ready, cpuUs, stop: () => child.send({ type: 'stop' }) };
 }
 

@@ -98,7 +98,9 @@ export function daemonMode(options: DaemonModeOptions): ProxyFactory {
     const daemon = await createDaemon(config, { logger, observe: options.observe });
     const api = async (path: string, body: unknown): Promise<UntypedJson> => {
       const res = await request(`http://${daemon.adminAddress}${path}`, {
-        method: 'POST', headers: { 'x-api-key': daemon.apiKey, 'content-type': 'application/json' }, body: JSON.stringify(body),
+        method: 'POST',
+        headers: { 'x-api-key': daemon.apiKey, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
       });
       const json = await res.body.json();
       if (res.statusCode !== 201) throw new Error(`${path}: ${res.statusCode} ${JSON.stringify(json)}`);

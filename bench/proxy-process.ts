@@ -40,18 +40,19 @@ export function forkBenchChild(name: string, args: string[], childDir?: string, 
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     env: { ...process.env, ...env },
   });
-  const next = <T>(type: string): Promise<T> => new Promise((resolve, reject) => {
-    const onMessage = (message: { type: string; message?: string }): void => {
-      if (message.type === 'error') reject(new Error(message.message));
-      else if (message.type === type) resolve(message as T);
-      else return;
-      child.off('message', onMessage);
-      child.off('exit', onExit);
-    };
-    const onExit = (code: number | null): void => reject(new Error(`${name} exited with ${code}`));
-    child.on('message', onMessage);
-    child.once('exit', onExit);
-  });
+  const next = <T>(type: string): Promise<T> =>
+    new Promise((resolve, reject) => {
+      const onMessage = (message: { type: string; message?: string }): void => {
+        if (message.type === 'error') reject(new Error(message.message));
+        else if (message.type === type) resolve(message as T);
+        else return;
+        child.off('message', onMessage);
+        child.off('exit', onExit);
+      };
+      const onExit = (code: number | null): void => reject(new Error(`${name} exited with ${code}`));
+      child.on('message', onMessage);
+      child.once('exit', onExit);
+    });
   const stop = async (): Promise<void> => {
     if (child.exitCode !== null) return;
     const exited = new Promise((resolve) => child.once('exit', resolve));

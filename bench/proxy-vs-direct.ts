@@ -96,28 +96,40 @@ async function main(): Promise<void> {
     const contenders: Contender[] = [];
     if (MODES.includes('direct')) {
       contenders.push({
-        name: 'direct', url: `https://127.0.0.1:${upstream.port}/v1/x`, proxy: undefined,
+        name: 'direct',
+        url: `https://127.0.0.1:${upstream.port}/v1/x`,
+        proxy: undefined,
         dispatcher: (connections) => new Agent({ connections, connect: { ca: upstreamCa, servername: HOST } }),
       });
     }
-    const builds = BASELINE_DIST ? [['', {}], [BASELINE_SUFFIX, { BENCH_DIST: BASELINE_DIST }]] as const : [['', {}]] as const;
+    const builds = BASELINE_DIST
+      ? ([
+          ['', {}],
+          [BASELINE_SUFFIX, { BENCH_DIST: BASELINE_DIST }],
+        ] as const)
+      : ([['', {}]] as const);
     for (const mode of MODES.filter((m) => m !== 'direct')) {
       for (const [suffix, env] of builds) {
         const name = `${mode}${suffix}`;
         const target = { host: HOST, upstreamPort: upstream.port, upstreamCaPath: upstream.caPath, dir: await mkdtemp(join(dir, `${mode}-`)) };
         const proxy = await startProxyProcess(mode, target, children.dir, env);
         proxies.push(proxy);
-        contenders.push(proxy.transparent
-          // What a kernel redirect delivers: a connection straight to the listener, the host in SNI.
-          ? { name, url: `https://127.0.0.1:${proxy.port}/v1/x`, proxy, dispatcher: (connections) => new Agent({ connections, connect: { ca: proxy.caPem, servername: HOST } }) }
-          : { name, url: `https://${HOST}/v1/x`, proxy, dispatcher: (connections) => proxyAgent(proxy, connections) });
+        contenders.push(
+          proxy.transparent
+            ? // What a kernel redirect delivers: a connection straight to the listener, the host in SNI.
+              {
+                name,
+                url: `https://127.0.0.1:${proxy.port}/v1/x`,
+                proxy,
+                dispatcher: (connections) => new Agent({ connections, connect: { ca: proxy.caPem, servername: HOST } }),
+              }
+            : { name, url: `https://${HOST}/v1/x`, proxy, dispatcher: (connections) => proxyAgent(proxy, connections) },
+        );
       }
     }
-    for (const connections of CONCURRENCY) results.push(...await runRounds(contenders, connections, upstream));
+    for (const connections of CONCURRENCY) results.push(...(await runRounds(contenders, connections, upstream)));
     for (const connections of CONCURRENCY) {
-      const pairs = BASELINE_DIST
-        ? MODES.filter((m) => m !== 'direct').map((m) => [m, `${m}${BASELINE_SUFFIX}`] as const)
-        : Object.entries(BASELINE);
+      const pairs = BASELINE_DIST ? MODES.filter((m) => m !== 'direct').map((m) => [m, `${m}${BASELINE_SUFFIX}`] as const) : Object.entries(BASELINE);
       for (const [name, baseline] of pairs) {
         const on = contenders.find((c) => c.name === name);
         const off = contenders.find((c) => c.name === baseline);
@@ -144,7 +156,16 @@ async function main(): Promise<void> {
  */
 async function runRounds(contenders: readonly Contender[], connections: number, upstream: Upstream): Promise<CaseResult[]> {
   const dispatchers = contenders.map((c) => c.dispatcher(connections));
-  const tallies: Tally[] = contenders.map(() => ({ latencies: [], errors: 0, seconds: 0, roundRps: [], proxyCpuUs: 0, eventLoopCpuUs: 0, upstreamCpuUs: 0, rss: undefined }));
+  const tallies: Tally[] = contenders.map(() => ({
+    latencies: [],
+    errors: 0,
+    seconds: 0,
+    roundRps: [],
+    proxyCpuUs: 0,
+    eventLoopCpuUs: 0,
+    upstreamCpuUs: 0,
+    rss: undefined,
+  }));
   // Warm-up: open the pool's connections (tunnels, leaf certificate, upstream pool), then let the JIT settle.
   for (const [i, c] of contenders.entries()) {
     await Promise.all(Array.from({ length: connections }, () => once(dispatchers[i]!, c.url, headersOf(c))));
@@ -165,7 +186,7 @@ async function runRounds(contenders: readonly Contender[], connections: number, 
       tally.seconds += seconds;
       tally.roundRps.push((tally.latencies.length - done) / seconds);
       const after = await proxy?.stats();
-      tally.upstreamCpuUs += await upstream.cpuUs() - upstreamBefore;
+      tally.upstreamCpuUs += (await upstream.cpuUs()) - upstreamBefore;
       if (before && after) {
         tally.proxyCpuUs += after.cpuUs - before.cpuUs;
         tally.eventLoopCpuUs = addDelta(tally.eventLoopCpuUs, before.eventLoopCpuUs, after.eventLoopCpuUs);
@@ -178,7 +199,10 @@ async function runRounds(contenders: readonly Contender[], connections: number, 
     const { latencies, errors, seconds, roundRps, proxyCpuUs, eventLoopCpuUs, upstreamCpuUs, rss } = tallies[i]!;
     latencies.sort((a, b) => a - b);
     return {
-      name, connections, requests: latencies.length, errors,
+      name,
+      connections,
+      requests: latencies.length,
+      errors,
       rps: latencies.length / seconds,
       roundRps,
       p50: latencies[Math.floor(latencies.length * 0.5)] ?? NaN,
@@ -218,11 +242,13 @@ async function runPaired(off: Contender, on: Contender, connections: number): Pr
   const requests = [0, 0];
   for (let round = 0; round < PAIRED_ROUNDS; round++) {
     const before = await Promise.all(pair.map((c) => c.proxy!.stats()));
-    const counts = await Promise.all(pair.map(async (c, i) => {
-      const latencies: number[] = [];
-      await load(connections, performance.now() + (SECONDS * 1000) / ROUNDS, dispatchers[i]!, c.url, headersOf(c), latencies);
-      return latencies.length;
-    }));
+    const counts = await Promise.all(
+      pair.map(async (c, i) => {
+        const latencies: number[] = [];
+        await load(connections, performance.now() + (SECONDS * 1000) / ROUNDS, dispatchers[i]!, c.url, headersOf(c), latencies);
+        return latencies.length;
+      }),
+    );
     const after = await Promise.all(pair.map((c) => c.proxy!.stats()));
     ratios.push(counts[1]! / counts[0]!);
     for (let i = 0; i < 2; i++) {
@@ -234,7 +260,10 @@ async function runPaired(off: Contender, on: Contender, connections: number): Pr
   await Promise.all(dispatchers.map((d) => d.close()));
   const perRequest = (totals: number[]): [number, number] => [totals[0]! / requests[0]!, totals[1]! / requests[1]!];
   return {
-    off: off.name, on: on.name, connections, ratios,
+    off: off.name,
+    on: on.name,
+    connections,
+    ratios,
     cpuUsPerRequest: perRequest(cpu),
     eventLoopUsPerRequest: eventLoop.every((us) => us !== undefined) ? perRequest(eventLoop as number[]) : undefined,
   };
@@ -242,15 +271,15 @@ async function runPaired(off: Contender, on: Contender, connections: number): Pr
 
 function printPaired(results: PairedResult[]): void {
   console.log('\npaired: the two cases loaded at the same time (the steadier comparison of a feature off vs on)');
-  console.table(results.map((r) => ({
-    'off → on': `${r.off} → ${r.on}`,
-    conns: `${r.connections} each`,
-    'rps on / off': `${formatRatios(r.ratios)}`,
-    'proxy CPU µs/req off → on': `${r.cpuUsPerRequest[0].toFixed(0)} → ${r.cpuUsPerRequest[1].toFixed(0)}`,
-    'event loop µs/req off → on': r.eventLoopUsPerRequest
-      ? `${r.eventLoopUsPerRequest[0].toFixed(0)} → ${r.eventLoopUsPerRequest[1].toFixed(0)}`
-      : '-',
-  })));
+  console.table(
+    results.map((r) => ({
+      'off → on': `${r.off} → ${r.on}`,
+      conns: `${r.connections} each`,
+      'rps on / off': `${formatRatios(r.ratios)}`,
+      'proxy CPU µs/req off → on': `${r.cpuUsPerRequest[0].toFixed(0)} → ${r.cpuUsPerRequest[1].toFixed(0)}`,
+      'event loop µs/req off → on': r.eventLoopUsPerRequest ? `${r.eventLoopUsPerRequest[0].toFixed(0)} → ${r.eventLoopUsPerRequest[1].toFixed(0)}` : '-',
+    })),
+  );
 }
 
 /** What each request of a case carries: its proxy's headers (a stand-in when injecting), else the pass-through key. */
@@ -260,8 +289,12 @@ function headersOf(contender: Contender): Readonly<Record<string, string>> {
 
 /** `connections` closed-loop clients until `deadline`; returns the error count. */
 async function load(
-  connections: number, deadline: number, dispatcher: Dispatcher, url: string,
-  headers: Readonly<Record<string, string>>, latencies: number[] | undefined,
+  connections: number,
+  deadline: number,
+  dispatcher: Dispatcher,
+  url: string,
+  headers: Readonly<Record<string, string>>,
+  latencies: number[] | undefined,
 ): Promise<number> {
   let errors = 0;
   const worker = async (): Promise<void> => {
@@ -293,8 +326,10 @@ async function timeFirstRequests(proxy: ProxyProcess): Promise<string> {
     }
   }
   const median = (xs: number[]): string => xs.sort((a, b) => a - b)[xs.length >> 1]!.toFixed(2);
-  return `credproxy first request on a new tunnel (median of ${NEW_HOSTS}): new host ${median(fresh)} ms, ` +
-    `known host (cached leaf, pooled upstream) ${median(cached)} ms`;
+  return (
+    `credproxy first request on a new tunnel (median of ${NEW_HOSTS}): new host ${median(fresh)} ms, ` +
+    `known host (cached leaf, pooled upstream) ${median(cached)} ms`
+  );
 }
 
 function printTable(results: CaseResult[]): void {
@@ -304,8 +339,13 @@ function printTable(results: CaseResult[]): void {
     const baseline = BASELINE[r.name];
     const versus = baseline === undefined ? undefined : find(baseline, r.connections);
     return {
-      case: r.name, conns: r.connections, requests: r.requests, errors: r.errors,
-      rps: r.rps.toFixed(0), 'p50 ms': r.p50.toFixed(2), 'p99 ms': r.p99.toFixed(2),
+      case: r.name,
+      conns: r.connections,
+      requests: r.requests,
+      errors: r.errors,
+      rps: r.rps.toFixed(0),
+      'p50 ms': r.p50.toFixed(2),
+      'p99 ms': r.p99.toFixed(2),
       'proxy CPU µs/req': r.cpuUsPerRequest?.toFixed(0) ?? '-',
       'event loop µs/req': r.eventLoopUsPerRequest?.toFixed(0) ?? '-',
       'upstream CPU µs/req': r.upstreamCpuUsPerRequest.toFixed(0),
@@ -315,10 +355,14 @@ function printTable(results: CaseResult[]): void {
       'rps / baseline': versus ? `${rateRatio(r, versus)} vs ${baseline}` : '-',
     };
   });
-  console.log(`proxy-vs-direct: ${SECONDS} s per case, loopback, compiled dist/ under node ${process.version}, ` +
-    `load generator + proxy + upstream on the same machine (${availableParallelism()} cores), load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  console.log(
+    `proxy-vs-direct: ${SECONDS} s per case, loopback, compiled dist/ under node ${process.version}, ` +
+      `load generator + proxy + upstream on the same machine (${availableParallelism()} cores), load average ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}`,
+  );
   console.table(rows);
-  console.log('rps ratios: median over rounds of the two cases\' rates in the same round (lowest–highest round)');
+  console.log("rps ratios: median over rounds of the two cases' rates in the same round (lowest–highest round)");
 }
 
 /** A running total plus one interval's growth; undefined once either end could not be read. */

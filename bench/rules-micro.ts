@@ -13,7 +13,12 @@ const HOST = 'api.example.com';
 const source = new MemoryRuleSource();
 const secrets: Record<string, string> = {};
 for (let i = 0; i < 10; i++) {
-  const auth = i % 3 === 0 ? { type: 'bearer' as const } : i % 3 === 1 ? { type: 'api-key' as const, header: `x-key-${i}` } : { type: 'custom' as const, headers: { [`X-Custom-${i}`]: 'Token {{ value }}' } };
+  const auth =
+    i % 3 === 0
+      ? { type: 'bearer' as const }
+      : i % 3 === 1
+        ? { type: 'api-key' as const, header: `x-key-${i}` }
+        : { type: 'custom' as const, headers: { [`X-Custom-${i}`]: 'Token {{ value }}' } };
   secrets[`KEY_${i}`] = source.addSecret({ name: `secret${i}`, value: `real-value-${i}-${'x'.repeat(40)}`, auth, hosts: [HOST, `*.example${i}.com`] }).id;
 }
 const sandbox = source.addSandbox({ secrets });
@@ -67,7 +72,9 @@ for (const [name, make] of Object.entries(CASES)) {
   if (check.matches.length !== expected) throw new Error(`${name}: ${check.matches.length} matches`);
   const copyOnly = measure(() => void make());
   const full = measure(() => void policy.authorizeRequest(identity, target, make()));
-  rows.push(`${name.padEnd(12)} ${full.nsPerOp.toFixed(0).padStart(7)} ns/op   (of which building the headers ${copyOnly.nsPerOp.toFixed(0)} ns; ${full.ops} ops)`);
+  rows.push(
+    `${name.padEnd(12)} ${full.nsPerOp.toFixed(0).padStart(7)} ns/op   (of which building the headers ${copyOnly.nsPerOp.toFixed(0)} ns; ${full.ops} ops)`,
+  );
 }
 console.log(`authorizeRequest, sandbox with 10 bindings, node ${process.version}, CPU time, best of ${ROUNDS}`);
 for (const row of rows) console.log(row);

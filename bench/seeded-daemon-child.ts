@@ -65,7 +65,7 @@ process.on('message', (message: Message) => {
 async function handle(message: Message): Promise<void> {
   switch (message.type) {
     case 'start':
-      process.send!({ type: 'ready', ...await start(message.target, message.seed) });
+      process.send!({ type: 'ready', ...(await start(message.target, message.seed)) });
       return;
     case 'stats': {
       const loopMaxMs = loop.max / 1e6;
@@ -110,7 +110,8 @@ async function seedStore(config: Main.FrozenConfig, host: string, seed: Seed): P
   const { parseCreateSecret } = await dist<typeof ValidateSecret>('secrets/validate-secret.js');
   const store = openStore({ dataDir: config.dataDir, cipher: new SecretCipher(await loadOrCreateMasterKey(config)) });
   try {
-    const secret = (name: string) => store.secrets.create(parseCreateSecret({ name, value: `real-${name}-${'x'.repeat(40)}`, auth: { type: 'bearer' }, hosts: [host] }));
+    const secret = (name: string) =>
+      store.secrets.create(parseCreateSecret({ name, value: `real-${name}-${'x'.repeat(40)}`, auth: { type: 'bearer' }, hosts: [host] }));
     secret(SHARED);
     secret('spare'); // for sandboxes created while `shared` is deleted
     const ids: string[] = [];
@@ -135,7 +136,10 @@ async function seedStore(config: Main.FrozenConfig, host: string, seed: Seed): P
       events.insertBatch(rows);
     }
     const tableBytes: Record<string, number> = {};
-    for (const { name, bytes } of store.db.prepare('SELECT name, sum(pgsize) AS bytes FROM dbstat GROUP BY name').all() as Array<{ name: string; bytes: number }>) {
+    for (const { name, bytes } of store.db.prepare('SELECT name, sum(pgsize) AS bytes FROM dbstat GROUP BY name').all() as Array<{
+      name: string;
+      bytes: number;
+    }>) {
       tableBytes[name] = bytes;
     }
     return {
@@ -157,17 +161,45 @@ async function seedStore(config: Main.FrozenConfig, host: string, seed: Seed): P
 function auditRow(i: number, ts: number, host: string): Events.EventRow {
   const n = String(i % 100).padStart(12, '0');
   const common = {
-    ts, sandboxId: `5d0c1c5e-2f0a-4c61-9d0e-${n}`, sandboxName: `sandbox-${i % 100}`, host, errorCode: null,
+    ts,
+    sandboxId: `5d0c1c5e-2f0a-4c61-9d0e-${n}`,
+    sandboxName: `sandbox-${i % 100}`,
+    host,
+    errorCode: null,
     requestId: i.toString(16).padStart(24, '0'),
   };
   if (i % 5 === 4) {
     return {
-      ...common, kind: 'connection', secretId: null, method: null, path: null, status: null, upstreamStatus: null, latencyMs: null,
-      dstIp: '203.0.113.7', dstPort: 443, verdict: 'allowed', matchRule: 'public 203.0.113.7', bytesSent: 2345, bytesRecv: 67890,
+      ...common,
+      kind: 'connection',
+      secretId: null,
+      method: null,
+      path: null,
+      status: null,
+      upstreamStatus: null,
+      latencyMs: null,
+      dstIp: '203.0.113.7',
+      dstPort: 443,
+      verdict: 'allowed',
+      matchRule: 'public 203.0.113.7',
+      bytesSent: 2345,
+      bytesRecv: 67890,
     };
   }
   return {
-    ...common, kind: 'request', secretId: `0b6f9a34-7c2e-4d1a-8f3b-${n}`, method: 'POST', path: '/v1/chat/completions',
-    status: 200, upstreamStatus: 200, latencyMs: 412, dstIp: null, dstPort: null, verdict: null, matchRule: null, bytesSent: null, bytesRecv: null,
+    ...common,
+    kind: 'request',
+    secretId: `0b6f9a34-7c2e-4d1a-8f3b-${n}`,
+    method: 'POST',
+    path: '/v1/chat/completions',
+    status: 200,
+    upstreamStatus: 200,
+    latencyMs: 412,
+    dstIp: null,
+    dstPort: null,
+    verdict: null,
+    matchRule: null,
+    bytesSent: null,
+    bytesRecv: null,
   };
 }

@@ -62,7 +62,10 @@ port.on('message', (request: WriterRequest) => {
     }
     case 'retain':
       sweep = deleteInBatches(events, request.before, { batchRows: request.batchRows, stopped: () => closing })
-        .then((deleted) => reply({ op: 'retain', deleted }), (err: unknown) => reply({ op: 'retain', deleted: 0, err: describe(err) }))
+        .then(
+          (deleted) => reply({ op: 'retain', deleted }),
+          (err: unknown) => reply({ op: 'retain', deleted: 0, err: describe(err) }),
+        )
         .finally(() => {
           sweep = undefined;
         });

@@ -27,9 +27,7 @@ function compileMatch(rule: BasicRule, standIn: string): ShapeCheck<BasicRule> {
   const expected = utf8(standIn);
   return (view) => {
     const basic = view.basic();
-    return basic !== undefined && safeEqual(basic.password, expected)
-      ? { shape: rule, headers: ['authorization'], clientUsername: basic.username }
-      : undefined;
+    return basic !== undefined && safeEqual(basic.password, expected) ? { shape: rule, headers: ['authorization'], clientUsername: basic.username } : undefined;
   };
 }
 

@@ -15,7 +15,10 @@ export const FLEET_SCHEMA = z
     /** standalone: proxy and admin API in one process on SQLite. control: the admin API on PostgreSQL. sidecar: a proxy fed by a control plane. Default standalone. */
     role: z.enum(ROLES).default('standalone'),
     /** control: PostgreSQL connection URL, e.g. postgres://credproxy@db:5432/credproxy. */
-    databaseUrl: z.string().regex(/^postgres(ql)?:\/\//, 'expected a postgres:// URL').optional(),
+    databaseUrl: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, 'expected a postgres:// URL')
+      .optional(),
     /** control: PostgreSQL connections per replica. Default 10. */
     databasePoolSize: z.number().int().min(2).max(200).default(10),
     /** control: how often the change stream tells each sidecar it is still current. Default 5000. */

@@ -73,9 +73,10 @@ export function resolveConfig(sources: ConfigSources = {}): { config: FrozenConf
     const issue = result.error.issues[0]!;
     const key = issue.path.join('.') || '(root)';
     const from = origin.get(key);
-    const message = issue.code === 'unrecognized_keys'
-      ? `unknown key(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}; see config/default.yaml for the valid keys`
-      : issue.message;
+    const message =
+      issue.code === 'unrecognized_keys'
+        ? `unknown key(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}; see config/default.yaml for the valid keys`
+        : issue.message;
     throw new ConfigError(issue.code === 'unrecognized_keys' ? joinKey(key, issue.keys[0]!) : key, from ? `${message} (from ${from})` : message);
   }
   const config = result.data;
@@ -123,7 +124,10 @@ function fromEnvText(text: string, kind: EnvKind, name: string, key: string): un
     case 'string':
       return text;
     case 'list':
-      return text.split(',').map((s) => s.trim()).filter(Boolean);
+      return text
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
     case 'int': {
       if (!/^-?\d+$/.test(text.trim())) throw new ConfigError(key, `expected a whole number (from ${name}="${text}")`);
       return Number(text.trim());

@@ -6,11 +6,9 @@ const LISTEN = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
 /** `host:port=ip:port`, the shape of curl's `--resolve`. */
 const RESOLVE_ENTRY = /^([A-Za-z0-9.*-]+):(\d{1,5})=(\[[0-9A-Fa-f:.]+\]|[0-9.]+):(\d{1,5})$/;
 
-const listen = z
-  .string()
-  .refine((v) => LISTEN.test(v) && Number(LISTEN.exec(v)![2]) <= 65535, {
-    message: 'expected host:port, e.g. 127.0.0.1:8080 (port 0 picks a free port)',
-  });
+const listen = z.string().refine((v) => LISTEN.test(v) && Number(LISTEN.exec(v)![2]) <= 65535, {
+  message: 'expected host:port, e.g. 127.0.0.1:8080 (port 0 picks a free port)',
+});
 
 const resolveEntry = z.string().refine((v) => RESOLVE_ENTRY.test(v), {
   message: 'expected host:port=ip:port, e.g. api.example.com:443=127.0.0.1:8443',
@@ -39,7 +37,11 @@ export const CONFIG_SCHEMA = z
         /** Largest request header block accepted from a client (431 beyond). Default 32768. */
         maxHeaderBytes: z.number().int().min(1024).max(1_048_576).default(32_768),
         /** Largest request body forwarded (413 body_too_large beyond). Default 256 MiB. */
-        maxBodyBytes: z.number().int().positive().default(256 * 1024 * 1024),
+        maxBodyBytes: z
+          .number()
+          .int()
+          .positive()
+          .default(256 * 1024 * 1024),
         /** How long SIGTERM waits for requests in flight. Default 10000. */
         drainTimeoutMs: positiveMs.default(10_000),
       })
@@ -74,7 +76,13 @@ export const CONFIG_SCHEMA = z
          * Host names (no port) the admin API answers to besides IP literals, localhost, the listen
          * host and dotless service names; any other Host is refused (DNS rebinding). Default none.
          */
-        allowedHosts: z.array(z.string().regex(/^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/, 'must be host names without scheme or port')).default([]),
+        allowedHosts: z
+          .array(
+            z
+              .string()
+              .regex(/^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/, 'must be host names without scheme or port'),
+          )
+          .default([]),
         /** Longest a client may take to send one request's headers (408 beyond). Default 30000. */
         headersTimeoutMs: positiveMs.default(30_000),
       })
@@ -202,7 +210,11 @@ const NAMED_ENV: Readonly<Record<string, string>> = {
 
 /** `proxy.idleTimeoutMs` → `CREDPROXY_PROXY_IDLE_TIMEOUT_MS`. */
 export function derivedEnvName(key: string): string {
-  return `CREDPROXY_${key.split('.').map((part) => part.replace(/([a-z0-9])([A-Z])/g, '$1_$2')).join('_').toUpperCase()}`;
+  return `CREDPROXY_${key
+    .split('.')
+    .map((part) => part.replace(/([a-z0-9])([A-Z])/g, '$1_$2'))
+    .join('_')
+    .toUpperCase()}`;
 }
 
 interface ZodDefLike {

@@ -26,9 +26,13 @@ export function kitEnvironment(opts: KitEnvOptions, envVars: Readonly<Record<str
   const java = [
     // The agent relays CONNECT with the proxy credentials of HTTPS_PROXY (HttpClient sends none).
     ...(opts.agents ? [`-javaagent:${kit(KIT_FILES.javaAgent)}`] : []),
-    `-Dhttps.proxyHost=${host}`, `-Dhttps.proxyPort=${port}`, `-Dhttp.proxyHost=${host}`, `-Dhttp.proxyPort=${port}`,
+    `-Dhttps.proxyHost=${host}`,
+    `-Dhttps.proxyPort=${port}`,
+    `-Dhttp.proxyHost=${host}`,
+    `-Dhttp.proxyPort=${port}`,
     `-Dhttp.nonProxyHosts=${opts.noProxy.join('|')}`,
-    `-Djavax.net.ssl.trustStore=${kit(KIT_FILES.trustStore)}`, '-Djavax.net.ssl.trustStoreType=PKCS12',
+    `-Djavax.net.ssl.trustStore=${kit(KIT_FILES.trustStore)}`,
+    '-Djavax.net.ssl.trustStoreType=PKCS12',
     `-Djavax.net.ssl.trustStorePassword=${TRUST_STORE_PASSWORD}`,
     // The JDK refuses Basic proxy authentication for CONNECT unless this list is emptied.
     '-Djdk.http.auth.tunneling.disabledSchemes=',

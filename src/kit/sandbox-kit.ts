@@ -60,13 +60,26 @@ export async function writeSandboxKit(options: WriteKitOptions): Promise<Written
     // wget (GnuTLS builds) reads neither SSL_CERT_FILE nor CURL_CA_BUNDLE.
     writeFileAtomic(join(dir, KIT_FILES.wgetrc), `# credproxy sandbox kit: trust the proxy's CA.\nca_certificate = ${bundle}\n`, 0o644),
     // PHP's curl and openssl extensions read their CA file from ini settings, not the environment.
-    writeFileAtomic(join(dir, KIT_FILES.phpIni), `; credproxy sandbox kit: trust the proxy's CA.\ncurl.cainfo = "${bundle}"\nopenssl.cafile = "${bundle}"\n`, 0o644),
+    writeFileAtomic(
+      join(dir, KIT_FILES.phpIni),
+      `; credproxy sandbox kit: trust the proxy's CA.\ncurl.cainfo = "${bundle}"\nopenssl.cafile = "${bundle}"\n`,
+      0o644,
+    ),
   ]);
-  const built = await Promise.all(BUILT_FILES.map((name) => access(join(BUILT_DIR, name)).then(() => true, () => false)));
+  const built = await Promise.all(
+    BUILT_FILES.map((name) =>
+      access(join(BUILT_DIR, name)).then(
+        () => true,
+        () => false,
+      ),
+    ),
+  );
   if (!built.every(Boolean)) return { agents: false };
-  await Promise.all(BUILT_FILES.map(async (name) => {
-    await writeFileAtomic(join(dir, name), await readFile(join(BUILT_DIR, name)), 0o644);
-  }));
+  await Promise.all(
+    BUILT_FILES.map(async (name) => {
+      await writeFileAtomic(join(dir, name), await readFile(join(BUILT_DIR, name)), 0o644);
+    }),
+  );
   return { agents: true };
 }
 
@@ -90,7 +103,7 @@ export async function prepareSandboxKit(
   const dir = join(config.dataDir, 'sandbox-kit');
   const path = config.sandbox.kitPath ?? dir;
   const { agents } = await writeSandboxKit({ dir, sandboxPath: path, caBundlePem: bundlePem });
-  if (!agents) logger.warn('the sandbox kit\'s agents were not built (npm run build): sandbox env leaves out NODE_OPTIONS and the Java agent');
+  if (!agents) logger.warn("the sandbox kit's agents were not built (npm run build): sandbox env leaves out NODE_OPTIONS and the Java agent");
   if (config.sandbox.kitPath === undefined && config.sandbox.caPath !== undefined) {
     logger.info({ kit: dir }, 'sandbox.kitPath is not set: sandbox env leaves out the kit variables (mount the kit and set sandbox.kitPath)');
     return undefined;

@@ -27,10 +27,11 @@ export function buildTrustStore(pems: readonly string[], password: string): Buff
 }
 
 function certBag(der: string, alias: string): forge.asn1.Asn1 {
-  const attribute = (oid: string, value: forge.asn1.Asn1) => asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [
-    asn1.create(asn1.Class.UNIVERSAL, asn1.Type.OID, false, asn1.oidToDer(oid).getBytes()),
-    asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SET, true, [value]),
-  ]);
+  const attribute = (oid: string, value: forge.asn1.Asn1) =>
+    asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [
+      asn1.create(asn1.Class.UNIVERSAL, asn1.Type.OID, false, asn1.oidToDer(oid).getBytes()),
+      asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SET, true, [value]),
+    ]);
   return asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [
     asn1.create(asn1.Class.UNIVERSAL, asn1.Type.OID, false, asn1.oidToDer(pki.oids.certBag!).getBytes()),
     asn1.create(asn1.Class.CONTEXT_SPECIFIC, 0, true, [

@@ -4,8 +4,16 @@ export type { Logger };
 
 /** Header names that can carry a credential, lowercased as Node delivers them. */
 const CREDENTIAL_HEADERS = [
-  'authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'x-api-key', 'api-key',
-  'x-goog-api-key', 'private-token', 'x-auth-token', 'x-access-token',
+  'authorization',
+  'proxy-authorization',
+  'cookie',
+  'set-cookie',
+  'x-api-key',
+  'api-key',
+  'x-goog-api-key',
+  'private-token',
+  'x-auth-token',
+  'x-access-token',
 ];
 const CREDENTIAL_FIELDS = ['value', 'apiKey', 'api_key', 'masterKey', 'access_token', 'accessToken', 'password', 'token', 'secret', 'standIn', 'stand_in'];
 

@@ -264,7 +264,7 @@ export class CredproxyMetrics {
       });
       new Gauge({
         name: 'credproxy_fleet_outbox_rows',
-        help: 'Audit rows in this sidecar\'s outbox, not yet shipped to the control plane.',
+        help: "Audit rows in this sidecar's outbox, not yet shipped to the control plane.",
         registers,
         collect() {
           this.set(sidecar.outboxRows);

@@ -19,42 +19,48 @@ export function tunnelLogger(logger: Logger, tunnelId: string, identity: Sandbox
 
 /** One request's line; `bound` when `logger` is a tunnelLogger (sandbox and host already in it). */
 export function logRequest(logger: Logger, event: RequestEvent, bound: boolean): void {
-  logger.info({
-    request_id: event.requestId,
-    sandbox_id: bound ? undefined : event.sandboxId,
-    sandbox_name: bound ? undefined : event.sandboxName,
-    host: bound ? undefined : event.host,
-    secrets: secretNames(event),
-    secret_ids: event.refusedSecretIds.length === 0 ? undefined : event.refusedSecretIds,
-    method: event.method,
-    path: event.path,
-    status: event.status,
-    upstream_status: event.upstreamStatus,
-    latency_ms: Math.round(event.latencyMs),
-    request_bytes: event.requestBytes,
-    response_bytes: event.responseBytes,
-    error_code: event.errorCode,
-    outcome: event.outcome,
-  }, 'request');
+  logger.info(
+    {
+      request_id: event.requestId,
+      sandbox_id: bound ? undefined : event.sandboxId,
+      sandbox_name: bound ? undefined : event.sandboxName,
+      host: bound ? undefined : event.host,
+      secrets: secretNames(event),
+      secret_ids: event.refusedSecretIds.length === 0 ? undefined : event.refusedSecretIds,
+      method: event.method,
+      path: event.path,
+      status: event.status,
+      upstream_status: event.upstreamStatus,
+      latency_ms: Math.round(event.latencyMs),
+      request_bytes: event.requestBytes,
+      response_bytes: event.responseBytes,
+      error_code: event.errorCode,
+      outcome: event.outcome,
+    },
+    'request',
+  );
 }
 
 /** One tunnel's line, when it closes. */
 export function logTunnel(logger: Logger, event: ConnectionEvent, durationMs: number, requests: number): void {
-  logger.info({
-    request_id: event.requestId,
-    sandbox_id: event.sandboxId,
-    sandbox_name: event.sandboxName,
-    host: event.host,
-    dst_ip: event.dstIp,
-    dst_port: event.dstPort,
-    verdict: event.verdict,
-    match_rule: event.matchRule,
-    error_code: event.errorCode,
-    bytes_sent: event.bytesSent,
-    bytes_recv: event.bytesRecv,
-    duration_ms: Math.round(durationMs),
-    requests,
-  }, 'tunnel');
+  logger.info(
+    {
+      request_id: event.requestId,
+      sandbox_id: event.sandboxId,
+      sandbox_name: event.sandboxName,
+      host: event.host,
+      dst_ip: event.dstIp,
+      dst_port: event.dstPort,
+      verdict: event.verdict,
+      match_rule: event.matchRule,
+      error_code: event.errorCode,
+      bytes_sent: event.bytesSent,
+      bytes_recv: event.bytesRecv,
+      duration_ms: Math.round(durationMs),
+      requests,
+    },
+    'tunnel',
+  );
 }
 
 /** The names of the secrets whose stand-ins were swapped, comma-separated; undefined when none. */

@@ -5,17 +5,7 @@ import { isIPv4, isIPv6 } from 'node:net';
  * by the egress guard unless the operator approved it (docs/contract.md#egress).
  */
 export type AddressClass =
-  | 'public'
-  | 'loopback'
-  | 'private'
-  | 'link-local'
-  | 'unique-local'
-  | 'cgnat'
-  | 'unspecified'
-  | 'multicast'
-  | 'metadata'
-  | 'reserved'
-  | 'invalid';
+  'public' | 'loopback' | 'private' | 'link-local' | 'unique-local' | 'cgnat' | 'unspecified' | 'multicast' | 'metadata' | 'reserved' | 'invalid';
 
 /** [network, prefix length, class] for IPv4; the first match wins, so narrower ranges come first. */
 const V4_RANGES: ReadonlyArray<readonly [number, number, AddressClass]> = [

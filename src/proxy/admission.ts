@@ -72,9 +72,20 @@ export class ConnectionRecord {
    */
   answer(rejection: ProxyRejection, to: { res: ServerResponse } | { socket: Duplex }, method: string, path: string): void {
     this.#answered = true;
-    answerRefusal(this.plane, {
-      id: this.id, ts: this.ts, started: this.started, identity: this.identity, method, host: this.host, path,
-    }, rejection, to);
+    answerRefusal(
+      this.plane,
+      {
+        id: this.id,
+        ts: this.ts,
+        started: this.started,
+        identity: this.identity,
+        method,
+        host: this.host,
+        path,
+      },
+      rejection,
+      to,
+    );
   }
 
   /** Admitted, but the client's TLS handshake failed: `failed`, and a clientTlsFailure event. */
@@ -89,9 +100,18 @@ export class ConnectionRecord {
     if (this.#emitted) return;
     this.#emitted = true;
     const event: ConnectionEvent = {
-      requestId: this.id, ts: this.ts, sandboxId: this.identity?.sandboxId, sandboxName: this.identity?.sandboxName,
-      host: this.host, dstIp: this.dstIp, dstPort: this.dstPort, verdict: this.verdict, matchRule: this.matchRule,
-      bytesSent, bytesRecv, errorCode: this.errorCode,
+      requestId: this.id,
+      ts: this.ts,
+      sandboxId: this.identity?.sandboxId,
+      sandboxName: this.identity?.sandboxName,
+      host: this.host,
+      dstIp: this.dstIp,
+      dstPort: this.dstPort,
+      verdict: this.verdict,
+      matchRule: this.matchRule,
+      bytesSent,
+      bytesRecv,
+      errorCode: this.errorCode,
     };
     this.plane.events.emit('connection', event);
     const log = this.plane.accessLog;
@@ -106,9 +126,7 @@ export class ConnectionRecord {
  * Fills in `record` as it goes; a refusal is recorded and rethrown as a ProxyRejection for the
  * entry point to answer its own way (before a 200, as an http response, inside TLS).
  */
-export async function admit(
-  plane: DataPlane, entry: EntryPoint, record: ConnectionRecord, identify: Identify, host: string, port: number,
-): Promise<Admission> {
+export async function admit(plane: DataPlane, entry: EntryPoint, record: ConnectionRecord, identify: Identify, host: string, port: number): Promise<Admission> {
   try {
     const identity = identify();
     record.identity = identity;
@@ -131,5 +149,6 @@ export async function admit(
  */
 export function refuse(plane: DataPlane, entry: EntryPoint, record: ConnectionRecord, rejection: ProxyRejection): void {
   record.refused(rejection);
-  if (plane.logger.isLevelEnabled('debug')) plane.logger.debug({ entry, request_id: record.id, code: rejection.code, detail: rejection.detail, host: record.host }, 'admission refused');
+  if (plane.logger.isLevelEnabled('debug'))
+    plane.logger.debug({ entry, request_id: record.id, code: rejection.code, detail: rejection.detail, host: record.host }, 'admission refused');
 }

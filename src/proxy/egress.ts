@@ -58,9 +58,7 @@ export class EgressGuard {
     this.#allowPrivate = options.allowPrivateNetworks;
     this.#protected = options.protectedAddresses;
     this.#lookup = options.lookup ?? systemLookup;
-    this.#localAddresses = new Set(
-      Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((i) => canonicalIp(i.address))),
-    );
+    this.#localAddresses = new Set(Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((i) => canonicalIp(i.address))));
   }
 
   /**
@@ -114,7 +112,7 @@ export class EgressGuard {
     if (cls === 'unspecified') throw new ProxyRejection('internal_address_denied', `${ip} is the unspecified address (this machine)`);
     if (cls !== 'loopback' && !this.#localAddresses.has(target)) return;
     for (const listener of this.#protected()) {
-      if (listener.port === port) throw new ProxyRejection('internal_address_denied', 'the proxy\'s own listeners are not reachable through it');
+      if (listener.port === port) throw new ProxyRejection('internal_address_denied', "the proxy's own listeners are not reachable through it");
     }
   }
 }

@@ -87,7 +87,12 @@ type Listener<T> = (event: T) => void;
  */
 export class ProxyEvents {
   readonly #listeners: { [K in keyof ProxyEventMap]: Array<Listener<ProxyEventMap[K]>> } = {
-    request: [], connection: [], tunnel: [], certCache: [], certMint: [], clientTlsFailure: [],
+    request: [],
+    connection: [],
+    tunnel: [],
+    certCache: [],
+    certMint: [],
+    clientTlsFailure: [],
   };
 
   on<K extends keyof ProxyEventMap>(name: K, listener: Listener<ProxyEventMap[K]>): void {

@@ -35,8 +35,14 @@ export interface UpgradeRequest {
  * by (a new one unless its connection row already named it). Never throws.
  */
 export function forwardRequest(
-  plane: DataPlane, connection: ClientConnection, to: ForwardTarget,
-  req: IncomingMessage, res: ServerResponse, path: string, upgrade?: UpgradeRequest, requestId?: string,
+  plane: DataPlane,
+  connection: ClientConnection,
+  to: ForwardTarget,
+  req: IncomingMessage,
+  res: ServerResponse,
+  path: string,
+  upgrade?: UpgradeRequest,
+  requestId?: string,
 ): void {
   const exchange = new Exchange(plane, connection, to, req, res, path, requestId);
   let injection: InjectionResult;
@@ -79,18 +85,21 @@ export function forwardRequest(
   if (req.headers.expect?.toLowerCase() === '100-continue') res.writeContinue();
   const chunked = req.headers['transfer-encoding'] !== undefined;
   // undici streams async iterables (its typings list only Readable).
-  const body = chunked ? capBody(req, max, exchange.record) as unknown as Readable : length !== undefined && length !== '0' ? req : null;
+  const body = chunked ? (capBody(req, max, exchange.record) as unknown as Readable) : length !== undefined && length !== '0' ? req : null;
   if (body === req) exchange.record.requestBytes = Number(length);
   const handler = new RelayHandler(exchange, injection, protocol === undefined ? undefined : upgrade);
   exchange.record.upstreamStarted();
-  plane.upstream.agent.dispatch({
-    origin: to.origin,
-    path,
-    method: req.method!,
-    headers: forwardHeaders(req.headers, to.authority),
-    body,
-    upgrade: protocol,
-  }, handler);
+  plane.upstream.agent.dispatch(
+    {
+      origin: to.origin,
+      path,
+      method: req.method!,
+      headers: forwardHeaders(req.headers, to.authority),
+      body,
+      upgrade: protocol,
+    },
+    handler,
+  );
 }
 
 /**
@@ -111,8 +120,13 @@ class Exchange {
   abortUpstream: ((reason: Error) => void) | undefined;
 
   constructor(
-    plane: DataPlane, connection: ClientConnection, to: ForwardTarget,
-    readonly req: IncomingMessage, readonly res: ServerResponse, path: string, requestId: string | undefined,
+    plane: DataPlane,
+    connection: ClientConnection,
+    to: ForwardTarget,
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    path: string,
+    requestId: string | undefined,
   ) {
     this.record = new RequestRecord(plane, connection, to, req.method ?? '', path, requestId);
     res.once('close', this.#onClose);

@@ -5,10 +5,25 @@ import type { IncomingHttpHeaders } from 'node:http';
  * by the proxy's own http server (100-continue), and `host` is rebuilt from the CONNECT authority.
  */
 const REQUEST_DROPPED: ReadonlySet<string> = new Set([
-  'connection', 'keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'expect', 'host', 'http2-settings',
+  'connection',
+  'keep-alive',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'expect',
+  'host',
+  'http2-settings',
 ]);
 const RESPONSE_DROPPED: ReadonlySet<string> = new Set([
-  'connection', 'keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'proxy-connection', 'proxy-authenticate',
+  'connection',
+  'keep-alive',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'proxy-connection',
+  'proxy-authenticate',
 ]);
 
 /** Response header values as undici delivers them: lowercased names, arrays for repeats. */
@@ -59,7 +74,12 @@ function connectionTokens(value: string | undefined): ReadonlySet<string> | unde
   if (value === undefined) return undefined;
   const lower = value.toLowerCase();
   if (lower === 'keep-alive' || lower === 'close' || lower === 'upgrade') return undefined;
-  return new Set(lower.split(',').map((token) => token.trim()).filter(Boolean));
+  return new Set(
+    lower
+      .split(',')
+      .map((token) => token.trim())
+      .filter(Boolean),
+  );
 }
 
 /** `host` or `host:port` for the Host header: default ports are left out, IPv6 gets brackets. */

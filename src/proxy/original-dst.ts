@@ -20,11 +20,12 @@ interface Addon {
 function loadAddon(): { addon: Addon | undefined; unavailable: string | undefined } {
   try {
     const addon = createRequire(import.meta.url)('../../build/Release/original_dst.node') as Addon;
-    return addon.supported
-      ? { addon, unavailable: undefined }
-      : { addon: undefined, unavailable: 'SO_ORIGINAL_DST exists on Linux only' };
+    return addon.supported ? { addon, unavailable: undefined } : { addon: undefined, unavailable: 'SO_ORIGINAL_DST exists on Linux only' };
   } catch (err) {
-    return { addon: undefined, unavailable: `the original_dst addon did not load (${(err as NodeJS.ErrnoException).code ?? 'error'}; run npm ci or npm run install)` };
+    return {
+      addon: undefined,
+      unavailable: `the original_dst addon did not load (${(err as NodeJS.ErrnoException).code ?? 'error'}; run npm ci or npm run install)`,
+    };
   }
 }
 

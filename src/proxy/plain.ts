@@ -42,9 +42,7 @@ export const ABSOLUTE_URI: PlainEntry = {
  * the policy refuses to inject into it. Each request yields one `connection` event for its host,
  * with the bytes it moved on the client connection.
  */
-export function handlePlainRequest(
-  plane: DataPlane, entry: PlainEntry, connection: ClientConnection, req: IncomingMessage, res: ServerResponse,
-): void {
+export function handlePlainRequest(plane: DataPlane, entry: PlainEntry, connection: ClientConnection, req: IncomingMessage, res: ServerResponse): void {
   prepare(plane, entry, connection, req, { res }, (to, path, record) => {
     res.once('close', () => emitWithBytes(record, connection));
     forwardRequest(plane, connection, to, req, res, path, undefined, record.id);
@@ -53,7 +51,12 @@ export function handlePlainRequest(
 
 /** A plain-http Upgrade request (`GET http://host/ws` with `Upgrade: websocket`). */
 export function handlePlainUpgrade(
-  plane: DataPlane, entry: PlainEntry, connection: ClientConnection, req: IncomingMessage, socket: Duplex, head: Buffer,
+  plane: DataPlane,
+  entry: PlainEntry,
+  connection: ClientConnection,
+  req: IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
 ): void {
   prepare(plane, entry, connection, req, { socket }, (to, path, record) => {
     socket.once('close', () => emitWithBytes(record, connection));
@@ -72,7 +75,10 @@ function emitWithBytes(record: ConnectionRecord, connection: ClientConnection): 
  * its connection row and, when admitted, its request row share.
  */
 function prepare(
-  plane: DataPlane, entry: PlainEntry, connection: ClientConnection, req: IncomingMessage,
+  plane: DataPlane,
+  entry: PlainEntry,
+  connection: ClientConnection,
+  req: IncomingMessage,
   to: { res: ServerResponse } | { socket: Duplex },
   proceed: (to: ForwardTarget, path: string, record: ConnectionRecord) => void,
 ): void {
@@ -86,12 +92,15 @@ function prepare(
     return;
   }
   record.dstIp = connection.originalDestination?.address;
-  admit(plane, entry.entry, record, entry.identify(plane, req, connection), target.host, target.port).then(({ identity, egress }) => {
-    proceed(forwardTarget(identity, target.host, target.port, false, egress.ip), target.path, record);
-  }, (rejection: ProxyRejection) => {
-    record.emit(0, 0);
-    record.answer(rejection, to, method, target.path);
-  });
+  admit(plane, entry.entry, record, entry.identify(plane, req, connection), target.host, target.port).then(
+    ({ identity, egress }) => {
+      proceed(forwardTarget(identity, target.host, target.port, false, egress.ip), target.path, record);
+    },
+    (rejection: ProxyRejection) => {
+      record.emit(0, 0);
+      record.answer(rejection, to, method, target.path);
+    },
+  );
 }
 
 /** `http://host[:port]/path?q` → parts; undefined for anything else (origin-form, https://, junk). */

@@ -16,9 +16,7 @@ const NO_SECRETS: readonly string[] = [];
  * `upstream_error` when the upstream failed and `rejected` when the proxy refused; otherwise
  * `client_aborted` when the client left before the response ended, else `injected` or `forwarded`.
  */
-export function requestOutcome(
-  errorCode: RejectionCode | undefined, upstreamFailed: boolean, finished: boolean, injected: boolean,
-): RequestEvent['outcome'] {
+export function requestOutcome(errorCode: RejectionCode | undefined, upstreamFailed: boolean, finished: boolean, injected: boolean): RequestEvent['outcome'] {
   if (errorCode !== undefined) return upstreamFailed ? 'upstream_error' : 'rejected';
   if (!finished) return 'client_aborted';
   return injected ? 'injected' : 'forwarded';
@@ -55,8 +53,11 @@ export class RequestRecord {
   #finished = false;
 
   constructor(
-    readonly plane: DataPlane, readonly connection: ClientConnection, readonly to: ForwardTarget,
-    readonly method: string, readonly path: string,
+    readonly plane: DataPlane,
+    readonly connection: ClientConnection,
+    readonly to: ForwardTarget,
+    readonly method: string,
+    readonly path: string,
     /** Sent to the client as X-Credproxy-Request-Id; a plain request shares its connection row's. */
     readonly id: string = newRequestId(),
   ) {
@@ -150,8 +151,11 @@ export interface RefusedRequest {
  * (`audited: false`), one access log line. Every response the proxy makes thus counts once.
  */
 export function answerRefusal(
-  plane: DataPlane, request: RefusedRequest, rejection: ProxyRejection,
-  to: { res: ServerResponse } | { socket: Duplex }, status = rejection.status,
+  plane: DataPlane,
+  request: RefusedRequest,
+  rejection: ProxyRejection,
+  to: { res: ServerResponse } | { socket: Duplex },
+  status = rejection.status,
 ): void {
   const id = request.id ?? newRequestId();
   if ('res' in to) writeRejection(to.res, rejection, id);

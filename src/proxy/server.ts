@@ -67,8 +67,14 @@ export class ProxyServer {
       protectedAddresses: () => [...options.protectedAddresses(), ...this.#listeners.flatMap((l) => (l.address ? [l.address] : []))],
     });
     this.#plane = {
-      config, policy: options.policy, events: options.events, logger: this.#logger, certs: options.certs,
-      accessLog: this.#logger.isLevelEnabled('info') ? flatLineLogger(this.#logger) : undefined, guard, upstream: createUpstream(config, guard),
+      config,
+      policy: options.policy,
+      events: options.events,
+      logger: this.#logger,
+      certs: options.certs,
+      accessLog: this.#logger.isLevelEnabled('info') ? flatLineLogger(this.#logger) : undefined,
+      guard,
+      upstream: createUpstream(config, guard),
       requestEnded: (connection) => this.#requestEnded(connection),
     };
     // requestTimeout stays 0 (bodies may stream for long), which would also turn Node's default
@@ -182,7 +188,9 @@ export class ProxyServer {
   async listen(): Promise<AddressInfo> {
     for (const listener of this.#listeners) {
       // The address goes with a bind failure, so the daemon can name the key that set it.
-      listener.address = await bind(listener.server, listener.listen).catch((err: Error) => { throw Object.assign(err, { listen: listener.listen }); });
+      listener.address = await bind(listener.server, listener.listen).catch((err: Error) => {
+        throw Object.assign(err, { listen: listener.listen });
+      });
       const { address, port } = listener.address;
       this.#logger.info({ address: `${address}:${port}` }, `${listener.name} listening`);
     }

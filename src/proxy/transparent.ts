@@ -28,9 +28,7 @@ function identifyConnection(plane: DataPlane, connection: ClientConnection): Ide
  * CONNECT to an IP literal); with neither the connection is closed. A refused connection still
  * completes its handshake, so that every request on it is answered with the refusal's code.
  */
-export function acceptTransparentTls(
-  plane: DataPlane, inner: Server, connection: ClientConnection, register: (tls: TLSSocket) => void,
-): void {
+export function acceptTransparentTls(plane: DataPlane, inner: Server, connection: ClientConnection, register: (tls: TLSSocket) => void): void {
   const socket = connection.raw;
   const original = connection.originalDestination;
   socket.on('error', () => socket.destroy());
@@ -59,22 +57,28 @@ export function acceptTransparentTls(
     }
     record.host = host;
     const port = record.dstPort;
-    admit(plane, 'transparent-tls', record, identifyConnection(plane, connection), host, port).then(({ identity, egress }) => {
-      if (port !== 80) plane.upstream.preconnect(host, port);
-      connection.tunnel = forwardTarget(identity, host, port, true, egress.ip);
-      if (plane.accessLog !== undefined) connection.log = tunnelLogger(plane.accessLog, record.id, identity, host);
-    }, (rejection: ProxyRejection) => {
-      connection.refusal = rejection;
-    }).then(async () => {
-      const context = plane.certs.secureContextFor(host);
-      const secureContext = context instanceof Promise ? await context : context;
-      if (socket.destroyed) return;
-      if (connection.tunnel !== undefined) {
-        established = true;
-        plane.events.emit('tunnel', 1);
-      }
-      terminateTls(plane, inner, socket, secureContext, register, record);
-    }).catch(() => socket.destroy());
+    admit(plane, 'transparent-tls', record, identifyConnection(plane, connection), host, port)
+      .then(
+        ({ identity, egress }) => {
+          if (port !== 80) plane.upstream.preconnect(host, port);
+          connection.tunnel = forwardTarget(identity, host, port, true, egress.ip);
+          if (plane.accessLog !== undefined) connection.log = tunnelLogger(plane.accessLog, record.id, identity, host);
+        },
+        (rejection: ProxyRejection) => {
+          connection.refusal = rejection;
+        },
+      )
+      .then(async () => {
+        const context = plane.certs.secureContextFor(host);
+        const secureContext = context instanceof Promise ? await context : context;
+        if (socket.destroyed) return;
+        if (connection.tunnel !== undefined) {
+          established = true;
+          plane.events.emit('tunnel', 1);
+        }
+        terminateTls(plane, inner, socket, secureContext, register, record);
+      })
+      .catch(() => socket.destroy());
   });
 }
 

@@ -21,8 +21,13 @@ const BAD_HOST_CHARS = /[\s/?#@]/;
  * A refusal is written before the 200, and yields a `connection` event with verdict `blocked`.
  */
 export function openTunnel(
-  plane: DataPlane, inner: Server, connection: ClientConnection,
-  req: IncomingMessage, socket: Socket, head: Buffer, register: (tls: TLSSocket) => void,
+  plane: DataPlane,
+  inner: Server,
+  connection: ClientConnection,
+  req: IncomingMessage,
+  socket: Socket,
+  head: Buffer,
+  register: (tls: TLSSocket) => void,
 ): void {
   const authority = parseAuthority(req.url ?? '');
   const record = new ConnectionRecord(plane, authority?.host ?? '', authority?.port ?? 0, true);
@@ -44,35 +49,37 @@ export function openTunnel(
   // headers, its state) alive as long as the tunnel, since every closure here shares one scope.
   const proxyAuthorization = req.headers['proxy-authorization'];
   const identify = (): SandboxIdentity | null => plane.policy.authenticate(proxyAuthorization);
-  admit(plane, 'connect', record, identify, authority.host, authority.port).then(async ({ identity, egress }) => {
-    if (socket.destroyed) return;
-    // Tunnels almost always carry TLS to a TLS upstream: its handshake can run during the mint and the client's.
-    if (authority.port !== 80) plane.upstream.preconnect(authority.host, authority.port);
-    const context = plane.certs.secureContextFor(authority.host);
-    const secureContext = context instanceof Promise ? await context : context;
-    if (socket.destroyed) return;
-    established = true;
-    plane.events.emit('tunnel', 1);
-    socket.write(`${ESTABLISHED}${record.id}\r\n\r\n`);
-    firstByte(socket, head, plane.config.proxy.handshakeTimeoutMs, (byte) => {
-      // Most clients speak TLS in the tunnel; some (undici for http:// URLs) send plain HTTP.
-      // Plain tunnels are served too, but the policy never injects into them (secure: false).
-      const secure = byte === TLS_HANDSHAKE;
-      connection.tunnel = forwardTarget(identity, authority.host, authority.port, secure, egress.ip);
-      if (plane.accessLog !== undefined) connection.log = tunnelLogger(plane.accessLog, record.id, identity, authority.host);
-      if (!secure) {
-        inner.emit('connection', socket);
-        socket.resume(); // replays the sniffed bytes into the http parser
-        return;
-      }
-      terminateTls(plane, inner, socket, secureContext, register, record);
+  admit(plane, 'connect', record, identify, authority.host, authority.port)
+    .then(async ({ identity, egress }) => {
+      if (socket.destroyed) return;
+      // Tunnels almost always carry TLS to a TLS upstream: its handshake can run during the mint and the client's.
+      if (authority.port !== 80) plane.upstream.preconnect(authority.host, authority.port);
+      const context = plane.certs.secureContextFor(authority.host);
+      const secureContext = context instanceof Promise ? await context : context;
+      if (socket.destroyed) return;
+      established = true;
+      plane.events.emit('tunnel', 1);
+      socket.write(`${ESTABLISHED}${record.id}\r\n\r\n`);
+      firstByte(socket, head, plane.config.proxy.handshakeTimeoutMs, (byte) => {
+        // Most clients speak TLS in the tunnel; some (undici for http:// URLs) send plain HTTP.
+        // Plain tunnels are served too, but the policy never injects into them (secure: false).
+        const secure = byte === TLS_HANDSHAKE;
+        connection.tunnel = forwardTarget(identity, authority.host, authority.port, secure, egress.ip);
+        if (plane.accessLog !== undefined) connection.log = tunnelLogger(plane.accessLog, record.id, identity, authority.host);
+        if (!secure) {
+          inner.emit('connection', socket);
+          socket.resume(); // replays the sniffed bytes into the http parser
+          return;
+        }
+        terminateTls(plane, inner, socket, secureContext, register, record);
+      });
+    })
+    .catch((err: unknown) => {
+      // Admission recorded its own refusals; anything else (a failed mint) is recorded here.
+      let rejection = err;
+      if (!(rejection instanceof ProxyRejection)) refuse(plane, 'connect', record, (rejection = new ProxyRejection('bad_request')));
+      record.answer(rejection as ProxyRejection, { socket }, 'CONNECT', '');
     });
-  }).catch((err: unknown) => {
-    // Admission recorded its own refusals; anything else (a failed mint) is recorded here.
-    let rejection = err;
-    if (!(rejection instanceof ProxyRejection)) refuse(plane, 'connect', record, (rejection = new ProxyRejection('bad_request')));
-    record.answer(rejection as ProxyRejection, { socket }, 'CONNECT', '');
-  });
 }
 
 /** TLS records start with content type 22 (handshake). */
@@ -104,8 +111,12 @@ export function firstByte(socket: Socket, head: Buffer, timeoutMs: number, then:
  * with its cause (client-tls.ts).
  */
 export function terminateTls(
-  plane: DataPlane, inner: Server, socket: Socket, secureContext: SecureContext,
-  register: (tls: TLSSocket) => void, record: ConnectionRecord,
+  plane: DataPlane,
+  inner: Server,
+  socket: Socket,
+  secureContext: SecureContext,
+  register: (tls: TLSSocket) => void,
+  record: ConnectionRecord,
 ): void {
   const tls = new TLSSocket(socket, {
     isServer: true,

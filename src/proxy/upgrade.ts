@@ -15,8 +15,14 @@ import type { EchoScrubber } from './policy.js';
  * byte relay below. The server no longer parses this socket, so a non-101 answer closes it.
  */
 export function relayUpgrade(
-  plane: DataPlane, connection: ClientConnection, to: ForwardTarget,
-  req: IncomingMessage, client: Duplex, head: Buffer, path: string, requestId?: string,
+  plane: DataPlane,
+  connection: ClientConnection,
+  to: ForwardTarget,
+  req: IncomingMessage,
+  client: Duplex,
+  head: Buffer,
+  path: string,
+  requestId?: string,
 ): void {
   // The server removed its own error listener when it handed the socket over.
   client.on('error', () => client.destroy());
@@ -31,12 +37,21 @@ export function relayUpgrade(
     return;
   }
   res.once('finish', () => socket.destroySoon());
-  forwardRequest(plane, connection, to, req, res, path, {
-    switched(headers, upstream, scrubber, done) {
-      res.detachSocket(socket);
-      relaySwitched(client, head, headers, upstream, scrubber, plane.config.proxy.maxBodyBytes, done);
+  forwardRequest(
+    plane,
+    connection,
+    to,
+    req,
+    res,
+    path,
+    {
+      switched(headers, upstream, scrubber, done) {
+        res.detachSocket(socket);
+        relaySwitched(client, head, headers, upstream, scrubber, plane.config.proxy.maxBodyBytes, done);
+      },
     },
-  }, requestId);
+    requestId,
+  );
 }
 
 /**
@@ -46,8 +61,13 @@ export function relayUpgrade(
  * client's side is not (it never carries a real value).
  */
 function relaySwitched(
-  client: Duplex, head: Buffer, headers: ResponseHeaders, upstream: Duplex,
-  scrubber: EchoScrubber | undefined, maxMessage: number, done: () => void,
+  client: Duplex,
+  head: Buffer,
+  headers: ResponseHeaders,
+  upstream: Duplex,
+  scrubber: EchoScrubber | undefined,
+  maxMessage: number,
+  done: () => void,
 ): void {
   upstream.on('error', () => upstream.destroy());
   let open = 2;

@@ -49,12 +49,16 @@ export function createUpstream(config: FrozenConfig, guard: EgressGuard): Upstre
     const host = unbracket(options.hostname);
     const port = Number(options.port) || (options.protocol === 'https:' ? 443 : 80);
     guard.check(host, port).then(
-      (target) => base({
-        ...options,
-        hostname: target.ip,
-        port: String(target.port),
-        servername: isIP(host) ? '' : host,
-      }, callback),
+      (target) =>
+        base(
+          {
+            ...options,
+            hostname: target.ip,
+            port: String(target.port),
+            servername: isIP(host) ? '' : host,
+          },
+          callback,
+        ),
       (err: Error) => callback(err, null),
     );
   };
@@ -80,13 +84,14 @@ export function createUpstream(config: FrozenConfig, guard: EgressGuard): Upstre
       checkedConnect(options, callback);
       return;
     }
-    const fresh = (): void => checkedConnect(options, (err, socket) => {
-      if (err) callback(err, null);
-      else {
-        track(key, socket!);
-        callback(null, socket!);
-      }
-    });
+    const fresh = (): void =>
+      checkedConnect(options, (err, socket) => {
+        if (err) callback(err, null);
+        else {
+          track(key, socket!);
+          callback(null, socket!);
+        }
+      });
     const spare = spares.get(key);
     if (spare === undefined) {
       fresh();
@@ -94,14 +99,17 @@ export function createUpstream(config: FrozenConfig, guard: EgressGuard): Upstre
     }
     spares.delete(key);
     // A spare still dialling is this request's own attempt, started early: its failure is the request's.
-    spare.then((socket) => {
-      socket.off('error', ignore);
-      if (socket.destroyed) fresh();
-      else {
-        track(key, socket);
-        callback(null, socket);
-      }
-    }, (err: Error) => callback(err, null));
+    spare.then(
+      (socket) => {
+        socket.off('error', ignore);
+        if (socket.destroyed) fresh();
+        else {
+          track(key, socket);
+          callback(null, socket);
+        }
+      },
+      (err: Error) => callback(err, null),
+    );
   };
 
   const preconnect = (host: string, port: number): void => {

@@ -96,8 +96,9 @@ export class EchoForms {
  * read as the byte, as WHATWG's decoder does. Node 20's TextDecoder('windows-1252') decodes as
  * latin1, so the table is written out.
  */
-const CP1252_80_9F = '\u20ac\x81\u201a\u0192\u201e\u2026\u2020\u2021\u02c6\u2030\u0160\u2039\u0152\x8d\u017d\x8f'
-  + '\x90\u2018\u2019\u201c\u201d\u2022\u2013\u2014\u02dc\u2122\u0161\u203a\u0153\x9d\u017e\u0178';
+const CP1252_80_9F =
+  '\u20ac\x81\u201a\u0192\u201e\u2026\u2020\u2021\u02c6\u2030\u0160\u2039\u0152\x8d\u017d\x8f' +
+  '\x90\u2018\u2019\u201c\u201d\u2022\u2013\u2014\u02dc\u2122\u0161\u203a\u0153\x9d\u017e\u0178';
 
 function readAsCp1252(bytes: Buffer): string {
   let out = '';
@@ -114,7 +115,10 @@ function readAsCp1252(bytes: Buffer): string {
 function misreadPairs(real: string, standIn: string): [string, string][] {
   if (!/[\u0080-\uffff]/.test(real)) return [];
   const bytes = Buffer.from(real, 'utf8');
-  return [[bytes.toString('latin1'), standIn], [readAsCp1252(bytes), standIn]];
+  return [
+    [bytes.toString('latin1'), standIn],
+    [readAsCp1252(bytes), standIn],
+  ];
 }
 
 /**
@@ -128,7 +132,10 @@ function base64Pairs(real: string, standIn: string): [string, string][] {
   const standInBytes = Buffer.from(standIn, 'utf8');
   const r = realBytes.toString('base64');
   const s = standInBytes.toString('base64');
-  const pairs: [string, string][] = [[r, s], [r.replace(/=+$/, ''), s.replace(/=+$/, '')]];
+  const pairs: [string, string][] = [
+    [r, s],
+    [r.replace(/=+$/, ''), s.replace(/=+$/, '')],
+  ];
   for (const shift of [0, 1, 2]) pairs.push([alignedBase64(realBytes, shift), alignedBase64(standInBytes, shift)]);
   return pairs;
 }

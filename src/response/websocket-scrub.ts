@@ -9,7 +9,13 @@ interface Receiver {
   on(event: 'conclude', listener: (code: number, reason: Buffer) => void): this;
   on(event: 'error', listener: (err: Error) => void): this;
 }
-interface FrameOptions { fin: boolean; opcode: number; mask: boolean; readOnly: boolean; rsv1: boolean }
+interface FrameOptions {
+  fin: boolean;
+  opcode: number;
+  mask: boolean;
+  readOnly: boolean;
+  rsv1: boolean;
+}
 const { Receiver, Sender } = ws as unknown as {
   Receiver: new (options: { isServer: boolean; skipUTF8Validation: boolean; maxPayload: number; binaryType: 'nodebuffer' }) => Receiver;
   Sender: { frame(data: Buffer, options: FrameOptions): Buffer[] };
@@ -33,19 +39,19 @@ const NO_STATUS = 1005;
  * frame waits for more bytes. Frames the parser refuses (compressed ones: no extension was
  * offered; masked ones; a message over `maxPayload`) close both sides.
  */
-export function relayScrubbedFrames(
-  upstream: Duplex, client: Duplex, scrub: (payload: Buffer) => Buffer, maxPayload: number,
-): void {
+export function relayScrubbedFrames(upstream: Duplex, client: Duplex, scrub: (payload: Buffer) => Buffer, maxPayload: number): void {
   const receiver = new Receiver({ isServer: false, skipUTF8Validation: true, maxPayload, binaryType: 'nodebuffer' });
   let concluded = false;
   const send = (opcode: number, payload: Buffer): void => {
     const frame = Sender.frame(payload, { fin: true, opcode, mask: false, readOnly: false, rsv1: false });
     if (!client.write(frame.length === 1 ? frame[0] : Buffer.concat(frame))) upstream.pause();
   };
-  const control = (opcode: number) => (payload: Buffer): void => {
-    // A stand-in longer than the value it replaces could push a control payload past its limit.
-    send(opcode, scrub(payload).subarray(0, MAX_CONTROL_PAYLOAD));
-  };
+  const control =
+    (opcode: number) =>
+    (payload: Buffer): void => {
+      // A stand-in longer than the value it replaces could push a control payload past its limit.
+      send(opcode, scrub(payload).subarray(0, MAX_CONTROL_PAYLOAD));
+    };
   receiver.on('message', (data, isBinary) => send(isBinary ? BINARY : TEXT, scrub(data)));
   receiver.on('ping', control(PING));
   receiver.on('pong', control(PONG));

@@ -57,11 +57,16 @@ export function compileSecret(record: SecretRuleRecord, value: SecretValue): Com
   });
   // Shapes the provider's API takes besides the stored one, each injected as it arrived.
   const provider = record.provider ? findProvider(record.provider) : undefined;
-  const alternates = new Map<AuthRule, CompiledRule>((provider?.alsoAccepts ?? []).map((shape) => [shape, {
-    hosts,
-    injector: compileInjector(shape, label),
-    explanation: `secret ${quoted} allows ${hosts.explain()} (${shape.type}, also accepted by ${provider!.name})`,
-  }]));
+  const alternates = new Map<AuthRule, CompiledRule>(
+    (provider?.alsoAccepts ?? []).map((shape) => [
+      shape,
+      {
+        hosts,
+        injector: compileInjector(shape, label),
+        explanation: `secret ${quoted} allows ${hosts.explain()} (${shape.type}, also accepted by ${provider!.name})`,
+      },
+    ]),
+  );
   return {
     id: record.id,
     name: record.name,

@@ -23,9 +23,7 @@ export interface InPlaceSwap {
 }
 
 /** Plans one swap; throws inject_error (before anything is written) when the value cannot go in a header. */
-export function planInPlaceSwap(
-  run: TokenRun, standIn: string, real: string, headers: IncomingHttpHeaders, secret: SecretLabel,
-): InPlaceSwap {
+export function planInPlaceSwap(run: TokenRun, standIn: string, real: string, headers: IncomingHttpHeaders, secret: SecretLabel): InPlaceSwap {
   if (real.includes('\r') || real.includes('\n') || real.includes('\0')) {
     throw new ProxyRejection('inject_error', `secret "${secret.name}": the ${run.header} header would contain CR, LF or NUL`, secret.id);
   }

@@ -50,7 +50,9 @@ export function compileStandInMatcher(shapes: readonly AuthRule[], standIn: stri
 
 /** True when no token character stands right before or after any placeholder of the value. */
 function standsAlone(parts: readonly string[]): boolean {
-  return parts.every((part, i) => (i === 0 || !startsWithTokenChar(part, i === parts.length - 1)) && (i === parts.length - 1 || !endsWithTokenChar(part, i === 0)));
+  return parts.every(
+    (part, i) => (i === 0 || !startsWithTokenChar(part, i === parts.length - 1)) && (i === parts.length - 1 || !endsWithTokenChar(part, i === 0)),
+  );
 }
 
 /** An empty part between two placeholders glues them together; at either end it is harmless. */

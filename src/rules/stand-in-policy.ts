@@ -165,12 +165,7 @@ export class StandInPolicy implements ProxyPolicy {
   }
 
   /** Checks one sandbox's stand-ins in this request and renders their injections (no writes). */
-  #resolve(
-    sandbox: CompiledSandbox,
-    sightings: readonly Sighting[] | undefined,
-    view: RequestHeaderView,
-    target: RequestTarget,
-  ): Resolution | undefined {
+  #resolve(sandbox: CompiledSandbox, sightings: readonly Sighting[] | undefined, view: RequestHeaderView, target: RequestTarget): Resolution | undefined {
     assertNotRevoked(sandbox, sightings);
     let hits: Hit[] | undefined;
     for (const binding of sandbox.live) {
@@ -212,7 +207,9 @@ export class StandInPolicy implements ProxyPolicy {
       const swap = planInPlaceSwap(run, binding.standIn, real, view.headers, secret);
       resolution.swaps.push(swap);
       resolution.matches.push({
-        secretId: secret.id, secretName: secret.name, authType: IN_PLACE_AUTH_TYPE,
+        secretId: secret.id,
+        secretName: secret.name,
+        authType: IN_PLACE_AUTH_TYPE,
         rule: `secret ${JSON.stringify(secret.name)} allows ${secret.hosts.explain()} (in place: ${run.header}${run.inBasicPassword ? ' basic password' : ''})`,
       });
       resolution.forms.push(binding.valueForms(real));

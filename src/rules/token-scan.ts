@@ -54,7 +54,11 @@ export function scanTokenRuns(view: RequestHeaderView, wanted: (length: number) 
 }
 
 function collectRuns(
-  text: string, header: string, inBasicPassword: boolean, wanted: (length: number) => boolean, found: TokenRun[] | undefined,
+  text: string,
+  header: string,
+  inBasicPassword: boolean,
+  wanted: (length: number) => boolean,
+  found: TokenRun[] | undefined,
 ): TokenRun[] | undefined {
   if (text.length < MIN_RUN) return found;
   TOKEN_RUN.lastIndex = 0;

@@ -54,11 +54,17 @@ async function loadCa(certText: string, options: LoadCaOptions): Promise<Certifi
   const x509 = parseCertificate(certText, certPath);
   const keyText = await readOptional(keyPath, 'ca.key');
   if (keyText === undefined) {
-    throw new ConfigError('ca.key', `${keyPath} is missing but ${certPath} exists; restore the CA key, or delete both files to generate a new CA (sandboxes must then trust the new one)`);
+    throw new ConfigError(
+      'ca.key',
+      `${keyPath} is missing but ${certPath} exists; restore the CA key, or delete both files to generate a new CA (sandboxes must then trust the new one)`,
+    );
   }
   const signingKey = parseKey(keyText, keyPath);
   if (!x509.checkPrivateKey(signingKey)) {
-    throw new ConfigError('ca.key', `${keyPath} does not match the certificate in ${certPath}; restore the matching key, or delete both files to generate a new CA`);
+    throw new ConfigError(
+      'ca.key',
+      `${keyPath} does not match the certificate in ${certPath}; restore the matching key, or delete both files to generate a new CA`,
+    );
   }
   assertOwnerOnly(keyPath, 'ca.key');
   return Object.freeze({ certPem: x509.toString(), certPath, keyPath, signingKey });
@@ -86,9 +92,10 @@ function parseKey(text: string, keyPath: string): KeyObject {
   } catch (err) {
     // Only the error code is used: OpenSSL messages are safe, but a key file's content must never reach a message.
     const encrypted = (err as { code?: string }).code === 'ERR_MISSING_PASSPHRASE';
-    throw new ConfigError('ca.key', encrypted
-      ? `${keyPath} is encrypted; credproxy needs an unencrypted PEM key (mode 0600)`
-      : `${keyPath} is not a PEM private key`);
+    throw new ConfigError(
+      'ca.key',
+      encrypted ? `${keyPath} is encrypted; credproxy needs an unencrypted PEM key (mode 0600)` : `${keyPath} is not a PEM private key`,
+    );
   }
   if (!signatureAlgorithmFor(key)) {
     throw new ConfigError('ca.key', `${keyPath} holds a ${key.asymmetricKeyType} key; use ECDSA (P-256/384/521), RSA or Ed25519`);
@@ -133,5 +140,3 @@ async function readOptional(path: string, key: 'ca.cert' | 'ca.key'): Promise<st
     throw new ConfigError(key, `cannot read ${path}: ${describeSystemError(err as NodeJS.ErrnoException)}`);
   }
 }
-
-

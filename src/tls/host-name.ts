@@ -38,8 +38,10 @@ export function ipAddressBytes(ip: string): string {
   const tailGroups = tail ? tail.split(':') : [];
   const zeros = Array<string>(8 - headGroups.length - tailGroups.length).fill('0');
   const groups = ip.includes('::') ? [...headGroups, ...zeros, ...tailGroups] : headGroups;
-  return groups.map((g) => {
-    const value = parseInt(g, 16);
-    return String.fromCharCode(value >> 8, value & 0xff);
-  }).join('');
+  return groups
+    .map((g) => {
+      const value = parseInt(g, 16);
+      return String.fromCharCode(value >> 8, value & 0xff);
+    })
+    .join('');
 }

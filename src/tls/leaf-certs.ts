@@ -112,16 +112,18 @@ export class LeafCertStore {
     }
     this.#onLookup?.('miss');
     const started = performance.now();
-    const minted = this.#mint(key).then(
-      (context) => {
-        this.#onMint?.({ ms: performance.now() - started });
-        return context;
-      },
-      (err: unknown) => {
-        this.#onMint?.({ error: 'failed' });
-        throw err;
-      },
-    ).finally(() => this.#minting.delete(key));
+    const minted = this.#mint(key)
+      .then(
+        (context) => {
+          this.#onMint?.({ ms: performance.now() - started });
+          return context;
+        },
+        (err: unknown) => {
+          this.#onMint?.({ error: 'failed' });
+          throw err;
+        },
+      )
+      .finally(() => this.#minting.delete(key));
     this.#minting.set(key, minted);
     return minted;
   }
@@ -136,7 +138,11 @@ export class LeafCertStore {
       cb(err as Error);
       return;
     }
-    if (result instanceof Promise) result.then((ctx) => cb(null, ctx), (err: Error) => cb(err));
+    if (result instanceof Promise)
+      result.then(
+        (ctx) => cb(null, ctx),
+        (err: Error) => cb(err),
+      );
     else cb(null, result);
   };
 
@@ -146,10 +152,7 @@ export class LeafCertStore {
     const notAfter = Math.min(now + this.#validityMs, this.#issuer.notAfter.getTime());
     const ip = isIP(name) !== 0;
     const pem = await buildCertificate({
-      subject: [
-        ...(name.length <= MAX_COMMON_NAME ? [{ shortName: 'CN', value: name }] : []),
-        { shortName: 'O', value: 'credproxy' },
-      ],
+      subject: [...(name.length <= MAX_COMMON_NAME ? [{ shortName: 'CN', value: name }] : []), { shortName: 'O', value: 'credproxy' }],
       issuer: this.#issuer,
       subjectKey: this.#leafKey,
       signingKey: this.#caKey,

@@ -49,10 +49,14 @@ const ED25519: SignatureAlgorithm = { oid: '1.3.101.112', hash: null, nullParams
 /** The algorithm a private key signs certificates with, or undefined when credproxy cannot use it. */
 export function signatureAlgorithmFor(key: KeyObject): SignatureAlgorithm | undefined {
   switch (key.asymmetricKeyType) {
-    case 'ec': return ECDSA_BY_CURVE[key.asymmetricKeyDetails?.namedCurve ?? ''];
-    case 'rsa': return SHA256_WITH_RSA;
-    case 'ed25519': return ED25519;
-    default: return undefined;
+    case 'ec':
+      return ECDSA_BY_CURVE[key.asymmetricKeyDetails?.namedCurve ?? ''];
+    case 'rsa':
+      return SHA256_WITH_RSA;
+    case 'ed25519':
+      return ED25519;
+    default:
+      return undefined;
   }
 }
 
@@ -70,7 +74,9 @@ export function describeSubjectKey(key: KeyObject): SubjectKey {
   const der = publicKey.export({ type: 'spki', format: 'der' });
   const spki = fromDer(der.toString('binary'), { decodeBitStrings: false });
   const bits = childAt(spki, 1).value as string; // first byte is the unused-bits count
-  const keyIdentifier = createHash('sha1').update(Buffer.from(bits.slice(1), 'binary')).digest('binary');
+  const keyIdentifier = createHash('sha1')
+    .update(Buffer.from(bits.slice(1), 'binary'))
+    .digest('binary');
   return { spki, keyIdentifier };
 }
 
