@@ -10,6 +10,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import { openDatabase, type Database } from '../src/store/db.js';
 import { EventsRepository, isoTimestamp, type EventRow } from '../src/store/events.js';
 import { MIGRATIONS } from '../src/store/migrations/index.js';
+import { SWAPPED_REQUEST } from './audit-rows.js';
 
 const ROWS = 30_000;
 const RUNS = 7;
@@ -19,24 +20,13 @@ const BATCH_SIZES = [10, 100, 1_000];
 /** What the audit subscriber writes for a request that had a stand-in swapped. */
 function requestRow(i: number): EventRow {
   return {
-    kind: 'request',
+    ...SWAPPED_REQUEST,
     ts: Date.now() + i,
     sandboxId: '6f1c2a9e-3b4d-4c8e-9a1f-0b2c3d4e5f60',
     sandboxName: 'bench',
     secretId: '0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d',
     host: 'api.openai.com',
-    method: 'POST',
-    path: '/v1/chat/completions',
-    status: 200,
-    upstreamStatus: 200,
-    latencyMs: 412,
     errorCode: null,
-    dstIp: null,
-    dstPort: null,
-    verdict: null,
-    matchRule: null,
-    bytesSent: null,
-    bytesRecv: null,
     requestId: 'c0ffee0123456789abcdef01',
   };
 }

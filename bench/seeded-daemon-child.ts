@@ -12,6 +12,7 @@ import type * as Store from '../src/store/index.js';
 import type * as Events from '../src/store/events.js';
 import type * as Crypto from '../src/secrets/crypto.js';
 import type * as ValidateSecret from '../src/secrets/validate-secret.js';
+import { SWAPPED_REQUEST } from './audit-rows.js';
 import { childStats } from './child-stats.js';
 import { dist } from './dist.js';
 import { benchConfig, type BenchTarget } from './proxy-modes.js';
@@ -188,18 +189,7 @@ function auditRow(i: number, ts: number, host: string): Events.EventRow {
   }
   return {
     ...common,
-    kind: 'request',
+    ...SWAPPED_REQUEST,
     secretId: `0b6f9a34-7c2e-4d1a-8f3b-${n}`,
-    method: 'POST',
-    path: '/v1/chat/completions',
-    status: 200,
-    upstreamStatus: 200,
-    latencyMs: 412,
-    dstIp: null,
-    dstPort: null,
-    verdict: null,
-    matchRule: null,
-    bytesSent: null,
-    bytesRecv: null,
   };
 }

@@ -1,30 +1,13 @@
 import type { IncomingHttpHeaders } from 'node:http';
 
+/** Hop-by-hop headers (RFC 9110 §7.6.1): never relayed in either direction. */
+const HOP_BY_HOP = ['connection', 'keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade'];
 /**
- * Hop-by-hop headers (RFC 9110 §7.6.1) plus the ones the proxy sets itself. `expect` is answered
- * by the proxy's own http server (100-continue), and `host` is rebuilt from the CONNECT authority.
+ * Plus the ones the proxy sets itself: `expect` is answered by the proxy's own http server
+ * (100-continue), and `host` is rebuilt from the CONNECT authority.
  */
-const REQUEST_DROPPED: ReadonlySet<string> = new Set([
-  'connection',
-  'keep-alive',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-  'expect',
-  'host',
-  'http2-settings',
-]);
-const RESPONSE_DROPPED: ReadonlySet<string> = new Set([
-  'connection',
-  'keep-alive',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-  'proxy-connection',
-  'proxy-authenticate',
-]);
+const REQUEST_DROPPED: ReadonlySet<string> = new Set([...HOP_BY_HOP, 'expect', 'host', 'http2-settings']);
+const RESPONSE_DROPPED: ReadonlySet<string> = new Set([...HOP_BY_HOP, 'proxy-connection', 'proxy-authenticate']);
 
 /** Response header values as undici delivers them: lowercased names, arrays for repeats. */
 export type ResponseHeaders = Record<string, string | string[] | undefined>;
