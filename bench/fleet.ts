@@ -17,7 +17,7 @@ import { SealedBoxKeyPair } from '../src/secrets/sealed-box.js';
 import { INSERT_COLUMNS } from '../src/store/events.js';
 import { readyLine, serveEnv, spawnCli } from '../test/helpers/cli.js';
 import { API_KEY, FLEET_HOST, startFleet, type SidecarProcess } from '../test/helpers/fleet.js';
-import type { UntypedJson } from '../test/helpers/daemon.js';
+import type { UntypedJson } from '../test/helpers/harness/index.js';
 
 const ROUNDS = Number(process.env.FLEET_BENCH_ROUNDS ?? 10);
 const SLICE_MS = Number(process.env.FLEET_BENCH_SLICE_MS ?? 2000);

@@ -7,7 +7,7 @@ import { request } from 'undici';
 import type * as Main from '../src/main.js';
 import type * as Log from '../src/log/logger.js';
 import { dist } from './dist.js';
-import type { UntypedJson } from '../test/helpers/daemon.js';
+import type { UntypedJson } from '../test/helpers/harness/index.js';
 
 /** What a benchmarked proxy child needs to know: the upstream, reachable as `host`. */
 export interface BenchTarget {

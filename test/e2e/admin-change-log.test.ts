@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { startDaemon, type TestDaemon } from '../helpers/harness/index.js';
 
 /**
  * Admin changes from a real daemon at log.level info (docs/operations.md §4): one `info` line per

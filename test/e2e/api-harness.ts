@@ -11,7 +11,7 @@ import { loadConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/log/logger.js';
 import { SecretCipher } from '../../src/secrets/crypto.js';
 import { openStore, type Store } from '../../src/store/index.js';
-import type { UntypedJson } from '../helpers/daemon.js';
+import type { UntypedJson } from '../helpers/harness/index.js';
 
 export const API_KEY = 'test-admin-key-0123456789abcdef';
 export const CA_PEM = '-----BEGIN CERTIFICATE-----\nMIIBtest\n-----END CERTIFICATE-----\n';

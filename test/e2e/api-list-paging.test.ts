@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startAdmin, type AdminHarness } from './api-harness.js';
-import type { UntypedJson } from '../helpers/daemon.js';
+import type { UntypedJson } from '../helpers/harness/index.js';
 
 /** Every page of `path` with `limit`, following next_cursor; the items in order and the page count. */
 async function walk(admin: AdminHarness, path: string, limit: number): Promise<{ items: UntypedJson[]; pages: number }> {

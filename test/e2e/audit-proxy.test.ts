@@ -8,14 +8,12 @@ import { after, before, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { ProxyAgent, request } from 'undici';
 import { rawExchange } from '../helpers/clients.js';
-import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { standInOf, startDaemon, type TestDaemon, type UntypedJson } from '../helpers/harness/index.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 import { until } from '../helpers/until.js';
 import { closedPort } from '../helpers/ports.js';
 import type { SandboxInfo } from '../../src/sdk/types.js';
-import type { UntypedJson } from '../helpers/daemon.js';
-import { standInOf } from '../helpers/world.js';
 
 /**
  * The audit trail and network log through the real daemon: every request below goes through the

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { runCli } from '../helpers/cli.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
 import { closedPort } from '../helpers/ports.js';
-import { startWorld, type World } from '../helpers/world.js';
+import { startWorld, type World } from '../helpers/harness/index.js';
 
 // `credproxy doctor` as a subprocess with a real sandbox env, against the real daemon and real
 // local HTTPS upstreams (test names reach them through upstream.resolve, never DNS): every check

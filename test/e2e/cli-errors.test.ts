@@ -4,7 +4,7 @@ import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { runCli } from '../helpers/cli.js';
-import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { startDaemon, type TestDaemon } from '../helpers/harness/index.js';
 import { closedPort } from '../helpers/ports.js';
 
 /** CLI failures a person can act on: a mistyped command, a wrong --url, a closed pipe. */

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli, spawnCli, type CliResult } from '../helpers/cli.js';
-import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { startDaemon, type TestDaemon } from '../helpers/harness/index.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
 
 // deploy / agents / run / env / ca as subprocesses against a real daemon, down to an agent

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli, type CliResult } from '../helpers/cli.js';
-import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { startDaemon, type TestDaemon } from '../helpers/harness/index.js';
 
 // `credproxy secrets set|list|delete` as subprocesses against a real daemon: the messages of docs/contract.md#agent-cli.
 

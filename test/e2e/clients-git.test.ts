@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { ProxyAgent, request } from 'undici';
 import { CanarySet } from '../helpers/canary.js';
-import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { startDaemon, type TestDaemon } from '../helpers/harness/index.js';
 import { createBareRepo, gitBackendHandler } from '../helpers/git-backend.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { curlViaProxy } from '../helpers/clients.js';
-import { startWorld, type World, standInOf } from '../helpers/world.js';
+import { standInOf, startWorld, type World } from '../helpers/harness/index.js';
 import type { SandboxInfo } from '../../src/sdk/types.js';
 
 /** Real values planted for this file; none may ever come back to the client. */

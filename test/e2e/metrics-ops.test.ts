@@ -6,8 +6,7 @@ import { connect as tlsConnect } from 'node:tls';
 import { Worker } from 'node:worker_threads';
 import { request } from 'undici';
 import { rawExchange } from '../helpers/clients.js';
-import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
-import { startWorld, type World } from '../helpers/world.js';
+import { startDaemon, startWorld, type TestDaemon, type World } from '../helpers/harness/index.js';
 
 /**
  * What an operator alerts on, from a real daemon: build info, leaf certificate mints (latency and

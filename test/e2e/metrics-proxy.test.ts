@@ -5,13 +5,12 @@ import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { ProxyAgent, request } from 'undici';
 import { rawExchange } from '../helpers/clients.js';
-import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { standInOf, startDaemon, type TestDaemon } from '../helpers/harness/index.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 import { until } from '../helpers/until.js';
 import { closedPort } from '../helpers/ports.js';
 import type { SandboxInfo } from '../../src/sdk/types.js';
-import { standInOf } from '../helpers/world.js';
 
 /**
  * /metrics after real traffic through the real daemon: the counters and histogram counts match the

@@ -8,9 +8,8 @@ import { request } from 'undici';
 import { rawExchange } from '../helpers/clients.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
 import { until } from '../helpers/until.js';
-import { startWorld, type World, standInOf } from '../helpers/world.js';
+import { standInOf, startWorld, type UntypedJson, type World } from '../helpers/harness/index.js';
 import type { ProxyAuditEvent, SandboxInfo } from '../../src/sdk/types.js';
-import type { UntypedJson } from '../helpers/daemon.js';
 
 /**
  * Tracing and accounting from a real daemon (docs/operations.md §4–5): every response the proxy

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import type { TLSSocket } from 'node:tls';
 import { after, before, test } from 'node:test';
 import { openTunnel } from '../hardening/support.js';
-import { startWorld, type World } from '../helpers/world.js';
+import { startWorld, type World } from '../helpers/harness/index.js';
 import type { SandboxInfo } from '../../src/sdk/types.js';
 
 /**

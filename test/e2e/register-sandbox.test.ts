@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { startDaemon, type TestDaemon } from '../helpers/harness/index.js';
 import { tunnelRaw } from '../helpers/tunnel-raw.js';
 
 // examples/kubernetes/register-sandbox.mjs (also the compose example's register step) run again

@@ -1,6 +1,6 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { startWorld, type World } from '../helpers/world.js';
+import { startWorld, type World } from '../helpers/harness/index.js';
 import { tunnelRaw } from '../helpers/tunnel-raw.js';
 import { until } from '../helpers/until.js';
 

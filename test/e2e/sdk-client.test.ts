@@ -1,7 +1,7 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { CredproxyClient, RequestError } from '../../src/sdk/index.js';
-import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { startDaemon, type TestDaemon } from '../helpers/harness/index.js';
 import { secretsAndSandboxesRoundTrip } from '../helpers/sdk-round-trip.js';
 
 // Every CredproxyClient method against the real daemon, so the SDK's paths and shapes match the routes.

@@ -6,7 +6,7 @@ import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { readyLine, runCli, serveEnv, spawnCli } from '../helpers/cli.js';
-import type { UntypedJson } from '../helpers/daemon.js';
+import type { UntypedJson } from '../helpers/harness/index.js';
 import { tempDirs } from '../helpers/temp-dirs.js';
 
 /**

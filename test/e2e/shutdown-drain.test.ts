@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { request } from 'undici';
 import { until } from '../helpers/until.js';
-import { startWorld, type World } from '../helpers/world.js';
+import { startWorld, type World } from '../helpers/harness/index.js';
 
 /**
  * Closing the daemon (what SIGTERM does) logs one `drained` line: how many requests were in

@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { ProxyAgent, request } from 'undici';
 import { readyLine, serveEnv, spawnCli } from '../helpers/cli.js';
-import { startDaemon, type UntypedJson } from '../helpers/daemon.js';
+import { startDaemon, type UntypedJson } from '../helpers/harness/index.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 

@@ -11,7 +11,7 @@ import { rawExchange } from '../helpers/clients.js';
 import { eventually } from '../helpers/proxy-harness.js';
 import { listenerOf, viaTransparentHttp, viaTransparentTls, type Listener } from '../helpers/transparent-client.js';
 import { until } from '../helpers/until.js';
-import { startWorld, type World } from '../helpers/world.js';
+import { startWorld, type World } from '../helpers/harness/index.js';
 
 const REAL_A = 'sk-real-source-a-0123456789abcdef';
 const REAL_B = 'sk-real-source-b-0123456789abcdef';

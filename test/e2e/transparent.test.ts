@@ -9,7 +9,7 @@ import { rawExchange } from '../helpers/clients.js';
 import { eventually } from '../helpers/proxy-harness.js';
 import { listenerOf, viaTransparentHttp, viaTransparentTls, type Listener } from '../helpers/transparent-client.js';
 import { until } from '../helpers/until.js';
-import { startWorld, type World } from '../helpers/world.js';
+import { startWorld, type World } from '../helpers/harness/index.js';
 
 const REAL = 'sk-real-transparent-0123456789abcdef';
 let world: World;

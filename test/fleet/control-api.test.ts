@@ -11,7 +11,7 @@ import { loadConfig } from '../../src/config/load.js';
 import { createControlPlane, type ControlPlane } from '../../src/control/index.js';
 import { createLogger } from '../../src/log/logger.js';
 import { CredproxyClient } from '../../src/sdk/index.js';
-import { LogSink, type UntypedJson } from '../helpers/daemon.js';
+import { LogSink, type UntypedJson } from '../helpers/harness/index.js';
 import { postgresSkipReason, testPostgres } from '../helpers/postgres.js';
 import { secretsAndSandboxesRoundTrip } from '../helpers/sdk-round-trip.js';
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { ProxyAgent, request } from 'undici';
 import { runCli, type CliResult } from '../helpers/cli.js';
-import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { startDaemon, type TestDaemon } from '../helpers/harness/index.js';
 import { API_KEY, FLEET_HOST, startFleet, within, type Fleet, type SidecarProcess } from '../helpers/fleet.js';
 import { postgresSkipReason } from '../helpers/postgres.js';
 

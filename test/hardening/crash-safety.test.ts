@@ -11,7 +11,7 @@ import { createTestPki } from '../helpers/pki.js';
 import { startUpstream } from '../helpers/upstream.js';
 import { spawnDaemon, stopChild, type ChildDaemon } from './support.js';
 import type { SandboxSecretBinding } from '../../src/sdk/types.js';
-import type { UntypedJson } from '../helpers/daemon.js';
+import type { UntypedJson } from '../helpers/harness/index.js';
 
 const WRITERS = 3;
 const LOAD_CLIENTS = 2;

@@ -6,7 +6,7 @@ import { request } from 'undici';
 import { curlViaProxy } from '../helpers/clients.js';
 import { DECODABLE_ENCODINGS } from '../../src/response/index.js';
 import { writeInSlices } from '../helpers/hostile-upstream.js';
-import { startSecretWorld, type SecretWorld, type World } from '../helpers/world.js';
+import { type SecretWorld, startSecretWorld, type World } from '../helpers/harness/index.js';
 
 const REAL = 'sk-REAL-echo/e2e+value=42';
 /** Bytes per write on the upstream side, so the value straddles chunk boundaries. */

@@ -5,7 +5,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { after, before, test } from 'node:test';
 import { LeafCertStore } from '../../src/tls/index.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
-import { startWorld, type World, standInOf } from '../helpers/world.js';
+import { standInOf, startWorld, type World } from '../helpers/harness/index.js';
 import { collect, openSocket, openTunnel } from './support.js';
 import type { NetworkEvent, ProxyAuditEvent, SandboxInfo } from '../../src/sdk/types.js';
 

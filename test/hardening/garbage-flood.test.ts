@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { after, before, test } from 'node:test';
-import { startWorld, type World } from '../helpers/world.js';
+import { startWorld, type World } from '../helpers/harness/index.js';
 import { collect, collectGarbage } from './support.js';
 
 /** The figure; at 200 at a time it takes ~10 s on the 2-core box. */

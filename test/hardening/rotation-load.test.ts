@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { request } from 'undici';
-import { startSecretWorld, type SecretWorld, type World } from '../helpers/world.js';
+import { type SecretWorld, startSecretWorld, type World } from '../helpers/harness/index.js';
 
 const CLIENTS = 8;
 const ROTATIONS = 50;

@@ -9,7 +9,7 @@ import { proxyAgent } from '../helpers/clients.js';
 import { createTestPki } from '../helpers/pki.js';
 import { startUpstream } from '../helpers/upstream.js';
 import { rssMiB, spawnDaemon, stopChild } from './support.js';
-import type { UntypedJson } from '../helpers/daemon.js';
+import type { UntypedJson } from '../helpers/harness/index.js';
 
 /** 20 s in npm test; CREDPROXY_SOAK_SECONDS=60 for the full soak. */
 const SECONDS = Number(process.env.CREDPROXY_SOAK_SECONDS ?? 20);

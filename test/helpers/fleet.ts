@@ -9,7 +9,7 @@ import { readyLine, serveEnv, spawnCli } from './cli.js';
 import { createTestPki, type TestPki } from './pki.js';
 import { testPostgres, type TestPostgres } from './postgres.js';
 import { startUpstream, type TestUpstream } from './upstream.js';
-import type { UntypedJson } from './daemon.js';
+import type { UntypedJson } from './harness/index.js';
 
 /** Host names the fleet tests use, pinned to the local upstream through upstream.resolve. */
 export const FLEET_HOST = 'api.fleet.test';

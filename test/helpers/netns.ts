@@ -3,7 +3,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
-import type { UntypedJson } from './daemon.js';
+import type { UntypedJson } from './harness/index.js';
 
 /**
  * A network namespace with only loopback, for transparent-mode and "no bypass" tests. Files in

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
 import { CanarySet } from './canary.js';
 import { ROOT } from './client-commands.js';
-import { startWorld, type World } from './world.js';
+import { startWorld, type World } from './harness/index.js';
 
 /**
  * A daemon and its echo upstream with one sandbox holding stand-ins for an openai (bearer) and

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import type { RequestListener } from 'node:http';
 import { after, before, test } from 'node:test';
 import { request } from 'undici';
-import { startSecretWorld, type SecretWorld } from '../helpers/world.js';
+import { type SecretWorld, startSecretWorld } from '../helpers/harness/index.js';
 
 /**
  * Issue #13 items 3 and 4, through the real daemon: a value with a space, `+ / =` and non-ASCII

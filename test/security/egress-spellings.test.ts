@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { rawExchange } from '../helpers/clients.js';
-import { startWorld, type World } from '../helpers/world.js';
+import { startWorld, type World } from '../helpers/harness/index.js';
 
 /**
  * Issue #13 items 7 and 9, through the real daemon with `egress.allowPrivateNetworks=true` (the

@@ -3,7 +3,7 @@ import { after, before, test } from 'node:test';
 import { CanarySet } from '../helpers/canary.js';
 import { rawExchange } from '../helpers/clients.js';
 import { tunnelRaw } from '../helpers/tunnel-raw.js';
-import { startWorld, type World, standInOf } from '../helpers/world.js';
+import { standInOf, startWorld, type World } from '../helpers/harness/index.js';
 import type { ProxyAuditEvent, SandboxInfo } from '../../src/sdk/types.js';
 
 /**

@@ -5,10 +5,9 @@ import { startHostileUpstream, type HostileUpstream } from '../helpers/hostile-u
 import { createTestPki, type TestPki } from '../helpers/pki.js';
 import { tunnelRaw } from '../helpers/tunnel-raw.js';
 import { startUpstream, type EchoBody, type TestUpstream } from '../helpers/upstream.js';
-import { startWorld, type World, standInOf } from '../helpers/world.js';
+import { standInOf, startWorld, type UntypedJson, type World } from '../helpers/harness/index.js';
 import { closedPort } from '../helpers/ports.js';
 import type { SandboxInfo } from '../../src/sdk/types.js';
-import type { UntypedJson } from '../helpers/daemon.js';
 
 /**
  * docs/contract.md#never-leak: the real value reaches no response, no host outside `hosts`, no log

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { ProxyAgent, request } from 'undici';
 import { CanarySet } from '../helpers/canary.js';
-import { startDaemon, type TestDaemon, type UntypedJson } from '../helpers/daemon.js';
+import { startDaemon, type TestDaemon, type UntypedJson } from '../helpers/harness/index.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 import type { ProxyAuditEvent, SandboxInfo, SandboxSecretBinding, SecretInfo } from '../../src/sdk/types.js';

@@ -6,7 +6,7 @@ import { brotliCompressSync, brotliDecompressSync, gunzipSync, gzipSync } from '
 import { DECODABLE_ENCODINGS } from '../../src/response/index.js';
 import { writeInSlices } from '../helpers/hostile-upstream.js';
 import { HttpsProxyAgentForWs } from '../helpers/ws-agent.js';
-import { startSecretWorld, type SecretWorld } from '../helpers/world.js';
+import { type SecretWorld, startSecretWorld } from '../helpers/harness/index.js';
 
 /**
  * Issue #13 item 1: a request carrying `Connection: Upgrade` used to take a raw byte relay that

@@ -5,7 +5,7 @@ import { after, before, test } from 'node:test';
 import WebSocket, { WebSocketServer } from 'ws';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
 import { HttpsProxyAgentForWs } from '../helpers/ws-agent.js';
-import { startWorld, type World } from '../helpers/world.js';
+import { startWorld, type World } from '../helpers/harness/index.js';
 
 /**
  * Issue #13 item 5, through the real daemon: an upstream WebSocket echoing the injected value is

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CanarySet } from '../../helpers/canary.js';
 import { buildGoClient, CLIENTS, type ClientCommand } from '../../helpers/client-commands.js';
-import { startDaemon } from '../../helpers/daemon.js';
+import { startDaemon } from '../../helpers/harness/index.js';
 import { createBareRepo, gitBackendHandler } from '../../helpers/git-backend.js';
 import { createTestPki } from '../../helpers/pki.js';
 import { startUpstream } from '../../helpers/upstream.js';

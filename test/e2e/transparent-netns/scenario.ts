@@ -9,7 +9,7 @@
 import { copyFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { startDaemon } from '../../helpers/daemon.js';
+import { startDaemon } from '../../helpers/harness/index.js';
 import { createTestPki } from '../../helpers/pki.js';
 import { startUpstream } from '../../helpers/upstream.js';
 import { until } from '../../helpers/until.js';

@@ -5,7 +5,7 @@
 // address alone tells them apart. 127.0.0.6 is declared by nobody.
 import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startDaemon } from '../../helpers/daemon.js';
+import { startDaemon } from '../../helpers/harness/index.js';
 import { createTestPki } from '../../helpers/pki.js';
 import { startUpstream } from '../../helpers/upstream.js';
 import { until } from '../../helpers/until.js';

@@ -9,7 +9,7 @@ import { dirname, join, posix } from 'node:path';
 import { promisify } from 'node:util';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import { ENV_KEYS } from '../../../src/config/schema.js';
-import type { UntypedJson } from '../../helpers/daemon.js';
+import type { UntypedJson } from '../../helpers/harness/index.js';
 
 const K8S = 'examples/kubernetes';
 const COMPOSE = 'examples/compose/docker-compose.yaml';

@@ -8,7 +8,7 @@ import { createLogger } from '../../../src/log/logger.js';
 import { SecretCipher } from '../../../src/secrets/crypto.js';
 import { startExpirySweep } from '../../../src/store/expiry-sweep.js';
 import { openStore } from '../../../src/store/index.js';
-import { LogSink } from '../../helpers/daemon.js';
+import { LogSink } from '../../helpers/harness/index.js';
 import { until } from '../../helpers/until.js';
 
 test('the expiry sweep deletes expired sandboxes on its interval and logs each at info; a failing sweep is logged, not thrown', async (t) => {
