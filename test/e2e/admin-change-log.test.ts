@@ -21,7 +21,10 @@ after(() => daemon.close());
 
 /** The admin-change lines logged since entry `from`. */
 function changes(from: number): Array<Record<string, unknown>> {
-  return daemon.logs.entries().slice(from).filter((e) => typeof e.change === 'string');
+  return daemon.logs
+    .entries()
+    .slice(from)
+    .filter((e) => typeof e.change === 'string');
 }
 
 test('secrets, sandboxes and bindings: one info line each, with names and ids, once the change succeeded', async () => {
@@ -40,26 +43,36 @@ test('secrets, sandboxes and bindings: one info line each, with names and ids, o
 
   const lines = changes(from);
   const secretId = lines[0]!.secret_id;
-  assert.deepEqual(lines.map((e) => [e.level, e.msg, e.change]), [
-    ['info', 'secret created', 'secret.created'],
-    ['info', 'secret created', 'secret.created'],
-    ['info', 'secret rotated', 'secret.rotated'],
-    ['info', 'sandbox created', 'sandbox.created'],
-    ['info', 'binding attached', 'binding.attached'],
-    ['info', 'binding detached', 'binding.detached'],
-    ['info', 'sandbox deleted', 'sandbox.deleted'],
-    ['info', 'secret deleted', 'secret.deleted'],
-  ]);
+  assert.deepEqual(
+    lines.map((e) => [e.level, e.msg, e.change]),
+    [
+      ['info', 'secret created', 'secret.created'],
+      ['info', 'secret created', 'secret.created'],
+      ['info', 'secret rotated', 'secret.rotated'],
+      ['info', 'sandbox created', 'sandbox.created'],
+      ['info', 'binding attached', 'binding.attached'],
+      ['info', 'binding detached', 'binding.detached'],
+      ['info', 'sandbox deleted', 'sandbox.deleted'],
+      ['info', 'secret deleted', 'secret.deleted'],
+    ],
+  );
   assert.deepEqual(pick(lines[0]!, ['secret_name', 'auth_type', 'hosts']), { secret_name: 'logged', auth_type: 'bearer', hosts: ['api.example.test'] });
   assert.match(String(secretId), /\S/);
   assert.equal(lines[1]!.provider, 'openai');
   assert.deepEqual(pick(lines[2]!, ['secret_id', 'secret_name']), { secret_id: secretId, secret_name: 'logged' });
-  assert.deepEqual(pick(lines[3]!, ['sandbox_id', 'sandbox_name', 'bindings']), { sandbox_id: sandbox.id, sandbox_name: 'logged-box', bindings: { API_TOKEN: 'logged' } });
+  assert.deepEqual(pick(lines[3]!, ['sandbox_id', 'sandbox_name', 'bindings']), {
+    sandbox_id: sandbox.id,
+    sandbox_name: 'logged-box',
+    bindings: { API_TOKEN: 'logged' },
+  });
   assert.deepEqual(pick(lines[4]!, ['sandbox_id', 'env_key', 'secret_name']), { sandbox_id: sandbox.id, env_key: 'OPENAI_API_KEY', secret_name: 'other' });
   assert.deepEqual(pick(lines[5]!, ['sandbox_id', 'env_key']), { sandbox_id: sandbox.id, env_key: 'OPENAI_API_KEY' });
   assert.equal(lines[6]!.sandbox_id, sandbox.id);
   assert.equal(lines[7]!.secret_name, 'logged');
-  assert.ok(lines.every((e) => typeof e.reqId === 'string'), 'each under its admin request id');
+  assert.ok(
+    lines.every((e) => typeof e.reqId === 'string'),
+    'each under its admin request id',
+  );
 
   const text = daemon.logs.text;
   for (const value of [VALUE, ROTATED, sandbox.access_token]) assert.ok(!text.includes(value), 'no value or token in the log');
@@ -73,9 +86,15 @@ test('agent-API changes: registered, keys set (names only), key deleted, agent d
   assert.equal((await daemon.api('DELETE', '/v1/agents/logged-agent')).status, 204);
 
   const lines = changes(from);
-  assert.deepEqual(lines.map((e) => [e.level, e.msg]), [
-    ['info', 'agent created'], ['info', 'agent secrets set'], ['info', 'agent secret deleted'], ['info', 'agent deleted'],
-  ]);
+  assert.deepEqual(
+    lines.map((e) => [e.level, e.msg]),
+    [
+      ['info', 'agent created'],
+      ['info', 'agent secrets set'],
+      ['info', 'agent secret deleted'],
+      ['info', 'agent deleted'],
+    ],
+  );
   assert.equal(lines[0]!.agent_name, 'logged-agent');
   assert.deepEqual(pick(lines[1]!, ['agent', 'keys']), { agent: 'logged-agent', keys: ['ANTHROPIC_API_KEY', 'PLAIN'] });
   assert.deepEqual(pick(lines[2]!, ['agent', 'key']), { agent: 'logged-agent', key: 'PLAIN' });

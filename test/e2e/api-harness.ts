@@ -54,7 +54,12 @@ export async function startAdmin(
   const logger = createLogger({ level: 'debug', destination: { write: (line: string) => void logs.push(line) } });
   const store = openStore({ dataDir, cipher: new SecretCipher(randomBytes(32)) });
   const app = buildAdminApp({
-    config, logger, apiKey: API_KEY, caCertPem: CA_PEM, store, sandboxEnv: SANDBOX_ENV,
+    config,
+    logger,
+    apiKey: API_KEY,
+    caCertPem: CA_PEM,
+    store,
+    sandboxEnv: SANDBOX_ENV,
     ...(extraRoutes && { extraRoutes }),
   });
   const url = await app.listen({ port: 0, host: '127.0.0.1' });

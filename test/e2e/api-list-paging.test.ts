@@ -24,7 +24,11 @@ async function walk(admin: AdminHarness, path: string, limit: number): Promise<{
 /** 260 sandboxes bound to one secret (more than one chunk of the unpaged stream), 260 more secrets. */
 async function populated(t: Parameters<typeof startAdmin>[0]) {
   const admin = await startAdmin(t);
-  assert.equal((await admin.call('POST', '/secrets', { json: { name: 'shared', value: 'real-shared-value', auth: { type: 'bearer' }, hosts: ['api.example.com'] } })).status, 201);
+  assert.equal(
+    (await admin.call('POST', '/secrets', { json: { name: 'shared', value: 'real-shared-value', auth: { type: 'bearer' }, hosts: ['api.example.com'] } }))
+      .status,
+    201,
+  );
   for (let i = 0; i < 260; i++) {
     admin.store.secrets.create({ name: `s-${i}`, value: 'real-value', provider: null, authType: 'bearer', authConfig: {}, hosts: ['api.example.com'] });
     admin.store.sandboxes.create({ name: `sb-${i}`, secrets: { TOKEN: 'shared' }, env_vars: {}, network: { allow_out: [], deny_out: [] }, metadata: {} });
@@ -37,10 +41,19 @@ test('without limit or cursor a list is the whole bare array, in creation order,
   const sandboxes = await admin.call('GET', '/sandboxes');
   assert.equal(sandboxes.status, 200);
   assert.match(String(sandboxes.headers['content-type']), /^application\/json/);
-  assert.deepEqual(sandboxes.json.map((s: { name: string }) => s.name), Array.from({ length: 260 }, (_, i) => `sb-${i}`));
-  assert.ok(sandboxes.json.every((s: { env: { TOKEN: string } }) => s.env.TOKEN.length > 0), 'each item is the full sandbox, env included');
+  assert.deepEqual(
+    sandboxes.json.map((s: { name: string }) => s.name),
+    Array.from({ length: 260 }, (_, i) => `sb-${i}`),
+  );
+  assert.ok(
+    sandboxes.json.every((s: { env: { TOKEN: string } }) => s.env.TOKEN.length > 0),
+    'each item is the full sandbox, env included',
+  );
   const secrets = await admin.call('GET', '/secrets');
-  assert.deepEqual(secrets.json.map((s: { name: string }) => s.name), ['shared', ...Array.from({ length: 260 }, (_, i) => `s-${i}`)]);
+  assert.deepEqual(
+    secrets.json.map((s: { name: string }) => s.name),
+    ['shared', ...Array.from({ length: 260 }, (_, i) => `s-${i}`)],
+  );
   const bound = await admin.call('GET', '/secrets/shared/sandboxes');
   assert.equal(bound.json.length, 260);
   assert.deepEqual(Object.keys(bound.json[0]), ['sandbox_id', 'sandbox_name', 'env_key', 'status']);
@@ -48,7 +61,11 @@ test('without limit or cursor a list is the whole bare array, in creation order,
 
 test('limit and cursor page every list: the pages hold exactly the whole list, in order, each item once', async (t) => {
   const admin = await populated(t);
-  for (const [path, limit] of [['/sandboxes', 7], ['/secrets', 100], ['/secrets/shared/sandboxes', 1000]] as const) {
+  for (const [path, limit] of [
+    ['/sandboxes', 7],
+    ['/secrets', 100],
+    ['/secrets/shared/sandboxes', 1000],
+  ] as const) {
     const whole = (await admin.call('GET', path)).json;
     const { items, pages } = await walk(admin, path, limit);
     assert.deepEqual(items, whole, path);
@@ -70,7 +87,10 @@ test('a page starts after the last item seen, whatever was deleted or created me
   admin.store.sandboxes.delete(sb5.id);
   admin.store.sandboxes.create({ name: 'late', secrets: {}, env_vars: {}, network: { allow_out: [], deny_out: [] }, metadata: {} });
   const page2 = await admin.call('GET', `/sandboxes?limit=5&cursor=${page1.json.next_cursor}`);
-  assert.deepEqual(page2.json.data.map((s: { name: string }) => s.name), ['sb-6', 'sb-7', 'sb-8', 'sb-9', 'sb-10']);
+  assert.deepEqual(
+    page2.json.data.map((s: { name: string }) => s.name),
+    ['sb-6', 'sb-7', 'sb-8', 'sb-9', 'sb-10'],
+  );
   const rest = await walk(admin, '/sandboxes', 1000);
   assert.equal(rest.items.at(-1).name, 'late');
 });

@@ -83,8 +83,15 @@ before(async () => {
     { name: 'beta', value: REAL.beta, auth: { type: 'api-key', header: 'X-Beta-Key' }, hosts: ['api.example.test'] },
     // Its stand-in arrives as X-Gamma but leaves as Authorization on api.example.test, where alpha also goes.
     {
-      name: 'gamma', value: REAL.gamma, hosts: ['api.example.test', 'a.example.test'],
-      auth: { per_host: [{ hosts: ['api.example.test'], type: 'bearer' }, { hosts: ['a.example.test'], type: 'api-key', header: 'X-Gamma' }] },
+      name: 'gamma',
+      value: REAL.gamma,
+      hosts: ['api.example.test', 'a.example.test'],
+      auth: {
+        per_host: [
+          { hosts: ['api.example.test'], type: 'bearer' },
+          { hosts: ['a.example.test'], type: 'api-key', header: 'X-Gamma' },
+        ],
+      },
     },
     { name: 'doomed', value: REAL.doomed, ...bearerOn(['api.example.test']) },
     { name: 'detached', value: REAL.detached, ...bearerOn(['api.example.test']) },
@@ -197,7 +204,18 @@ test('an allowed request: one row with status, upstream_status, latency and the 
   assert.equal(res.status, 200);
   const [row] = await auditRowsFor('alpha', '/slow-headers');
   assert.deepEqual(Object.keys(row).sort(), [
-    'host', 'id', 'latency_ms', 'method', 'path', 'request_id', 'sandbox_id', 'sandbox_name', 'secret_id', 'status', 'ts', 'upstream_status',
+    'host',
+    'id',
+    'latency_ms',
+    'method',
+    'path',
+    'request_id',
+    'sandbox_id',
+    'sandbox_name',
+    'secret_id',
+    'status',
+    'ts',
+    'upstream_status',
   ]);
   assert.equal(row.request_id, res.headers['x-credproxy-request-id'], 'the row keeps the id the client got');
   assert.equal(row.status, 200);
@@ -260,7 +278,9 @@ test('refusals inside a tunnel: status, error_code, no upstream_status, the refu
       {
         url: 'https://api.example.test/too-large',
         init: { method: 'POST', headers: bearer(sbA, 'ALPHA'), body: 'x'.repeat(MAX_BODY + 1) },
-        status: 413, code: 'body_too_large', secret: 'alpha',
+        status: 413,
+        code: 'body_too_large',
+        secret: 'alpha',
       },
     ];
     for (const c of cases) {
@@ -286,7 +306,9 @@ test('refused requests keep their tunnel: one connection row for many requests o
   const secure = tlsConnect({ socket, servername: 'evil.test', ca: readCa() });
   await once(secure, 'secureConnect');
   let text = '';
-  secure.on('data', (chunk: Buffer) => { text += chunk.toString('latin1'); });
+  secure.on('data', (chunk: Buffer) => {
+    text += chunk.toString('latin1');
+  });
   const exchanges = [
     [`/keep-1`, `Authorization: Bearer ${sandbox.env.ALPHA}\r\n`],
     [`/keep-2`, `Authorization: Bearer ${sandbox.env.ALPHA}\r\n`],
@@ -304,9 +326,19 @@ test('refused requests keep their tunnel: one connection row for many requests o
     const page = await network(sandbox, '?limit=1000');
     return page.data.length >= 4 ? page.data : undefined;
   });
-  assert.deepEqual(rows.map((r) => r.kind), ['connection', 'request', 'request', 'request']);
+  assert.deepEqual(
+    rows.map((r) => r.kind),
+    ['connection', 'request', 'request', 'request'],
+  );
   assert.equal(rows[0].verdict, 'allowed');
-  assert.deepEqual(rows.slice(1).map((r) => [r.path, r.status]), [['/keep-3', 200], ['/keep-2', 403], ['/keep-1', 403]]);
+  assert.deepEqual(
+    rows.slice(1).map((r) => [r.path, r.status]),
+    [
+      ['/keep-3', 200],
+      ['/keep-2', 403],
+      ['/keep-1', 403],
+    ],
+  );
 });
 
 /** Sends `headers` to `url` on a fresh tunnel; expects the refusal, then one row for it under each secret. */
@@ -321,11 +353,20 @@ async function assertRefusedUnderEach(url: string, headers: Record<string, strin
 }
 
 test('inject_error: two credentials aimed at one header are refused and audited under both secrets', async () => {
-  await assertRefusedUnderEach('https://api.example.test/inject-error', { ...bearer(sbA, 'ALPHA'), 'x-gamma': standInOf(sbA, 'GAMMA') }, 502, 'inject_error', ['alpha', 'gamma']);
+  await assertRefusedUnderEach('https://api.example.test/inject-error', { ...bearer(sbA, 'ALPHA'), 'x-gamma': standInOf(sbA, 'GAMMA') }, 502, 'inject_error', [
+    'alpha',
+    'gamma',
+  ]);
 });
 
 test('a refused request with stand-ins of two secrets yields one row per secret', async () => {
-  await assertRefusedUnderEach('https://evil.test/two-refused', { ...bearer(sbA, 'ALPHA'), 'x-beta-key': standInOf(sbA, 'BETA') }, 403, 'credential_host_mismatch', ['alpha', 'beta']);
+  await assertRefusedUnderEach(
+    'https://evil.test/two-refused',
+    { ...bearer(sbA, 'ALPHA'), 'x-beta-key': standInOf(sbA, 'BETA') },
+    403,
+    'credential_host_mismatch',
+    ['alpha', 'beta'],
+  );
 });
 
 test('revoked credentials: credential_revoked (deleted secret) and proxy_token_revoked (detached binding)', async () => {
@@ -408,7 +449,7 @@ test('CONNECT-stage refusals write a blocked connection row and no request row',
   const denied = await rawConnect('api.example.test:443', sbDeny);
   assert.match(denied.text, /^HTTP\/1\.1 403 [^]*X-Credproxy-Reason: host_denied/);
   const deniedId = /\r\nX-Credproxy-Request-Id: ([0-9a-f]{24})\r\n/.exec(denied.text)?.[1];
-  assert.ok(await networkRowFor(sbDeny, (r) => r.request_id === deniedId, 'the refused CONNECT\'s row, under the id the client got'));
+  assert.ok(await networkRowFor(sbDeny, (r) => r.request_id === deniedId, "the refused CONNECT's row, under the id the client got"));
   const notAllowed = await rawConnect('evil.test:443', sbAllow);
   assert.match(notAllowed.text, /^HTTP\/1\.1 403 [^]*X-Credproxy-Reason: host_not_allowed/);
   const internal = await rawConnect(`127.0.0.1:${(owned.address() as AddressInfo).port}`, sbB);
@@ -467,9 +508,12 @@ test('filters and cursors on real rows: status classes, verdict, since, and pagi
   const started = new Date(Date.now() - 1).toISOString();
   const agent = agentFor(sbPage, { connections: 4 });
   try {
-    const results = await Promise.all(Array.from({ length: total }, (_, i) =>
-      call(agent, i % 4 === 3 ? `https://evil.test/page/${i}` : `https://api.example.test/page/${i}`, { headers: bearer(sbPage, 'ALPHA') })));
-    assert.equal(results.filter((r) => r.status === 200).length, total * 3 / 4);
+    const results = await Promise.all(
+      Array.from({ length: total }, (_, i) =>
+        call(agent, i % 4 === 3 ? `https://evil.test/page/${i}` : `https://api.example.test/page/${i}`, { headers: bearer(sbPage, 'ALPHA') }),
+      ),
+    );
+    assert.equal(results.filter((r) => r.status === 200).length, (total * 3) / 4);
     assert.equal(results.filter((r) => r.status === 403).length, total / 4);
   } finally {
     await agent.close();
@@ -482,7 +526,11 @@ test('filters and cursors on real rows: status classes, verdict, since, and pagi
     return requests.length === total && page.data.some((r) => r.kind === 'connection') ? page.data : undefined;
   });
   const ids = all.map((r) => r.id);
-  assert.deepEqual(ids, [...ids].sort((a, b) => b - a), 'newest first');
+  assert.deepEqual(
+    ids,
+    [...ids].sort((a, b) => b - a),
+    'newest first',
+  );
 
   const seen: number[] = [];
   let cursor: string | null = null;
@@ -509,8 +557,11 @@ test('filters and cursors on real rows: status classes, verdict, since, and pagi
   const twoxx = mine(await audit('alpha', '?status=2xx&limit=1000'));
   assert.equal(errors.length, total / 4);
   assert.ok(errors.every((r) => r.status === 403 && r.error_code === 'credential_host_mismatch'));
-  assert.deepEqual(fourxx.map((r) => r.id), errors.map((r) => r.id));
-  assert.equal(twoxx.length, total * 3 / 4);
+  assert.deepEqual(
+    fourxx.map((r) => r.id),
+    errors.map((r) => r.id),
+  );
+  assert.equal(twoxx.length, (total * 3) / 4);
   assert.ok(twoxx.every((r) => r.status === 200 && r.upstream_status === 200));
 
   // Audit paging with `before` = the last id seen: every row of alpha exactly once.
@@ -523,7 +574,10 @@ test('filters and cursors on real rows: status classes, verdict, since, and pagi
     if (page.length < 13) break;
     before = page.at(-1).id;
   }
-  assert.deepEqual(paged, everything.map((r) => r.id));
+  assert.deepEqual(
+    paged,
+    everything.map((r) => r.id),
+  );
 });
 
 test('access log: one info line per request and per tunnel, under the id the client got', async () => {
@@ -533,14 +587,18 @@ test('access log: one info line per request and per tunnel, under the id the cli
   try {
     got.ok = await call(agent, 'https://api.example.test/log-ok?q=query-secret', { headers: bearer(sbA, 'ALPHA') });
     got.refused = await call(agent, 'https://evil.test/log-refused', { headers: bearer(sbA, 'ALPHA') });
-    got.tooLarge = await call(agent, 'https://api.example.test/log-too-large', { method: 'POST', headers: bearer(sbA, 'ALPHA'), body: 'y'.repeat(MAX_BODY + 5) });
+    got.tooLarge = await call(agent, 'https://api.example.test/log-too-large', {
+      method: 'POST',
+      headers: bearer(sbA, 'ALPHA'),
+      body: 'y'.repeat(MAX_BODY + 5),
+    });
   } finally {
     await agent.close();
   }
   const denied = await rawConnect('api.example.test:443', sbDeny);
   const deniedId = /\r\nX-Credproxy-Request-Id: ([0-9a-f]{24})\r\n/.exec(denied.text)?.[1];
   const entries = () => d.logs.lines.slice(from).map((line) => JSON.parse(line) as Record<string, UntypedJson>);
-  const lines = await until('the request lines and both tunnels\' lines', () => {
+  const lines = await until("the request lines and both tunnels' lines", () => {
     const found = entries();
     return found.filter((e) => e.msg === 'request').length >= 4 && found.filter((e) => e.msg === 'tunnel').length >= 2 ? found : undefined;
   });
@@ -559,14 +617,18 @@ test('access log: one info line per request and per tunnel, under the id the cli
   assert.ok(Number.isInteger(ok.latency_ms) && ok.latency_ms >= 0, 'latency in whole milliseconds');
   assert.ok(ok.response_bytes > 0, 'the echoed body was counted');
   const refused = byId(got.refused!.headers['x-credproxy-request-id'])!;
-  assert.deepEqual([refused.host, refused.status, refused.error_code, refused.outcome, refused.upstream_status],
-    ['evil.test', 403, 'credential_host_mismatch', 'rejected', undefined]);
+  assert.deepEqual(
+    [refused.host, refused.status, refused.error_code, refused.outcome, refused.upstream_status],
+    ['evil.test', 403, 'credential_host_mismatch', 'rejected', undefined],
+  );
   assert.deepEqual(refused.secret_ids, [secrets.alpha!.id], 'a refused request names the secret by id');
   const tooLarge = byId(got.tooLarge!.headers['x-credproxy-request-id'])!;
   assert.deepEqual([tooLarge.method, tooLarge.status, tooLarge.error_code], ['POST', 413, 'body_too_large']);
   const connect = byId(deniedId)!;
-  assert.deepEqual([connect.method, connect.host, connect.sandbox_id, connect.status, connect.error_code, connect.outcome],
-    ['CONNECT', 'api.example.test', sbDeny.id, 403, 'host_denied', 'rejected']);
+  assert.deepEqual(
+    [connect.method, connect.host, connect.sandbox_id, connect.status, connect.error_code, connect.outcome],
+    ['CONNECT', 'api.example.test', sbDeny.id, 403, 'host_denied', 'rejected'],
+  );
   assert.ok(!tunnels.some((e) => e.request_id === deniedId), 'a CONNECT refused is one request line, not a tunnel line');
 
   // Each tunnel line is the CONNECT that its requests name as tunnel_id.
@@ -578,9 +640,9 @@ test('access log: one info line per request and per tunnel, under the id the cli
     assert.equal(tunnel.verdict, 'allowed');
     assert.ok(tunnel.bytes_sent > 0 && tunnel.bytes_recv > 0 && tunnel.requests >= 1 && Number.isInteger(tunnel.duration_ms));
   }
-  const row = await networkRowFor(sbA, (r) => r.kind === 'request' && r.request_id === ok.request_id, 'the logged request\'s row');
+  const row = await networkRowFor(sbA, (r) => r.kind === 'request' && r.request_id === ok.request_id, "the logged request's row");
   assert.equal(row.path, '/log-ok');
-  const tunnelRow = await networkRowFor(sbA, (r) => r.kind === 'connection' && r.request_id === ok.tunnel_id, 'its tunnel\'s row');
+  const tunnelRow = await networkRowFor(sbA, (r) => r.kind === 'connection' && r.request_id === ok.tunnel_id, "its tunnel's row");
   assert.equal(tunnelRow.host, 'api.example.test');
   assert.ok(!d.logs.text.includes('query-secret'), 'no query string is logged');
 

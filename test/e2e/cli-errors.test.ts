@@ -32,7 +32,11 @@ test('--version and --help of other commands do not load the daemon (fastify, SQ
     process.on('exit', () => process.stderr.write('LOADED ' + JSON.stringify([...new Set(Object.keys(_cache)
       .flatMap((p) => /node_modules\\/(fastify|better-sqlite3|node-forge|pino)\\//.exec(p)?.[1] ?? []))]) + '\\n'));`;
   for (const args of [['--version'], ['secrets', '--help'], ['serve', '--help']]) {
-    const { stdout, stderr } = await run(process.execPath, ['--import', `data:text/javascript,${encodeURIComponent(listLoaded)}`, '--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: ROOT, timeout: 20_000 });
+    const { stdout, stderr } = await run(
+      process.execPath,
+      ['--import', `data:text/javascript,${encodeURIComponent(listLoaded)}`, '--import', 'tsx', 'src/cli/main.ts', ...args],
+      { cwd: ROOT, timeout: 20_000 },
+    );
     assert.ok(stdout.length > 0);
     assert.match(stderr, /^LOADED \[\]$/m, `${args.join(' ')}: ${stderr}`);
   }
@@ -48,8 +52,11 @@ test('nothing listening at the admin URL: says so and what to check, exit 1', as
   const url = `http://127.0.0.1:${await closedPort()}`;
   const result = await runCli(['sandboxes', 'list', '--url', url], { env: { CREDPROXY_API_KEY: 'k'.repeat(20) } });
   assert.equal(result.code, 1);
-  assert.equal(result.stderr, `✗ connection refused — is credproxy serve running at ${url}?\n`
-    + 'Point --url (or CREDPROXY_URL) at the admin listener: the "admin" address in serve\'s ready line.\n');
+  assert.equal(
+    result.stderr,
+    `✗ connection refused — is credproxy serve running at ${url}?\n` +
+      'Point --url (or CREDPROXY_URL) at the admin listener: the "admin" address in serve\'s ready line.\n',
+  );
 });
 
 test('the proxy port given instead of the admin port: says which listener it reached', async () => {
@@ -62,10 +69,14 @@ test('`credproxy env … | true`: a reader that went away is no crash, exit 0', 
   const sandbox = (await d.api('POST', '/sandboxes', { name: 'epipe', secrets: {}, env_vars: { A: 'x'.repeat(4000) } })).json;
   const { bundle } = await import('../helpers/cli.js');
   const main = await bundle();
-  const { stdout, stderr } = await run('bash', ['--norc', '--noprofile', '-c', `"${process.execPath}" "${main}" env ${sandbox.id} | true; echo "exit=\${PIPESTATUS[0]}"`], {
-    env: { PATH: process.env.PATH, CREDPROXY_URL: `http://${d.daemon.adminAddress}`, CREDPROXY_API_KEY: d.daemon.apiKey },
-    timeout: 20_000,
-  });
+  const { stdout, stderr } = await run(
+    'bash',
+    ['--norc', '--noprofile', '-c', `"${process.execPath}" "${main}" env ${sandbox.id} | true; echo "exit=\${PIPESTATUS[0]}"`],
+    {
+      env: { PATH: process.env.PATH, CREDPROXY_URL: `http://${d.daemon.adminAddress}`, CREDPROXY_API_KEY: d.daemon.apiKey },
+      timeout: 20_000,
+    },
+  );
   assert.equal(stdout, 'exit=0\n');
   assert.equal(stderr, '');
 });

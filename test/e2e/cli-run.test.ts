@@ -61,16 +61,28 @@ test('deploy registers ./credproxy.yaml and reminds of missing secrets; run refu
   agentFile('credproxy.yaml', 'name: my-agent\ncommand: node print-env.js\nsecrets:\n  - ANTHROPIC_API_KEY\n  - DATABASE_URL\n');
   const deploy = await cli(['deploy']);
   assert.equal(deploy.code, 0, deploy.stderr);
-  assert.equal(deploy.stdout, [
-    "✓ Registered agent 'my-agent'", '', 'Set your secrets before running:',
-    '  credproxy secrets set my-agent ANTHROPIC_API_KEY=...', '  credproxy secrets set my-agent DATABASE_URL=...', '',
-    'Run it with: credproxy run my-agent', ''].join('\n'));
+  assert.equal(
+    deploy.stdout,
+    [
+      "✓ Registered agent 'my-agent'",
+      '',
+      'Set your secrets before running:',
+      '  credproxy secrets set my-agent ANTHROPIC_API_KEY=...',
+      '  credproxy secrets set my-agent DATABASE_URL=...',
+      '',
+      'Run it with: credproxy run my-agent',
+      '',
+    ].join('\n'),
+  );
 
   const refused = await cli(['run', 'my-agent']);
   assert.equal(refused.code, 1);
   assert.equal(refused.stdout, '');
-  assert.equal(refused.stderr, '✗ Missing required secret(s): ANTHROPIC_API_KEY, DATABASE_URL\nSet them with:\n'
-    + '  credproxy secrets set my-agent ANTHROPIC_API_KEY=... DATABASE_URL=...\n');
+  assert.equal(
+    refused.stderr,
+    '✗ Missing required secret(s): ANTHROPIC_API_KEY, DATABASE_URL\nSet them with:\n' +
+      '  credproxy secrets set my-agent ANTHROPIC_API_KEY=... DATABASE_URL=...\n',
+  );
 
   await cli(['secrets', 'set', 'my-agent', `ANTHROPIC_API_KEY=${REAL_KEY}`]);
   const stillMissing = await cli(['run', 'my-agent']);
@@ -93,11 +105,14 @@ test('deploy registers ./credproxy.yaml and reminds of missing secrets; run refu
 });
 
 test('an agent calls the upstream through the proxy: the upstream gets the real key, the agent never sees it', async () => {
-  agentFile('caller.yaml', [
-    'name: caller',
-    `command: 'curl -sS --fail-with-body -H "x-api-key: $ANTHROPIC_API_KEY" https://api.anthropic.com/v1/messages'`,
-    'secrets: [ANTHROPIC_API_KEY]',
-  ].join('\n'));
+  agentFile(
+    'caller.yaml',
+    [
+      'name: caller',
+      `command: 'curl -sS --fail-with-body -H "x-api-key: $ANTHROPIC_API_KEY" https://api.anthropic.com/v1/messages'`,
+      'secrets: [ANTHROPIC_API_KEY]',
+    ].join('\n'),
+  );
   const create = await cli(['agents', 'create', 'caller.yaml']);
   assert.equal(create.code, 0, create.stderr);
   await cli(['secrets', 'set', 'caller', `ANTHROPIC_API_KEY=${REAL_KEY}`]);
@@ -128,9 +143,17 @@ test('run -- command: runs it instead, passes its exit code, forwards SIGTERM', 
   assert.equal(unknown.code, 1);
   assert.equal(unknown.stderr, "✗ Agent 'nobody' not found\n");
 
-  const child = await spawnCli(['run', 'cmd-agent', '--', process.execPath, '-e',
-    'process.on("SIGTERM", () => { console.log("got SIGTERM"); process.exit(5); }); console.log("ready"); setTimeout(() => {}, 15000);'],
-  { env, cwd: work });
+  const child = await spawnCli(
+    [
+      'run',
+      'cmd-agent',
+      '--',
+      process.execPath,
+      '-e',
+      'process.on("SIGTERM", () => { console.log("got SIGTERM"); process.exit(5); }); console.log("ready"); setTimeout(() => {}, 15000);',
+    ],
+    { env, cwd: work },
+  );
   let out = '';
   child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
   const deadline = Date.now() + 15_000;

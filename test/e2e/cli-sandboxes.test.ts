@@ -18,7 +18,19 @@ after(() => d.close());
 const cli = (args: string[]): Promise<CliResult> => runCli(args, { env });
 
 test('sandboxes create: --source-address (repeatable) declares where its transparent traffic comes from; a claimed one fails', async () => {
-  const created = await cli(['sandboxes', 'create', '--name', 'cli-sb', '--env', 'MODE=test', '--source-address', '10.0.0.9', '--source-address', 'FD00::9', '--json']);
+  const created = await cli([
+    'sandboxes',
+    'create',
+    '--name',
+    'cli-sb',
+    '--env',
+    'MODE=test',
+    '--source-address',
+    '10.0.0.9',
+    '--source-address',
+    'FD00::9',
+    '--json',
+  ]);
   assert.equal(created.code, 0, created.stderr);
   const sandbox = JSON.parse(created.stdout) as { id: string; source_addresses: string[]; env: Record<string, string> };
   assert.deepEqual(sandbox.source_addresses, ['10.0.0.9', 'fd00::9']);
@@ -38,8 +50,14 @@ test('sandboxes list: all of them, or one page with --limit and --cursor and how
   assert.equal(first.code, 0, first.stderr);
   const more = /More: credproxy sandboxes list --limit 1 --cursor (\S+)/.exec(first.stdout);
   assert.ok(more, first.stdout);
-  const next = JSON.parse((await cli(['sandboxes', 'list', '--limit', '1000', '--cursor', more[1]!, '--json'])).stdout) as { data: Array<{ name: string }>; has_more: boolean };
-  assert.deepEqual(next.data.map((s) => s.name), names.slice(1));
+  const next = JSON.parse((await cli(['sandboxes', 'list', '--limit', '1000', '--cursor', more[1]!, '--json'])).stdout) as {
+    data: Array<{ name: string }>;
+    has_more: boolean;
+  };
+  assert.deepEqual(
+    next.data.map((s) => s.name),
+    names.slice(1),
+  );
   assert.equal(next.has_more, false);
   const bad = await cli(['sandboxes', 'list', '--limit', '0']);
   assert.equal(bad.code, 2);

@@ -25,7 +25,7 @@ after(async () => {
 
 const cli = (args: string[], input?: string): Promise<CliResult> => runCli(args, { env, input });
 
-test('set, list and delete with the agent CLI\'s messages', async () => {
+test("set, list and delete with the agent CLI's messages", async () => {
   const set = await cli(['secrets', 'set', 'my-agent', 'ANTHROPIC_API_KEY=sk-ant-REAL', 'DATABASE_URL=postgresql://u:p@h/db?x=1']);
   assert.equal(set.code, 0, set.stderr);
   assert.equal(set.stdout, "✓ Set 2 secret(s) for agent 'my-agent'\nCurrent secrets: ANTHROPIC_API_KEY, DATABASE_URL\n");
@@ -36,7 +36,10 @@ test('set, list and delete with the agent CLI\'s messages', async () => {
   assert.match(list.stdout, /Proxied \(the agent sees a stand-in\): ANTHROPIC_API_KEY/);
   assert.match(list.stdout, /Plain \(passed to the agent as is\): DATABASE_URL/);
   assert.ok(!list.stdout.includes('\u001b['), 'no colour when stdout is not a terminal');
-  assert.deepEqual(JSON.parse(json.stdout), [{ key: 'ANTHROPIC_API_KEY', kind: 'provider' }, { key: 'DATABASE_URL', kind: 'plain' }]);
+  assert.deepEqual(JSON.parse(json.stdout), [
+    { key: 'ANTHROPIC_API_KEY', kind: 'provider' },
+    { key: 'DATABASE_URL', kind: 'plain' },
+  ]);
 
   const [no, empty] = await Promise.all([
     cli(['secrets', 'delete', 'my-agent', 'DATABASE_URL'], 'n\n'),
@@ -49,7 +52,10 @@ test('set, list and delete with the agent CLI\'s messages', async () => {
 
   const yes = await cli(['secrets', 'delete', 'my-agent', 'DATABASE_URL'], 'yes\n');
   assert.equal(yes.code, 0, yes.stderr);
-  assert.equal(yes.stdout, "Delete secret 'DATABASE_URL' from agent 'my-agent'? (y/N) ✓ Deleted secret 'DATABASE_URL' from agent 'my-agent'\nRemaining secrets: ANTHROPIC_API_KEY\n");
+  assert.equal(
+    yes.stdout,
+    "Delete secret 'DATABASE_URL' from agent 'my-agent'? (y/N) ✓ Deleted secret 'DATABASE_URL' from agent 'my-agent'\nRemaining secrets: ANTHROPIC_API_KEY\n",
+  );
 
   const forced = await cli(['secrets', 'delete', 'my-agent', 'ANTHROPIC_API_KEY', '-y']);
   assert.equal(forced.stdout, "✓ Deleted secret 'ANTHROPIC_API_KEY' from agent 'my-agent'\n");
@@ -95,18 +101,21 @@ test('API errors: unknown agent or key, invalid key, exit 1', async () => {
 
 test('--env-file follows dotenv rules; arguments override the file', async () => {
   const file = join(scratch, 'agent.env');
-  writeFileSync(file, [
-    '# a comment',
-    '',
-    'export PLAIN=simple',
-    'WITH_EQUALS=a=b=c',
-    'SINGLE=\'lit $x # not a comment\'',
-    'DOUBLE="line1\\nline2 \\"quoted\\""',
-    'SPACED =  padded value   # trailing comment',
-    'HASH=pa#ss',
-    'OPENAI_API_KEY=sk-REAL-from-file',
-    'OVERRIDDEN=from-file',
-  ].join('\n'));
+  writeFileSync(
+    file,
+    [
+      '# a comment',
+      '',
+      'export PLAIN=simple',
+      'WITH_EQUALS=a=b=c',
+      "SINGLE='lit $x # not a comment'",
+      'DOUBLE="line1\\nline2 \\"quoted\\""',
+      'SPACED =  padded value   # trailing comment',
+      'HASH=pa#ss',
+      'OPENAI_API_KEY=sk-REAL-from-file',
+      'OVERRIDDEN=from-file',
+    ].join('\n'),
+  );
   const r = await cli(['secrets', 'set', 'envf', '--env-file', file, 'OVERRIDDEN=from-arg']);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^✓ Set 8 secret\(s\) for agent 'envf'\n/);
@@ -144,17 +153,28 @@ test('API key: from the data dir, refused when wrong, usage error when absent', 
 });
 
 test('--help on every command exits 0; unknown commands and options exit 2', async () => {
-  const commands = [[], ['secrets'], ['secrets', 'set'], ['secrets', 'list'], ['secrets', 'delete'], ['deploy'], ['agents'],
-    ['agents', 'create'], ['agents', 'list'], ['agents', 'delete'], ['run'], ['env'], ['ca'], ['serve'], ['sandboxes', 'list']];
+  const commands = [
+    [],
+    ['secrets'],
+    ['secrets', 'set'],
+    ['secrets', 'list'],
+    ['secrets', 'delete'],
+    ['deploy'],
+    ['agents'],
+    ['agents', 'create'],
+    ['agents', 'list'],
+    ['agents', 'delete'],
+    ['run'],
+    ['env'],
+    ['ca'],
+    ['serve'],
+    ['sandboxes', 'list'],
+  ];
   const helps = await Promise.all(commands.map((c) => cli([...c, '--help'])));
   helps.forEach((r, i) => {
     assert.equal(r.code, 0, `${commands[i]!.join(' ')} --help: ${r.stderr}`);
     assert.match(r.stdout, /^Usage: credproxy/);
   });
-  const [unknown, badOption, missingArg] = await Promise.all([
-    cli(['frobnicate']),
-    cli(['secrets', 'list', 'a', '--nope']),
-    cli(['secrets', 'list']),
-  ]);
+  const [unknown, badOption, missingArg] = await Promise.all([cli(['frobnicate']), cli(['secrets', 'list', 'a', '--nope']), cli(['secrets', 'list'])]);
   for (const r of [unknown, badOption, missingArg]) assert.equal(r.code, 2, r.stderr);
 });

@@ -79,14 +79,24 @@ test('git clone with the sandbox env alone and the stand-in in the URL', async (
   const dest = join(home, 'repo');
   // Nothing but the sandbox's env: git reads HTTPS_PROXY (credentials in the URL) and GIT_SSL_CAINFO.
   const res = await run('git', ['clone', '-q', `https://x-access-token:${standIn}@github.com/acme/repo.git`, dest], {
-    PATH: process.env.PATH, HOME: home, GIT_CONFIG_NOSYSTEM: '1', GIT_TERMINAL_PROMPT: '0', ...env,
+    PATH: process.env.PATH,
+    HOME: home,
+    GIT_CONFIG_NOSYSTEM: '1',
+    GIT_TERMINAL_PROMPT: '0',
+    ...env,
   });
   assert.equal(res.code, 0, res.stderr);
   assert.equal(readFileSync(join(dest, 'README.md'), 'utf8'), README);
 
   const gitAuth = authSeen.filter((s) => s.host === 'github.com');
-  assert.ok(gitAuth.some((s) => s.authorization === realBasic), 'the backend received Basic x-access-token:<real>');
-  assert.ok(gitAuth.every((s) => s.authorization === undefined || s.authorization === realBasic), JSON.stringify(gitAuth));
+  assert.ok(
+    gitAuth.some((s) => s.authorization === realBasic),
+    'the backend received Basic x-access-token:<real>',
+  );
+  assert.ok(
+    gitAuth.every((s) => s.authorization === undefined || s.authorization === realBasic),
+    JSON.stringify(gitAuth),
+  );
   assert.ok(!JSON.stringify(authSeen).includes(standIn), 'the backend never saw the stand-in');
   canaries.assertAbsent('git output', res.stdout + res.stderr);
   // The clone's own config keeps the URL it was given: the stand-in, never the real value.

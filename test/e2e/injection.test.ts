@@ -42,8 +42,13 @@ before(async () => {
   const created = await api('POST', '/sandboxes', {
     name: 'a',
     secrets: {
-      OPENAI_API_KEY: 'openai', ANTHROPIC_API_KEY: 'anthropic', CUSTOM_TOKEN: 'custom_bearer',
-      BASIC_PASS: 'basic_user', PREFIXED_KEY: 'prefixed', TEMPLATED_KEY: 'templated', WILD_TOKEN: 'wild',
+      OPENAI_API_KEY: 'openai',
+      ANTHROPIC_API_KEY: 'anthropic',
+      CUSTOM_TOKEN: 'custom_bearer',
+      BASIC_PASS: 'basic_user',
+      PREFIXED_KEY: 'prefixed',
+      TEMPLATED_KEY: 'templated',
+      WILD_TOKEN: 'wild',
     },
   });
   assert.equal(created.status, 201, created.text);
@@ -66,7 +71,9 @@ test('bearer: the upstream receives the real value, the client never does', asyn
 test('api-key (anthropic x-api-key)', async () => {
   const token = standIn(sandboxA, 'ANTHROPIC_API_KEY');
   const res = await world.fetchAs(sandboxA.access_token, 'https://api.anthropic.com/v1/messages', {
-    method: 'POST', headers: { 'x-api-key': token, 'content-type': 'application/json' }, body: '{"model":"x"}',
+    method: 'POST',
+    headers: { 'x-api-key': token, 'content-type': 'application/json' },
+    body: '{"model":"x"}',
   });
   assert.equal(res.status, 200);
   assert.equal(lastSeen().headers['x-api-key'], REAL.anthropic);
@@ -173,8 +180,7 @@ test("sandbox A's stand-in through sandbox B's identity is refused", async () =>
 test('rotate, detach, delete and sandbox delete take effect on the very next request', async () => {
   const api = world.daemon.api;
   const sb = (await api('POST', '/sandboxes', { name: 'life', secrets: { T: 'custom_bearer', U: 'wild' } })).json;
-  const call = (key: string, host = 'api.example.test') =>
-    world.fetchAs(sb.access_token, `https://${host}/`, { headers: bearer(sb.env[key]) });
+  const call = (key: string, host = 'api.example.test') => world.fetchAs(sb.access_token, `https://${host}/`, { headers: bearer(sb.env[key]) });
 
   assert.equal((await call('T')).status, 200);
   assert.equal((await api('PATCH', '/secrets/custom_bearer', { value: 'REAL-rotated-1' })).status, 200);

@@ -40,11 +40,19 @@ function handshake(host: string, servername = host): Promise<Error | undefined> 
   const [proxyHost, proxyPort] = world.daemon.daemon.proxyAddress.split(':') as [string, string];
   return new Promise((resolve) => {
     const raw = netConnect(Number(proxyPort), proxyHost);
-    raw.write(`CONNECT ${host}:443 HTTP/1.1\r\nHost: ${host}:443\r\nProxy-Authorization: Basic ${Buffer.from(`sb:${sandbox.access_token}`).toString('base64')}\r\n\r\n`);
+    raw.write(
+      `CONNECT ${host}:443 HTTP/1.1\r\nHost: ${host}:443\r\nProxy-Authorization: Basic ${Buffer.from(`sb:${sandbox.access_token}`).toString('base64')}\r\n\r\n`,
+    );
     raw.once('data', () => {
       const secure = tlsConnect({ socket: raw, servername, ca: world.caPem, checkServerIdentity: () => undefined });
-      secure.once('secureConnect', () => { secure.destroy(); resolve(undefined); });
-      secure.once('error', (err) => { raw.destroy(); resolve(err); });
+      secure.once('secureConnect', () => {
+        secure.destroy();
+        resolve(undefined);
+      });
+      secure.once('error', (err) => {
+        raw.destroy();
+        resolve(err);
+      });
     });
     raw.on('error', (err) => resolve(err));
   });
@@ -89,13 +97,20 @@ test('metrics.listen: /metrics, /healthz and /readyz without a key there, nothin
   const admin = `http://${world.daemon.daemon.adminAddress}`;
   assert.equal((await get(`${admin}/metrics`)).status, 401, 'admin.metricsAuth still holds on the admin listener');
   assert.equal((await get(`${admin}/metrics`, { 'x-api-key': world.daemon.daemon.apiKey })).status, 200);
-  assert.ok(world.daemon.logs.entries().some((e) => e.msg === 'ready' && e.metrics === world.daemon.daemon.metricsAddress), 'the ready line names it');
+  assert.ok(
+    world.daemon.logs.entries().some((e) => e.msg === 'ready' && e.metrics === world.daemon.daemon.metricsAddress),
+    'the ready line names it',
+  );
 });
 
 test('the metrics listener is never reachable through the proxy, even with private networks allowed', async () => {
   const token = Buffer.from(`sb:${sandbox.access_token}`).toString('base64');
   const port = Number(world.daemon.daemon.proxyAddress.split(':')[1]);
-  const { text } = await rawExchange(port, `CONNECT ${world.daemon.daemon.metricsAddress} HTTP/1.1\r\nHost: ${world.daemon.daemon.metricsAddress}\r\nProxy-Authorization: Basic ${token}\r\n\r\n`, 1000);
+  const { text } = await rawExchange(
+    port,
+    `CONNECT ${world.daemon.daemon.metricsAddress} HTTP/1.1\r\nHost: ${world.daemon.daemon.metricsAddress}\r\nProxy-Authorization: Basic ${token}\r\n\r\n`,
+    1000,
+  );
   assert.match(text, /^HTTP\/1\.1 403 /);
   assert.match(text, /X-Credproxy-Reason: internal_address_denied/i);
 });

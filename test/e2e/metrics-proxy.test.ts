@@ -61,7 +61,11 @@ after(async () => {
   await pki.remove();
 });
 
-interface Sample { name: string; labels: Record<string, string>; value: number }
+interface Sample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
 
 /** The Prometheus text format's samples (comments skipped). */
 function parseMetrics(text: string): Sample[] {
@@ -110,7 +114,8 @@ test('counters and histograms count the requests made; no label carries sandbox 
   let active: number | undefined;
   try {
     for (let i = 0; i < 3; i++) assert.equal(await call(one, `https://api.example.test${PATH_CANARY}/${i}?${QUERY_CANARY}`, { headers: stand }), 200);
-    for (let i = 0; i < 2; i++) assert.equal(await call(two, `https://${HOST_CANARY}${PATH_CANARY}?${QUERY_CANARY}`, { headers: { 'x-sandbox-canary': HEADER_CANARY } }), 200);
+    for (let i = 0; i < 2; i++)
+      assert.equal(await call(two, `https://${HOST_CANARY}${PATH_CANARY}?${QUERY_CANARY}`, { headers: { 'x-sandbox-canary': HEADER_CANARY } }), 200);
     assert.equal(await call(one, `https://evil.test${PATH_CANARY}`, { headers: stand }), 403);
     assert.equal(await call(one, `https://api.example.test${PATH_CANARY}`, { method: 'POST', headers: stand, body: 'z'.repeat(MAX_BODY + 1) }), 413);
     assert.equal(await call(one, `https://down.test${PATH_CANARY}`, { headers: stand }), 502);
@@ -118,7 +123,10 @@ test('counters and histograms count the requests made; no label carries sandbox 
   } finally {
     await Promise.all(clients.map((c) => c.close()));
   }
-  const refused = await rawExchange(Number(d.daemon.proxyAddress.split(':')[1]), `CONNECT api.example.test:443 HTTP/1.1\r\nHost: api.example.test:443\r\nX-Canary: ${HEADER_CANARY}\r\n\r\n`);
+  const refused = await rawExchange(
+    Number(d.daemon.proxyAddress.split(':')[1]),
+    `CONNECT api.example.test:443 HTTP/1.1\r\nHost: api.example.test:443\r\nX-Canary: ${HEADER_CANARY}\r\n\r\n`,
+  );
   assert.match(refused.text, /^HTTP\/1\.1 407 /);
   assert.ok(active !== undefined && active >= 3, `tunnels open while clients are connected: ${active}`);
 
@@ -187,7 +195,7 @@ test('promtool check metrics accepts the exposition', async (t) => {
   try {
     promtool = execFileSync('sh', ['-c', 'command -v promtool'], { encoding: 'utf8' }).trim();
   } catch {
-    t.skip('promtool not installed (CI installs Debian\'s prometheus package)');
+    t.skip("promtool not installed (CI installs Debian's prometheus package)");
     return;
   }
   const { text } = await scrape();

@@ -41,7 +41,12 @@ before(async () => {
     resolve: [`spoof.test:443=127.0.0.1:${(spoofing.address() as AddressInfo).port}`],
     flags: { 'log.level': 'info', 'proxy.handshakeTimeoutMs': HANDSHAKE_TIMEOUT_MS, 'proxy.maxHeaderBytes': 8192 },
   });
-  const secret = await world.daemon.api('POST', '/secrets', { name: 'alpha', value: 'real-observability-value-0123456789', auth: { type: 'bearer' }, hosts: ['api.example.test', 'spoof.test'] });
+  const secret = await world.daemon.api('POST', '/secrets', {
+    name: 'alpha',
+    value: 'real-observability-value-0123456789',
+    auth: { type: 'bearer' },
+    hosts: ['api.example.test', 'spoof.test'],
+  });
   assert.equal(secret.status, 201, secret.text);
   sandbox = (await world.daemon.api('POST', '/sandboxes', { name: 'traced', secrets: { ALPHA: 'alpha' } })).json;
 });
@@ -67,7 +72,9 @@ async function lineFor(id: string | undefined, msg: 'request' | 'tunnel' = 'requ
 
 async function metric(name: string, labels: Record<string, string> = {}): Promise<number> {
   const text = (await world.daemon.api('GET', '/metrics')).text;
-  const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`).join(',');
+  const wanted = Object.entries(labels)
+    .map(([k, v]) => `${k}="${v}"`)
+    .join(',');
   const line = text.split('\n').find((l) => l.startsWith(wanted ? `${name}{${wanted}} ` : `${name} `));
   return line === undefined ? Number.NaN : Number(line.slice(line.lastIndexOf(' ') + 1));
 }
@@ -94,7 +101,7 @@ test('every response carries a request id: forwarded, refused in a tunnel, at CO
 
   const spoofed = await world.fetchAs(sandbox.access_token, 'https://spoof.test/', { headers: bearer });
   assert.equal(spoofed.status, 200);
-  assert.match(String(spoofed.headers['x-credproxy-request-id']), ID, 'the proxy\'s id replaces the upstream\'s');
+  assert.match(String(spoofed.headers['x-credproxy-request-id']), ID, "the proxy's id replaces the upstream's");
 
   const plain = await world.fetchAs(sandbox.access_token, 'http://api.example.test/plain');
   assert.equal(plain.status, 200);
@@ -121,12 +128,15 @@ test('a name that does not resolve at CONNECT: 502 upstream_unreachable, a line,
   answered++;
   assert.match(text, /^HTTP\/1\.1 502 [^]*X-Credproxy-Reason: upstream_unreachable/);
   const line = await lineFor(idIn(text));
-  assert.deepEqual([line.method, line.host, line.sandbox_id, line.status, line.error_code, line.outcome],
-    ['CONNECT', 'nowhere.invalid', sandbox.id, 502, 'upstream_unreachable', 'upstream_error']);
+  assert.deepEqual(
+    [line.method, line.host, line.sandbox_id, line.status, line.error_code, line.outcome],
+    ['CONNECT', 'nowhere.invalid', sandbox.id, 502, 'upstream_unreachable', 'upstream_error'],
+  );
   assert.equal(await metric('credproxy_requests_total', { outcome: 'upstream_error' }), requests + 1);
   assert.equal(await metric('credproxy_rejections_total', { reason: 'upstream_unreachable' }), rejections + 1);
-  const row = await until('the failed connection row', async () => (await world.daemon.api('GET', `/sandboxes/${sandbox.id}/network?verdict=failed`)).json.data
-    .find((r: ProxyAuditEvent) => r.request_id === line.request_id));
+  const row = await until('the failed connection row', async () =>
+    (await world.daemon.api('GET', `/sandboxes/${sandbox.id}/network?verdict=failed`)).json.data.find((r: ProxyAuditEvent) => r.request_id === line.request_id),
+  );
   assert.equal(row.host, 'nowhere.invalid');
 });
 
@@ -157,7 +167,9 @@ test('clients that fail the TLS handshake: unknown_ca (curl), closed (Node), tim
   await until('unknown_ca counted', async () => ((await cause('unknown_ca')) === before.unknown_ca + 1 ? true : undefined));
 
   await new Promise<void>((resolve) => {
-    const raw = netConnect(proxyPort(), '127.0.0.1', () => raw.write(`CONNECT api.example.test:443 HTTP/1.1\r\nHost: api.example.test:443\r\n${proxyAuth()}\r\n`));
+    const raw = netConnect(proxyPort(), '127.0.0.1', () =>
+      raw.write(`CONNECT api.example.test:443 HTTP/1.1\r\nHost: api.example.test:443\r\n${proxyAuth()}\r\n`),
+    );
     raw.once('data', () => {
       const secure = tlsConnect({ socket: raw, servername: 'api.example.test' });
       secure.on('error', () => resolve());
@@ -166,14 +178,18 @@ test('clients that fail the TLS handshake: unknown_ca (curl), closed (Node), tim
   await until('closed counted', async () => ((await cause('closed')) === before.closed + 1 ? true : undefined));
 
   // One byte of a ClientHello, then silence: the proxy gives up after proxy.handshakeTimeoutMs.
-  const stalled = await rawExchange(proxyPort(), Buffer.concat([
-    Buffer.from(`CONNECT api.example.test:443 HTTP/1.1\r\nHost: api.example.test:443\r\n${proxyAuth()}\r\n`), Buffer.from([0x16]),
-  ]), HANDSHAKE_TIMEOUT_MS * 10);
+  const stalled = await rawExchange(
+    proxyPort(),
+    Buffer.concat([Buffer.from(`CONNECT api.example.test:443 HTTP/1.1\r\nHost: api.example.test:443\r\n${proxyAuth()}\r\n`), Buffer.from([0x16])]),
+    HANDSHAKE_TIMEOUT_MS * 10,
+  );
   assert.ok(stalled.closed, 'the stalled handshake was closed');
   await until('timeout counted', async () => ((await cause('timeout')) === before.timeout + 1 ? true : undefined));
 
   const failed = await until('three failed tunnel lines', () => {
-    const lines = accessLines('tunnel').slice(tunnelsBefore).filter((e) => e.verdict === 'failed');
+    const lines = accessLines('tunnel')
+      .slice(tunnelsBefore)
+      .filter((e) => e.verdict === 'failed');
     return lines.length >= 3 ? lines : undefined;
   });
   assert.deepEqual(failed.map((e) => /handshake failed: (\w+)/.exec(e.match_rule)?.[1]).sort(), ['closed', 'timeout', 'unknown_ca']);
@@ -188,11 +204,17 @@ test('accounting: every response is one request, every refusal one rejection, on
   assert.equal(ok.exitCode, 0);
   answered++;
   const text = (await world.daemon.api('GET', '/metrics')).text;
-  const sum = (name: string, filter: (labels: string) => boolean = () => true) => text.split('\n')
-    .filter((l) => l.startsWith(`${name}{`) && filter(l)).reduce((total, l) => total + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+  const sum = (name: string, filter: (labels: string) => boolean = () => true) =>
+    text
+      .split('\n')
+      .filter((l) => l.startsWith(`${name}{`) && filter(l))
+      .reduce((total, l) => total + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
   const requests = sum('credproxy_requests_total');
   assert.equal(requests, answered, 'credproxy_requests_total counts every response the proxy made');
-  assert.equal(sum('credproxy_rejections_total'), sum('credproxy_requests_total', (l) => /outcome="(rejected|upstream_error)"/.test(l)));
+  assert.equal(
+    sum('credproxy_rejections_total'),
+    sum('credproxy_requests_total', (l) => /outcome="(rejected|upstream_error)"/.test(l)),
+  );
   assert.equal(accessLines('request').length, answered, 'one access line per response');
   assert.ok(accessLines('request').every((e) => e.level === 'info' && ID.test(e.request_id)));
   // Nothing in the lines that only the sandbox should hold.
@@ -209,6 +231,7 @@ test('X-Credproxy-Request-Id reaches undici clients through the API round trip',
   answered++;
   const id = res.headers['x-credproxy-request-id'];
   const audit = await until('the audit row under the quoted id', async () =>
-    (await world.daemon.api('GET', '/secrets/alpha/audit?limit=1000')).json.find((r: ProxyAuditEvent) => r.request_id === id));
+    (await world.daemon.api('GET', '/secrets/alpha/audit?limit=1000')).json.find((r: ProxyAuditEvent) => r.request_id === id),
+  );
   assert.equal(audit.path, '/quoted');
 });

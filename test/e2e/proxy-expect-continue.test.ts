@@ -15,7 +15,11 @@ let sandbox: SandboxInfo;
 
 before(async () => {
   world = await startWorld({ flags: { 'log.level': 'warn' } });
-  assert.equal((await world.daemon.api('POST', '/secrets', { name: 'only-example', value: 'REAL-expect-value-01', auth: { type: 'bearer' }, hosts: ['api.example.test'] })).status, 201);
+  assert.equal(
+    (await world.daemon.api('POST', '/secrets', { name: 'only-example', value: 'REAL-expect-value-01', auth: { type: 'bearer' }, hosts: ['api.example.test'] }))
+      .status,
+    201,
+  );
   sandbox = (await world.daemon.api('POST', '/sandboxes', { name: 'expect', secrets: { T: 'only-example' } })).json;
 });
 
@@ -42,8 +46,10 @@ function post(tls: TLSSocket, host: string): Promise<string> {
         resolve(text);
       }
     });
-    tls.write(`POST /echo HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${sandbox.env.T}\r\nContent-Type: application/json\r\n` +
-      `Content-Length: ${Buffer.byteLength(body)}\r\nExpect: 100-continue\r\n\r\n`);
+    tls.write(
+      `POST /echo HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${sandbox.env.T}\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nExpect: 100-continue\r\n\r\n`,
+    );
   });
 }
 

@@ -60,12 +60,16 @@ test('an address that is not on this host', async () => {
 test('upstream.caFile that cannot be read, or holds no PEM certificate', async () => {
   const dir = tempDir();
   const missing = join(dir, 'missing.pem');
-  assert.equal(await failsToStart({ CREDPROXY_UPSTREAM_CA: missing }, { dir }),
-    `credproxy: invalid configuration: upstream.caFile: cannot read ${missing}: no such file or directory`);
+  assert.equal(
+    await failsToStart({ CREDPROXY_UPSTREAM_CA: missing }, { dir }),
+    `credproxy: invalid configuration: upstream.caFile: cannot read ${missing}: no such file or directory`,
+  );
   const notPem = join(dir, 'roots.pem');
   writeFileSync(notPem, 'this is not a certificate\n');
-  assert.equal(await failsToStart({ CREDPROXY_UPSTREAM_CA: notPem }, { dir }),
-    `credproxy: invalid configuration: upstream.caFile: ${notPem} holds no PEM certificate (no -----BEGIN CERTIFICATE----- block)`);
+  assert.equal(
+    await failsToStart({ CREDPROXY_UPSTREAM_CA: notPem }, { dir }),
+    `credproxy: invalid configuration: upstream.caFile: ${notPem} holds no PEM certificate (no -----BEGIN CERTIFICATE----- block)`,
+  );
   writeFileSync(notPem, '-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n');
   assert.match(await failsToStart({ CREDPROXY_UPSTREAM_CA: notPem }, { dir }), /upstream\.caFile: certificate 1 of 1 in .* does not parse as X\.509$/);
 });
@@ -73,30 +77,44 @@ test('upstream.caFile that cannot be read, or holds no PEM certificate', async (
 test('a data or certs directory that cannot be created names its key', async () => {
   const dir = tempDir();
   writeFileSync(join(dir, 'file'), '');
-  assert.match(await failsToStart({ CREDPROXY_DATA_DIR: join(dir, 'file', 'data') }, { dir }),
-    /^credproxy: invalid configuration: dataDir: cannot use .*file.*: a parent path is not a directory$/);
-  assert.match(await failsToStart({ CREDPROXY_CA_CERT: join(dir, 'file', 'ca.crt') }, { dir }),
-    /^credproxy: invalid configuration: ca\.cert: cannot read .*file\/ca\.crt: a parent path is not a directory$/);
+  assert.match(
+    await failsToStart({ CREDPROXY_DATA_DIR: join(dir, 'file', 'data') }, { dir }),
+    /^credproxy: invalid configuration: dataDir: cannot use .*file.*: a parent path is not a directory$/,
+  );
+  assert.match(
+    await failsToStart({ CREDPROXY_CA_CERT: join(dir, 'file', 'ca.crt') }, { dir }),
+    /^credproxy: invalid configuration: ca\.cert: cannot read .*file\/ca\.crt: a parent path is not a directory$/,
+  );
 });
 
 const asNobody = process.getuid?.() === 0 ? 65534 : undefined;
 
-test('run as a user without rights: a privileged port, an unwritable data or certs directory', { skip: asNobody === undefined && 'needs root to run the daemon as uid 65534' }, async () => {
-  const dir = tempDir();
-  chmodSync(dir, 0o755);
-  const owned = join(dir, 'root-owned');
-  mkdirSync(owned, { mode: 0o755 });
-  const writable = join(dir, 'state');
-  mkdirSync(writable);
-  chmodSync(writable, 0o777);
-  const env = { ...serveEnv(writable), CREDPROXY_DATA_DIR: join(writable, 'data') };
-  assert.equal(await failsToStart({ ...env, CREDPROXY_PROXY_LISTEN: '127.0.0.1:1' }, { uid: asNobody, dir: writable }),
-    'credproxy: proxy.listen 127.0.0.1:1 (from CREDPROXY_PROXY_LISTEN): permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)');
-  assert.equal(await failsToStart({ ...env, CREDPROXY_DATA_DIR: owned }, { uid: asNobody, dir: writable }),
-    `credproxy: invalid configuration: dataDir: cannot write to ${owned}: permission denied`);
-  assert.equal(await failsToStart({ ...env, CREDPROXY_CA_CERT: join(owned, 'ca.crt') }, { uid: asNobody, dir: writable }),
-    `credproxy: invalid configuration: ca.cert: cannot write to ${owned}: permission denied`);
-});
+test(
+  'run as a user without rights: a privileged port, an unwritable data or certs directory',
+  { skip: asNobody === undefined && 'needs root to run the daemon as uid 65534' },
+  async () => {
+    const dir = tempDir();
+    chmodSync(dir, 0o755);
+    const owned = join(dir, 'root-owned');
+    mkdirSync(owned, { mode: 0o755 });
+    const writable = join(dir, 'state');
+    mkdirSync(writable);
+    chmodSync(writable, 0o777);
+    const env = { ...serveEnv(writable), CREDPROXY_DATA_DIR: join(writable, 'data') };
+    assert.equal(
+      await failsToStart({ ...env, CREDPROXY_PROXY_LISTEN: '127.0.0.1:1' }, { uid: asNobody, dir: writable }),
+      'credproxy: proxy.listen 127.0.0.1:1 (from CREDPROXY_PROXY_LISTEN): permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)',
+    );
+    assert.equal(
+      await failsToStart({ ...env, CREDPROXY_DATA_DIR: owned }, { uid: asNobody, dir: writable }),
+      `credproxy: invalid configuration: dataDir: cannot write to ${owned}: permission denied`,
+    );
+    assert.equal(
+      await failsToStart({ ...env, CREDPROXY_CA_CERT: join(owned, 'ca.crt') }, { uid: asNobody, dir: writable }),
+      `credproxy: invalid configuration: ca.cert: cannot write to ${owned}: permission denied`,
+    );
+  },
+);
 
 test('SIGTERM before the ready line: the start stops, exit 0, no ready line', async (t) => {
   const dir = tempDir();
@@ -107,11 +125,14 @@ test('SIGTERM before the ready line: the start stops, exit 0, no ready line', as
   t.after(() => child.kill('SIGKILL'));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   let stdout = '';
-  const seen = (msg: string) => new Promise<void>((resolve) => {
-    const check = (): void => { if (stdout.includes(`"msg":"${msg}"`)) resolve(); };
-    child.stdout.on('data', check);
-    check();
-  });
+  const seen = (msg: string) =>
+    new Promise<void>((resolve) => {
+      const check = (): void => {
+        if (stdout.includes(`"msg":"${msg}"`)) resolve();
+      };
+      child.stdout.on('data', check);
+      check();
+    });
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
   await seen('generated CA certificate');
   child.kill('SIGTERM');
@@ -121,7 +142,10 @@ test('SIGTERM before the ready line: the start stops, exit 0, no ready line', as
   await writer.writeFile('not read any further\n');
   await writer.close();
   assert.equal(await exited, 0, stdout);
-  const messages = stdout.trim().split('\n').map((line) => (JSON.parse(line) as { msg: string }).msg);
+  const messages = stdout
+    .trim()
+    .split('\n')
+    .map((line) => (JSON.parse(line) as { msg: string }).msg);
   assert.ok(messages.includes('stopped before ready'), messages.join(', '));
   assert.ok(!messages.includes('ready'), messages.join(', '));
 });
@@ -139,7 +163,10 @@ test('the start-up log says where each key came from, and warns when a variable 
   await readyLine(child);
   child.kill('SIGTERM');
   assert.equal(await exited, 0);
-  const entries = stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, UntypedJson>);
+  const entries = stdout
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as Record<string, UntypedJson>);
   const configuration = entries.find((e) => e.msg === 'configuration')!;
   assert.equal(configuration.file, file);
   assert.equal(configuration.from['proxy.listen'], 'CREDPROXY_PROXY_LISTEN');

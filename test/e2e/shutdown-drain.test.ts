@@ -12,8 +12,13 @@ import { startWorld, type World } from '../helpers/harness/index.js';
 async function inFlightThenClose(world: World, slowMs: number): Promise<{ status: number | string; drained: Record<string, unknown> }> {
   const sandbox = (await world.daemon.api('POST', '/sandboxes', { name: 'drain', secrets: {} })).json;
   const seenBefore = world.upstream.requests;
-  const response = request(`https://api.example.test/slow-headers?ms=${slowMs}`, { dispatcher: world.agentFor(sandbox.access_token) })
-    .then(async (res) => { await res.body.dump(); return res.statusCode as number | string; }, (err: Error) => err.name);
+  const response = request(`https://api.example.test/slow-headers?ms=${slowMs}`, { dispatcher: world.agentFor(sandbox.access_token) }).then(
+    async (res) => {
+      await res.body.dump();
+      return res.statusCode as number | string;
+    },
+    (err: Error) => err.name,
+  );
   await until('the upstream has the request', () => (world.upstream.requests > seenBefore ? true : undefined));
   await world.daemon.close();
   const status = await response;

@@ -34,7 +34,6 @@ after(async () => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
-
 test('after SIGTERM every finished request has its row in the database, and the exit code is 0', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'credproxy-shutdown-'));
   dirs.push(dir);
@@ -55,11 +54,12 @@ test('after SIGTERM every finished request has its row in the database, and the 
   let client: ProxyAgent | undefined;
   try {
     const ready = await readyLine(child);
-    const admin = (method: string, path: string, body?: unknown) => request(`http://${ready.admin}${path}`, {
-      method: method as 'GET',
-      headers: { 'x-api-key': API_KEY, ...(body ? { 'content-type': 'application/json' } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
-    }).then(async (res) => ({ status: res.statusCode, json: await res.body.json() as UntypedJson }));
+    const admin = (method: string, path: string, body?: unknown) =>
+      request(`http://${ready.admin}${path}`, {
+        method: method as 'GET',
+        headers: { 'x-api-key': API_KEY, ...(body ? { 'content-type': 'application/json' } : {}) },
+        body: body ? JSON.stringify(body) : undefined,
+      }).then(async (res) => ({ status: res.statusCode, json: (await res.body.json()) as UntypedJson }));
     assert.equal((await admin('POST', '/secrets', { name: 'alpha', value: REAL, auth: { type: 'bearer' }, hosts: ['api.example.test'] })).status, 201);
     const sandbox = (await admin('POST', '/sandboxes', { name: 'flush', secrets: { ALPHA: 'alpha' } })).json;
 
@@ -70,13 +70,16 @@ test('after SIGTERM every finished request has its row in the database, and the 
       connections: 3,
     });
     const n = 60;
-    const statuses = await Promise.all(Array.from({ length: n }, async (_, i) => {
-      const res = await request(i % 5 === 4 ? `https://evil.test/flush/${i}` : `https://api.example.test/flush/${i}`, {
-        dispatcher: client, headers: { authorization: `Bearer ${sandbox.env.ALPHA}` },
-      });
-      await res.body.dump();
-      return res.statusCode;
-    }));
+    const statuses = await Promise.all(
+      Array.from({ length: n }, async (_, i) => {
+        const res = await request(i % 5 === 4 ? `https://evil.test/flush/${i}` : `https://api.example.test/flush/${i}`, {
+          dispatcher: client,
+          headers: { authorization: `Bearer ${sandbox.env.ALPHA}` },
+        });
+        await res.body.dump();
+        return res.statusCode;
+      }),
+    );
     // Right after the last response, well inside the 1 s flush interval.
     child.kill('SIGTERM');
     assert.equal(statuses.filter((s) => s === 200).length, 48);
@@ -95,7 +98,10 @@ test('after SIGTERM every finished request has its row in the database, and the 
         const mine = tunnels.filter((r) => r.host === host);
         assert.ok(mine.length >= 1 && mine.length <= 3, `${host}: ${mine.length} tunnel rows`);
       }
-      assert.ok(tunnels.every((r) => r.verdict === 'allowed' && r.bytes_sent > 0 && r.bytes_recv > 0), JSON.stringify(tunnels));
+      assert.ok(
+        tunnels.every((r) => r.verdict === 'allowed' && r.bytes_sent > 0 && r.bytes_recv > 0),
+        JSON.stringify(tunnels),
+      );
       const lastUsed = db.prepare('SELECT last_used_at FROM secrets WHERE name = ?').get('alpha') as { last_used_at: string | null };
       assert.ok(lastUsed.last_used_at, 'last_used_at written on shutdown');
       const dump = JSON.stringify(db.prepare('SELECT * FROM event_rows').all());
@@ -138,12 +144,17 @@ test('a full audit queue drops and counts rows; the proxy keeps serving', async 
     // A burst far above the queue within one flush interval; repeated (bounded) in case a flush
     // happened to land in the middle of one.
     for (let burst = 0; burst < 5 && (await dropped()) === 0; burst++) {
-      const statuses = await Promise.all(Array.from({ length: 60 }, async (_, i) => {
-        const res = await request(`https://api.example.test/burst/${burst}/${i}`, { dispatcher: client });
-        await res.body.dump();
-        return res.statusCode;
-      }));
-      assert.ok(statuses.every((s) => s === 200), 'every request is served although rows are dropped');
+      const statuses = await Promise.all(
+        Array.from({ length: 60 }, async (_, i) => {
+          const res = await request(`https://api.example.test/burst/${burst}/${i}`, { dispatcher: client });
+          await res.body.dump();
+          return res.statusCode;
+        }),
+      );
+      assert.ok(
+        statuses.every((s) => s === 200),
+        'every request is served although rows are dropped',
+      );
       total += statuses.length;
     }
     const lost = await dropped();

@@ -17,7 +17,12 @@ const REAL_A = 'sk-real-source-a-0123456789abcdef';
 const REAL_B = 'sk-real-source-b-0123456789abcdef';
 const HOST = 'api.example.test';
 
-interface Sandbox { id: string; access_token: string; env: Record<string, string>; source_addresses?: string[] }
+interface Sandbox {
+  id: string;
+  access_token: string;
+  env: Record<string, string>;
+  source_addresses?: string[];
+}
 let world: World;
 let a: Sandbox;
 let b: Sandbox;
@@ -29,7 +34,10 @@ before(async () => {
   // spelling a dual-stack listener reports, and must still match the declared IPv4 address.
   world = await startWorld({ flags: { 'transparent.https': '[::ffff:127.0.0.1]:0', 'transparent.http': '127.0.0.1:0' } });
   const api = world.daemon.api;
-  for (const [name, value] of [['alpha', REAL_A], ['beta', REAL_B]]) {
+  for (const [name, value] of [
+    ['alpha', REAL_A],
+    ['beta', REAL_B],
+  ]) {
     assert.equal((await api('POST', '/secrets', { name, value, auth: { type: 'bearer' }, hosts: [HOST] })).status, 201);
   }
   a = (await api('POST', '/sandboxes', { name: 'sandbox-a', secrets: { KEY: 'alpha' }, source_addresses: ['127.0.0.2'] })).json;
@@ -55,12 +63,17 @@ test('POST /sandboxes returns the source addresses as stored; a second claim of 
   assert.deepEqual((await world.daemon.api('GET', `/sandboxes/${b.id}`)).json.source_addresses, ['127.0.0.3']);
   const claimed = await world.daemon.api('POST', '/sandboxes', { name: 'late', source_addresses: ['127.0.0.9', '127.0.0.2'] });
   assert.equal(claimed.status, 409);
-  assert.deepEqual(claimed.json, { error: { code: 'conflict', message: `source_addresses[1]: 127.0.0.2 is already declared by sandbox "sandbox-a" (${a.id}); an address identifies one sandbox` } });
+  assert.deepEqual(claimed.json, {
+    error: {
+      code: 'conflict',
+      message: `source_addresses[1]: 127.0.0.2 is already declared by sandbox "sandbox-a" (${a.id}); an address identifies one sandbox`,
+    },
+  });
   const range = await world.daemon.api('POST', '/sandboxes', { name: 'late', source_addresses: ['127.0.0.0/24'] });
   assert.equal(range.status, 400);
   assert.equal(range.json.error.code, 'bad_request');
   const plain = (await world.daemon.api('POST', '/sandboxes', { name: 'none' })).json;
-  assert.equal('source_addresses' in plain, false, 'a sandbox that declares none keeps the contract\'s shape');
+  assert.equal('source_addresses' in plain, false, "a sandbox that declares none keeps the contract's shape");
 });
 
 test('each sandbox is identified by its source address and gets its own swap', async () => {
@@ -73,14 +86,17 @@ test('each sandbox is identified by its source address and gets its own swap', a
   assert.equal(saw('/src/b'), `Bearer ${REAL_B}`);
   assert.ok(!resA.text.includes(REAL_A) && !resB.text.includes(REAL_B), 'echoes went back as stand-ins');
 
-  const rowA = await until('sandbox a\'s request row', async () => (await networkRows(a)).find((e) => e.kind === 'request' && e.path === '/src/a'));
+  const rowA = await until("sandbox a's request row", async () => (await networkRows(a)).find((e) => e.kind === 'request' && e.path === '/src/a'));
   assert.equal(rowA.status, 200);
-  assert.ok(!(await networkRows(a)).some((e) => e.path === '/src/b'), 'b\'s request is not in a\'s log');
-  await until('sandbox b\'s request row', async () => (await networkRows(b)).find((e) => e.kind === 'request' && e.path === '/src/b'));
+  assert.ok(!(await networkRows(a)).some((e) => e.path === '/src/b'), "b's request is not in a's log");
+  await until("sandbox b's request row", async () => (await networkRows(b)).find((e) => e.kind === 'request' && e.path === '/src/b'));
 });
 
 test('a stand-in of the other sandbox is refused from each source', async () => {
-  for (const [from, foreign] of [['127.0.0.2', b], ['127.0.0.3', a]] as const) {
+  for (const [from, foreign] of [
+    ['127.0.0.2', b],
+    ['127.0.0.3', a],
+  ] as const) {
     const res = await fromTls(from, `/src/foreign-${from}`, bearer(foreign));
     assert.equal(res.status, 403, from);
     assert.equal(res.headers['x-credproxy-reason'], 'stand_in_wrong_sandbox');
@@ -91,7 +107,7 @@ test('a stand-in of the other sandbox is refused from each source', async () => 
 test('plain http is attributed by source address too (and never injected)', async () => {
   const ok = await viaTransparentHttp(http, HOST, { path: '/src/plain-b', localAddress: '127.0.0.3' });
   assert.equal(ok.status, 200, ok.text);
-  await until('b\'s plain request row', async () => (await networkRows(b)).find((e) => e.kind === 'request' && e.path === '/src/plain-b'));
+  await until("b's plain request row", async () => (await networkRows(b)).find((e) => e.kind === 'request' && e.path === '/src/plain-b'));
   const refused = await viaTransparentHttp(http, HOST, { path: '/src/plain-a', headers: bearer(a), localAddress: '127.0.0.2' });
   assert.equal(refused.headers['x-credproxy-reason'], 'cleartext_injection_refused');
 });
@@ -107,10 +123,18 @@ test('an unknown source is refused with 407 naming the address, a log line and a
 
   const db = new BetterSqlite3(join(world.daemon.config.dataDir, DATABASE_FILE), { readonly: true });
   try {
-    const row = await until('the blocked connection row', () => db.prepare(
-      "SELECT sandbox_id, host, verdict, error_code, match_rule FROM event_rows WHERE kind = 'connection' AND match_rule LIKE '%127.0.0.4%'").get() as Record<string, unknown> | undefined);
+    const row = await until(
+      'the blocked connection row',
+      () =>
+        db
+          .prepare("SELECT sandbox_id, host, verdict, error_code, match_rule FROM event_rows WHERE kind = 'connection' AND match_rule LIKE '%127.0.0.4%'")
+          .get() as Record<string, unknown> | undefined,
+    );
     assert.deepEqual(row, {
-      sandbox_id: null, host: HOST, verdict: 'blocked', error_code: 'proxy_auth_required',
+      sandbox_id: null,
+      host: HOST,
+      verdict: 'blocked',
+      error_code: 'proxy_auth_required',
       match_rule: 'no sandbox declares the source address 127.0.0.4 in source_addresses, and transparent.sandbox is not set',
     });
   } finally {

@@ -79,8 +79,11 @@ test('transparent TLS: no SNI and no original destination → closed, with a log
   });
   assert.notEqual(closed, 'handshake completed');
   // No response could be written: the connection's access line (a tunnel line) tells it.
-  const tunnelLine = () => world.daemon.logs.lines.slice(from).map((l) => JSON.parse(l) as Record<string, unknown>)
-    .find((e) => e.msg === 'tunnel' && e.error_code === 'bad_request');
+  const tunnelLine = () =>
+    world.daemon.logs.lines
+      .slice(from)
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((e) => e.msg === 'tunnel' && e.error_code === 'bad_request');
   await eventually(() => tunnelLine() !== undefined);
   const line = tunnelLine()!;
   assert.equal(line.level, 'info');
@@ -92,7 +95,13 @@ test('transparent TLS: plain http sent to the TLS port gets a readable 400', asy
   const text = await new Promise<string>((resolve, reject) => {
     const socket = netConnect(https.port, https.host, () => socket.write('GET / HTTP/1.1\r\nHost: api.example.test\r\n\r\n'));
     let got = '';
-    socket.setEncoding('utf8').on('data', (chunk: string) => { got += chunk; }).on('close', () => resolve(got)).on('error', reject);
+    socket
+      .setEncoding('utf8')
+      .on('data', (chunk: string) => {
+        got += chunk;
+      })
+      .on('close', () => resolve(got))
+      .on('error', reject);
   });
   assert.match(text, /^HTTP\/1\.1 400 /);
   assert.match(text, /X-Credproxy-Reason: bad_request/);
@@ -109,7 +118,13 @@ test('transparent HTTP: the host comes from Host, and a stand-in is never inject
   const noHost = await new Promise<string>((resolve, reject) => {
     const socket = netConnect(http.port, http.host, () => socket.write('GET /x HTTP/1.0\r\n\r\n'));
     let got = '';
-    socket.setEncoding('utf8').on('data', (chunk: string) => { got += chunk; }).on('close', () => resolve(got)).on('error', reject);
+    socket
+      .setEncoding('utf8')
+      .on('data', (chunk: string) => {
+        got += chunk;
+      })
+      .on('close', () => resolve(got))
+      .on('error', reject);
   });
   assert.match(noHost, /^HTTP\/1\.1 400 [^]*X-Credproxy-Reason: bad_request/);
 });
@@ -118,7 +133,10 @@ test('the transparent listeners are never reachable through the proxy', async ()
   const auth = Buffer.from(`sb:${sandbox.access_token}`).toString('base64');
   const proxyPort = Number(world.daemon.daemon.proxyAddress.split(':')[1]);
   for (const port of [http.port, https.port]) {
-    const { text } = await rawExchange(proxyPort, `GET http://127.0.0.1:${port}/ HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nProxy-Authorization: Basic ${auth}\r\n\r\n`);
+    const { text } = await rawExchange(
+      proxyPort,
+      `GET http://127.0.0.1:${port}/ HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nProxy-Authorization: Basic ${auth}\r\n\r\n`,
+    );
     assert.match(text, /^HTTP\/1\.1 403 [^]*X-Credproxy-Reason: internal_address_denied/, `port ${port}`);
   }
 });

@@ -32,8 +32,13 @@ before(async () => {
     cwd: dir,
     env: {},
     flags: {
-      'fleet.role': 'control', 'fleet.databaseUrl': databaseUrl, 'fleet.heartbeatMs': 100, masterKey: randomBytes(32).toString('base64'),
-      'admin.apiKey': API_KEY, 'admin.listen': '127.0.0.1:0', 'log.level': 'debug',
+      'fleet.role': 'control',
+      'fleet.databaseUrl': databaseUrl,
+      'fleet.heartbeatMs': 100,
+      masterKey: randomBytes(32).toString('base64'),
+      'admin.apiKey': API_KEY,
+      'admin.listen': '127.0.0.1:0',
+      'log.level': 'debug',
     },
   });
   // Both start at once: migrations are serialised by an advisory lock.
@@ -54,7 +59,10 @@ test('the SDK round trip works against a control plane on PostgreSQL', { skip },
 
 test('an agent set through one replica is read and run through the other', { skip }, async () => {
   assert.deepEqual(await client(0).setAgentSecrets('replicated', { OPENAI_API_KEY: 'sk-REAL-replicated', PLAIN: 'p' }), { keys: ['OPENAI_API_KEY', 'PLAIN'] });
-  assert.deepEqual((await client(1).getAgent('replicated')).secrets, [{ key: 'OPENAI_API_KEY', kind: 'provider' }, { key: 'PLAIN', kind: 'plain' }]);
+  assert.deepEqual((await client(1).getAgent('replicated')).secrets, [
+    { key: 'OPENAI_API_KEY', kind: 'provider' },
+    { key: 'PLAIN', kind: 'plain' },
+  ]);
   const { env } = await client(1).runAgent('replicated');
   assert.equal(env.PLAIN, 'p');
   assert.match(env.OPENAI_API_KEY!, /^sk-/);
@@ -80,10 +88,18 @@ test('the same errors and shapes as the single daemon for bindings', { skip }, a
 });
 
 test('a change through one replica reaches a change stream on the other (LISTEN/NOTIFY)', { skip }, async () => {
-  const api = (i: number, method: string, path: string, body?: unknown) => request(`http://${replicas[i]!.adminAddress}${path}`, {
-    method: method as 'GET', headers: { 'x-api-key': API_KEY, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body),
-  }).then(async (r) => { const text = await r.body.text(); return { status: r.statusCode, json: (text ? JSON.parse(text) : undefined) as UntypedJson }; });
-  const { json: { token } } = await api(0, 'POST', '/fleet/sidecars', { name: 'listener' });
+  const api = (i: number, method: string, path: string, body?: unknown) =>
+    request(`http://${replicas[i]!.adminAddress}${path}`, {
+      method: method as 'GET',
+      headers: { 'x-api-key': API_KEY, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    }).then(async (r) => {
+      const text = await r.body.text();
+      return { status: r.statusCode, json: (text ? JSON.parse(text) : undefined) as UntypedJson };
+    });
+  const {
+    json: { token },
+  } = await api(0, 'POST', '/fleet/sidecars', { name: 'listener' });
   assert.equal((await api(0, 'POST', '/fleet/sidecars', { name: 'listener' })).status, 409);
   assert.equal((await api(0, 'POST', '/fleet/sidecars', { name: 'Not Valid' })).status, 400);
   const unauthorized = await request(`http://${replicas[1]!.adminAddress}/fleet/changes`, { headers: { authorization: 'Bearer cpsc_wrong' } });
@@ -91,7 +107,10 @@ test('a change through one replica reaches a change stream on the other (LISTEN/
   await unauthorized.body.dump();
 
   const abort = new AbortController();
-  const stream = await request(`http://${replicas[1]!.adminAddress}/fleet/changes?after=0`, { headers: { authorization: `Bearer ${token}` }, signal: abort.signal });
+  const stream = await request(`http://${replicas[1]!.adminAddress}/fleet/changes?after=0`, {
+    headers: { authorization: `Bearer ${token}` },
+    signal: abort.signal,
+  });
   assert.equal(stream.headers['content-type'], 'text/event-stream');
   let text = '';
   const waiting = new Set<() => void>();
@@ -99,28 +118,30 @@ test('a change through one replica reaches a change stream on the other (LISTEN/
     text += chunk.toString();
     for (const check of waiting) check();
   });
-  const seen = (needle: string) => new Promise<number>((resolve, reject) => {
-    const start = performance.now();
-    const timer = setTimeout(() => reject(new Error(`no ${needle} in: ${text}`)), 3_000);
-    const check = () => {
-      if (!text.includes(needle)) return;
-      clearTimeout(timer);
-      waiting.delete(check);
-      resolve(performance.now() - start);
-    };
-    waiting.add(check);
-    check();
-  });
+  const seen = (needle: string) =>
+    new Promise<number>((resolve, reject) => {
+      const start = performance.now();
+      const timer = setTimeout(() => reject(new Error(`no ${needle} in: ${text}`)), 3_000);
+      const check = () => {
+        if (!text.includes(needle)) return;
+        clearTimeout(timer);
+        waiting.delete(check);
+        resolve(performance.now() - start);
+      };
+      waiting.add(check);
+      check();
+    });
   await seen('event: heartbeat');
   const created = await api(0, 'POST', '/sandboxes', { name: 'mine', secrets: {}, metadata: { credproxy_sidecar: 'listener' } });
   const other = await api(0, 'POST', '/sandboxes', { name: 'not-mine', secrets: {}, metadata: { credproxy_sidecar: 'someone-else' } });
   const ms = await seen(created.json.id);
   assert.ok(ms < 1_000, `${ms} ms`);
-  assert.ok(!text.includes(other.json.id), 'another sidecar\'s sandbox is not announced to this one');
+  assert.ok(!text.includes(other.json.id), "another sidecar's sandbox is not announced to this one");
   // Concurrent writes through both replicas: every change reaches the stream, none skipped by a
   // seq that committed out of order.
-  const burst = await Promise.all(Array.from({ length: 12 }, (_, i) =>
-    api(i % 2, 'POST', '/sandboxes', { name: `burst-${i}`, secrets: {}, metadata: { credproxy_sidecar: 'listener' } })));
+  const burst = await Promise.all(
+    Array.from({ length: 12 }, (_, i) => api(i % 2, 'POST', '/sandboxes', { name: `burst-${i}`, secrets: {}, metadata: { credproxy_sidecar: 'listener' } })),
+  );
   for (const created of burst) await seen(created.json.id);
   // Revoking the sidecar ends its stream.
   assert.equal((await api(0, 'DELETE', '/fleet/sidecars/listener')).status, 204);
@@ -136,9 +157,15 @@ test('examples/fleet/provision.mjs stores secrets, registers a sidecar and write
   mkdirSync(join(out, 'secrets'), { recursive: true });
   writeFileSync(join(out, 'secrets', 'anthropic'), 'sk-ant-api03-provisioned-real-value\n');
   const env = {
-    PATH: process.env.PATH, CREDPROXY_URL: `http://${replicas[0]!.adminAddress}`, CREDPROXY_API_KEY: API_KEY, SECRETS_DIR: join(out, 'secrets'),
-    SIDECAR_NAME: 'pod-a', SANDBOX_SECRETS: 'ANTHROPIC_API_KEY=anthropic', PROXY_ADDRESS: 'sidecar-a:8080',
-    TOKEN_FILE: join(out, 'sidecar', 'token'), ENV_FILE: join(out, 'sandbox', 'sandbox.env'),
+    PATH: process.env.PATH,
+    CREDPROXY_URL: `http://${replicas[0]!.adminAddress}`,
+    CREDPROXY_API_KEY: API_KEY,
+    SECRETS_DIR: join(out, 'secrets'),
+    SIDECAR_NAME: 'pod-a',
+    SANDBOX_SECRETS: 'ANTHROPIC_API_KEY=anthropic',
+    PROXY_ADDRESS: 'sidecar-a:8080',
+    TOKEN_FILE: join(out, 'sidecar', 'token'),
+    ENV_FILE: join(out, 'sandbox', 'sandbox.env'),
   };
   const first = await run(process.execPath, ['examples/fleet/provision.mjs'], { env });
   assert.match(first.stdout, /"sandbox provisioned"/);
@@ -152,10 +179,12 @@ test('examples/fleet/provision.mjs stores secrets, registers a sidecar and write
   assert.match(sandboxEnv, /^export HTTPS_PROXY='http:\/\/sb:[A-Za-z0-9_-]+@sidecar-a:8080'$/m);
   assert.match(sandboxEnv, /^export ANTHROPIC_API_KEY='sk-ant-api03-/m);
   assert.ok(!sandboxEnv.includes('provisioned-real-value') && !first.stdout.includes('provisioned-real-value'));
-  const bundle = await request(`http://${replicas[1]!.adminAddress}/fleet/changes`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(300) })
-    .then((r) => r.statusCode);
+  const bundle = await request(`http://${replicas[1]!.adminAddress}/fleet/changes`, {
+    headers: { authorization: `Bearer ${token}` },
+    signal: AbortSignal.timeout(300),
+  }).then((r) => r.statusCode);
   assert.equal(bundle, 200, 'the written token authenticates the sidecar');
   const sandboxes = (await client(0).listSandboxes()).filter((s) => s.name === 'pod-a');
   assert.equal(sandboxes.length, 1, 'the rerun replaced its sandbox: one live sandbox of the name');
-  assert.match(sandboxEnv, new RegExp(`sb:${sandboxes[0]!.access_token}@`), 'the env file is the live one\'s');
+  assert.match(sandboxEnv, new RegExp(`sb:${sandboxes[0]!.access_token}@`), "the env file is the live one's");
 });

@@ -26,7 +26,10 @@ before(async () => {
   [fleet, daemon] = await Promise.all([startFleet(), startDaemon()]);
   // The agent's Anthropic key only goes to api.anthropic.com: the sidecar reaches the local upstream under that name.
   sidecar = await fleet.startSidecar('node-a', {
-    upstream: { resolve: [`${FLEET_HOST}:443=127.0.0.1:${fleet.upstream.port}`, `${PROVIDER_HOST}:443=127.0.0.1:${fleet.upstream.port}`], caFile: fleet.upstreamPki.caPath },
+    upstream: {
+      resolve: [`${FLEET_HOST}:443=127.0.0.1:${fleet.upstream.port}`, `${PROVIDER_HOST}:443=127.0.0.1:${fleet.upstream.port}`],
+      caFile: fleet.upstreamPki.caPath,
+    },
   });
 });
 
@@ -43,7 +46,7 @@ const cli = (args: string[], input?: string): Promise<CliResult> => runCli(args,
 /** `credproxy run <agent> [flags] -- node` printing the environment it was given. */
 async function runEnv(env: Record<string, string>, ...flags: string[]): Promise<{ result: CliResult; env: Record<string, string> }> {
   const result = await runCli(['run', AGENT, ...flags, '--', process.execPath, '-e', 'process.stdout.write(JSON.stringify(process.env))'], { env });
-  return { result, env: result.code === 0 ? JSON.parse(result.stdout) as Record<string, string> : {} };
+  return { result, env: result.code === 0 ? (JSON.parse(result.stdout) as Record<string, string>) : {} };
 }
 
 let n = 0;
@@ -86,7 +89,7 @@ test('credproxy secrets set, list and delete against a control plane print what 
   }
 });
 
-test('the agents API answers with the single daemon\'s statuses and bodies, errors included', { skip }, async () => {
+test("the agents API answers with the single daemon's statuses and bodies, errors included", { skip }, async () => {
   const calls: Array<[string, string, unknown?]> = [
     ['PATCH', '/v1/agents/wire/secrets', { secrets: { GITHUB_TOKEN: 'ghp_REAL', PLAIN: 'p' } }],
     ['GET', '/v1/agents/wire/secrets'],
@@ -123,41 +126,49 @@ function stripVolatile(value: unknown): unknown {
   return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, ['id', 'created_at', 'updated_at'].includes(k) ? typeof v : stripVolatile(v)]));
 }
 
-test('credproxy run against a control plane: the sidecar serving the agent\'s sandbox swaps its stand-in, then rotation and delete reach it', { skip }, async () => {
-  const set = await cli(['secrets', 'set', AGENT, 'ANTHROPIC_API_KEY=sk-ant-REAL-v1', 'DATABASE_URL=postgresql://u:p@h/db']);
-  assert.equal(set.code, 0, set.stderr);
-  assert.equal(set.stdout, `✓ Set 2 secret(s) for agent '${AGENT}'\nCurrent secrets: ANTHROPIC_API_KEY, DATABASE_URL\n`);
+test(
+  "credproxy run against a control plane: the sidecar serving the agent's sandbox swaps its stand-in, then rotation and delete reach it",
+  { skip },
+  async () => {
+    const set = await cli(['secrets', 'set', AGENT, 'ANTHROPIC_API_KEY=sk-ant-REAL-v1', 'DATABASE_URL=postgresql://u:p@h/db']);
+    assert.equal(set.code, 0, set.stderr);
+    assert.equal(set.stdout, `✓ Set 2 secret(s) for agent '${AGENT}'\nCurrent secrets: ANTHROPIC_API_KEY, DATABASE_URL\n`);
 
-  const { result, env } = await runEnv(controlEnv(), '--sidecar', 'node-a');
-  assert.equal(result.code, 0, result.stderr);
-  assert.equal(env.DATABASE_URL, 'postgresql://u:p@h/db', 'a plain key is handed over as is');
-  const standIn = env.ANTHROPIC_API_KEY!;
-  assert.match(standIn, /^sk-ant-api03-/);
-  assert.ok(!result.stdout.includes('sk-ant-REAL'), 'the real key never reaches the agent');
-  const proxyUrl = env.HTTPS_PROXY!;
+    const { result, env } = await runEnv(controlEnv(), '--sidecar', 'node-a');
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(env.DATABASE_URL, 'postgresql://u:p@h/db', 'a plain key is handed over as is');
+    const standIn = env.ANTHROPIC_API_KEY!;
+    assert.match(standIn, /^sk-ant-api03-/);
+    assert.ok(!result.stdout.includes('sk-ant-REAL'), 'the real key never reaches the agent');
+    const proxyUrl = env.HTTPS_PROXY!;
 
-  // The sandbox was created on node-a; the sidecar hears of it through the change stream.
-  await within('the agent\'s sandbox at node-a', 5_000, async () => (await throughSidecar(proxyUrl, standIn)).status === 200);
-  assert.deepEqual(await throughSidecar(proxyUrl, standIn), { status: 200, upstreamSaw: 'sk-ant-REAL-v1' });
+    // The sandbox was created on node-a; the sidecar hears of it through the change stream.
+    await within("the agent's sandbox at node-a", 5_000, async () => (await throughSidecar(proxyUrl, standIn)).status === 200);
+    assert.deepEqual(await throughSidecar(proxyUrl, standIn), { status: 200, upstreamSaw: 'sk-ant-REAL-v1' });
 
-  // A second run reuses the sandbox (same stand-in); asking for another sidecar is refused.
-  const again = await runEnv(controlEnv());
-  assert.equal(again.env.ANTHROPIC_API_KEY, standIn);
-  const elsewhere = await fleet.api('POST', `/v1/agents/${AGENT}/run`, { sidecar: 'node-b' });
-  assert.equal(elsewhere.status, 409);
-  assert.deepEqual(elsewhere.json, { status: 409, detail: "The agent's sandbox is served by sidecar 'node-a'", details: { sandbox_id: elsewhere.json.details.sandbox_id, sidecar: 'node-a' } });
+    // A second run reuses the sandbox (same stand-in); asking for another sidecar is refused.
+    const again = await runEnv(controlEnv());
+    assert.equal(again.env.ANTHROPIC_API_KEY, standIn);
+    const elsewhere = await fleet.api('POST', `/v1/agents/${AGENT}/run`, { sidecar: 'node-b' });
+    assert.equal(elsewhere.status, 409);
+    assert.deepEqual(elsewhere.json, {
+      status: 409,
+      detail: "The agent's sandbox is served by sidecar 'node-a'",
+      details: { sandbox_id: elsewhere.json.details.sandbox_id, sidecar: 'node-a' },
+    });
 
-  const rotated = await cli(['secrets', 'set', AGENT, 'ANTHROPIC_API_KEY=sk-ant-REAL-v2']);
-  assert.equal(rotated.code, 0, rotated.stderr);
-  await within('the rotated key at node-a', 3_000, async () => (await throughSidecar(proxyUrl, standIn)).upstreamSaw === 'sk-ant-REAL-v2');
+    const rotated = await cli(['secrets', 'set', AGENT, 'ANTHROPIC_API_KEY=sk-ant-REAL-v2']);
+    assert.equal(rotated.code, 0, rotated.stderr);
+    await within('the rotated key at node-a', 3_000, async () => (await throughSidecar(proxyUrl, standIn)).upstreamSaw === 'sk-ant-REAL-v2');
 
-  const deleted = await cli(['secrets', 'delete', AGENT, 'ANTHROPIC_API_KEY', '-y']);
-  assert.equal(deleted.code, 0, deleted.stderr);
-  assert.equal(deleted.stdout, `✓ Deleted secret 'ANTHROPIC_API_KEY' from agent '${AGENT}'\nRemaining secrets: DATABASE_URL\n`);
-  await within('the delete at node-a', 1_000, async () => (await throughSidecar(proxyUrl, standIn)).status !== 200);
-  const after = await throughSidecar(proxyUrl, standIn);
-  assert.notEqual(after.status, 200);
-  assert.equal(after.upstreamSaw, undefined, 'a deleted key is never forwarded');
+    const deleted = await cli(['secrets', 'delete', AGENT, 'ANTHROPIC_API_KEY', '-y']);
+    assert.equal(deleted.code, 0, deleted.stderr);
+    assert.equal(deleted.stdout, `✓ Deleted secret 'ANTHROPIC_API_KEY' from agent '${AGENT}'\nRemaining secrets: DATABASE_URL\n`);
+    await within('the delete at node-a', 1_000, async () => (await throughSidecar(proxyUrl, standIn)).status !== 200);
+    const after = await throughSidecar(proxyUrl, standIn);
+    assert.notEqual(after.status, 200);
+    assert.equal(after.upstreamSaw, undefined, 'a deleted key is never forwarded');
 
-  assert.ok(!fleet.allOutput().includes('sk-ant-REAL'), 'no process logged the real key');
-});
+    assert.ok(!fleet.allOutput().includes('sk-ant-REAL'), 'no process logged the real key');
+  },
+);

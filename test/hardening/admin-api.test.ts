@@ -8,7 +8,12 @@ let daemon: TestDaemon;
 
 before(async () => {
   daemon = await startDaemon({ flags: { 'log.level': 'warn' } });
-  const created = await daemon.api('POST', '/secrets', { name: 'kept', value: 'REAL-admin-hardening-1', auth: { type: 'bearer' }, hosts: ['api.example.test'] });
+  const created = await daemon.api('POST', '/secrets', {
+    name: 'kept',
+    value: 'REAL-admin-hardening-1',
+    auth: { type: 'bearer' },
+    hosts: ['api.example.test'],
+  });
   assert.equal(created.status, 201, created.text);
 });
 
@@ -24,9 +29,16 @@ async function raw(path: string, headers: Record<string, string> = {}, method = 
 test('missing, wrong and unequal-length keys → 401 envelope, never 500', async () => {
   const key = daemon.daemon.apiKey;
   const wrong = [
-    {}, { 'x-api-key': '' }, { 'x-api-key': 'x' }, { 'x-api-key': key.slice(0, -1) }, { 'x-api-key': `${key}x` },
-    { 'x-api-key': key.replace(/.$/, (c) => (c === 'a' ? 'b' : 'a')) }, { 'x-api-key': 'k'.repeat(16_000) },
-    { authorization: `Basic ${key}` }, { authorization: 'Bearer' }, { authorization: `Bearer  ${key} extra` },
+    {},
+    { 'x-api-key': '' },
+    { 'x-api-key': 'x' },
+    { 'x-api-key': key.slice(0, -1) },
+    { 'x-api-key': `${key}x` },
+    { 'x-api-key': key.replace(/.$/, (c) => (c === 'a' ? 'b' : 'a')) },
+    { 'x-api-key': 'k'.repeat(16_000) },
+    { authorization: `Basic ${key}` },
+    { authorization: 'Bearer' },
+    { authorization: `Bearer  ${key} extra` },
   ];
   for (const headers of wrong) {
     const res = await raw('/secrets', headers as Record<string, string>);
@@ -52,7 +64,12 @@ test('a body above 1 MiB → 413, a slightly smaller one is read', async () => {
   const res = await raw('/secrets', headers, 'POST', big);
   assert.equal(res.status, 413);
   assert.ok(!res.text.includes('vvvv'));
-  const small = await raw('/secrets', headers, 'POST', JSON.stringify({ name: 'small', value: 'v'.repeat(900 * 1024), auth: { type: 'bearer' }, hosts: ['a.test'] }));
+  const small = await raw(
+    '/secrets',
+    headers,
+    'POST',
+    JSON.stringify({ name: 'small', value: 'v'.repeat(900 * 1024), auth: { type: 'bearer' }, hosts: ['a.test'] }),
+  );
   assert.notEqual(small.status, 500);
   assert.ok(small.status < 500, small.text.slice(0, 200));
 });
@@ -60,11 +77,34 @@ test('a body above 1 MiB → 413, a slightly smaller one is read', async () => {
 test('path traversal, encoded slashes and unicode in names → 400/404, never 500, never another resource', async () => {
   const key = daemon.daemon.apiKey;
   const names = [
-    '..%2F..%2Fetc', '..%2F..%2Fetc%2Fpasswd', '%2E%2E%2F%2E%2E%2Fetc', '..', '.', '%2e%2e', 'kept%2F..%2Fkept', 'kept%00', '%00',
-    'kept%2Faudit', '%C0%AE%C0%AE%2F', '%E2%80%AEkept', 'k%C3%A9pt', '%F0%9F%92%A9', '%ZZ', 'kept%', 'a'.repeat(5000), '..%5C..%5Cetc',
+    '..%2F..%2Fetc',
+    '..%2F..%2Fetc%2Fpasswd',
+    '%2E%2E%2F%2E%2E%2Fetc',
+    '..',
+    '.',
+    '%2e%2e',
+    'kept%2F..%2Fkept',
+    'kept%00',
+    '%00',
+    'kept%2Faudit',
+    '%C0%AE%C0%AE%2F',
+    '%E2%80%AEkept',
+    'k%C3%A9pt',
+    '%F0%9F%92%A9',
+    '%ZZ',
+    'kept%',
+    'a'.repeat(5000),
+    '..%5C..%5Cetc',
   ];
   for (const name of names) {
-    for (const [method, path] of [['GET', `/secrets/${name}`], ['DELETE', `/secrets/${name}`], ['GET', `/secrets/${name}/audit`], ['GET', `/sandboxes/${name}`], ['GET', `/sandboxes/${name}/network`], ['GET', `/v1/agents/${name}/secrets`]] as const) {
+    for (const [method, path] of [
+      ['GET', `/secrets/${name}`],
+      ['DELETE', `/secrets/${name}`],
+      ['GET', `/secrets/${name}/audit`],
+      ['GET', `/sandboxes/${name}`],
+      ['GET', `/sandboxes/${name}/network`],
+      ['GET', `/v1/agents/${name}/secrets`],
+    ] as const) {
       const res = await raw(path, { 'x-api-key': key }, method);
       assert.ok([400, 404, 414, 422].includes(res.status), `${method} ${path.slice(0, 60)} → ${res.status} ${res.text.slice(0, 120)}`);
     }

@@ -18,7 +18,13 @@ const LOAD_CLIENTS = 2;
 /** How long writes and requests run before the kill. */
 const KILL_AFTER_MS = 1500;
 
-interface Acked { secret: string; value: string; sandboxId?: string; token?: string; standIn?: string }
+interface Acked {
+  secret: string;
+  value: string;
+  sandboxId?: string;
+  token?: string;
+  standIn?: string;
+}
 
 async function api(daemon: ChildDaemon, key: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: UntypedJson }> {
   const res = await request(daemon.adminUrl + path, {
@@ -38,7 +44,9 @@ test('kill -9 during writes and requests: database intact, CA unchanged, every a
   const options = { apiKey, resolve: [`crash.test:443=127.0.0.1:${upstream.port}`], upstreamCa: pki.caPath };
   let daemon = await spawnDaemon(dir, options);
   try {
-    const caHash = createHash('sha256').update(readFileSync(join(dir, 'ca.crt'))).digest('hex');
+    const caHash = createHash('sha256')
+      .update(readFileSync(join(dir, 'ca.crt')))
+      .digest('hex');
     const caPem = readFileSync(join(dir, 'ca.crt'), 'utf8');
     const acked: Acked[] = [];
     let killed = false;
@@ -47,7 +55,12 @@ test('kill -9 during writes and requests: database intact, CA unchanged, every a
       for (let i = 0; !killed; i++) {
         const entry: Acked = { secret: `s_${w}_${i}`, value: `REAL-crash-${w}-${i}-${randomBytes(4).toString('hex')}` };
         try {
-          const secret = await api(daemon, apiKey, 'POST', '/secrets', { name: entry.secret, value: entry.value, auth: { type: 'bearer' }, hosts: ['crash.test'] });
+          const secret = await api(daemon, apiKey, 'POST', '/secrets', {
+            name: entry.secret,
+            value: entry.value,
+            auth: { type: 'bearer' },
+            hosts: ['crash.test'],
+          });
           if (secret.status !== 201) continue;
           acked.push(entry);
           const sandbox = await api(daemon, apiKey, 'POST', '/sandboxes', { name: `sb_${w}_${i}`, secrets: { TOKEN: entry.secret } });
@@ -97,14 +110,23 @@ test('kill -9 during writes and requests: database intact, CA unchanged, every a
     } finally {
       db.close();
     }
-    assert.equal(createHash('sha256').update(readFileSync(join(dir, 'ca.crt'))).digest('hex'), caHash, 'the CA is unchanged');
+    assert.equal(
+      createHash('sha256')
+        .update(readFileSync(join(dir, 'ca.crt')))
+        .digest('hex'),
+      caHash,
+      'the CA is unchanged',
+    );
 
     for (const entry of acked) {
       assert.equal((await api(daemon, apiKey, 'GET', `/secrets/${entry.secret}`)).status, 200, `secret ${entry.secret} survived`);
       if (entry.sandboxId === undefined) continue;
       const sandbox = await api(daemon, apiKey, 'GET', `/sandboxes/${entry.sandboxId}`);
       assert.equal(sandbox.status, 200, `sandbox ${entry.sandboxId} survived`);
-      assert.deepEqual(sandbox.json.secrets.map((s: SandboxSecretBinding) => s.secret_name), [entry.secret]);
+      assert.deepEqual(
+        sandbox.json.secrets.map((s: SandboxSecretBinding) => s.secret_name),
+        [entry.secret],
+      );
       assert.equal(sandbox.json.env.TOKEN, entry.standIn);
     }
     const bound = acked.filter((a) => a.token !== undefined);
@@ -119,7 +141,9 @@ test('kill -9 during writes and requests: database intact, CA unchanged, every a
         await agent.close();
       }
     }
-    process.stdout.write(`# crash: ${acked.length} secrets and ${bound.length} sandboxes acknowledged, ${sent.reduce((a, b) => a + b, 0)} proxied requests before kill -9\n`);
+    process.stdout.write(
+      `# crash: ${acked.length} secrets and ${bound.length} sandboxes acknowledged, ${sent.reduce((a, b) => a + b, 0)} proxied requests before kill -9\n`,
+    );
   } finally {
     await stopChild(daemon.child, 'SIGTERM');
     await upstream.close();

@@ -35,9 +35,13 @@ const echoUpstream: RequestListener = (req, res) => {
   const query = new URL(req.url!, 'https://x').searchParams;
   const { body, encoding } = echo(query.get('enc') ?? '', String(req.headers.authorization), Number(query.get('repeat') ?? 20));
   res.writeHead(200, {
-    'content-type': 'text/plain', 'x-echo': String(req.headers.authorization), 'x-accept-encoding': String(req.headers['accept-encoding']),
-    ...(encoding ? { 'content-encoding': encoding } : {}), ...(query.has('length') ? { 'content-length': body.length } : {}),
-    ...(query.has('te') ? { 'transfer-encoding': `${query.get('te')}, chunked` } : {}) });
+    'content-type': 'text/plain',
+    'x-echo': String(req.headers.authorization),
+    'x-accept-encoding': String(req.headers['accept-encoding']),
+    ...(encoding ? { 'content-encoding': encoding } : {}),
+    ...(query.has('length') ? { 'content-length': body.length } : {}),
+    ...(query.has('te') ? { 'transfer-encoding': `${query.get('te')}, chunked` } : {}),
+  });
   if (req.method === 'HEAD') {
     res.end();
     return;
@@ -68,14 +72,19 @@ for (const encoding of ['', 'gzip', 'br', 'gzip, gzip', 'identity, gzip', 'raw-d
   });
 }
 
-for (const [label, query] of [['zstd (not in Node 20\'s zlib)', 'enc=zstd'], ['compress', 'enc=compress'], ['a gzip transfer-coding', 'te=gzip']]) {
+for (const [label, query] of [
+  ["zstd (not in Node 20's zlib)", 'enc=zstd'],
+  ['compress', 'enc=compress'],
+  ['a gzip transfer-coding', 'te=gzip'],
+]) {
   test(`an injected request's response in ${label} is withheld with upstream_encoding_unsupported, never relayed`, async (t) => {
-    if (query === 'enc=zstd' && 'zstdCompressSync' in await import('node:zlib')) {
+    if (query === 'enc=zstd' && 'zstdCompressSync' in (await import('node:zlib'))) {
       t.skip('this Node decodes zstd; the decoded case is covered by the echo tests');
       return;
     }
     const res = await request(`https://echo.test/echo?${query}`, {
-      dispatcher: world.agentFor(sandbox.access_token), headers: { authorization: `Bearer ${sandbox.env.TOKEN}` },
+      dispatcher: world.agentFor(sandbox.access_token),
+      headers: { authorization: `Bearer ${sandbox.env.TOKEN}` },
     });
     const body = await res.body.text();
     assert.equal(res.statusCode, 502);
@@ -86,7 +95,9 @@ for (const [label, query] of [['zstd (not in Node 20\'s zlib)', 'enc=zstd'], ['c
 
 test('HEAD in an undecodable coding has no body to search: its head is relayed', async () => {
   const res = await request('https://echo.test/echo?enc=zstd', {
-    method: 'HEAD', dispatcher: world.agentFor(sandbox.access_token), headers: { authorization: `Bearer ${sandbox.env.TOKEN}` },
+    method: 'HEAD',
+    dispatcher: world.agentFor(sandbox.access_token),
+    headers: { authorization: `Bearer ${sandbox.env.TOKEN}` },
   });
   await res.body.dump();
   assert.equal(res.statusCode, 200);
@@ -95,8 +106,13 @@ test('HEAD in an undecodable coding has no body to search: its head is relayed',
 
 test('curl --compressed gets raw deflate decoded, not an empty reply (curl: (52))', async () => {
   const port = Number(world.daemon.daemon.proxyAddress.split(':').at(-1));
-  const result = await curlViaProxy(port, world.daemon.daemon.caPath, 'https://echo.test/echo?enc=raw-deflate',
-    ['--compressed', '--proxy-user', `sb:${sandbox.access_token}`, '-H', `Authorization: Bearer ${sandbox.env.TOKEN}`]);
+  const result = await curlViaProxy(port, world.daemon.daemon.caPath, 'https://echo.test/echo?enc=raw-deflate', [
+    '--compressed',
+    '--proxy-user',
+    `sb:${sandbox.access_token}`,
+    '-H',
+    `Authorization: Bearer ${sandbox.env.TOKEN}`,
+  ]);
   assert.equal(result.exitCode, 0);
   assert.equal(result.status, 200);
   assert.equal(Buffer.from(result.body, 'latin1').toString('utf8'), scrubbed(sandbox.env.TOKEN, 20));

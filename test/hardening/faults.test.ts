@@ -22,9 +22,7 @@ const seen = { uploadBytes: 0, uploadsClosed: 0, sseClosed: 0, resets: 0 };
 
 /** An HTTPS upstream on 127.0.0.1:0; `fixed` pins the certificate for that name instead of following SNI. */
 async function upstream(handler: Parameters<typeof createServer>[1], certs = pki.certs, fixed?: string): Promise<number> {
-  const options = fixed === undefined
-    ? { SNICallback: certs.sniCallback }
-    : { secureContext: await certs.secureContextFor(fixed) };
+  const options = fixed === undefined ? { SNICallback: certs.sniCallback } : { secureContext: await certs.secureContextFor(fixed) };
   const server = createServer(options, handler);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   servers.push(server);
@@ -41,14 +39,21 @@ before(async () => {
     });
   });
   const upload = await upstream((req, res) => {
-    req.on('data', (chunk: Buffer) => { seen.uploadBytes += chunk.length; });
-    req.once('close', () => { if (!req.complete) seen.uploadsClosed++; });
+    req.on('data', (chunk: Buffer) => {
+      seen.uploadBytes += chunk.length;
+    });
+    req.once('close', () => {
+      if (!req.complete) seen.uploadsClosed++;
+    });
     req.on('end', () => res.end('ok'));
   });
   const sse = await upstream((_req, res) => {
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     const timer = setInterval(() => res.write('data: tick\n\n'), 30);
-    res.once('close', () => { clearInterval(timer); seen.sseClosed++; });
+    res.once('close', () => {
+      clearInterval(timer);
+      seen.sseClosed++;
+    });
   });
   // Signed by the trusted upstream CA, but expired a year ago.
   const stale = await LeafCertStore.create(pki.ca, { now: () => Date.now() - 400 * DAY_MS });
@@ -58,8 +63,10 @@ before(async () => {
   world = await startWorld({
     upstreamPki: pki,
     resolve: [
-      `reset.fault.test:443=127.0.0.1:${reset}`, `upload.fault.test:443=127.0.0.1:${upload}`,
-      `sse.fault.test:443=127.0.0.1:${sse}`, `expired.fault.test:443=127.0.0.1:${expired}`,
+      `reset.fault.test:443=127.0.0.1:${reset}`,
+      `upload.fault.test:443=127.0.0.1:${upload}`,
+      `sse.fault.test:443=127.0.0.1:${sse}`,
+      `expired.fault.test:443=127.0.0.1:${expired}`,
       `wrongname.fault.test:443=127.0.0.1:${wrongName}`,
     ],
     flags: { 'log.level': 'warn' },
@@ -125,7 +132,7 @@ test('upstream resets mid-response: the client connection is cut, the row says u
   const rows = await auditRows('reset.fault.test', REPEAT + 1);
   assert.ok(rows.length >= REPEAT);
   for (const row of rows) assert.equal(row.error_code, 'upstream_unreachable', JSON.stringify(row));
-  assert.ok(await settledHandles(baseline) <= baseline + 2, `handles ${openHandles()} vs ${baseline}`);
+  assert.ok((await settledHandles(baseline)) <= baseline + 2, `handles ${openHandles()} vs ${baseline}`);
 });
 
 test('client aborts mid-upload: the upstream request is aborted too, no socket leaks', async () => {
@@ -145,7 +152,7 @@ test('client aborts mid-upload: the upstream request is aborted too, no socket l
   }
   const rows = await auditRows('upload.fault.test', REPEAT);
   assert.equal(rows.length, REPEAT);
-  assert.ok(await settledHandles(baseline) <= baseline + 2, `handles ${openHandles()} vs ${baseline}`);
+  assert.ok((await settledHandles(baseline)) <= baseline + 2, `handles ${openHandles()} vs ${baseline}`);
 });
 
 test('client aborts mid-SSE: the upstream stream is closed, no socket leaks', async () => {
@@ -166,7 +173,7 @@ test('client aborts mid-SSE: the upstream stream is closed, no socket leaks', as
     while (seen.sseClosed === before && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
     assert.equal(seen.sseClosed, before + 1, 'the upstream SSE response was closed');
   }
-  assert.ok(await settledHandles(baseline) <= baseline + 2, `handles ${openHandles()} vs ${baseline}`);
+  assert.ok((await settledHandles(baseline)) <= baseline + 2, `handles ${openHandles()} vs ${baseline}`);
 });
 
 test('DNS failure (.invalid): 502 upstream_unreachable at CONNECT, a failed network row, nothing dialled off loopback', async () => {
@@ -180,8 +187,10 @@ test('DNS failure (.invalid): 502 upstream_unreachable at CONNECT, a failed netw
   try {
     for (let i = 0; i < REPEAT; i++) {
       const raw = await openSocket(proxyPort());
-      raw.write(`CONNECT nowhere-${i}.invalid:443 HTTP/1.1\r\nHost: nowhere-${i}.invalid:443\r\n` +
-        `Proxy-Authorization: Basic ${Buffer.from(auth()).toString('base64')}\r\n\r\n`);
+      raw.write(
+        `CONNECT nowhere-${i}.invalid:443 HTTP/1.1\r\nHost: nowhere-${i}.invalid:443\r\n` +
+          `Proxy-Authorization: Basic ${Buffer.from(auth()).toString('base64')}\r\n\r\n`,
+      );
       const { text, closed } = await collect(raw, 4000);
       assert.ok(closed);
       assert.match(text, /^HTTP\/1\.1 502 /);
@@ -194,8 +203,9 @@ test('DNS failure (.invalid): 502 upstream_unreachable at CONNECT, a failed netw
   const deadline = Date.now() + 4000;
   let rows: NetworkEvent[] = [];
   while (rows.length < REPEAT && Date.now() < deadline) {
-    rows = ((await world.daemon.api('GET', `/sandboxes/${sandbox.id}/network?limit=100`)).json.data as NetworkEvent[])
-      .filter((r) => r.kind === 'connection' && String(r.host).endsWith('.invalid'));
+    rows = ((await world.daemon.api('GET', `/sandboxes/${sandbox.id}/network?limit=100`)).json.data as NetworkEvent[]).filter(
+      (r) => r.kind === 'connection' && String(r.host).endsWith('.invalid'),
+    );
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   assert.equal(rows.length, REPEAT);
@@ -203,10 +213,13 @@ test('DNS failure (.invalid): 502 upstream_unreachable at CONNECT, a failed netw
     assert.equal(row.verdict, 'failed');
     assert.equal(row.error_code, 'upstream_unreachable');
   }
-  assert.ok(await settledHandles(baseline) <= baseline + 2, `handles ${openHandles()} vs ${baseline}`);
+  assert.ok((await settledHandles(baseline)) <= baseline + 2, `handles ${openHandles()} vs ${baseline}`);
 });
 
-for (const [label, host] of [['expired', 'expired.fault.test'], ['issued for another name', 'wrongname.fault.test']] as const) {
+for (const [label, host] of [
+  ['expired', 'expired.fault.test'],
+  ['issued for another name', 'wrongname.fault.test'],
+] as const) {
   test(`upstream certificate ${label} → 502 upstream_tls_error, in the audit row, no socket leaks`, async () => {
     const baseline = openHandles();
     for (let i = 0; i < REPEAT; i++) {
@@ -221,7 +234,7 @@ for (const [label, host] of [['expired', 'expired.fault.test'], ['issued for ano
       assert.equal(row.error_code, 'upstream_tls_error');
       assert.equal(row.status, 502);
     }
-    assert.ok(await settledHandles(baseline) <= baseline + 2, `handles ${openHandles()} vs ${baseline}`);
+    assert.ok((await settledHandles(baseline)) <= baseline + 2, `handles ${openHandles()} vs ${baseline}`);
   });
 }
 
@@ -229,8 +242,13 @@ test('the egress guard answers .invalid itself (RFC 6761): no resolver query is 
   const { EgressGuard } = await import('../../src/proxy/egress.js');
   const asked: string[] = [];
   const guard = new EgressGuard({
-    overrides: [], allowPrivateNetworks: false, protectedAddresses: () => [],
-    lookup: async (host) => { asked.push(host); throw new Error('no resolver in tests'); },
+    overrides: [],
+    allowPrivateNetworks: false,
+    protectedAddresses: () => [],
+    lookup: async (host) => {
+      asked.push(host);
+      throw new Error('no resolver in tests');
+    },
   });
   for (const host of ['invalid', 'x.invalid', 'a.b.INVALID']) {
     await assert.rejects(guard.check(host, 443), (err: { code?: string }) => err.code === 'upstream_unreachable');

@@ -38,11 +38,13 @@ async function garbage(i: number): Promise<'answered' | 'closed' | 'open'> {
   ][kind]!;
   if (kind === 2 || kind === 4) {
     // Half a request then gone, or gone at once: the server must forget the socket.
-    await new Promise<void>((resolve) => socket.once('connect', () => {
-      if (bytes) socket.write(bytes);
-      socket.destroy();
-      resolve();
-    }));
+    await new Promise<void>((resolve) =>
+      socket.once('connect', () => {
+        if (bytes) socket.write(bytes);
+        socket.destroy();
+        resolve();
+      }),
+    );
     return 'closed';
   }
   socket.write(bytes);
@@ -99,8 +101,10 @@ test(`${CONNECTIONS} garbage connections: each refused or closed, others served 
   const end = process.memoryUsage();
   const heapGrowth = (end.heapUsed - baseline.heapUsed) / MiB;
   const rssGrowth = (end.rss - baseline.rss) / MiB;
-  process.stdout.write(`# flood: ${CONNECTIONS} in ${seconds.toFixed(1)} s, ${JSON.stringify(tally)}, served ${served}, ` +
-    `heap ${(baseline.heapUsed / MiB).toFixed(1)}→${(end.heapUsed / MiB).toFixed(1)} MiB, rss ${(baseline.rss / MiB).toFixed(1)}→${(end.rss / MiB).toFixed(1)} MiB\n`);
+  process.stdout.write(
+    `# flood: ${CONNECTIONS} in ${seconds.toFixed(1)} s, ${JSON.stringify(tally)}, served ${served}, ` +
+      `heap ${(baseline.heapUsed / MiB).toFixed(1)}→${(end.heapUsed / MiB).toFixed(1)} MiB, rss ${(baseline.rss / MiB).toFixed(1)}→${(end.rss / MiB).toFixed(1)} MiB\n`,
+  );
   assert.ok(heapGrowth < 10, `heap grew ${heapGrowth.toFixed(1)} MiB`);
   // RSS includes this process's own 200 client sockets and malloc arenas that are not handed back;
   // the heap is the tight bound (measured: +1.4 MiB heap, +55 MiB rss).

@@ -71,8 +71,14 @@ const MALFORMED: ReadonlyArray<[string, string]> = [
   ['space before the colon', `GET http://${HOST}/ HTTP/1.1\r\nHost : ${HOST}\r\n\r\n`],
   ['bare CR inside a value (header injection)', `GET http://${HOST}/ HTTP/1.1\r\nHost: ${HOST}\r\nX-A: a\rInjected: 1\r\n\r\n`],
   ['NUL inside a value', `GET http://${HOST}/ HTTP/1.1\r\nHost: ${HOST}\r\nX-A: a\0b\r\n\r\n`],
-  ['CL and TE together (smuggling)', `POST http://${HOST}/ HTTP/1.1\r\nHost: ${HOST}\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`],
-  ['two different Content-Lengths', `POST http://${HOST}/ HTTP/1.1\r\nHost: ${HOST}\r\nContent-Length: 4\r\nContent-Length: 30\r\n\r\nabcdGET /smuggled HTTP/1.1\r\n\r\n`],
+  [
+    'CL and TE together (smuggling)',
+    `POST http://${HOST}/ HTTP/1.1\r\nHost: ${HOST}\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`,
+  ],
+  [
+    'two different Content-Lengths',
+    `POST http://${HOST}/ HTTP/1.1\r\nHost: ${HOST}\r\nContent-Length: 4\r\nContent-Length: 30\r\n\r\nabcdGET /smuggled HTTP/1.1\r\n\r\n`,
+  ],
   ['obs-fold', `GET http://${HOST}/ HTTP/1.1\r\nHost: ${HOST}\r\nX-Folded: a\r\n b\r\n\r\n`],
   ['TE not ending in chunked', `POST http://${HOST}/ HTTP/1.1\r\nHost: ${HOST}\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n`],
   ['chunk size overflow', `POST http://${HOST}/ HTTP/1.1\r\nHost: ${HOST}\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffffffff\r\n`],
@@ -162,7 +168,12 @@ test('slowloris: headers trickled byte by byte are cut with 408 on the proxy, in
 
   const limit = HEADERS_TIMEOUT * 2 + 1500;
   const results = await Promise.all([collect(outer, 8000), collect(tls, 8000), collect(adminSocket, 8000), collect(silent, 8000)]);
-  for (const [label, result] of [['proxy', results[0]], ['tunnel', results[1]], ['admin', results[2]], ['silent proxy client', results[3]]] as const) {
+  for (const [label, result] of [
+    ['proxy', results[0]],
+    ['tunnel', results[1]],
+    ['admin', results[2]],
+    ['silent proxy client', results[3]],
+  ] as const) {
     assert.ok(result.closed, `${label}: still open after ${result.ms} ms`);
     assert.ok(result.ms < limit, `${label}: closed after ${result.ms} ms, limit ${limit}`);
     if (result.text !== '') assert.match(result.text, /^HTTP\/1\.1 408 /, label);

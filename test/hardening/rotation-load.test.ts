@@ -16,7 +16,9 @@ const received = new Map<string, string>();
 
 before(async () => {
   setup = await startSecretWorld({
-    name: 'rotating', host: 'rotate.test', value: value(0),
+    name: 'rotating',
+    host: 'rotate.test',
+    value: value(0),
     upstream: (req, res) => {
       received.set(String(req.headers['x-request-id']), String(req.headers.authorization));
       res.end('ok');
@@ -43,7 +45,8 @@ test(`${ROTATIONS} rotations under ${CLIENTS} concurrent clients: no failure, no
       starts.push({ id, at: performance.now() });
       try {
         const res = await request('https://rotate.test/r', {
-          dispatcher: agent, headers: { authorization: `Bearer ${sandbox.env.TOKEN}`, 'x-request-id': id },
+          dispatcher: agent,
+          headers: { authorization: `Bearer ${sandbox.env.TOKEN}`, 'x-request-id': id },
         });
         await res.body.text();
         if (res.statusCode !== 200) failures.push(`${id}: ${res.statusCode}`);
@@ -120,8 +123,14 @@ test(`delete of a secret bound to 40 sandboxes, under load from ${CLIENTS} of th
 
   const before = outcomes.filter((o) => o.at < deletedAt);
   const after = outcomes.filter((o) => o.at >= deletedAt);
-  assert.ok(before.some((o) => o.status === 200), 'the stand-ins worked before the delete');
+  assert.ok(
+    before.some((o) => o.status === 200),
+    'the stand-ins worked before the delete',
+  );
   assert.ok(after.length >= CLIENTS, `load was too light after the delete: ${after.length} requests`);
-  assert.deepEqual(after.filter((o) => o.status !== 503 || received.has(o.id)).map((o) => `${o.id}: ${o.status}`), [],
-    'a request that started after the delete returned was forwarded');
+  assert.deepEqual(
+    after.filter((o) => o.status !== 503 || received.has(o.id)).map((o) => `${o.id}: ${o.status}`),
+    [],
+    'a request that started after the delete returned was forwarded',
+  );
 });

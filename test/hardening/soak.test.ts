@@ -23,14 +23,16 @@ test(`soak: ${SECONDS} s of mixed load at ${RATE} req/s, no RSS growth after war
   const plain = await startUpstream();
   const apiKey = randomBytes(24).toString('hex');
   const daemon = await spawnDaemon(dir, {
-    apiKey, upstreamCa: pki.caPath,
+    apiKey,
+    upstreamCa: pki.caPath,
     resolve: [`soak.test:443=127.0.0.1:${upstream.port}`, `other.test:443=127.0.0.1:${upstream.port}`, `soak.test:80=127.0.0.1:${plain.port}`],
   });
   const agents: Dispatcher[] = [];
   try {
     const admin = async (method: string, path: string, body?: unknown): Promise<UntypedJson> => {
       const res = await request(daemon.adminUrl + path, {
-        method: method as 'GET', headers: { 'x-api-key': apiKey, 'content-type': 'application/json' },
+        method: method as 'GET',
+        headers: { 'x-api-key': apiKey, 'content-type': 'application/json' },
         body: body === undefined ? undefined : JSON.stringify(body),
       });
       const text = await res.body.text();
@@ -44,11 +46,11 @@ test(`soak: ${SECONDS} s of mixed load at ${RATE} req/s, no RSS growth after war
     const bearer = { authorization: `Bearer ${sandbox.env.TOKEN}` };
 
     const kinds: Array<() => Promise<number>> = [
-      async () => (await request('https://soak.test/inject', { dispatcher: agent, headers: bearer }).then(drain)),
-      async () => (await request('https://soak.test/download?bytes=200000', { dispatcher: agent }).then(drain)),
-      async () => (await request('https://other.test/refused', { dispatcher: agent, headers: bearer }).then(drain)),
-      async () => (await request('http://soak.test/plain', { dispatcher: agent }).then(drain)),
-      async () => (await request(`${daemon.adminUrl}/secrets/soak/audit?limit=20`, { headers: { 'x-api-key': apiKey } }).then(drain)),
+      async () => await request('https://soak.test/inject', { dispatcher: agent, headers: bearer }).then(drain),
+      async () => await request('https://soak.test/download?bytes=200000', { dispatcher: agent }).then(drain),
+      async () => await request('https://other.test/refused', { dispatcher: agent, headers: bearer }).then(drain),
+      async () => await request('http://soak.test/plain', { dispatcher: agent }).then(drain),
+      async () => await request(`${daemon.adminUrl}/secrets/soak/audit?limit=20`, { headers: { 'x-api-key': apiKey } }).then(drain),
       async () => {
         // A fresh tunnel per request now and then: connection setup and teardown too.
         const fresh = proxyAgent(daemon.proxyPort, caPem, { token: `Basic ${Buffer.from(`sb:${sandbox.access_token}`).toString('base64')}` });
@@ -70,10 +72,16 @@ test(`soak: ${SECONDS} s of mixed load at ${RATE} req/s, no RSS growth after war
     let nextSample = started;
     while (Date.now() - started < SECONDS * 1000) {
       const kind = n++ % kinds.length;
-      const job = kinds[kind]!().then(
-        (status) => { if (status !== expected[kind]) failures.push(`kind ${kind}: ${status}`); },
-        (err: Error) => { failures.push(`kind ${kind}: ${err.message}`); },
-      ).finally(() => inflight.delete(job));
+      const job = kinds[kind]!()
+        .then(
+          (status) => {
+            if (status !== expected[kind]) failures.push(`kind ${kind}: ${status}`);
+          },
+          (err: Error) => {
+            failures.push(`kind ${kind}: ${err.message}`);
+          },
+        )
+        .finally(() => inflight.delete(job));
       inflight.add(job);
       if (Date.now() >= nextSample) {
         samples.push(rssMiB(daemon.child.pid!));
@@ -89,8 +97,10 @@ test(`soak: ${SECONDS} s of mixed load at ${RATE} req/s, no RSS growth after war
     const middle = mean(samples.slice(third, 2 * third));
     const last = mean(samples.slice(2 * third));
     const heaps = await Promise.all(heap);
-    process.stdout.write(`# soak: ${n} requests in ${SECONDS} s, rss MiB ${samples.map((s) => s.toFixed(0)).join(' ')}; ` +
-      `middle third ${middle.toFixed(1)}, last third ${last.toFixed(1)}; heap used MiB ${heaps.map((h) => h.toFixed(0)).join(' ')}\n`);
+    process.stdout.write(
+      `# soak: ${n} requests in ${SECONDS} s, rss MiB ${samples.map((s) => s.toFixed(0)).join(' ')}; ` +
+        `middle third ${middle.toFixed(1)}, last third ${last.toFixed(1)}; heap used MiB ${heaps.map((h) => h.toFixed(0)).join(' ')}\n`,
+    );
     assert.deepEqual(failures.slice(0, 5), []);
     // V8 defers major GCs: heap and RSS climb for ~30 s, then fall back (measured over 40 s: heap
     // 28→59→26 MiB, rss 163→117 MiB at the first major GC), so the bound allows one climb.

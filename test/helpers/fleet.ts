@@ -48,7 +48,11 @@ export interface SidecarProcess extends ServeProcess {
   readonly name: string;
   readonly dataDir: string;
   /** GET https://api.fleet.test<path> through this sidecar as the sandbox with `accessToken`. */
-  fetch(accessToken: string, path: string, headers?: Record<string, string>): Promise<{ status: number; text: string; reason: string | undefined; requestId?: string }>;
+  fetch(
+    accessToken: string,
+    path: string,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; text: string; reason: string | undefined; requestId?: string }>;
 }
 
 /**
@@ -108,7 +112,13 @@ export async function startFleet(options: { heartbeatMs?: number; maxBundleAgeMs
       // A restarted control plane comes back on the same port, as behind a fixed service address.
       const listen = fleet.control ? fleet.control.ready.admin : '127.0.0.1:0';
       fleet.control = await spawnServe(
-        { CREDPROXY_ROLE: 'control', CREDPROXY_DATABASE_URL: databaseUrl, CREDPROXY_MASTER_KEY: MASTER_KEY, CREDPROXY_API_KEY: API_KEY, CREDPROXY_ADMIN_LISTEN: listen },
+        {
+          CREDPROXY_ROLE: 'control',
+          CREDPROXY_DATABASE_URL: databaseUrl,
+          CREDPROXY_MASTER_KEY: MASTER_KEY,
+          CREDPROXY_API_KEY: API_KEY,
+          CREDPROXY_ADMIN_LISTEN: listen,
+        },
         { fleet: { heartbeatMs: options.heartbeatMs ?? 200 } },
         home,
       );
@@ -138,7 +148,11 @@ export async function startFleet(options: { heartbeatMs?: number; maxBundleAgeMs
       const agentFor = (accessToken: string) => {
         let agent = byToken.get(accessToken);
         if (!agent) {
-          agent = new ProxyAgent({ uri: `http://${process.ready.proxy}`, requestTls: { ca: caPem }, token: `Basic ${Buffer.from(`sb:${accessToken}`).toString('base64')}` });
+          agent = new ProxyAgent({
+            uri: `http://${process.ready.proxy}`,
+            requestTls: { ca: caPem },
+            token: `Basic ${Buffer.from(`sb:${accessToken}`).toString('base64')}`,
+          });
           byToken.set(accessToken, agent);
           agents.push(agent);
         }
@@ -154,7 +168,9 @@ export async function startFleet(options: { heartbeatMs?: number; maxBundleAgeMs
             const reason = res.headers['x-credproxy-reason'];
             const requestId = res.headers['x-credproxy-request-id'];
             return {
-              status: res.statusCode, text: await res.body.text(), reason: typeof reason === 'string' ? reason : undefined,
+              status: res.statusCode,
+              text: await res.body.text(),
+              reason: typeof reason === 'string' ? reason : undefined,
               requestId: typeof requestId === 'string' ? requestId : undefined,
             };
           } catch (err) {

@@ -72,20 +72,38 @@ export function createNetns(hosts: readonly string[], owner = 'transparent'): Ne
  * every exit path, and the scenario is killed after `timeoutMs`.
  */
 export async function runNetnsScenario(
-  t: TestContext, hosts: readonly string[], scenario: string, options: { owner?: string; timeoutMs: number },
+  t: TestContext,
+  hosts: readonly string[],
+  scenario: string,
+  options: { owner?: string; timeoutMs: number },
 ): Promise<Record<string, UntypedJson>> {
   const ns = createNetns(hosts, options.owner);
   t.after(() => ns.remove());
   const [command, args] = ns.exec(process.execPath, '--import', 'tsx', scenario);
   const child = spawn(command, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_EXTRA_CA_CERTS: '' } });
-  t.after(() => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* already gone */ } });
+  t.after(() => {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  });
   let stdout = '';
   let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk; });
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk;
+  });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+  });
   const code = await new Promise<number | null>((resolve) => {
-    const timer = setTimeout(() => { process.kill(-child.pid!, 'SIGKILL'); }, options.timeoutMs);
-    child.once('close', (exit) => { clearTimeout(timer); resolve(exit); });
+    const timer = setTimeout(() => {
+      process.kill(-child.pid!, 'SIGKILL');
+    }, options.timeoutMs);
+    child.once('close', (exit) => {
+      clearTimeout(timer);
+      resolve(exit);
+    });
   });
   const line = stdout.split('\n').find((l) => l.startsWith('RESULT '));
   assert.ok(code === 0 && line, `the scenario ran (exit ${code}):\n${stdout.slice(-2000)}\n${stderr.slice(-3000)}`);

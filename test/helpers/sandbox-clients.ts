@@ -46,7 +46,10 @@ export async function startSandboxClients(name: string, extra: Record<string, { 
   const openai = canaries.add('openai', 'sk-proj-');
   const anthropic = canaries.add('anthropic', 'sk-ant-api03-');
   const world = await startWorld({ flags: { 'log.level': 'info' } });
-  for (const [secret, value] of [['openai', openai], ['anthropic', anthropic]]) {
+  for (const [secret, value] of [
+    ['openai', openai],
+    ['anthropic', anthropic],
+  ]) {
     const created = await world.daemon.api('POST', '/secrets', { name: secret, value, provider: secret });
     assert.equal(created.status, 201, created.text);
   }
@@ -69,9 +72,18 @@ export async function startSandboxClients(name: string, extra: Record<string, { 
     sandbox: sandbox.json,
     run(file, args, extra = {}) {
       return new Promise((resolve) => {
-        execFile(file, args, {
-          cwd: ROOT, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env, ...extra }, timeout: 30_000, encoding: 'utf8', maxBuffer: 4 << 20,
-        }, (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, out: stdout + stderr }));
+        execFile(
+          file,
+          args,
+          {
+            cwd: ROOT,
+            env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env, ...extra },
+            timeout: 30_000,
+            encoding: 'utf8',
+            maxBuffer: 4 << 20,
+          },
+          (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, out: stdout + stderr }),
+        );
       });
     },
     assertSwapped(client, out, path, expect = { secret: 'openai', header: 'authorization' }) {
@@ -80,7 +92,11 @@ export async function startSandboxClients(name: string, extra: Record<string, { 
       const seen = world.upstream.seen.findLast((s) => s.url === path);
       assert.ok(seen, `${client}'s request reached the upstream at ${path}: ${out.slice(0, 600)}`);
       const real = reals[expect.secret];
-      assert.equal(seen.headers[expect.header], expect.header === 'authorization' ? `Bearer ${real}` : real, `${client}: the upstream got the real value in ${expect.header}`);
+      assert.equal(
+        seen.headers[expect.header],
+        expect.header === 'authorization' ? `Bearer ${real}` : real,
+        `${client}: the upstream got the real value in ${expect.header}`,
+      );
       assert.equal(seen.headers['proxy-authorization'], undefined);
     },
     close: () => world.close(),

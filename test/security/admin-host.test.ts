@@ -16,7 +16,11 @@ let port: number;
 before(async () => {
   daemon = await startDaemon({ flags: { 'log.level': 'warn', 'admin.allowedHosts': ['credproxy.example.internal'] } });
   port = Number(daemon.daemon.adminAddress.split(':').at(-1));
-  assert.equal((await daemon.api('POST', '/secrets', { name: 'named-in-metrics', value: 'REAL-admin-host-1', auth: { type: 'bearer' }, hosts: ['api.example.test'] })).status, 201);
+  assert.equal(
+    (await daemon.api('POST', '/secrets', { name: 'named-in-metrics', value: 'REAL-admin-host-1', auth: { type: 'bearer' }, hosts: ['api.example.test'] }))
+      .status,
+    201,
+  );
 });
 
 after(() => daemon.close());
@@ -40,9 +44,19 @@ test('a rebound name is refused on every route, the API key notwithstanding', as
   assert.ok(!text.includes('named-in-metrics'));
 });
 
-test('IP literals, localhost, service names and admin.allowedHosts are the API\'s own names', async () => {
-  for (const host of [`127.0.0.1:${port}`, '127.0.0.1', `[::1]:${port}`, `localhost:${port}`, 'LOCALHOST', 'credproxy:8081', 'credproxy-control',
-    'credproxy.example.internal', `credproxy.example.internal:${port}`, '10.1.2.3:8081']) {
+test("IP literals, localhost, service names and admin.allowedHosts are the API's own names", async () => {
+  for (const host of [
+    `127.0.0.1:${port}`,
+    '127.0.0.1',
+    `[::1]:${port}`,
+    `localhost:${port}`,
+    'LOCALHOST',
+    'credproxy:8081',
+    'credproxy-control',
+    'credproxy.example.internal',
+    `credproxy.example.internal:${port}`,
+    '10.1.2.3:8081',
+  ]) {
     const res = await get('/metrics', host);
     assert.equal(res.status, 200, host);
     assert.match(res.text, /credproxy_requests_total/);
@@ -57,7 +71,10 @@ function expectContinue(headers: string, host = '127.0.0.1'): Promise<string> {
     const body = JSON.stringify({ name: `via-expect-${Date.now()}`, value: 'REAL-admin-host-2', auth: { type: 'bearer' }, hosts: ['api.example.test'] });
     let text = '';
     let sent = false;
-    const timer = setTimeout(() => { socket.destroy(); resolve(text); }, 3000);
+    const timer = setTimeout(() => {
+      socket.destroy();
+      resolve(text);
+    }, 3000);
     socket.on('data', (chunk: Buffer) => {
       text += chunk.toString('latin1');
       if (!sent && text.startsWith('HTTP/1.1 100')) {
@@ -71,8 +88,10 @@ function expectContinue(headers: string, host = '127.0.0.1'): Promise<string> {
       }
     });
     socket.on('error', () => undefined);
-    socket.write(`POST /secrets HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
-      `Expect: 100-continue\r\nConnection: close\r\n${headers}\r\n`);
+    socket.write(
+      `POST /secrets HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+        `Expect: 100-continue\r\nConnection: close\r\n${headers}\r\n`,
+    );
   });
 }
 

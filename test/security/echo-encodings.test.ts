@@ -16,7 +16,10 @@ const HOST = 'encodings.test';
 let setup: SecretWorld;
 
 /** Python's urllib.parse.quote (keeps `/`), as an upstream in Python would write it. */
-const pythonQuote = (text: string): string => encodeURIComponent(text).replace(/%2F/g, '/').replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+const pythonQuote = (text: string): string =>
+  encodeURIComponent(text)
+    .replace(/%2F/g, '/')
+    .replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 const lowerHex = (text: string): string => encodeURIComponent(text).replace(/%[0-9A-F]{2}/g, (m) => m.toLowerCase());
 
 /** Every echo of `value` (the credential as the upstream decoded it) and of `misread` (its bytes read as latin1). */
@@ -25,8 +28,13 @@ function echoes(value: string, misread: string): { location: string; body: strin
   return {
     location: `https://elsewhere.test/cb?a=${encodeURIComponent(value)}&${form}&c=${pythonQuote(value)}`,
     body: [
-      `uri=${encodeURIComponent(value)}`, `form=${form}`, `quote=${pythonQuote(value)}`, `lower=${lowerHex(value)}`,
-      `mojibake=${misread}`, `mojibake-json=${JSON.stringify(misread)}`, `mojibake-uri=${encodeURIComponent(misread)}`,
+      `uri=${encodeURIComponent(value)}`,
+      `form=${form}`,
+      `quote=${pythonQuote(value)}`,
+      `lower=${lowerHex(value)}`,
+      `mojibake=${misread}`,
+      `mojibake-json=${JSON.stringify(misread)}`,
+      `mojibake-uri=${encodeURIComponent(misread)}`,
       `ascii-json=${JSON.stringify(value).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)}`,
     ].join('\n'),
   };
@@ -49,7 +57,8 @@ after(() => setup.close());
 test('percent-encoded and misread echoes of the real value come back as the stand-in', async () => {
   const standIn: string = setup.sandbox.env.TOKEN;
   const res = await request(`https://${HOST}/login`, {
-    dispatcher: setup.world.agentFor(setup.sandbox.access_token), headers: { authorization: `Bearer ${standIn}` },
+    dispatcher: setup.world.agentFor(setup.sandbox.access_token),
+    headers: { authorization: `Bearer ${standIn}` },
   });
   const body = await res.body.text();
   assert.equal(res.statusCode, 302);

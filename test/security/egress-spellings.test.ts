@@ -32,37 +32,51 @@ async function answer(requestLine: string, token: string): Promise<{ status: num
   return { status: Number(text.slice(9, 12)), reason: /x-credproxy-reason: (\S+)/i.exec(text)?.[1] };
 }
 
-test('the unspecified address, in every spelling, never reaches the daemon\'s own listeners', async () => {
+test("the unspecified address, in every spelling, never reaches the daemon's own listeners", async () => {
   const open = (await world.daemon.api('POST', '/sandboxes', { name: 'open' })).json;
   for (const port of [adminPort, proxyPort]) {
     for (const host of ['0.0.0.0', '[::]', '[::ffff:0.0.0.0]', '0', '0x0', '[0:0:0:0:0:0:0:0]']) {
-      assert.deepEqual(await answer(`CONNECT ${host}:${port} HTTP/1.1`, open.access_token),
-        { status: 403, reason: 'internal_address_denied' }, `CONNECT ${host}:${port}`);
+      assert.deepEqual(
+        await answer(`CONNECT ${host}:${port} HTTP/1.1`, open.access_token),
+        { status: 403, reason: 'internal_address_denied' },
+        `CONNECT ${host}:${port}`,
+      );
     }
-    assert.deepEqual(await answer(`GET http://0:${port}/metrics HTTP/1.1`, open.access_token),
-      { status: 403, reason: 'internal_address_denied' }, `GET http://0:${port}`);
+    assert.deepEqual(
+      await answer(`GET http://0:${port}/metrics HTTP/1.1`, open.access_token),
+      { status: 403, reason: 'internal_address_denied' },
+      `GET http://0:${port}`,
+    );
   }
 });
 
-test('the daemon\'s own ports are refused on every local address and spelling', async () => {
+test("the daemon's own ports are refused on every local address and spelling", async () => {
   const open = (await world.daemon.api('POST', '/sandboxes', { name: 'open-2' })).json;
   for (const host of ['127.0.0.1', '127.0.0.2', '127.1', '2130706433', '0x7f000001', '017700000001', '[::ffff:127.0.0.1]', 'localhost']) {
     for (const port of [adminPort, proxyPort]) {
-      assert.deepEqual(await answer(`CONNECT ${host}:${port} HTTP/1.1`, open.access_token),
-        { status: 403, reason: 'internal_address_denied' }, `CONNECT ${host}:${port}`);
+      assert.deepEqual(
+        await answer(`CONNECT ${host}:${port} HTTP/1.1`, open.access_token),
+        { status: 403, reason: 'internal_address_denied' },
+        `CONNECT ${host}:${port}`,
+      );
     }
-    assert.deepEqual(await answer(`GET http://${host}:${adminPort}/metrics HTTP/1.1`, open.access_token),
-      { status: 403, reason: 'internal_address_denied' }, `GET http://${host}:${adminPort}`);
+    assert.deepEqual(
+      await answer(`GET http://${host}:${adminPort}/metrics HTTP/1.1`, open.access_token),
+      { status: 403, reason: 'internal_address_denied' },
+      `GET http://${host}:${adminPort}`,
+    );
   }
 });
 
 test('numeric spellings are decided by deny_out as the address they stand for (CONNECT and plain http)', async () => {
   const port = world.upstream.port;
   for (const host of ['2130706433', '0x7f000001', '127.1', '017700000001', '[::ffff:127.0.0.1]', '127.0.0.1']) {
-    assert.deepEqual(await answer(`CONNECT ${host}:${port} HTTP/1.1`, denyLoopback.access_token),
-      { status: 403, reason: 'host_denied' }, `CONNECT ${host}`);
-    assert.deepEqual(await answer(`GET http://${host}:${world.plainUpstream.port}/ HTTP/1.1`, denyLoopback.access_token),
-      { status: 403, reason: 'host_denied' }, `GET http://${host}`);
+    assert.deepEqual(await answer(`CONNECT ${host}:${port} HTTP/1.1`, denyLoopback.access_token), { status: 403, reason: 'host_denied' }, `CONNECT ${host}`);
+    assert.deepEqual(
+      await answer(`GET http://${host}:${world.plainUpstream.port}/ HTTP/1.1`, denyLoopback.access_token),
+      { status: 403, reason: 'host_denied' },
+      `GET http://${host}`,
+    );
   }
   // The same spelling from a sandbox without the rule reaches the loopback upstream (allowPrivateNetworks).
   const open = (await world.daemon.api('POST', '/sandboxes', { name: 'open-3' })).json;

@@ -92,10 +92,12 @@ test("plain HTTP: A's stand-in through B is refused, also as a second request on
 test("inside B's tunnel a Proxy-Authorization of A changes nothing: A's stand-in is still refused", async () => {
   const before = mark();
   const smuggled = `Proxy-Authorization: Basic ${Buffer.from(`sb:${a.access_token}`).toString('base64')}\r\n`;
-  const text = await tunnelRaw(HOST,
+  const text = await tunnelRaw(
+    HOST,
     `GET /own HTTP/1.1\r\nHost: ${HOST}\r\nAuthorization: Bearer ${b.env.SHARED}\r\n\r\n` +
-    `GET /smuggled HTTP/1.1\r\nHost: ${HOST}\r\n${smuggled}Authorization: Bearer ${a.env.SHARED}\r\nConnection: close\r\n\r\n`,
-    { proxyAddress: world.daemon.daemon.proxyAddress, caPem: world.caPem, accessToken: b.access_token });
+      `GET /smuggled HTTP/1.1\r\nHost: ${HOST}\r\n${smuggled}Authorization: Bearer ${a.env.SHARED}\r\nConnection: close\r\n\r\n`,
+    { proxyAddress: world.daemon.daemon.proxyAddress, caPem: world.caPem, accessToken: b.access_token },
+  );
   const statuses = [...text.matchAll(/^HTTP\/1\.1 (\d{3})/gm)].map((m) => m[1]);
   assert.deepEqual(statuses, ['200', '200', '403'], text);
   assert.match(text, /X-Credproxy-Reason: stand_in_wrong_sandbox/i);
@@ -104,7 +106,7 @@ test("inside B's tunnel a Proxy-Authorization of A changes nothing: A's stand-in
   assert.deepEqual(forwarded, ['/own'], "only B's own request was forwarded");
 });
 
-test('A and B interleaved on many tunnels: each request gets only its own sandbox\'s injection', async () => {
+test("A and B interleaved on many tunnels: each request gets only its own sandbox's injection", async () => {
   const before = mark();
   const calls = Array.from({ length: 12 }, (_, i) => {
     const [owner, other] = i % 2 === 0 ? [a, b] : [b, a];
@@ -162,6 +164,9 @@ test('the refusals were logged and audited without a real value', async () => {
   canaries.assertAbsent('the daemon log', world.daemon.logs.text);
   await new Promise((resolve) => setTimeout(resolve, 1200));
   const audit = await world.daemon.api('GET', '/secrets/shared/audit?status=4xx');
-  assert.ok(audit.json.some((row: ProxyAuditEvent) => row.error_code === 'stand_in_wrong_sandbox' && row.sandbox_id === b.id), audit.text);
+  assert.ok(
+    audit.json.some((row: ProxyAuditEvent) => row.error_code === 'stand_in_wrong_sandbox' && row.sandbox_id === b.id),
+    audit.text,
+  );
   canaries.assertAbsent('the audit', audit.text);
 });

@@ -32,9 +32,17 @@ const REAL = {
 const CUSTOM_HOSTS = ['hostile.test', 'api.example.test', 'untrusted.test', 'down.test'];
 /** Which hosts may ever see each canary (the secret's `hosts`). */
 const ALLOWED_HOSTS: Record<string, string[]> = {
-  openai: ['api.openai.com'], anthropic: ['api.anthropic.com'], github: ['api.github.com', 'github.com'],
-  basic: CUSTOM_HOSTS, apikey: CUSTOM_HOSTS, template: CUSTOM_HOSTS, bearer: CUSTOM_HOSTS, doomed: CUSTOM_HOSTS,
-  rotated: CUSTOM_HOSTS, agent: ['api.openai.com'], rejected: [],
+  openai: ['api.openai.com'],
+  anthropic: ['api.anthropic.com'],
+  github: ['api.github.com', 'github.com'],
+  basic: CUSTOM_HOSTS,
+  apikey: CUSTOM_HOSTS,
+  template: CUSTOM_HOSTS,
+  bearer: CUSTOM_HOSTS,
+  doomed: CUSTOM_HOSTS,
+  rotated: CUSTOM_HOSTS,
+  agent: ['api.openai.com'],
+  rejected: [],
 };
 
 const b64 = (text: string) => Buffer.from(text).toString('base64');
@@ -49,17 +57,17 @@ const SHAPES: Record<string, (t: string) => Record<string, string>> = {
   BEARER_TOKEN: (t) => ({ authorization: `Bearer ${t}` }),
 };
 const HOSTILE_PATHS = ['/redirect', '/cookie', '/error', '/gzip', '/split', '/base64', '/echo'];
-const CUSTOM_URLS = [
-  ...HOSTILE_PATHS.map((p) => `https://hostile.test${p}`),
-  'https://api.example.test/echo', 'https://untrusted.test/', 'https://down.test/',
-];
+const CUSTOM_URLS = [...HOSTILE_PATHS.map((p) => `https://hostile.test${p}`), 'https://api.example.test/echo', 'https://untrusted.test/', 'https://down.test/'];
 /** Waits past upstream.headersTimeoutMs (504); these run side by side. */
 const SLOW_URL = 'https://api.example.test/slow-headers?ms=4000';
 const HOME_URLS: Record<string, string[]> = {
   OPENAI_API_KEY: ['https://api.openai.com/v1/models'],
   ANTHROPIC_API_KEY: ['https://api.anthropic.com/v1/messages'],
   GITHUB_TOKEN: ['https://api.github.com/user', 'https://github.com/acme/repo.git/info/refs?service=git-upload-pack'],
-  BASIC_PASS: CUSTOM_URLS, PREFIXED_KEY: CUSTOM_URLS, TEMPLATED_KEY: CUSTOM_URLS, BEARER_TOKEN: CUSTOM_URLS,
+  BASIC_PASS: CUSTOM_URLS,
+  PREFIXED_KEY: CUSTOM_URLS,
+  TEMPLATED_KEY: CUSTOM_URLS,
+  BEARER_TOKEN: CUSTOM_URLS,
 };
 
 let pki: TestPki;
@@ -102,14 +110,26 @@ before(async () => {
     custom('template', REAL.template, { type: 'custom', headers: { 'X-Custom-Auth': 'token={{ value }};v=1' } }),
     custom('bearer', REAL.bearer, { type: 'bearer' }),
     custom('doomed', REAL.doomed, { type: 'bearer' }),
-  ]) await admin('POST', '/secrets', body, 201);
-  sandboxA = await admin('POST', '/sandboxes', {
-    name: 'a',
-    secrets: {
-      OPENAI_API_KEY: 'openai', ANTHROPIC_API_KEY: 'anthropic', GITHUB_TOKEN: 'github', BASIC_PASS: 'basic',
-      PREFIXED_KEY: 'apikey', TEMPLATED_KEY: 'template', BEARER_TOKEN: 'bearer', DOOMED: 'doomed',
+  ])
+    await admin('POST', '/secrets', body, 201);
+  sandboxA = await admin(
+    'POST',
+    '/sandboxes',
+    {
+      name: 'a',
+      secrets: {
+        OPENAI_API_KEY: 'openai',
+        ANTHROPIC_API_KEY: 'anthropic',
+        GITHUB_TOKEN: 'github',
+        BASIC_PASS: 'basic',
+        PREFIXED_KEY: 'apikey',
+        TEMPLATED_KEY: 'template',
+        BEARER_TOKEN: 'bearer',
+        DOOMED: 'doomed',
+      },
     },
-  }, 201);
+    201,
+  );
   sandboxB = await admin('POST', '/sandboxes', { name: 'b', secrets: { OPENAI_API_KEY: 'openai' } }, 201);
 });
 
@@ -131,11 +151,12 @@ async function admin(method: string, path: string, body?: unknown, status?: numb
   return res.json;
 }
 
-
 /** Through the proxy as a sandbox, with undici; everything received is kept. */
 async function send(token: string | undefined, url: string, headers: Record<string, string>, init: { method?: string; body?: string } = {}) {
   const res = await world.fetchAs(token, url, { headers, ...init }).catch((err: Error) => ({
-    status: 0, headers: {} as Record<string, string>, text: `${err.name}: ${err.message} ${String((err as { cause?: unknown }).cause ?? '')}`,
+    status: 0,
+    headers: {} as Record<string, string>,
+    text: `${err.name}: ${err.message} ${String((err as { cause?: unknown }).cause ?? '')}`,
   }));
   clientSaw.push([`${url} ${JSON.stringify(headers)}`, JSON.stringify(res)]);
   const reason = res.headers['x-credproxy-reason'];
@@ -176,29 +197,50 @@ test('every auth shape through every upstream behaviour and rejection', async ()
 
   // WebSocket upgrade: the echo upstream's first frame is the upgrade request's headers. The
   // client offers compression, which must not be passed on (compressed frames would hide the value).
-  await Promise.all(['BEARER_TOKEN', 'BASIC_PASS', 'TEMPLATED_KEY'].map(async (key) => {
-    const auth = Object.entries(SHAPES[key]!(standInOf(sandboxA, key))).map(([k, v]) => `${k}: ${v}\r\n`).join('');
-    const text = await tunnelAsA('api.example.test', 'GET /ws HTTP/1.1\r\nHost: api.example.test\r\nUpgrade: websocket\r\n' +
-      'Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n' +
-      `Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n${auth}\r\n`);
-    assert.match(text, /101 Switching Protocols/);
-    assert.doesNotMatch(text, /sec-websocket-extensions/i);
-    // The echoed credential header is put back to the stand-in (inside Basic's base64 for BASIC_PASS).
-    const basic = /Basic ([A-Za-z0-9+/=]+)/.exec(text)?.[1];
-    const echoed = key === 'BASIC_PASS' ? Buffer.from(basic ?? '', 'base64').toString() : text;
-    assert.ok(echoed.includes(standInOf(sandboxA, key)), `${key}: the echoed header carries the stand-in`);
-    clientSaw.push([`ws ${key}`, text]);
-  }));
+  await Promise.all(
+    ['BEARER_TOKEN', 'BASIC_PASS', 'TEMPLATED_KEY'].map(async (key) => {
+      const auth = Object.entries(SHAPES[key]!(standInOf(sandboxA, key)))
+        .map(([k, v]) => `${k}: ${v}\r\n`)
+        .join('');
+      const text = await tunnelAsA(
+        'api.example.test',
+        'GET /ws HTTP/1.1\r\nHost: api.example.test\r\nUpgrade: websocket\r\n' +
+          'Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n' +
+          `Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n${auth}\r\n`,
+      );
+      assert.match(text, /101 Switching Protocols/);
+      assert.doesNotMatch(text, /sec-websocket-extensions/i);
+      // The echoed credential header is put back to the stand-in (inside Basic's base64 for BASIC_PASS).
+      const basic = /Basic ([A-Za-z0-9+/=]+)/.exec(text)?.[1];
+      const echoed = key === 'BASIC_PASS' ? Buffer.from(basic ?? '', 'base64').toString() : text;
+      assert.ok(echoed.includes(standInOf(sandboxA, key)), `${key}: the echoed header carries the stand-in`);
+      clientSaw.push([`ws ${key}`, text]);
+    }),
+  );
   // A raw exchange shows the whole head as the client's socket received it.
-  const raw = await tunnelAsA('hostile.test', `GET /redirect HTTP/1.1\r\nHost: hostile.test\r\nAuthorization: Bearer ${sandboxA.env.BEARER_TOKEN}\r\nConnection: close\r\n\r\n`);
+  const raw = await tunnelAsA(
+    'hostile.test',
+    `GET /redirect HTTP/1.1\r\nHost: hostile.test\r\nAuthorization: Bearer ${sandboxA.env.BEARER_TOKEN}\r\nConnection: close\r\n\r\n`,
+  );
   assert.match(raw, /HTTP\/1\.1 302/);
   clientSaw.push(['raw redirect', raw]);
 
-  for (const code of ['credential_host_mismatch', 'cleartext_injection_refused', 'stand_in_wrong_sandbox', 'body_too_large',
-    'upstream_unreachable', 'upstream_tls_error', 'upstream_timeout']) assert.ok(reasons.has(code), `provoked ${code}: ${[...reasons]}`);
+  for (const code of [
+    'credential_host_mismatch',
+    'cleartext_injection_refused',
+    'stand_in_wrong_sandbox',
+    'body_too_large',
+    'upstream_unreachable',
+    'upstream_tls_error',
+    'upstream_timeout',
+  ])
+    assert.ok(reasons.has(code), `provoked ${code}: ${[...reasons]}`);
   // The real values really were injected: the hostile upstream saw them and echoed them back.
   for (const label of ['basic', 'apikey', 'template', 'bearer']) {
-    assert.ok(hostile.seen.some((s) => canaries.find(JSON.stringify(s.headers)).includes(label)), `${label} reached its host`);
+    assert.ok(
+      hostile.seen.some((s) => canaries.find(JSON.stringify(s.headers)).includes(label)),
+      `${label} reached its host`,
+    );
   }
 });
 
@@ -229,7 +271,12 @@ test('admin API errors never quote a value', async () => {
   await admin('POST', '/secrets', { name: 'x2', value: REAL.rejected, provider: 'nope' }, 400);
   await admin('POST', '/secrets', { name: 'x3', value: { nested: REAL.rejected }, provider: 'openai' }, 400);
   await admin('POST', '/secrets', { name: 'x4', value: REAL.rejected, provider: 'openai', extra: 1 }, 400);
-  await admin('POST', '/secrets', { name: 'x5', value: [REAL.rejected], auth: { type: 'custom', headers: { 'X-A': 'no template' } }, hosts: ['a.b.test'] }, 400);
+  await admin(
+    'POST',
+    '/secrets',
+    { name: 'x5', value: [REAL.rejected], auth: { type: 'custom', headers: { 'X-A': 'no template' } }, hosts: ['a.b.test'] },
+    400,
+  );
   await admin('POST', '/secrets', `{"name":"x6","value":"${REAL.rejected}"`, 400);
   await admin('POST', '/secrets', undefined, 400, { 'content-type': 'application/json' });
   await admin('PATCH', '/secrets/missing', { value: REAL.rejected }, 404);
@@ -242,7 +289,9 @@ test('admin API errors never quote a value', async () => {
   const run = await admin('POST', '/v1/agents/bot/run', undefined, 200);
   assert.match(run.env.OPENAI_API_KEY, /^sk-proj-/);
   assert.equal(run.env.OPENAI_API_KEY === REAL.agent, false, 'an agent gets a stand-in for a provider key');
-  const agentSent = await send(run.env.HTTPS_PROXY.match(/sb:([^@]+)@/)[1], 'https://api.openai.com/v1/agent', { authorization: `Bearer ${run.env.OPENAI_API_KEY}` });
+  const agentSent = await send(run.env.HTTPS_PROXY.match(/sb:([^@]+)@/)[1], 'https://api.openai.com/v1/agent', {
+    authorization: `Bearer ${run.env.OPENAI_API_KEY}`,
+  });
   assert.equal(agentSent.status, 200);
   // Requests with a forged key are refused before any parsing.
   await admin('POST', '/secrets', { name: 'x7', value: REAL.rejected, provider: 'openai' }, 401, { 'x-api-key': REAL.rejected });
@@ -252,8 +301,20 @@ test('nothing the sandbox or the operator can see holds a real value', async () 
   const api = world.daemon;
   // Let the audit queue write every row before reading it back and scanning the files.
   await new Promise((resolve) => setTimeout(resolve, 300));
-  for (const path of ['/secrets', '/secrets/openai', '/secrets/github', '/secrets/basic/sandboxes', '/sandboxes', `/sandboxes/${sandboxA.id}`,
-    '/providers', '/metrics', '/v1/agents', '/v1/agents/bot', '/v1/agents/bot/secrets', `/sandboxes/${sandboxA.id}/network?limit=1000`]) {
+  for (const path of [
+    '/secrets',
+    '/secrets/openai',
+    '/secrets/github',
+    '/secrets/basic/sandboxes',
+    '/sandboxes',
+    `/sandboxes/${sandboxA.id}`,
+    '/providers',
+    '/metrics',
+    '/v1/agents',
+    '/v1/agents/bot',
+    '/v1/agents/bot/secrets',
+    `/sandboxes/${sandboxA.id}/network?limit=1000`,
+  ]) {
     await admin('GET', path, undefined, 200);
   }
   for (const name of ['openai', 'anthropic', 'github', 'basic', 'apikey', 'template', 'bearer']) {
@@ -289,7 +350,10 @@ test('nothing the sandbox or the operator can see holds a real value', async () 
     assert.deepEqual(found, [], `${where} upstream as ${host} ${s.url} received ${found}`);
   }
   const whileRunning = canaries.assertAbsentInDir(world.daemon.dir);
-  assert.ok(whileRunning.some((f) => f.endsWith('-wal')), `the WAL file was scanned: ${whileRunning}`);
+  assert.ok(
+    whileRunning.some((f) => f.endsWith('-wal')),
+    `the WAL file was scanned: ${whileRunning}`,
+  );
 });
 
 test('after shutdown the data directory still holds no real value', async () => {

@@ -18,7 +18,12 @@ let setup: SecretWorld;
 const rangeUpstream: RequestListener = (req, res) => {
   const body = Buffer.from(`echo=${String(req.headers.authorization)}\n`);
   const range = /^bytes=(\d+)-(\d+)$/.exec(String(req.headers.range ?? ''));
-  const common = { 'content-type': 'text/plain', 'accept-ranges': 'bytes', 'x-saw-range': String(req.headers.range), 'x-saw-if-range': String(req.headers['if-range']) };
+  const common = {
+    'content-type': 'text/plain',
+    'accept-ranges': 'bytes',
+    'x-saw-range': String(req.headers.range),
+    'x-saw-if-range': String(req.headers['if-range']),
+  };
   if (!range) {
     res.writeHead(200, { ...common, 'content-length': body.length }).end(body);
     return;
@@ -38,7 +43,8 @@ after(() => setup.close());
 
 async function fetchRange(token: string, standIn: string, range: string): Promise<{ status: number; text: string; sawRange: unknown }> {
   const res = await request(`https://${HOST}/file`, {
-    dispatcher: setup.world.agentFor(token), headers: { authorization: `Bearer ${standIn}`, range, 'if-range': '"v1"' },
+    dispatcher: setup.world.agentFor(token),
+    headers: { authorization: `Bearer ${standIn}`, range, 'if-range': '"v1"' },
   });
   return { status: res.statusCode, text: await res.body.text(), sawRange: res.headers['x-saw-range'] };
 }

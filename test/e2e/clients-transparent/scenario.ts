@@ -25,12 +25,17 @@ const upstream = await startUpstream({ pki, host: '127.0.0.3' });
 // github.com is the real `git http-backend`, which asks for Basic x-access-token:<real>.
 const repo = createBareRepo('acme', 'repo', 'hello\n');
 const realBasic = `Basic ${Buffer.from(`x-access-token:${REAL.github}`).toString('base64')}`;
-const git = createServer({ SNICallback: pki.certs.sniCallback }, gitBackendHandler(repo.root, (authorization) => authorization === realBasic));
+const git = createServer(
+  { SNICallback: pki.certs.sniCallback },
+  gitBackendHandler(repo.root, (authorization) => authorization === realBasic),
+);
 await new Promise<void>((resolve) => git.listen(0, '127.0.0.3', resolve));
 const d = await startDaemon({
   flags: {
     'log.level': 'warn',
-    'transparent.https': '[::]:0', 'transparent.http': '[::]:0', 'transparent.sandbox': 'transparent-clients',
+    'transparent.https': '[::]:0',
+    'transparent.http': '[::]:0',
+    'transparent.sandbox': 'transparent-clients',
     'upstream.caFile': pki.caPath,
     'upstream.resolve': [
       ...['api.openai.com', 'api.anthropic.com'].map((host) => `${host}:443=127.0.0.3:${upstream.port}`),
@@ -43,15 +48,24 @@ try {
   for (const provider of ['openai', 'anthropic', 'github'] as const) {
     await d.api('POST', '/secrets', { name: provider, value: REAL[provider], provider });
   }
-  const sandbox = (await d.api('POST', '/sandboxes', {
-    name: 'transparent-clients', secrets: { OPENAI_API_KEY: 'openai', ANTHROPIC_API_KEY: 'anthropic', GITHUB_TOKEN: 'github' },
-  })).json as { env: Record<string, string> };
+  const sandbox = (
+    await d.api('POST', '/sandboxes', {
+      name: 'transparent-clients',
+      secrets: { OPENAI_API_KEY: 'openai', ANTHROPIC_API_KEY: 'anthropic', GITHUB_TOKEN: 'github' },
+    })
+  ).json as { env: Record<string, string> };
   copyFileSync(join(d.config.dataDir, 'ca-bundle.pem'), BUNDLE);
   // The data dir is root's (0700): the trust store the sandbox mounts is a world-readable copy.
   const trustStore = join(work, 'truststore.p12');
   copyFileSync(join(d.config.dataDir, 'sandbox-kit', 'truststore.p12'), trustStore);
   chmodSync(trustStore, 0o644);
-  const goProgram = await buildGoClient(work).then((path) => { chmodSync(path, 0o755); return path; }, (err: Error) => err.message);
+  const goProgram = await buildGoClient(work).then(
+    (path) => {
+      chmodSync(path, 0o755);
+      return path;
+    },
+    (err: Error) => err.message,
+  );
   result.apply = iptablesCli('--apply', ...rulesFlags(d.daemon.transparentHttpsAddress, d.daemon.transparentHttpAddress));
 
   const standIns = { OPENAI_API_KEY: sandbox.env.OPENAI_API_KEY!, ANTHROPIC_API_KEY: sandbox.env.ANTHROPIC_API_KEY! };
@@ -82,14 +96,19 @@ try {
   const ran: Record<string, Ran> = {};
   // Three at a time: the JVM alone takes seconds of the namespace's two cores.
   const queue = Object.entries(clients);
-  await Promise.all([0, 1, 2].map(async () => {
-    for (let next = queue.shift(); next; next = queue.shift()) {
-      const [name, [command, env]] = next;
-      ran[name] = await asNobody(command.file, [...command.args], { ...standIns, ...env });
-    }
-  }));
+  await Promise.all(
+    [0, 1, 2].map(async () => {
+      for (let next = queue.shift(); next; next = queue.shift()) {
+        const [name, [command, env]] = next;
+        ran[name] = await asNobody(command.file, [...command.args], { ...standIns, ...env });
+      }
+    }),
+  );
   const dest = join(work, 'clone');
-  ran.git = await asNobody('git', ['clone', '-q', `https://x-access-token:${sandbox.env.GITHUB_TOKEN}@github.com/acme/repo.git`, dest], { GIT_CONFIG_NOSYSTEM: '1', GIT_TERMINAL_PROMPT: '0' });
+  ran.git = await asNobody('git', ['clone', '-q', `https://x-access-token:${sandbox.env.GITHUB_TOKEN}@github.com/acme/repo.git`, dest], {
+    GIT_CONFIG_NOSYSTEM: '1',
+    GIT_TERMINAL_PROMPT: '0',
+  });
   result.ran = ran;
   result.standIns = { ...standIns, GITHUB_TOKEN: sandbox.env.GITHUB_TOKEN };
   result.real = REAL;

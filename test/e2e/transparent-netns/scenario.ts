@@ -21,7 +21,10 @@ function dial(host: string, port: number): Promise<string> {
   return new Promise((resolve) => {
     const socket = connect(port, host);
     socket.setTimeout(5_000, () => socket.destroy(new Error('timeout')));
-    socket.once('connect', () => { socket.destroy(); resolve('connected'); });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve('connected');
+    });
     socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
   });
 }
@@ -31,7 +34,9 @@ const upstream = await startUpstream({ pki, host: '127.0.0.3' });
 const plain = await startUpstream({ host: '127.0.0.3' });
 const d = await startDaemon({
   flags: {
-    'transparent.https': '[::]:0', 'transparent.http': '[::]:0', 'transparent.sandbox': 'netns-agent',
+    'transparent.https': '[::]:0',
+    'transparent.http': '[::]:0',
+    'transparent.sandbox': 'netns-agent',
     'upstream.caFile': pki.caPath,
     'upstream.resolve': [
       ...['api.example.test', 'v6.example.test', 'evil.test'].map((host) => `${host}:443=127.0.0.3:${upstream.port}`),
@@ -42,30 +47,53 @@ const d = await startDaemon({
 const result: Record<string, unknown> = {};
 try {
   await d.api('POST', '/secrets', { name: 'example', value: REAL, auth: { type: 'bearer' }, hosts: ['api.example.test', 'v6.example.test'] });
-  const sandbox = (await d.api('POST', '/sandboxes', { name: 'netns-agent', secrets: { EXAMPLE_KEY: 'example' } })).json as { id: string; env: Record<string, string> };
+  const sandbox = (await d.api('POST', '/sandboxes', { name: 'netns-agent', secrets: { EXAMPLE_KEY: 'example' } })).json as {
+    id: string;
+    env: Record<string, string>;
+  };
   const auth = `Authorization: Bearer ${sandbox.env.EXAMPLE_KEY}`;
   // The CA reaches every client where the system trust store is read.
   copyFileSync(join(d.config.dataDir, 'ca-bundle.pem'), BUNDLE);
 
   const flags = rulesFlags(d.daemon.transparentHttpsAddress, d.daemon.transparentHttpAddress);
   result.upstreamPort = upstream.port;
-  result.directBefore = await asNobody(process.execPath, ['-e', `require('net').connect(${upstream.port}, '127.0.0.3').on('connect', () => { console.log('connected'); process.exit(0) }).on('error', (e) => { console.log(e.code); process.exit(0) })`]);
+  result.directBefore = await asNobody(process.execPath, [
+    '-e',
+    `require('net').connect(${upstream.port}, '127.0.0.3').on('connect', () => { console.log('connected'); process.exit(0) }).on('error', (e) => { console.log(e.code); process.exit(0) })`,
+  ]);
   result.apply = iptablesCli('--apply', ...flags);
   result.applyAgain = iptablesCli('--apply', ...flags);
   result.ruleCount = credproxyRuleCount();
 
   result.curl = echoed(await asNobody('curl', ['-sS', '--max-time', '10', '-H', auth, 'https://api.example.test/netns/curl']));
-  result.node = echoed(await asNobody(process.execPath, ['-e',
-    `fetch('https://api.example.test/netns/node', { headers: { authorization: 'Bearer ${sandbox.env.EXAMPLE_KEY}' } }).then((r) => r.text()).then((t) => console.log(t), (e) => console.log(String(e.cause ?? e)))`],
-  { NODE_EXTRA_CA_CERTS: BUNDLE }));
-  result.python = echoed(await asNobody(python, ['-c',
-    `import requests; print(requests.get('https://api.example.test/netns/python', headers={'Authorization': 'Bearer ${sandbox.env.EXAMPLE_KEY}'}, timeout=10).text)`]));
+  result.node = echoed(
+    await asNobody(
+      process.execPath,
+      [
+        '-e',
+        `fetch('https://api.example.test/netns/node', { headers: { authorization: 'Bearer ${sandbox.env.EXAMPLE_KEY}' } }).then((r) => r.text()).then((t) => console.log(t), (e) => console.log(String(e.cause ?? e)))`,
+      ],
+      { NODE_EXTRA_CA_CERTS: BUNDLE },
+    ),
+  );
+  result.python = echoed(
+    await asNobody(python, [
+      '-c',
+      `import requests; print(requests.get('https://api.example.test/netns/python', headers={'Authorization': 'Bearer ${sandbox.env.EXAMPLE_KEY}'}, timeout=10).text)`,
+    ]),
+  );
   result.ipv6 = echoed(await asNobody('curl', ['-sS', '--max-time', '10', '-H', auth, 'https://v6.example.test/netns/v6']));
   result.plainHttp = echoed(await asNobody('curl', ['-sS', '--max-time', '10', 'http://api.example.test/netns/plain']));
   result.refused = await asNobody('curl', ['-sS', '--max-time', '10', '-o', '/dev/null', '-D', '-', '-H', auth, 'https://evil.test/netns/evil']);
   result.noSni = await asNobody('curl', ['-sS', '--max-time', '10', '-o', '/dev/null', '-D', '-', 'https://127.0.0.3/netns/ip']);
-  result.direct = await asNobody(process.execPath, ['-e', `require('net').connect(${upstream.port}, '127.0.0.3').on('connect', () => { console.log('connected'); process.exit(0) }).on('error', (e) => { console.log(e.code); process.exit(0) })`]);
-  result.udp = await asNobody(process.execPath, ['-e', `const s = require('dgram').createSocket('udp4'); s.connect(9999, '127.0.0.3', () => s.send('x', (e) => { console.log(e ? e.code : 'sent'); setTimeout(() => process.exit(0), 200) })); s.on('error', (e) => { console.log(e.code); process.exit(0) })`]);
+  result.direct = await asNobody(process.execPath, [
+    '-e',
+    `require('net').connect(${upstream.port}, '127.0.0.3').on('connect', () => { console.log('connected'); process.exit(0) }).on('error', (e) => { console.log(e.code); process.exit(0) })`,
+  ]);
+  result.udp = await asNobody(process.execPath, [
+    '-e',
+    `const s = require('dgram').createSocket('udp4'); s.connect(9999, '127.0.0.3', () => s.send('x', (e) => { console.log(e ? e.code : 'sent'); setTimeout(() => process.exit(0), 200) })); s.on('error', (e) => { console.log(e.code); process.exit(0) })`,
+  ]);
   result.rootDirect = await dial('127.0.0.3', upstream.port);
   result.status = iptablesCli('--status', '--json', '--uid', '0');
   result.upstreamSaw = upstream.seen.map((e) => ({ url: e.url, authorization: e.headers.authorization }));

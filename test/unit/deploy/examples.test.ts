@@ -17,17 +17,51 @@ const CA_TRUST_VARS = ['NODE_EXTRA_CA_CERTS', 'SSL_CERT_FILE', 'REQUESTS_CA_BUND
 const CONFIG_VARS = new Set(ENV_KEYS.map((k) => k.env));
 const run = promisify(execFile);
 
-interface Mount { name: string; mountPath: string; readOnly?: boolean; subPath?: string }
-interface Probe { httpGet?: { path: string; port: string | number } }
-interface EnvVar { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string }; fieldRef?: { fieldPath: string } } }
-interface Container {
-  name: string; restartPolicy?: string; command?: string[]; env?: EnvVar[]; ports?: Array<{ name: string; containerPort: number }>;
-  volumeMounts?: Mount[]; livenessProbe?: Probe; readinessProbe?: Probe; startupProbe?: Probe;
-  resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
-  securityContext?: { allowPrivilegeEscalation?: boolean; readOnlyRootFilesystem?: boolean; capabilities?: { drop?: string[]; add?: string[] }; runAsUser?: number };
+interface Mount {
+  name: string;
+  mountPath: string;
+  readOnly?: boolean;
+  subPath?: string;
 }
-interface PodSpec { initContainers: Container[]; containers: Container[]; securityContext: { runAsNonRoot?: boolean }; automountServiceAccountToken?: boolean; volumes: Array<{ name: string; secret?: unknown }> }
-interface K8sObject { kind: string; metadata: { name: string; labels?: Record<string, string> }; stringData?: Record<string, string>; spec?: { template: { metadata: { labels: Record<string, string>; annotations?: Record<string, string> }; spec: PodSpec } } }
+interface Probe {
+  httpGet?: { path: string; port: string | number };
+}
+interface EnvVar {
+  name: string;
+  value?: string;
+  valueFrom?: { secretKeyRef?: { name: string; key: string }; fieldRef?: { fieldPath: string } };
+}
+interface Container {
+  name: string;
+  restartPolicy?: string;
+  command?: string[];
+  env?: EnvVar[];
+  ports?: Array<{ name: string; containerPort: number }>;
+  volumeMounts?: Mount[];
+  livenessProbe?: Probe;
+  readinessProbe?: Probe;
+  startupProbe?: Probe;
+  resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
+  securityContext?: {
+    allowPrivilegeEscalation?: boolean;
+    readOnlyRootFilesystem?: boolean;
+    capabilities?: { drop?: string[]; add?: string[] };
+    runAsUser?: number;
+  };
+}
+interface PodSpec {
+  initContainers: Container[];
+  containers: Container[];
+  securityContext: { runAsNonRoot?: boolean };
+  automountServiceAccountToken?: boolean;
+  volumes: Array<{ name: string; secret?: unknown }>;
+}
+interface K8sObject {
+  kind: string;
+  metadata: { name: string; labels?: Record<string, string> };
+  stringData?: Record<string, string>;
+  spec?: { template: { metadata: { labels: Record<string, string>; annotations?: Record<string, string> }; spec: PodSpec } };
+}
 
 /** Every object of every manifest in the folder; the kustomization's references must exist. */
 function k8sObjects(): K8sObject[] {
@@ -36,10 +70,12 @@ function k8sObjects(): K8sObject[] {
     assert.ok(existsSync(`${K8S}/${file}`), `${file} exists`);
   }
   const manifests = readdirSync(K8S).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml');
-  return manifests.flatMap((file) => parseAllDocuments(readFileSync(`${K8S}/${file}`, 'utf8')).map((doc) => {
-    assert.deepEqual(doc.errors, [], `${file} parses`);
-    return doc.toJS() as K8sObject;
-  }));
+  return manifests.flatMap((file) =>
+    parseAllDocuments(readFileSync(`${K8S}/${file}`, 'utf8')).map((doc) => {
+      assert.deepEqual(doc.errors, [], `${file} parses`);
+      return doc.toJS() as K8sObject;
+    }),
+  );
 }
 
 const objects = k8sObjects();
@@ -71,15 +107,19 @@ test('kubernetes: credproxy runs as a native sidecar with probes, resources and 
   assert.equal(env.get('CREDPROXY_ADMIN_LISTEN'), '0.0.0.0:8081');
 });
 
-test('kubernetes monitoring: the PodMonitor scrapes this pod\'s admin port with the API key /metrics requires there', () => {
+test("kubernetes monitoring: the PodMonitor scrapes this pod's admin port with the API key /metrics requires there", () => {
   const kustomization = parseYaml(readFileSync(`${K8S}/monitoring/kustomization.yaml`, 'utf8')) as { resources: string[] };
   const docs = kustomization.resources.map((file) => parseYaml(readFileSync(`${K8S}/monitoring/${file}`, 'utf8')) as { kind: string; spec: UntypedJson });
   assert.deepEqual(docs.map((d) => d.kind).sort(), ['PodMonitor', 'PrometheusRule']);
   const monitor = docs.find((d) => d.kind === 'PodMonitor')!.spec;
-  for (const [label, value] of Object.entries(monitor.selector.matchLabels as Record<string, string>)) assert.equal(pod.metadata.labels[label], value, `selects the pod by ${label}`);
+  for (const [label, value] of Object.entries(monitor.selector.matchLabels as Record<string, string>))
+    assert.equal(pod.metadata.labels[label], value, `selects the pod by ${label}`);
   const [endpoint] = monitor.podMetricsEndpoints;
   assert.equal(endpoint.path, '/metrics');
-  assert.ok(byName('credproxy').ports!.some((p) => p.name === endpoint.port), `port ${endpoint.port} is credproxy's`);
+  assert.ok(
+    byName('credproxy').ports!.some((p) => p.name === endpoint.port),
+    `port ${endpoint.port} is credproxy's`,
+  );
   assert.equal(envOf(byName('credproxy')).get('CREDPROXY_METRICS_AUTH'), 'true', 'the sandbox shares the loopback: /metrics needs the key');
   const secrets = new Map(objects.filter((o) => o.kind === 'Secret').map((o) => [o.metadata.name, Object.keys(o.stringData ?? {})]));
   const { name, key } = endpoint.authorization.credentials as { name: string; key: string };
@@ -112,7 +152,7 @@ test('kubernetes: every container is locked down and the sandbox sees neither ke
   assert.ok(!envOf(sandbox).has('CREDPROXY_API_KEY') && !envOf(sandbox).has('CREDPROXY_MASTER_KEY'));
 });
 
-test('kubernetes: transparent mode — rules first, for credproxy\'s own ports and uid; the sandbox has no proxy variable', () => {
+test("kubernetes: transparent mode — rules first, for credproxy's own ports and uid; the sandbox has no proxy variable", () => {
   const rules = byName('egress-rules');
   const credproxy = byName('credproxy');
   const sandbox = byName('sandbox');
@@ -128,25 +168,39 @@ test('kubernetes: transparent mode — rules first, for credproxy\'s own ports a
   assert.equal(flag('--http-port'), env.get('CREDPROXY_TRANSPARENT_HTTP')!.split(':')[1]);
   assert.notEqual(sandbox.securityContext?.runAsUser, credproxy.securityContext?.runAsUser, 'the sandbox runs as another uid, so it is redirected');
   const fieldOf = (c: Container, name: string) => c.env?.find((e) => e.name === name)?.valueFrom?.fieldRef?.fieldPath;
-  assert.equal(fieldOf(credproxy, 'CREDPROXY_TRANSPARENT_SANDBOX'), fieldOf(byName('register'), 'SANDBOX_NAME'), 'the listener is bound to the sandbox register creates');
+  assert.equal(
+    fieldOf(credproxy, 'CREDPROXY_TRANSPARENT_SANDBOX'),
+    fieldOf(byName('register'), 'SANDBOX_NAME'),
+    'the listener is bound to the sandbox register creates',
+  );
   assert.equal(envOf(byName('register')).get('PROXY_ENV'), 'omit');
   for (const name of envOf(sandbox).keys()) assert.doesNotMatch(name, /_proxy$/i, `the sandbox sets no ${name}`);
   const store = mountFor(sandbox, '/etc/ssl/certs/ca-certificates.crt')!;
   assert.equal(store.mountPath, '/etc/ssl/certs/ca-certificates.crt');
   assert.equal(store.readOnly, true);
-  assert.equal(posix.join(mountFor(credproxy, env.get('CREDPROXY_CA_CERT')!)!.mountPath, store.subPath!), env.get('CREDPROXY_CA_CERT'), 'the system trust store is credproxy\'s CA');
+  assert.equal(
+    posix.join(mountFor(credproxy, env.get('CREDPROXY_CA_CERT')!)!.mountPath, store.subPath!),
+    env.get('CREDPROXY_CA_CERT'),
+    "the system trust store is credproxy's CA",
+  );
 });
 
 test('kubernetes: every secret reference resolves to a key of a Secret in the folder', () => {
   const secrets = new Map(objects.filter((o) => o.kind === 'Secret').map((o) => [o.metadata.name, Object.keys(o.stringData ?? {})]));
   assert.deepEqual(secrets.get('credproxy-admin')?.sort(), ['CREDPROXY_API_KEY', 'CREDPROXY_MASTER_KEY']);
-  const refs = [...pod.spec.initContainers, ...pod.spec.containers].flatMap((c) => (c.env ?? []).flatMap((e) => (e.valueFrom?.secretKeyRef ? [e.valueFrom.secretKeyRef] : [])));
+  const refs = [...pod.spec.initContainers, ...pod.spec.containers].flatMap((c) =>
+    (c.env ?? []).flatMap((e) => (e.valueFrom?.secretKeyRef ? [e.valueFrom.secretKeyRef] : [])),
+  );
   assert.ok(refs.length >= 3);
   for (const ref of refs) assert.ok(secrets.get(ref.name)?.includes(ref.key), `${ref.name}/${ref.key} exists`);
   const register = byName('register');
   const credentials = pod.spec.volumes.find((v) => v.name === register.volumeMounts?.find((m) => m.mountPath === envOf(register).get('SECRETS_DIR'))?.name);
-  const bound = envOf(register).get('SANDBOX_SECRETS')!.split(',').map((pair) => pair.split('=')[1]!);
-  for (const name of bound) assert.ok(secrets.get((credentials?.secret as { secretName: string }).secretName)?.includes(name), `credential file ${name} is provided`);
+  const bound = envOf(register)
+    .get('SANDBOX_SECRETS')!
+    .split(',')
+    .map((pair) => pair.split('=')[1]!);
+  for (const name of bound)
+    assert.ok(secrets.get((credentials?.secret as { secretName: string }).secretName)?.includes(name), `credential file ${name} is provided`);
 });
 
 test('kubernetes: the sandbox trusts the CA credproxy writes, at the path credproxy hands out', () => {
@@ -166,8 +220,15 @@ test('kubernetes: the sandbox trusts the CA credproxy writes, at the path credpr
 
 type ComposeVolume = string | { source: string; target: string; read_only?: boolean; volume?: { subpath?: string } };
 interface ComposeService {
-  environment?: Record<string, string>; volumes?: ComposeVolume[]; networks?: string[]; ports?: string[];
-  network_mode?: string; command?: string[]; user?: string; cap_add?: string[]; depends_on?: Record<string, { condition: string }>;
+  environment?: Record<string, string>;
+  volumes?: ComposeVolume[];
+  networks?: string[];
+  ports?: string[];
+  network_mode?: string;
+  command?: string[];
+  user?: string;
+  cap_add?: string[];
+  depends_on?: Record<string, { condition: string }>;
 }
 
 test('compose: same variables, same layout, and the sandbox has no way out but credproxy', () => {
@@ -177,7 +238,13 @@ test('compose: same variables, same layout, and the sandbox has no way out but c
   const env = credproxy.environment!;
   for (const name of Object.keys(env)) assert.ok(CONFIG_VARS.has(name), `${name} is a credproxy config variable`);
   const k8sEnv = [...envOf(byName('credproxy')).keys()].filter((n) => !n.endsWith('_LISTEN')).sort();
-  assert.deepEqual(Object.keys(env).filter((n) => n !== 'CREDPROXY_SANDBOX_PROXY_URL').sort(), k8sEnv, 'compose and kubernetes set the same variables');
+  assert.deepEqual(
+    Object.keys(env)
+      .filter((n) => n !== 'CREDPROXY_SANDBOX_PROXY_URL')
+      .sort(),
+    k8sEnv,
+    'compose and kubernetes set the same variables',
+  );
   for (const port of credproxy.ports ?? []) assert.match(port, /^127\.0\.0\.1:/, 'published on loopback only');
 
   const mounts = (service: ComposeService): Array<{ name: string; path: string; ro: boolean; subpath?: string }> =>
@@ -199,7 +266,7 @@ test('compose: same variables, same layout, and the sandbox has no way out but c
   assert.equal(sandbox.network_mode, 'service:credproxy');
   assert.equal(rules.network_mode, 'service:credproxy');
   assert.deepEqual(rules.command!.slice(0, 2), ['iptables', '--apply']);
-  assert.equal(rules.command![rules.command!.indexOf('--uid') + 1], '10001', 'the image\'s uid: credproxy\'s own traffic is exempt');
+  assert.equal(rules.command![rules.command!.indexOf('--uid') + 1], '10001', "the image's uid: credproxy's own traffic is exempt");
   assert.equal(rules.command![rules.command!.indexOf('--https-port') + 1], env.CREDPROXY_TRANSPARENT_HTTPS!.split(':')[1]);
   assert.equal(rules.command![rules.command!.indexOf('--http-port') + 1], env.CREDPROXY_TRANSPARENT_HTTP!.split(':')[1]);
   assert.deepEqual(rules.cap_add, ['NET_ADMIN', 'NET_RAW']);
@@ -209,8 +276,15 @@ test('compose: same variables, same layout, and the sandbox has no way out but c
   assert.equal(register.environment?.PROXY_ENV, 'omit');
   for (const name of Object.keys(sandbox.environment ?? {})) assert.doesNotMatch(name, /_proxy$/i, `the sandbox sets no ${name}`);
   const store = mounts(sandbox).find((m) => m.path === '/etc/ssl/certs/ca-certificates.crt')!;
-  assert.deepEqual([store.name, store.subpath, store.ro], [shared.name, posix.basename(env.CREDPROXY_CA_CERT!), true], 'the system trust store is credproxy\'s CA');
-  assert.ok(credproxy.networks!.some((n) => !compose.networks[n]?.internal), 'credproxy has a way out');
+  assert.deepEqual(
+    [store.name, store.subpath, store.ro],
+    [shared.name, posix.basename(env.CREDPROXY_CA_CERT!), true],
+    "the system trust store is credproxy's CA",
+  );
+  assert.ok(
+    credproxy.networks!.some((n) => !compose.networks[n]?.internal),
+    'credproxy has a way out',
+  );
   assert.ok(existsSync(join(dirname(COMPOSE), mounts(register).find((m) => m.path.endsWith('.mjs'))!.name)), 'the register script mount exists');
 });
 
@@ -221,7 +295,9 @@ test('the register script stores secrets (rotating existing ones), creates the s
     let text = '';
     for await (const chunk of req) text += chunk;
     seen.push({ method: req.method!, url: req.url!, key: req.headers['x-api-key'] as string | undefined, body: JSON.parse(text) });
-    const reply = (status: number, body: unknown): void => { res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body)); };
+    const reply = (status: number, body: unknown): void => {
+      res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    };
     if (req.method === 'POST' && req.url === '/secrets') reply(409, { error: { code: 'conflict', message: 'exists' } });
     else if (req.method === 'PATCH' && req.url === '/secrets/anthropic') reply(200, { name: 'anthropic' });
     else if (req.method === 'POST' && req.url === '/sandboxes') reply(201, { id: 'sbx-1', env });
@@ -229,17 +305,31 @@ test('the register script stores secrets (rotating existing ones), creates the s
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const dir = mkdtempSync(join(tmpdir(), 'credproxy-register-'));
-  t.after(() => { server.close(); rmSync(dir, { recursive: true, force: true }); });
+  t.after(() => {
+    server.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
   writeFileSync(join(dir, 'anthropic'), 'sk-ant-real-value\n');
   const envFile = join(dir, 'sandbox.env');
   const { port } = server.address() as AddressInfo;
 
   const { stdout } = await run(process.execPath, [`${K8S}/register-sandbox.mjs`], {
     timeout: 15_000,
-    env: { PATH: process.env.PATH, CREDPROXY_URL: `http://127.0.0.1:${port}`, CREDPROXY_API_KEY: 'k'.repeat(32), SANDBOX_NAME: 'sb-test', SANDBOX_SECRETS: 'ANTHROPIC_API_KEY=anthropic', SECRETS_DIR: dir, ENV_FILE: envFile },
+    env: {
+      PATH: process.env.PATH,
+      CREDPROXY_URL: `http://127.0.0.1:${port}`,
+      CREDPROXY_API_KEY: 'k'.repeat(32),
+      SANDBOX_NAME: 'sb-test',
+      SANDBOX_SECRETS: 'ANTHROPIC_API_KEY=anthropic',
+      SECRETS_DIR: dir,
+      ENV_FILE: envFile,
+    },
   });
   assert.doesNotMatch(stdout, /sk-ant-real-value/);
-  assert.deepEqual(seen.map((r) => `${r.method} ${r.url}`), ['POST /secrets', 'PATCH /secrets/anthropic', 'POST /sandboxes']);
+  assert.deepEqual(
+    seen.map((r) => `${r.method} ${r.url}`),
+    ['POST /secrets', 'PATCH /secrets/anthropic', 'POST /sandboxes'],
+  );
   assert.ok(seen.every((r) => r.key === 'k'.repeat(32)));
   assert.deepEqual(seen[0]!.body, { name: 'anthropic', value: 'sk-ant-real-value', provider: 'anthropic' });
   assert.deepEqual(seen[2]!.body, { name: 'sb-test', secrets: { ANTHROPIC_API_KEY: 'anthropic' } });
@@ -249,7 +339,16 @@ test('the register script stores secrets (rotating existing ones), creates the s
   // PROXY_ENV=omit (transparent mode): the same file without proxy variables.
   await run(process.execPath, [`${K8S}/register-sandbox.mjs`], {
     timeout: 15_000,
-    env: { PATH: process.env.PATH, CREDPROXY_URL: `http://127.0.0.1:${port}`, CREDPROXY_API_KEY: 'k'.repeat(32), SANDBOX_NAME: 'sb-test', SANDBOX_SECRETS: 'ANTHROPIC_API_KEY=anthropic', SECRETS_DIR: dir, ENV_FILE: envFile, PROXY_ENV: 'omit' },
+    env: {
+      PATH: process.env.PATH,
+      CREDPROXY_URL: `http://127.0.0.1:${port}`,
+      CREDPROXY_API_KEY: 'k'.repeat(32),
+      SANDBOX_NAME: 'sb-test',
+      SANDBOX_SECRETS: 'ANTHROPIC_API_KEY=anthropic',
+      SECRETS_DIR: dir,
+      ENV_FILE: envFile,
+      PROXY_ENV: 'omit',
+    },
   });
   const transparent = readFileSync(envFile, 'utf8');
   assert.doesNotMatch(transparent, /PROXY/);
