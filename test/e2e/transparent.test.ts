@@ -2,7 +2,6 @@
 // listener, with no Proxy-Authorization, SNI (or Host) naming the real host. The redirect itself
 // (iptables in a network namespace) is covered by transparent-netns.test.ts.
 import assert from 'node:assert/strict';
-import { connect as netConnect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { after, before, test } from 'node:test';
 import { rawExchange } from '../helpers/clients.js';
@@ -92,17 +91,7 @@ test('transparent TLS: no SNI and no original destination → closed, with a log
 });
 
 test('transparent TLS: plain http sent to the TLS port gets a readable 400', async () => {
-  const text = await new Promise<string>((resolve, reject) => {
-    const socket = netConnect(https.port, https.host, () => socket.write('GET / HTTP/1.1\r\nHost: api.example.test\r\n\r\n'));
-    let got = '';
-    socket
-      .setEncoding('utf8')
-      .on('data', (chunk: string) => {
-        got += chunk;
-      })
-      .on('close', () => resolve(got))
-      .on('error', reject);
-  });
+  const { text } = await rawExchange(https.port, 'GET / HTTP/1.1\r\nHost: api.example.test\r\n\r\n');
   assert.match(text, /^HTTP\/1\.1 400 /);
   assert.match(text, /X-Credproxy-Reason: bad_request/);
 });
@@ -115,17 +104,7 @@ test('transparent HTTP: the host comes from Host, and a stand-in is never inject
   assert.equal(refused.status, 403);
   assert.equal(refused.headers['x-credproxy-reason'], 'cleartext_injection_refused');
   assert.ok(!world.plainUpstream.seen.some((e) => e.url === '/t/plain-standin'));
-  const noHost = await new Promise<string>((resolve, reject) => {
-    const socket = netConnect(http.port, http.host, () => socket.write('GET /x HTTP/1.0\r\n\r\n'));
-    let got = '';
-    socket
-      .setEncoding('utf8')
-      .on('data', (chunk: string) => {
-        got += chunk;
-      })
-      .on('close', () => resolve(got))
-      .on('error', reject);
-  });
+  const { text: noHost } = await rawExchange(http.port, 'GET /x HTTP/1.0\r\n\r\n');
   assert.match(noHost, /^HTTP\/1\.1 400 [^]*X-Credproxy-Reason: bad_request/);
 });
 

@@ -312,18 +312,19 @@ test('the register script stores secrets (rotating existing ones), creates the s
   writeFileSync(join(dir, 'anthropic'), 'sk-ant-real-value\n');
   const envFile = join(dir, 'sandbox.env');
   const { port } = server.address() as AddressInfo;
+  const registerEnv = {
+    PATH: process.env.PATH,
+    CREDPROXY_URL: `http://127.0.0.1:${port}`,
+    CREDPROXY_API_KEY: 'k'.repeat(32),
+    SANDBOX_NAME: 'sb-test',
+    SANDBOX_SECRETS: 'ANTHROPIC_API_KEY=anthropic',
+    SECRETS_DIR: dir,
+    ENV_FILE: envFile,
+  };
 
   const { stdout } = await run(process.execPath, [`${K8S}/register-sandbox.mjs`], {
     timeout: 15_000,
-    env: {
-      PATH: process.env.PATH,
-      CREDPROXY_URL: `http://127.0.0.1:${port}`,
-      CREDPROXY_API_KEY: 'k'.repeat(32),
-      SANDBOX_NAME: 'sb-test',
-      SANDBOX_SECRETS: 'ANTHROPIC_API_KEY=anthropic',
-      SECRETS_DIR: dir,
-      ENV_FILE: envFile,
-    },
+    env: registerEnv,
   });
   assert.doesNotMatch(stdout, /sk-ant-real-value/);
   assert.deepEqual(
@@ -339,16 +340,7 @@ test('the register script stores secrets (rotating existing ones), creates the s
   // PROXY_ENV=omit (transparent mode): the same file without proxy variables.
   await run(process.execPath, [`${K8S}/register-sandbox.mjs`], {
     timeout: 15_000,
-    env: {
-      PATH: process.env.PATH,
-      CREDPROXY_URL: `http://127.0.0.1:${port}`,
-      CREDPROXY_API_KEY: 'k'.repeat(32),
-      SANDBOX_NAME: 'sb-test',
-      SANDBOX_SECRETS: 'ANTHROPIC_API_KEY=anthropic',
-      SECRETS_DIR: dir,
-      ENV_FILE: envFile,
-      PROXY_ENV: 'omit',
-    },
+    env: { ...registerEnv, PROXY_ENV: 'omit' },
   });
   const transparent = readFileSync(envFile, 'utf8');
   assert.doesNotMatch(transparent, /PROXY/);
