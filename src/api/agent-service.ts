@@ -1,4 +1,5 @@
 import { AGENT_NAME_PATTERN, AGENT_NAME_RULE, AgentFileError, ENV_KEY_PATTERN, ENV_KEY_RULE, validateAgentDefinition } from '../secrets/agent-file.js';
+import { DomainError } from '../errors.js';
 import { SIDECAR_METADATA_KEY } from '../fleet/protocol.js';
 import { providerForEnvKey } from '../secrets/providers.js';
 import { parseCreateSecret } from '../secrets/validate-secret.js';
@@ -10,19 +11,6 @@ import type { AdminStore, Awaitable } from './admin-store.js';
 
 /** Same cap as a secret's value (docs/contract.md#agent-api). */
 const MAX_VALUE_BYTES = 8192;
-
-/** An agent-API failure, sent as `{status, detail, details}` (docs/contract.md#agent-api). Never carries a value. */
-export class AgentApiError extends Error {
-  readonly status: number;
-  readonly details: Record<string, unknown>;
-
-  constructor(status: number, detail: string, details: Record<string, unknown> = {}) {
-    super(detail);
-    this.name = 'AgentApiError';
-    this.status = status;
-    this.details = details;
-  }
-}
 
 /** `GET /v1/agents/{agent}` and the list item. */
 export interface AgentView {
@@ -118,7 +106,7 @@ export class AgentService {
   async deleteSecret(ref: string, key: string): Promise<string[]> {
     const agent = await this.#require(ref);
     const existing = (await this.#deps.agents.secrets(agent.id)).find((s) => s.key === key);
-    if (!existing) throw new AgentApiError(404, 'Secret not found', { key });
+    if (!existing) throw new DomainError('secret_not_found', { key });
     // Deleting the secret cascades to the agent's key row and revokes the binding.
     if (existing.kind === 'provider') await this.#deps.secrets.delete(await this.#secretName(existing.secretId!));
     else await this.#deps.agents.deleteKey(agent.id, key);
@@ -129,24 +117,24 @@ export class AgentService {
   /** Registers or updates an agent from its agent file; `created` tells 201 from 200. */
   async put(ref: string, body: unknown): Promise<{ agent: AgentView; created: boolean }> {
     if (body === null || typeof body !== 'object' || Array.isArray(body)) {
-      throw new AgentApiError(422, 'Invalid agent definition', { problem: 'expected a JSON object with name, command and secrets' });
+      throw new DomainError('agent_invalid', { problem: 'expected a JSON object with name, command and secrets' });
     }
     let def;
     try {
       def = validateAgentDefinition(body as Record<string, unknown>, 'agent');
     } catch (err) {
       if (!(err instanceof AgentFileError)) throw err;
-      throw new AgentApiError(422, 'Invalid agent definition', { problem: err.message.replace(/^agent: /, '') });
+      throw new DomainError('agent_invalid', { problem: err.message.replace(/^agent: /, '') });
     }
     const existing = await this.#deps.agents.find(ref);
     if (!existing) {
       if (def.name !== ref) {
-        throw new AgentApiError(422, 'Invalid agent definition', { problem: `name "${def.name}" does not match the agent in the path ("${ref}")` });
+        throw new DomainError('agent_invalid', { problem: `name "${def.name}" does not match the agent in the path ("${ref}")` });
       }
       return { agent: await this.#view(await this.#createNamed(ref, def)), created: true };
     }
     const holder = await this.#deps.agents.find(def.name);
-    if (holder && holder.id !== existing.id) throw new AgentApiError(409, `An agent named '${def.name}' already exists`);
+    if (holder && holder.id !== existing.id) throw new DomainError('agent_name_taken', { name: def.name });
     const updated = await this.#deps.agents.update(existing.id, { name: def.name, command: def.command, requiredSecrets: def.secrets });
     return { agent: await this.#view(updated), created: false };
   }
@@ -163,21 +151,19 @@ export class AgentService {
 
   /**
    * The environment to start the agent with: its sandbox's (created on first run, reused
-   * after) plus plain values. 422 listing the missing keys when required secrets are unset.
+   * after) plus plain values. `agent_secrets_missing` lists the keys when required secrets are unset.
    * `sidecar` (fleet mode) assigns a new sandbox to that sidecar; an existing one stays where it is.
    */
   async run(ref: string, options: { sidecar?: string | undefined } = {}): Promise<{ sandbox_id: string; env: Record<string, string> }> {
     const agent = await this.#require(ref);
     const keys = new Set(await this.#deps.agents.keys(agent.id));
     const missing = agent.requiredSecrets.filter((k) => !keys.has(k));
-    if (missing.length > 0) throw new AgentApiError(422, `Missing required secret(s): ${missing.join(', ')}`, { missing });
+    if (missing.length > 0) throw new DomainError('agent_secrets_missing', { missing });
 
     const sandbox = (await this.#syncSandbox(agent)) ?? (await this.#createSandbox(agent, options.sidecar));
     const placed = sandbox.metadata[SIDECAR_METADATA_KEY];
     if (options.sidecar !== undefined && placed !== options.sidecar) {
-      throw new AgentApiError(409, `The agent's sandbox is served by ${typeof placed === 'string' ? `sidecar '${placed}'` : 'no sidecar'}`, {
-        sandbox_id: sandbox.id, sidecar: typeof placed === 'string' ? placed : null,
-      });
+      throw new DomainError('agent_sandbox_elsewhere', { sandbox_id: sandbox.id, sidecar: typeof placed === 'string' ? placed : null });
     }
     const env = this.#deps.sandboxEnv(sandbox);
     for (const [key, value] of await this.#deps.agents.plainValues(agent.id)) env[key] = value.reveal();
@@ -186,12 +172,12 @@ export class AgentService {
 
   async #require(ref: string): Promise<AgentRecord> {
     const agent = await this.#deps.agents.find(ref);
-    if (!agent) throw new AgentApiError(404, 'Agent not found');
+    if (!agent) throw new DomainError('agent_not_found', { agent: ref });
     return agent;
   }
 
   async #createNamed(name: string, def: { command: string | null; secrets: string[] }): Promise<AgentRecord> {
-    if (!AGENT_NAME_PATTERN.test(name)) throw new AgentApiError(422, 'Invalid agent name', { name, problem: `agent name ${AGENT_NAME_RULE}` });
+    if (!AGENT_NAME_PATTERN.test(name)) throw new DomainError('agent_name_invalid', { name, problem: `agent name ${AGENT_NAME_RULE}` });
     return this.#deps.agents.create({ name, command: def.command, requiredSecrets: def.secrets });
   }
 
@@ -270,21 +256,21 @@ export function providerSecretName(agentName: string, key: string): string {
   return `agent_${agentName}_${key}`;
 }
 
-/** `{secrets: {KEY: "value"}}` → entries; 422 `Invalid secret format` naming the key, never the value. */
+/** `{secrets: {KEY: "value"}}` → entries; `agent_secrets_invalid` naming the key, never the value. */
 function readSecretsBody(body: unknown): Array<[string, string]> {
   const secrets = (body as { secrets?: unknown } | null)?.secrets;
   if (secrets === null || typeof secrets !== 'object' || Array.isArray(secrets)) {
-    throw new AgentApiError(422, 'Invalid secret format', { problem: 'expected {"secrets": {"KEY": "value", ...}}' });
+    throw new DomainError('agent_secrets_invalid', { problem: 'expected {"secrets": {"KEY": "value", ...}}' });
   }
   const entries = Object.entries(secrets as Record<string, unknown>);
   for (const [key, value] of entries) {
-    if (!ENV_KEY_PATTERN.test(key)) throw new AgentApiError(422, 'Invalid secret format', { key, problem: `key ${ENV_KEY_RULE}` });
-    if (typeof value !== 'string') throw new AgentApiError(422, 'Invalid secret format', { key, problem: 'value must be a string' });
+    if (!ENV_KEY_PATTERN.test(key)) throw new DomainError('agent_secrets_invalid', { key, problem: `key ${ENV_KEY_RULE}` });
+    if (typeof value !== 'string') throw new DomainError('agent_secrets_invalid', { key, problem: 'value must be a string' });
     if (Buffer.byteLength(value, 'utf8') > MAX_VALUE_BYTES) {
-      throw new AgentApiError(422, 'Invalid secret format', { key, problem: `value exceeds ${MAX_VALUE_BYTES} bytes` });
+      throw new DomainError('agent_secrets_invalid', { key, problem: `value exceeds ${MAX_VALUE_BYTES} bytes` });
     }
     if (value === '' && providerForEnvKey(key)) {
-      throw new AgentApiError(422, 'Invalid secret format', { key, problem: 'value is required for a provider key' });
+      throw new DomainError('agent_secrets_invalid', { key, problem: 'value is required for a provider key' });
     }
   }
   return entries as Array<[string, string]>;

@@ -1,8 +1,9 @@
 import { Readable } from 'node:stream';
 import type { FastifyReply } from 'fastify';
 import { ApiError } from '../errors.js';
-import { BAD_CURSOR, decodeListCursor, encodeListCursor, type ListCursor, type ListPage, type PageRequest } from '../store/list-page.js';
+import { decodeListCursor, encodeListCursor, type ListCursor, type ListPage, type PageRequest } from '../store/list-page.js';
 import type { Awaitable } from './admin-store.js';
+import { BAD_CURSOR } from './error-envelope.js';
 import { parseLimit, queryText } from './routes/event-query.js';
 
 /** How a list was asked for: whole (no `limit`, no `cursor`), or one page of `limit` items. */

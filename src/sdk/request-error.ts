@@ -18,7 +18,10 @@ export class RequestError extends Error {
   /** HTTP status; 0 when no response arrived. */
   readonly status: number;
   readonly code: string;
-  /** The agent envelope's `details`, e.g. `{missing: [...]}` for a refused run. */
+  /**
+   * The agent envelope's `details`, e.g. `{missing: [...]}` for a refused run; a 404's names what
+   * was missing in `code` (`agent_not_found`, `secret_not_found`), the field to branch on.
+   */
   readonly details: Readonly<Record<string, unknown>> | undefined;
 
   constructor(status: number, code: string, message: string, details?: Record<string, unknown>) {

@@ -1,4 +1,4 @@
-import { ApiError } from '../errors.js';
+import { DomainError } from '../errors.js';
 
 /**
  * A position in a list: the sort key of the last item a page held, in the form the store that
@@ -40,19 +40,16 @@ export function decodeListCursor(text: string): ListCursor | undefined {
   }
 }
 
-/** The message for a cursor that no page of this list made. */
-export const BAD_CURSOR = 'cursor must be the next_cursor of a previous page';
-
 /**
- * A store's own cursor shape out of `after`: the values in order, each of the type given; 400
- * when it is not one this list makes.
+ * A store's own cursor shape out of `after`: the values in order, each of the type given;
+ * `bad_cursor` when it is not one this list makes.
  */
 export function cursorKey<const T extends readonly ('string' | 'number')[]>(
   after: ListCursor | undefined,
   ...types: T
 ): { [K in keyof T]: T[K] extends 'string' ? string : number } | undefined {
   if (after === undefined) return undefined;
-  if (after.length !== types.length || !after.every((v, i) => typeof v === types[i])) throw new ApiError('bad_request', BAD_CURSOR);
+  if (after.length !== types.length || !after.every((v, i) => typeof v === types[i])) throw new DomainError('bad_cursor');
   return after as never;
 }
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Statement } from 'better-sqlite3';
-import { ApiError } from '../errors.js';
+import { DomainError } from '../errors.js';
 import type { BindingRevocation, NetworkPolicyRecord, StoreChange } from '../rules/source.js';
 import { findProvider } from '../secrets/providers.js';
 import { mintAccessToken, mintStandIn } from '../secrets/stand-in.js';
@@ -134,8 +134,9 @@ export class SandboxesRepository {
 
   /**
    * Creates the sandbox with its access token and one fresh stand-in per binding. A binding
-   * naming a missing secret fails the whole create with 400 `secret_not_found`; a name a live
-   * sandbox has, or a source address another sandbox declared, with 409 `conflict`. Expired
+   * naming a missing secret fails the whole create (`binding_secret_missing`), as does a name a
+   * live sandbox has (`sandbox_name_taken`) or a source address another sandbox declared
+   * (`address_claimed`). Expired
    * sandboxes of the same name are swept first.
    */
   create(def: SandboxDefinition): SandboxRecord {
@@ -143,19 +144,30 @@ export class SandboxesRepository {
     const now = new Date().toISOString();
     const sourceAddresses = def.source_addresses ?? [];
     let swept: Array<{ id: string }> = [];
-    this.#db.transaction(() => {
-      swept = this.#sweepNamed.all(def.name, now) as Array<{ id: string }>;
-      if (this.#liveNamed.get(def.name, now)) throw SANDBOX_ERRORS.nameTaken(def.name);
-      const resolved = Object.entries(def.secrets).map(([envKey, secretName]) => ({ envKey, secretName, secret: this.#secret(envKey, secretName) }));
-      sourceAddresses.forEach((address, i) => {
-        const holder = this.#addressHolder.get(address) as SandboxRef | undefined;
-        if (holder) throw SOURCE_ADDRESS_ERRORS.claimed(i, address, holder);
-      });
-      this.#insertSandbox.run(id, def.name, mintAccessToken(), JSON.stringify(def.env_vars), JSON.stringify(def.network),
-        JSON.stringify(def.metadata), JSON.stringify(sourceAddresses), now, def.expires_at ?? null);
-      for (const address of sourceAddresses) this.#claimAddress.run(address, id);
-      for (const { envKey, secretName, secret } of resolved) this.#bind(id, envKey, secretName, secret, now);
-    }).immediate();
+    this.#db
+      .transaction(() => {
+        swept = this.#sweepNamed.all(def.name, now) as Array<{ id: string }>;
+        if (this.#liveNamed.get(def.name, now)) throw new DomainError('sandbox_name_taken', { name: def.name });
+        const resolved = Object.entries(def.secrets).map(([envKey, secretName]) => ({ envKey, secretName, secret: this.#secret(envKey, secretName) }));
+        sourceAddresses.forEach((address, i) => {
+          const holder = this.#addressHolder.get(address) as SandboxRef | undefined;
+          if (holder) throw addressClaimed(i, address, holder);
+        });
+        this.#insertSandbox.run(
+          id,
+          def.name,
+          mintAccessToken(),
+          JSON.stringify(def.env_vars),
+          JSON.stringify(def.network),
+          JSON.stringify(def.metadata),
+          JSON.stringify(sourceAddresses),
+          now,
+          def.expires_at ?? null,
+        );
+        for (const address of sourceAddresses) this.#claimAddress.run(address, id);
+        for (const { envKey, secretName, secret } of resolved) this.#bind(id, envKey, secretName, secret, now);
+      })
+      .immediate();
     for (const gone of swept) this.#emit({ kind: 'sandbox', sandboxId: gone.id });
     this.#emit({ kind: 'sandbox', sandboxId: id });
     return this.get(id)!;
@@ -171,7 +183,12 @@ export class SandboxesRepository {
   listPage(page: PageRequest): ListPage<SandboxRecord> {
     const [createdAt, seq] = cursorKey(page.after, 'string', 'number') ?? ['', 0];
     const rows = this.#sandboxPage.all(createdAt, seq, new Date().toISOString(), page.limit + 1) as Array<SandboxRow & { seq: number }>;
-    return pageOf(rows, page.limit, (row) => toRecord(row, this.#bindingsOf.all(row.id) as BindingRow[]), (row) => [row.created_at, row.seq]);
+    return pageOf(
+      rows,
+      page.limit,
+      (row) => toRecord(row, this.#bindingsOf.all(row.id) as BindingRow[]),
+      (row) => [row.created_at, row.seq],
+    );
   }
 
   /** Deletes every sandbox past its expiry (their rule-table entries go with them); returns them. */
@@ -181,43 +198,45 @@ export class SandboxesRepository {
     return swept;
   }
 
-  /** Deletes the sandbox; its bindings go with it and its access token stops at once. 404 when absent. */
+  /** Deletes the sandbox; its bindings go with it and its access token stops at once. `sandbox_not_found` when absent. */
   delete(id: string): void {
-    if (this.#deleteSandbox.run(id).changes === 0) throw sandboxNotFound();
+    if (this.#deleteSandbox.run(id).changes === 0) throw new DomainError('sandbox_not_found', { id });
     this.#emit({ kind: 'sandbox', sandboxId: id });
   }
 
   /**
-   * Binds a secret under a new env key with a fresh stand-in. 409 when the key is live-bound or
-   * set in env_vars; a key held by a binding whose secret was deleted is taken over (the old
+   * Binds a secret under a new env key with a fresh stand-in. Refused when the key is live-bound
+   * or set in env_vars, or the sandbox holds MAX_BINDINGS; a key held by a binding whose secret was deleted is taken over (the old
    * stand-in then answers `proxy_token_revoked`).
    */
   attach(sandboxId: string, envKey: string, secretName: string): { env_key: string; secret_name: string } {
-    this.#db.transaction(() => {
-      const sandbox = this.#requireSandbox(sandboxId);
-      const current = this.#bindingAt.get(sandboxId, envKey) as BindingRow | undefined;
-      if (current?.revoked === null) throw BINDING_ERRORS.bound(envKey);
-      if (Object.hasOwn(JSON.parse(sandbox.env_vars) as object, envKey)) {
-        throw BINDING_ERRORS.inEnvVars(envKey);
-      }
-      const occupied = (this.#bindingsOf.all(sandboxId) as BindingRow[]).length - (current ? 1 : 0);
-      if (occupied >= MAX_BINDINGS) throw BINDING_ERRORS.full();
-      const secret = this.#secret(envKey, secretName);
-      if (current) this.#detach.run(current.id);
-      this.#bind(sandboxId, envKey, secretName, secret, new Date().toISOString());
-    }).immediate();
+    this.#db
+      .transaction(() => {
+        const sandbox = this.#requireSandbox(sandboxId);
+        const current = this.#bindingAt.get(sandboxId, envKey) as BindingRow | undefined;
+        if (current?.revoked === null) throw new DomainError('env_key_bound', { envKey });
+        if (Object.hasOwn(JSON.parse(sandbox.env_vars) as object, envKey)) throw new DomainError('env_key_in_env_vars', { envKey });
+        const occupied = (this.#bindingsOf.all(sandboxId) as BindingRow[]).length - (current ? 1 : 0);
+        if (occupied >= MAX_BINDINGS) throw new DomainError('binding_limit', { max: MAX_BINDINGS });
+        const secret = this.#secret(envKey, secretName);
+        if (current) this.#detach.run(current.id);
+        this.#bind(sandboxId, envKey, secretName, secret, new Date().toISOString());
+      })
+      .immediate();
     this.#emit({ kind: 'sandbox', sandboxId });
     return { env_key: envKey, secret_name: secretName };
   }
 
-  /** Detaches the binding at `envKey`: its stand-in answers `proxy_token_revoked` from now on. 404 when nothing is bound. */
+  /** Detaches the binding at `envKey`: its stand-in answers `proxy_token_revoked` from now on. `env_key_not_bound` when nothing is bound. */
   detach(sandboxId: string, envKey: string): void {
-    this.#db.transaction(() => {
-      this.#requireSandbox(sandboxId);
-      const current = this.#bindingAt.get(sandboxId, envKey) as BindingRow | undefined;
-      if (!current) throw BINDING_ERRORS.notBound(envKey);
-      this.#detach.run(current.id);
-    }).immediate();
+    this.#db
+      .transaction(() => {
+        this.#requireSandbox(sandboxId);
+        const current = this.#bindingAt.get(sandboxId, envKey) as BindingRow | undefined;
+        if (!current) throw new DomainError('env_key_not_bound', { envKey });
+        this.#detach.run(current.id);
+      })
+      .immediate();
     this.#emit({ kind: 'sandbox', sandboxId });
   }
 
@@ -225,20 +244,23 @@ export class SandboxesRepository {
   bindingsOfSecret(secretId: string, page: PageRequest): ListPage<SecretSandboxBinding> {
     const [after] = cursorKey(page.after, 'number') ?? [0];
     const rows = this.#bindingsOfSecret.all(secretId, after, new Date().toISOString(), page.limit + 1) as Array<SecretSandboxBinding & { id: number }>;
-    return pageOf(rows, page.limit, ({ id: _id, ...binding }) => binding, (row) => [row.id]);
+    return pageOf(
+      rows,
+      page.limit,
+      ({ id: _id, ...binding }) => binding,
+      (row) => [row.id],
+    );
   }
 
   #requireSandbox(id: string): SandboxRow {
     const row = this.#sandboxById.get(id, new Date().toISOString()) as SandboxRow | undefined;
-    if (!row) throw sandboxNotFound();
+    if (!row) throw new DomainError('sandbox_not_found', { id });
     return row;
   }
 
   #secret(envKey: string, name: string): { id: string; provider: string | null } {
     const secret = this.#secretByName.get(name) as { id: string; provider: string | null } | undefined;
-    if (!secret) {
-      throw BINDING_ERRORS.secretNotFound(envKey, name);
-    }
+    if (!secret) throw new DomainError('binding_secret_missing', { envKey, secretName: name });
     return secret;
   }
 
@@ -248,35 +270,15 @@ export class SandboxesRepository {
   }
 }
 
-/** The binding failures both stores raise, with Superserve's messages. */
-export const BINDING_ERRORS = {
-  bound: (envKey: string) => new ApiError('conflict', `env-var key ${JSON.stringify(envKey)} is already bound on this sandbox`),
-  inEnvVars: (envKey: string) => new ApiError('conflict', `env-var key ${JSON.stringify(envKey)} is already set in env_vars on this sandbox`),
-  full: () => new ApiError('bad_request', `sandbox already has the max ${MAX_BINDINGS} secret bindings`),
-  notBound: (envKey: string) => new ApiError('not_found', `no secret bound under env-var key ${JSON.stringify(envKey)} on this sandbox`),
-  secretNotFound: (envKey: string, name: string) =>
-    new ApiError('secret_not_found', `secrets[${envKey}] references ${JSON.stringify(name)}, which does not exist for this team`),
-};
-
-export const SANDBOX_ERRORS = {
-  /** Superserve's shape for a duplicate name (its secrets' 409). */
-  nameTaken: (name: string) => new ApiError('conflict', `a sandbox named ${JSON.stringify(name)} already exists`),
-};
-
 /** A sandbox named in a message: its id and name. */
 export interface SandboxRef {
   readonly id: string;
   readonly name: string;
 }
 
-export const SOURCE_ADDRESS_ERRORS = {
-  /** `holder` is undefined when it was deleted between the claim and the look-up. */
-  claimed: (index: number, address: string, holder: SandboxRef | undefined) => new ApiError('conflict',
-    `source_addresses[${index}]: ${address} is already declared by ${holder ? `sandbox ${JSON.stringify(holder.name)} (${holder.id})` : 'another sandbox'}; an address identifies one sandbox`),
-};
-
-export function sandboxNotFound(): ApiError {
-  return new ApiError('not_found', 'Sandbox not found');
+/** `holder` is undefined when it was deleted between the claim and the look-up. */
+export function addressClaimed(index: number, address: string, holder: SandboxRef | undefined): DomainError {
+  return new DomainError('address_claimed', { index, address, ...(holder && { holder: { id: holder.id, name: holder.name } }) });
 }
 
 /** The API's view of a sandbox and its bindings not detached. */

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Statement } from 'better-sqlite3';
 import type { AuthType } from '../auth-shapes/index.js';
-import { ApiError } from '../errors.js';
+import { DomainError } from '../errors.js';
 import type { StoreChange } from '../rules/source.js';
 import type { SecretCipher } from '../secrets/crypto.js';
 import type { SecretDefinition } from '../secrets/validate-secret.js';
@@ -11,7 +11,6 @@ import type { SecretInfo } from '../sdk/types.js';
 
 /** The API's view of a secret (docs/contract.md#secret-info), shared with the SDK; the value is never part of it. */
 export type { SecretInfo };
-
 
 /** A secrets row as both stores read it (JSON columns as text). */
 export interface SecretRow {
@@ -54,16 +53,25 @@ export class SecretsRepository {
     // Only moves forward, so batches written out of order cannot make it go back in time.
   }
 
-  /** Stores a validated secret; 409 `conflict` when the name is taken. */
+  /** Stores a validated secret; `secret_name_taken` when the name is taken. */
   create(def: SecretDefinition): SecretInfo {
     const id = randomUUID();
     const now = new Date().toISOString();
     try {
-      this.#insert.run(id, def.name, def.authType, JSON.stringify(def.authConfig), def.provider, JSON.stringify(def.hosts),
-        this.#cipher.seal(def.value, id), now, now);
+      this.#insert.run(
+        id,
+        def.name,
+        def.authType,
+        JSON.stringify(def.authConfig),
+        def.provider,
+        JSON.stringify(def.hosts),
+        this.#cipher.seal(def.value, id),
+        now,
+        now,
+      );
     } catch (err) {
       if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
-        throw new ApiError('conflict', `a secret named ${JSON.stringify(def.name)} already exists`);
+        throw new DomainError('secret_name_taken', { name: def.name });
       }
       throw err;
     }
@@ -87,7 +95,7 @@ export class SecretsRepository {
     return row && toInfo(row);
   }
 
-  /** Replaces the value (bindings keep their stand-ins); 404 when there is no such secret. */
+  /** Replaces the value (bindings keep their stand-ins); `secret_not_found` when there is no such secret. */
   rotate(name: string, value: string): SecretInfo {
     const existing = this.#require(name);
     this.#updateValue.run(this.#cipher.seal(value, existing.id), new Date().toISOString(), existing.id);
@@ -96,7 +104,7 @@ export class SecretsRepository {
   }
 
   /**
-   * Deletes the secret; 404 when absent. Its bindings keep their rows and answer 503
+   * Deletes the secret; `secret_not_found` when absent. Its bindings keep their rows and answer 503
    * `credential_revoked` from then on because the secret is gone (store/binding-sql.ts), so this
    * writes one row however many sandboxes bind the secret.
    */
@@ -108,7 +116,7 @@ export class SecretsRepository {
 
   #require(name: string): SecretInfo {
     const info = this.getByName(name);
-    if (!info) throw new ApiError('not_found', 'Secret not found');
+    if (!info) throw new DomainError('secret_not_found', { name });
     return info;
   }
 }

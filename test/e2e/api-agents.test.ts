@@ -60,6 +60,7 @@ test('errors use {status, detail, details}: 401, 404, 422', async () => {
   assert.equal(res.status, 404);
   assert.equal(res.json.status, 404);
   assert.equal(res.json.detail, 'Agent not found');
+  assert.equal(res.json.details.code, 'agent_not_found');
 
   res = await d.api('PATCH', '/v1/agents/seed-agent/secrets', { secrets: { 'BAD-KEY': 'v' } });
   assert.equal(res.status, 422);
@@ -77,8 +78,10 @@ test('errors use {status, detail, details}: 401, 404, 422', async () => {
   res = await d.api('DELETE', '/v1/agents/seed-agent/secrets/NOPE');
   assert.equal(res.status, 404);
   assert.equal(res.json.detail, 'Secret not found');
+  assert.deepEqual(res.json.details, { code: 'secret_not_found', key: 'NOPE' });
   res = await d.api('DELETE', '/v1/agents/nobody/secrets/NOPE');
   assert.equal(res.json.detail, 'Agent not found');
+  assert.equal(res.json.details.code, 'agent_not_found');
 });
 
 test('PUT registers from an agent file; run refuses until required secrets are set', async () => {

@@ -69,7 +69,7 @@ test('an agent set through one replica is read and run through the other', { ski
   assert.notEqual(env.OPENAI_API_KEY, 'sk-REAL-replicated');
   const res = await request(`http://${replicas[0]!.adminAddress}/v1/agents/nobody/secrets`, { headers: { 'x-api-key': API_KEY } });
   assert.equal(res.statusCode, 404);
-  assert.deepEqual(await res.body.json(), { status: 404, detail: 'Agent not found', details: {} });
+  assert.deepEqual(await res.body.json(), { status: 404, detail: 'Agent not found', details: { code: 'agent_not_found', agent: 'nobody' } });
 });
 
 test('the same errors and shapes as the single daemon for bindings', { skip }, async () => {

@@ -1,6 +1,7 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { toFailure } from '../../src/api/error-envelope.js';
 import { EnvelopeCipher, MasterKeyWrapper } from '../../src/secrets/envelope.js';
 import type { SandboxDefinition } from '../../src/secrets/validate-sandbox.js';
 import { openPgStore, type PgStore } from '../../src/store/postgres/index.js';
@@ -42,7 +43,8 @@ test('one live sandbox per name, also when creates race; an expired one gives it
   const results = await Promise.allSettled([0, 1, 2, 3].map(() => store.sandboxes.create(def('racer'))));
   assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1, 'exactly one of four concurrent creates wins');
   for (const r of results.filter((r) => r.status === 'rejected')) {
-    assert.deepEqual({ code: r.reason.code, message: r.reason.message }, { code: 'conflict', message: 'a sandbox named "racer" already exists' });
+    const { code, message } = toFailure(r.reason);
+    assert.deepEqual({ code, message }, { code: 'conflict', message: 'a sandbox named "racer" already exists' });
   }
   const winner = (results.find((r) => r.status === 'fulfilled') as PromiseFulfilledResult<{ id: string }>).value;
   await expire(winner.id);

@@ -1,6 +1,7 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { logChange } from '../admin-log.js';
-import { AgentApiError, AgentService, type AgentServiceDeps } from '../agent-service.js';
+import { DomainError } from '../../errors.js';
+import { AgentService, type AgentServiceDeps } from '../agent-service.js';
 import { buildSandboxEnv, type SandboxEnvOptions } from '../sandbox-env.js';
 
 /** The single daemon's SQLite repositories or the control plane's PostgreSQL ones. */
@@ -27,57 +28,37 @@ export function agentsRoutes(deps: AgentsRoutesDeps): (app: FastifyInstance) => 
   return (app) => {
     app.get('/v1/agents', { config }, async () => service.list());
 
-    app.get<AgentParams>('/v1/agents/:agent', { config }, agentRoute(async (request) => service.get(request.params.agent)));
+    app.get<AgentParams>('/v1/agents/:agent', { config }, async (request) => service.get(request.params.agent));
 
-    app.put<AgentParams>('/v1/agents/:agent', { config }, agentRoute(async (request, reply) => {
+    app.put<AgentParams>('/v1/agents/:agent', { config }, async (request, reply) => {
       const { agent, created } = await service.put(request.params.agent, request.body);
       logChange(request, created ? 'agent created' : 'agent updated', { agent_id: agent.id, agent_name: agent.name });
       reply.code(created ? 201 : 200);
       return agent;
-    }));
+    });
 
-    app.delete<AgentParams>('/v1/agents/:agent', { config }, agentRoute(async (request, reply) => {
+    app.delete<AgentParams>('/v1/agents/:agent', { config }, async (request, reply) => {
       await service.delete(request.params.agent);
       logChange(request, 'agent deleted', { agent: request.params.agent });
       return reply.code(204).send();
-    }));
+    });
 
-    app.get<AgentParams>('/v1/agents/:agent/secrets', { config }, agentRoute(async (request) => ({ keys: await service.keys(request.params.agent) })));
+    app.get<AgentParams>('/v1/agents/:agent/secrets', { config }, async (request) => ({ keys: await service.keys(request.params.agent) }));
 
-    app.patch<AgentParams>('/v1/agents/:agent/secrets', { config }, agentRoute(async (request) => {
+    app.patch<AgentParams>('/v1/agents/:agent/secrets', { config }, async (request) => {
       const keys = await service.setSecrets(request.params.agent, request.body);
       // setSecrets validated the body: an object of key → value under `secrets`; only its keys are logged.
       logChange(request, 'agent secrets set', { agent: request.params.agent, keys: Object.keys((request.body as { secrets: object }).secrets) });
       return { keys };
-    }));
+    });
 
-    app.delete<KeyParams>('/v1/agents/:agent/secrets/:key', { config }, agentRoute(async (request) => {
+    app.delete<KeyParams>('/v1/agents/:agent/secrets/:key', { config }, async (request) => {
       const keys = await service.deleteSecret(request.params.agent, request.params.key);
       logChange(request, 'agent secret deleted', { agent: request.params.agent, key: request.params.key });
       return { keys };
-    }));
+    });
 
-    app.post<AgentParams>('/v1/agents/:agent/run', { config }, agentRoute(async (request) =>
-      service.run(request.params.agent, readRunBody(request.body))));
-  };
-}
-
-/**
- * Answers AgentApiError and store ApiErrors in `{status, detail, details}`; anything else
- * goes to the app's error handler (which also uses this shape for these routes).
- */
-function agentRoute<R extends { Params: Record<string, string> }>(
-  handler: (request: FastifyRequest<R>, reply: FastifyReply) => Promise<unknown>,
-): (request: FastifyRequest<R>, reply: FastifyReply) => Promise<unknown> {
-  return async (request, reply) => {
-    try {
-      return await handler(request, reply);
-    } catch (err) {
-      if (err instanceof AgentApiError) {
-        return reply.code(err.status).send({ status: err.status, detail: err.message, details: err.details });
-      }
-      throw err;
-    }
+    app.post<AgentParams>('/v1/agents/:agent/run', { config }, async (request) => service.run(request.params.agent, readRunBody(request.body)));
   };
 }
 
@@ -86,7 +67,7 @@ function readRunBody(body: unknown): { sidecar?: string } {
   if (body === undefined) return {};
   const sidecar = (body as { sidecar?: unknown } | null)?.sidecar;
   if (body === null || typeof body !== 'object' || Array.isArray(body) || (sidecar !== undefined && typeof sidecar !== 'string')) {
-    throw new AgentApiError(422, 'Invalid run request', { problem: 'expected no body or {"sidecar": "<sidecar name>"}' });
+    throw new DomainError('agent_run_invalid', { problem: 'expected no body or {"sidecar": "<sidecar name>"}' });
   }
   return sidecar === undefined ? {} : { sidecar };
 }

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { ApiError } from '../../errors.js';
+import { DomainError } from '../../errors.js';
 import { parseAttachBinding, parseCreateSandbox } from '../../secrets/validate-sandbox.js';
 import type { SandboxRecord } from '../../store/index.js';
 import { logChange } from '../admin-log.js';
@@ -34,16 +34,20 @@ export function sandboxRoutes(app: FastifyInstance, store: AdminStore, envOption
   app.post('/sandboxes', async (request, reply) => {
     const sandbox = await store.sandboxes.create(parseCreateSandbox(request.body));
     logChange(request, 'sandbox created', {
-      sandbox_id: sandbox.id, sandbox_name: sandbox.name, bindings: Object.fromEntries(sandbox.bindings.map((b) => [b.envKey, b.secretName])),
+      sandbox_id: sandbox.id,
+      sandbox_name: sandbox.name,
+      bindings: Object.fromEntries(sandbox.bindings.map((b) => [b.envKey, b.secretName])),
     });
     return reply.code(201).send(toWire(sandbox));
   });
 
-  app.get('/sandboxes', async (request, reply) => sendList(reply, parseListQuery(request.query), SANDBOX_CHUNK, (page) => store.sandboxes.listPage(page), toWire));
+  app.get('/sandboxes', async (request, reply) =>
+    sendList(reply, parseListQuery(request.query), SANDBOX_CHUNK, (page) => store.sandboxes.listPage(page), toWire),
+  );
 
   app.get<{ Params: IdParams }>('/sandboxes/:id', async (request) => {
     const sandbox = await store.sandboxes.get(request.params.id);
-    if (!sandbox) throw new ApiError('not_found', 'Sandbox not found');
+    if (!sandbox) throw new DomainError('sandbox_not_found', { id: request.params.id });
     return toWire(sandbox);
   });
 

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { ApiError } from '../../errors.js';
+import { ApiError, DomainError } from '../../errors.js';
 import { parseCreateSecret, parseRotateSecret, secretNameProblem } from '../../secrets/validate-secret.js';
 import { logChange } from '../admin-log.js';
 import type { AdminStore } from '../admin-store.js';
@@ -17,7 +17,11 @@ export function secretRoutes(app: FastifyInstance, store: AdminStore): void {
   app.post('/secrets', async (request, reply) => {
     const secret = await store.secrets.create(parseCreateSecret(request.body));
     logChange(request, 'secret created', {
-      secret_id: secret.id, secret_name: secret.name, auth_type: secret.auth_type, provider: secret.provider_shortcut, hosts: secret.hosts,
+      secret_id: secret.id,
+      secret_name: secret.name,
+      auth_type: secret.auth_type,
+      provider: secret.provider_shortcut,
+      hosts: secret.hosts,
     });
     return reply.code(201).send(secret);
   });
@@ -57,7 +61,7 @@ function checkedName(name: string): string {
 
 async function requireSecret(store: AdminStore, name: string) {
   const secret = await store.secrets.getByName(checkedName(name));
-  if (!secret) throw new ApiError('not_found', 'Secret not found');
+  if (!secret) throw new DomainError('secret_not_found', { name });
   return secret;
 }
 

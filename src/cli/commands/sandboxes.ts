@@ -43,32 +43,44 @@ export function registerSandboxesCommands(program: Command): void {
     .action(action(createSandbox));
 
   withConnection(sandboxes.command('delete'))
-    .description("delete a sandbox; its tokens stop working at once")
+    .description('delete a sandbox; its tokens stop working at once')
     .argument('<id>', 'sandbox id')
     .option('-y, --yes', 'do not ask for confirmation')
-    .action(action(async (out, id: string, flags: ConnectionFlags & { yes?: boolean }) => {
-      if (!flags.yes && !(await confirm(`Delete sandbox '${id}'?`))) return out.line('Cancelled');
-      await connect(flags).deleteSandbox(id).catch((err: unknown) => {
-        if (err instanceof RequestError && err.status === 404) throw new CliError(`Sandbox '${id}' not found`);
-        throw err;
-      });
-      out.success(`Deleted sandbox '${id}'`);
-    }));
+    .action(
+      action(async (out, id: string, flags: ConnectionFlags & { yes?: boolean }) => {
+        if (!flags.yes && !(await confirm(`Delete sandbox '${id}'?`))) return out.line('Cancelled');
+        await connect(flags)
+          .deleteSandbox(id)
+          .catch((err: unknown) => {
+            if (err instanceof RequestError && err.status === 404) throw new CliError(`Sandbox '${id}' not found`);
+            throw err;
+          });
+        out.success(`Deleted sandbox '${id}'`);
+      }),
+    );
 }
 
 async function listSandboxes(out: Output, flags: ConnectionFlags & { json?: boolean; limit?: string; cursor?: string }): Promise<void> {
   const client = connect(flags);
   const paged = flags.limit !== undefined || flags.cursor !== undefined;
   const limit = flags.limit === undefined ? undefined : Number(flags.limit);
-  if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1 && limit <= 1000)) throw usageError(`Invalid --limit '${flags.limit}'. Use a number from 1 to 1000`);
+  if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1 && limit <= 1000))
+    throw usageError(`Invalid --limit '${flags.limit}'. Use a number from 1 to 1000`);
   const page = paged ? await client.listSandboxesPage({ limit, cursor: flags.cursor }) : undefined;
   const list = page ? page.data : await client.listSandboxes();
   if (flags.json) return out.json(page ?? list);
   if (list.length === 0) out.line('No sandboxes');
   else {
-    out.table(['Id', 'Name', 'Secrets', 'Created', 'Expires'], list.map((s) => [
-      s.id, s.name, s.secrets.map((b) => `${b.env_key}${b.revoked ? ' (revoked)' : ''}`).join(', ') || '-', s.created_at, s.expires_at ?? '-',
-    ]));
+    out.table(
+      ['Id', 'Name', 'Secrets', 'Created', 'Expires'],
+      list.map((s) => [
+        s.id,
+        s.name,
+        s.secrets.map((b) => `${b.env_key}${b.revoked ? ' (revoked)' : ''}`).join(', ') || '-',
+        s.created_at,
+        s.expires_at ?? '-',
+      ]),
+    );
   }
   if (page?.next_cursor) out.line(`More: credproxy sandboxes list --limit ${limit ?? 100} --cursor ${page.next_cursor}`);
 }
@@ -76,21 +88,25 @@ async function listSandboxes(out: Output, flags: ConnectionFlags & { json?: bool
 async function createSandbox(out: Output, flags: CreateFlags): Promise<void> {
   if (flags.ttl !== undefined && !/^[1-9][0-9]*$/.test(flags.ttl)) throw usageError(`Invalid --ttl '${flags.ttl}'. Use a whole number of seconds`);
   const client = connect(flags);
-  const sandbox = await client.createSandbox({
-    name: flags.name,
-    secrets: splitPairs(flags.secret, '--secret', 'ENV_KEY=secret'),
-    env_vars: splitPairs(flags.env, '--env', 'KEY=VALUE'),
-    network: { allow_out: flags.allowOut, deny_out: flags.denyOut },
-    ...(flags.sourceAddress.length > 0 && { source_addresses: flags.sourceAddress }),
-    ...(flags.ttl !== undefined && { ttl: Number(flags.ttl) }),
-    ...(flags.expiresAt !== undefined && { expires_at: flags.expiresAt }),
-  }).catch(async (err: unknown) => {
-    if (!(err instanceof RequestError && err.code === 'conflict' && err.message.startsWith('a sandbox named'))) throw err;
-    const holder = await client.findSandboxByName(flags.name);
-    throw new CliError(`Sandbox '${flags.name}' already exists${holder ? ` (${holder.id})` : ''}`, {
-      hints: [holder ? `Delete it first: credproxy sandboxes delete ${holder.id}` : 'Delete it first (credproxy sandboxes list shows its id)', 'or choose another --name'],
+  const sandbox = await client
+    .createSandbox({
+      name: flags.name,
+      secrets: splitPairs(flags.secret, '--secret', 'ENV_KEY=secret'),
+      env_vars: splitPairs(flags.env, '--env', 'KEY=VALUE'),
+      network: { allow_out: flags.allowOut, deny_out: flags.denyOut },
+      ...(flags.sourceAddress.length > 0 && { source_addresses: flags.sourceAddress }),
+      ...(flags.ttl !== undefined && { ttl: Number(flags.ttl) }),
+      ...(flags.expiresAt !== undefined && { expires_at: flags.expiresAt }),
+    })
+    .catch(async (err: unknown) => {
+      if (!(err instanceof RequestError && err.code === 'conflict')) throw err;
+      // A create checks the name before anything else, so a 409 with a live holder of the name is that.
+      const holder = await client.findSandboxByName(flags.name);
+      if (!holder) throw err;
+      throw new CliError(`Sandbox '${flags.name}' already exists (${holder.id})`, {
+        hints: [`Delete it first: credproxy sandboxes delete ${holder.id}`, 'or choose another --name'],
+      });
     });
-  });
   if (flags.json) return out.json(sandbox);
   out.success(`Created sandbox '${sandbox.name}' (${sandbox.id})${sandbox.expires_at ? `, expires ${sandbox.expires_at}` : ''}`);
   out.line(`Its environment: credproxy env ${sandbox.id}`);

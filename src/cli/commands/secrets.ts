@@ -79,7 +79,10 @@ async function listSecrets(out: Output, agent: string, flags: ListFlags): Promis
   }
   out.line(`Secrets for agent '${agent}':`);
   out.line();
-  out.table(['Key'], info.secrets.map((s) => [s.key]));
+  out.table(
+    ['Key'],
+    info.secrets.map((s) => [s.key]),
+  );
   printKinds(out, info);
 }
 
@@ -88,12 +91,14 @@ async function deleteSecret(out: Output, agent: string, key: string, flags: Dele
     out.line('Cancelled');
     return;
   }
-  const { keys } = await connect(flags).deleteAgentSecret(agent, key).catch((err: unknown) => {
-    if (err instanceof RequestError && err.status === 404 && err.message === 'Secret not found') {
-      throw new CliError(`Secret '${key}' not found on agent '${agent}'`);
-    }
-    return agentNotFound(agent)(err);
-  });
+  const { keys } = await connect(flags)
+    .deleteAgentSecret(agent, key)
+    .catch((err: unknown) => {
+      if (err instanceof RequestError && err.details?.code === 'secret_not_found') {
+        throw new CliError(`Secret '${key}' not found on agent '${agent}'`);
+      }
+      return agentNotFound(agent)(err);
+    });
   out.success(`Deleted secret '${key}' from agent '${agent}'`);
   if (keys.length > 0) out.line(`Remaining secrets: ${keys.join(', ')}`);
 }
@@ -143,10 +148,10 @@ function printKinds(out: Output, info: AgentInfo): void {
   if (plain.length > 0) out.line(out.dim(`Plain (passed to the agent as is): ${plain.join(', ')}`));
 }
 
-/** Turns the API's 404 into the CLI's `Agent '<agent>' not found`. */
+/** Turns the API's `agent_not_found` into the CLI's `Agent '<agent>' not found`. */
 export function agentNotFound(agent: string): (err: unknown) => never {
   return (err) => {
-    if (err instanceof RequestError && err.status === 404) throw new CliError(`Agent '${agent}' not found`);
+    if (err instanceof RequestError && err.details?.code === 'agent_not_found') throw new CliError(`Agent '${agent}' not found`);
     throw err;
   };
 }

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { AuthType } from '../../auth-shapes/index.js';
-import { ApiError } from '../../errors.js';
+import { DomainError } from '../../errors.js';
 import type { BindingRecord, SandboxRuleRecord } from '../../rules/source.js';
 import type { SealedEnvelope } from '../../secrets/envelope.js';
 import { RULE_BINDING_COLUMNS, RULE_SANDBOX_COLUMNS, toBinding, toSandbox, type RuleBindingRow, type RuleSandboxRow } from '../rule-source.js';
@@ -46,13 +46,13 @@ export class PgFleetRepository {
   /** Registers a sidecar; the token is returned once and stored only as its SHA-256. */
   async register(name: unknown): Promise<{ name: string; token: string }> {
     if (typeof name !== 'string' || !NAME.test(name)) {
-      throw new ApiError('bad_request', 'name must be 1-63 lowercase letters, digits or hyphens, starting and ending with a letter or digit');
+      throw new DomainError('sidecar_name_invalid');
     }
     const token = TOKEN_PREFIX + randomBytes(32).toString('base64url');
     try {
       await this.#pool.query('INSERT INTO sidecars (name, token_hash, created_at) VALUES ($1, $2, $3)', [name, tokenHash(token), new Date().toISOString()]);
     } catch (err) {
-      if ((err as { code?: string }).code === UNIQUE_VIOLATION) throw new ApiError('conflict', `a sidecar named ${JSON.stringify(name)} already exists`);
+      if ((err as { code?: string }).code === UNIQUE_VIOLATION) throw new DomainError('sidecar_name_taken', { name });
       throw err;
     }
     return { name, token };
@@ -67,7 +67,7 @@ export class PgFleetRepository {
   async remove(name: string): Promise<void> {
     await inTransaction(this.#pool, async (client) => {
       const { rowCount } = await client.query('DELETE FROM sidecars WHERE name = $1', [name]);
-      if (!rowCount) throw new ApiError('not_found', 'Sidecar not found');
+      if (!rowCount) throw new DomainError('sidecar_not_found', { name });
       await recordChange(client, 'sidecar', name, name);
     });
   }
@@ -78,8 +78,9 @@ export class PgFleetRepository {
    */
   async authenticate(token: string): Promise<string | undefined> {
     if (!token.startsWith(TOKEN_PREFIX)) return undefined;
-    const { rows } = await this.#pool.query<{ name: string; last_seen_at: string | null }>(
-      'SELECT name, last_seen_at FROM sidecars WHERE token_hash = $1', [tokenHash(token)]);
+    const { rows } = await this.#pool.query<{ name: string; last_seen_at: string | null }>('SELECT name, last_seen_at FROM sidecars WHERE token_hash = $1', [
+      tokenHash(token),
+    ]);
     const found = rows[0];
     if (!found) return undefined;
     const now = Date.now();
@@ -100,13 +101,17 @@ export class PgFleetRepository {
       const seq = await latestChangeSeq(client);
       const filter = only ? 'AND id = ANY($2)' : '';
       const params = only ? [sidecar, only] : [sidecar];
-      const sandboxes = await client.query<RuleSandboxRow>(
-        `SELECT ${RULE_SANDBOX_COLUMNS} FROM sandboxes WHERE sidecar = $1 ${filter} ORDER BY seq`, params);
+      const sandboxes = await client.query<RuleSandboxRow>(`SELECT ${RULE_SANDBOX_COLUMNS} FROM sandboxes WHERE sidecar = $1 ${filter} ORDER BY seq`, params);
       const ids = sandboxes.rows.map((s) => s.id);
-      const bindings = await client.query<RuleBindingRow>(`SELECT ${RULE_BINDING_COLUMNS}, deleted_secret_id FROM bindings WHERE sandbox_id = ANY($1) ORDER BY id`, [ids]);
+      const bindings = await client.query<RuleBindingRow>(
+        `SELECT ${RULE_BINDING_COLUMNS}, deleted_secret_id FROM bindings WHERE sandbox_id = ANY($1) ORDER BY id`,
+        [ids],
+      );
       const secretIds = [...new Set(bindings.rows.flatMap((b) => (b.secret_id && b.revoked === null ? [b.secret_id] : [])))];
       const secrets = await client.query<SecretDbRow>(
-        'SELECT id, name, auth_type, auth_config, hosts, provider, value_enc, data_key_enc FROM secrets WHERE id = ANY($1)', [secretIds]);
+        'SELECT id, name, auth_type, auth_config, hosts, provider, value_enc, data_key_enc FROM secrets WHERE id = ANY($1)',
+        [secretIds],
+      );
       const bySandbox = new Map<string, BindingRecord[]>();
       for (const row of bindings.rows) {
         const list = bySandbox.get(row.sandbox_id) ?? [];
@@ -139,8 +144,13 @@ export class PgFleetRepository {
 
 function toBundleSecret(s: SecretDbRow): BundleSecretRow {
   return {
-    id: s.id, name: s.name, authType: s.auth_type as AuthType, authConfig: JSON.parse(s.auth_config) as Record<string, unknown>,
-    hosts: JSON.parse(s.hosts) as string[], provider: s.provider, sealed: { valueEnc: s.value_enc, dataKeyEnc: s.data_key_enc },
+    id: s.id,
+    name: s.name,
+    authType: s.auth_type as AuthType,
+    authConfig: JSON.parse(s.auth_config) as Record<string, unknown>,
+    hosts: JSON.parse(s.hosts) as string[],
+    provider: s.provider,
+    sealed: { valueEnc: s.value_enc, dataKeyEnc: s.data_key_enc },
   };
 }
 

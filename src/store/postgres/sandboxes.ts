@@ -1,12 +1,22 @@
 import { randomUUID } from 'node:crypto';
+import { DomainError } from '../../errors.js';
 import { SIDECAR_METADATA_KEY } from '../../fleet/protocol.js';
 import { findProvider } from '../../secrets/providers.js';
 import { mintAccessToken, mintStandIn } from '../../secrets/stand-in.js';
 import type { SandboxDefinition } from '../../secrets/validate-sandbox.js';
 import type { SecretSandboxBinding } from '../../sdk/types.js';
 import {
-  BINDING_COLUMNS, BINDING_ERRORS, MAX_BINDINGS, NOT_DETACHED, notExpired, SANDBOX_COLUMNS, SANDBOX_ERRORS, sandboxNotFound, SOURCE_ADDRESS_ERRORS, toRecord,
-  type BindingRow, type SandboxRecord, type SandboxRef, type SandboxRow,
+  addressClaimed,
+  BINDING_COLUMNS,
+  MAX_BINDINGS,
+  NOT_DETACHED,
+  notExpired,
+  SANDBOX_COLUMNS,
+  toRecord,
+  type BindingRow,
+  type SandboxRecord,
+  type SandboxRef,
+  type SandboxRow,
 } from '../sandboxes.js';
 import { cursorKey, pageOf, type ListPage, type PageRequest } from '../list-page.js';
 import { recordChange } from './changes.js';
@@ -21,7 +31,7 @@ interface SecretRef {
 }
 
 /**
- * Sandboxes and bindings on PostgreSQL; the same behaviour and messages as store/sandboxes.ts.
+ * Sandboxes and bindings on PostgreSQL; the same behaviour and errors as store/sandboxes.ts.
  * Each mutation locks its sandbox row, so two calls on one sandbox apply one after the other as
  * they do on SQLite, and records one change for the sandbox's sidecar.
  */
@@ -40,12 +50,23 @@ export class PgSandboxesRepository {
     await inTransaction(this.#pool, async (client) => {
       await claimName(client, def.name, now);
       const resolved: Array<{ envKey: string; secretName: string; secret: SecretRef }> = [];
-      for (const [envKey, secretName] of Object.entries(def.secrets)) resolved.push({ envKey, secretName, secret: await secretRef(client, envKey, secretName) });
+      for (const [envKey, secretName] of Object.entries(def.secrets))
+        resolved.push({ envKey, secretName, secret: await secretRef(client, envKey, secretName) });
       await client.query(
         `INSERT INTO sandboxes (id, name, access_token, env_vars, network, metadata, source_addresses, sidecar, created_at, expires_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-        [id, def.name, mintAccessToken(), JSON.stringify(def.env_vars), JSON.stringify(def.network), JSON.stringify(def.metadata),
-          JSON.stringify(sourceAddresses), sidecar, now, def.expires_at ?? null],
+        [
+          id,
+          def.name,
+          mintAccessToken(),
+          JSON.stringify(def.env_vars),
+          JSON.stringify(def.network),
+          JSON.stringify(def.metadata),
+          JSON.stringify(sourceAddresses),
+          sidecar,
+          now,
+          def.expires_at ?? null,
+        ],
       );
       for (const [i, address] of sourceAddresses.entries()) await claimAddress(client, sidecar ?? '', address, id, i);
       for (const { envKey, secretName, secret } of resolved) await bind(client, id, envKey, secretName, secret, now);
@@ -56,8 +77,10 @@ export class PgSandboxesRepository {
 
   /** A sandbox not past its expiry. */
   async get(id: string): Promise<SandboxRecord | undefined> {
-    const { rows } = await this.#pool.query<SandboxRow>(
-      `SELECT ${SANDBOX_COLUMNS} FROM sandboxes WHERE id = $1 AND ${notExpired('$2')}`, [id, new Date().toISOString()]);
+    const { rows } = await this.#pool.query<SandboxRow>(`SELECT ${SANDBOX_COLUMNS} FROM sandboxes WHERE id = $1 AND ${notExpired('$2')}`, [
+      id,
+      new Date().toISOString(),
+    ]);
     if (!rows[0]) return undefined;
     const bindings = await this.#pool.query<BindingRow>(`SELECT ${BINDING_COLUMNS} FROM bindings WHERE sandbox_id = $1 AND ${NOT_DETACHED} ORDER BY id`, [id]);
     return toRecord(rows[0], bindings.rows);
@@ -67,9 +90,12 @@ export class PgSandboxesRepository {
   async listPage(page: PageRequest): Promise<ListPage<SandboxRecord>> {
     const [after] = cursorKey(page.after, 'number') ?? [0];
     const { rows } = await this.#pool.query<SandboxRow & { seq: string }>(
-      `SELECT seq, ${SANDBOX_COLUMNS} FROM sandboxes WHERE seq > $1 AND ${notExpired('$3')} ORDER BY seq LIMIT $2`, [after, page.limit + 1, new Date().toISOString()]);
-    const bindings = await this.#pool.query<BindingRow>(
-      `SELECT ${BINDING_COLUMNS} FROM bindings WHERE sandbox_id = ANY($1) AND ${NOT_DETACHED} ORDER BY id`, [rows.map((r) => r.id)]);
+      `SELECT seq, ${SANDBOX_COLUMNS} FROM sandboxes WHERE seq > $1 AND ${notExpired('$3')} ORDER BY seq LIMIT $2`,
+      [after, page.limit + 1, new Date().toISOString()],
+    );
+    const bindings = await this.#pool.query<BindingRow>(`SELECT ${BINDING_COLUMNS} FROM bindings WHERE sandbox_id = ANY($1) AND ${NOT_DETACHED} ORDER BY id`, [
+      rows.map((r) => r.id),
+    ]);
     const bySandbox = new Map<string, BindingRow[]>();
     for (const b of bindings.rows) {
       const group = bySandbox.get(b.sandbox_id);
@@ -77,13 +103,18 @@ export class PgSandboxesRepository {
       else bySandbox.set(b.sandbox_id, [b]);
     }
     // bigserial arrives as text.
-    return pageOf(rows, page.limit, (row) => toRecord(row, bySandbox.get(row.id) ?? []), (row) => [Number(row.seq)]);
+    return pageOf(
+      rows,
+      page.limit,
+      (row) => toRecord(row, bySandbox.get(row.id) ?? []),
+      (row) => [Number(row.seq)],
+    );
   }
 
   async delete(id: string): Promise<void> {
     await inTransaction(this.#pool, async (client) => {
       const { rows } = await client.query<{ sidecar: string | null }>('DELETE FROM sandboxes WHERE id = $1 RETURNING sidecar', [id]);
-      if (!rows[0]) throw sandboxNotFound();
+      if (!rows[0]) throw new DomainError('sandbox_not_found', { id });
       await recordChange(client, 'sandbox', id, rows[0].sidecar, true);
     });
   }
@@ -94,8 +125,9 @@ export class PgSandboxesRepository {
    */
   async sweepExpired(now = new Date()): Promise<SandboxRef[]> {
     return inTransaction(this.#pool, async (client) => {
-      const { rows } = await client.query<SandboxRef & { sidecar: string | null }>(
-        'DELETE FROM sandboxes WHERE expires_at <= $1 RETURNING id, name, sidecar', [now.toISOString()]);
+      const { rows } = await client.query<SandboxRef & { sidecar: string | null }>('DELETE FROM sandboxes WHERE expires_at <= $1 RETURNING id, name, sidecar', [
+        now.toISOString(),
+      ]);
       for (const row of rows) await recordChange(client, 'sandbox', row.id, row.sidecar, true);
       return rows.map(({ id, name }) => ({ id, name }));
     });
@@ -104,12 +136,13 @@ export class PgSandboxesRepository {
   async attach(sandboxId: string, envKey: string, secretName: string): Promise<{ env_key: string; secret_name: string }> {
     await inTransaction(this.#pool, async (client) => {
       const sandbox = await lockSandbox(client, sandboxId);
-      const { rows: held } = await client.query<BindingRow>(
-        `SELECT ${BINDING_COLUMNS} FROM bindings WHERE sandbox_id = $1 AND ${NOT_DETACHED} ORDER BY id`, [sandboxId]);
+      const { rows: held } = await client.query<BindingRow>(`SELECT ${BINDING_COLUMNS} FROM bindings WHERE sandbox_id = $1 AND ${NOT_DETACHED} ORDER BY id`, [
+        sandboxId,
+      ]);
       const current = held.find((b) => b.env_key === envKey);
-      if (current?.revoked === null) throw BINDING_ERRORS.bound(envKey);
-      if (Object.hasOwn(JSON.parse(sandbox.env_vars) as object, envKey)) throw BINDING_ERRORS.inEnvVars(envKey);
-      if (held.length - (current ? 1 : 0) >= MAX_BINDINGS) throw BINDING_ERRORS.full();
+      if (current?.revoked === null) throw new DomainError('env_key_bound', { envKey });
+      if (Object.hasOwn(JSON.parse(sandbox.env_vars) as object, envKey)) throw new DomainError('env_key_in_env_vars', { envKey });
+      if (held.length - (current ? 1 : 0) >= MAX_BINDINGS) throw new DomainError('binding_limit', { max: MAX_BINDINGS });
       const secret = await secretRef(client, envKey, secretName);
       if (current) await client.query("UPDATE bindings SET revoked = 'proxy_token_revoked' WHERE id = $1", [current.id]);
       await bind(client, sandboxId, envKey, secretName, secret, new Date().toISOString());
@@ -125,7 +158,7 @@ export class PgSandboxesRepository {
         `UPDATE bindings SET revoked = 'proxy_token_revoked' WHERE sandbox_id = $1 AND env_key = $2 AND ${NOT_DETACHED}`,
         [sandboxId, envKey],
       );
-      if (!rowCount) throw BINDING_ERRORS.notBound(envKey);
+      if (!rowCount) throw new DomainError('env_key_not_bound', { envKey });
       await recordChange(client, 'sandbox', sandboxId, sandbox.sidecar);
     });
   }
@@ -138,28 +171,37 @@ export class PgSandboxesRepository {
        WHERE b.secret_id = $1 AND b.revoked IS NULL AND b.id > $2 AND ${notExpired('$4', 's.')} ORDER BY b.id LIMIT $3`,
       [secretId, after, page.limit + 1, new Date().toISOString()],
     );
-    return pageOf(rows, page.limit, ({ id: _id, ...binding }) => binding, (row) => [Number(row.id)]);
+    return pageOf(
+      rows,
+      page.limit,
+      ({ id: _id, ...binding }) => binding,
+      (row) => [Number(row.id)],
+    );
   }
 }
 
 /**
  * Takes the name for a new sandbox: under a lock on the name (concurrent creates of one name run
- * one after the other), deletes expired sandboxes holding it, then refuses with 409 when a live
- * one still does.
+ * one after the other), deletes expired sandboxes holding it, then refuses (`sandbox_name_taken`)
+ * when a live one still does.
  */
 async function claimName(client: PgClient, name: string, now: string): Promise<void> {
   await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [SANDBOX_NAME_LOCK, name]);
-  const swept = await client.query<{ id: string; sidecar: string | null }>(
-    'DELETE FROM sandboxes WHERE name = $1 AND expires_at <= $2 RETURNING id, sidecar', [name, now]);
+  const swept = await client.query<{ id: string; sidecar: string | null }>('DELETE FROM sandboxes WHERE name = $1 AND expires_at <= $2 RETURNING id, sidecar', [
+    name,
+    now,
+  ]);
   for (const row of swept.rows) await recordChange(client, 'sandbox', row.id, row.sidecar, true);
   const { rowCount } = await client.query(`SELECT 1 FROM sandboxes WHERE name = $1 AND ${notExpired('$2')} LIMIT 1`, [name, now]);
-  if (rowCount) throw SANDBOX_ERRORS.nameTaken(name);
+  if (rowCount) throw new DomainError('sandbox_name_taken', { name });
 }
 
 async function lockSandbox(client: PgClient, id: string): Promise<SandboxRow & { sidecar: string | null }> {
   const { rows } = await client.query<SandboxRow & { sidecar: string | null }>(
-    `SELECT ${SANDBOX_COLUMNS}, sidecar FROM sandboxes WHERE id = $1 AND ${notExpired('$2')} FOR UPDATE`, [id, new Date().toISOString()]);
-  if (!rows[0]) throw sandboxNotFound();
+    `SELECT ${SANDBOX_COLUMNS}, sidecar FROM sandboxes WHERE id = $1 AND ${notExpired('$2')} FOR UPDATE`,
+    [id, new Date().toISOString()],
+  );
+  if (!rows[0]) throw new DomainError('sandbox_not_found', { id });
   return rows[0];
 }
 
@@ -168,26 +210,34 @@ async function lockSandbox(client: PgClient, id: string): Promise<SandboxRow & {
  * address waits on the key until the other transaction ends, so two creates never both win.
  */
 async function claimAddress(client: PgClient, sidecar: string, address: string, sandboxId: string, index: number): Promise<void> {
-  const claimed = await client.query(
-    'INSERT INTO sandbox_source_addresses (sidecar, address, sandbox_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [sidecar, address, sandboxId]);
+  const claimed = await client.query('INSERT INTO sandbox_source_addresses (sidecar, address, sandbox_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [
+    sidecar,
+    address,
+    sandboxId,
+  ]);
   if (claimed.rowCount === 1) return;
   const { rows } = await client.query<SandboxRef>(
     'SELECT s.id, s.name FROM sandbox_source_addresses a JOIN sandboxes s ON s.id = a.sandbox_id WHERE a.sidecar = $1 AND a.address = $2',
-    [sidecar, address]);
-  throw SOURCE_ADDRESS_ERRORS.claimed(index, address, rows[0]);
+    [sidecar, address],
+  );
+  throw addressClaimed(index, address, rows[0]);
 }
 
 /** The secret a binding names, share-locked so a concurrent delete waits for this transaction. */
 async function secretRef(client: PgClient, envKey: string, name: string): Promise<SecretRef> {
   const { rows } = await client.query<SecretRef>('SELECT id, provider FROM secrets WHERE name = $1 FOR SHARE', [name]);
-  if (!rows[0]) throw BINDING_ERRORS.secretNotFound(envKey, name);
+  if (!rows[0]) throw new DomainError('binding_secret_missing', { envKey, secretName: name });
   return rows[0];
 }
 
 async function bind(client: PgClient, sandboxId: string, envKey: string, secretName: string, secret: SecretRef, now: string): Promise<void> {
   const provider = secret.provider === null ? undefined : findProvider(secret.provider);
-  await client.query(
-    'INSERT INTO bindings (sandbox_id, env_key, secret_id, secret_name, stand_in, created_at) VALUES ($1, $2, $3, $4, $5, $6)',
-    [sandboxId, envKey, secret.id, secretName, mintStandIn(provider), now],
-  );
+  await client.query('INSERT INTO bindings (sandbox_id, env_key, secret_id, secret_name, stand_in, created_at) VALUES ($1, $2, $3, $4, $5, $6)', [
+    sandboxId,
+    envKey,
+    secret.id,
+    secretName,
+    mintStandIn(provider),
+    now,
+  ]);
 }

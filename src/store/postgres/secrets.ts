@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { ApiError } from '../../errors.js';
+import { DomainError } from '../../errors.js';
 import type { EnvelopeCipher } from '../../secrets/envelope.js';
 import type { SecretDefinition } from '../../secrets/validate-secret.js';
 import type { SecretInfo } from '../../sdk/types.js';
@@ -8,7 +8,7 @@ import { INFO_COLUMNS, toInfo, type SecretRow } from '../secrets.js';
 import { recordChange } from './changes.js';
 import { inTransaction, UNIQUE_VIOLATION, type PgPool } from './db.js';
 
-/** The secrets table on PostgreSQL; the same behaviour and messages as store/secrets.ts. */
+/** The secrets table on PostgreSQL; the same behaviour and errors as store/secrets.ts. */
 export class PgSecretsRepository {
   readonly #pool: PgPool;
   readonly #envelope: EnvelopeCipher;
@@ -26,13 +26,23 @@ export class PgSecretsRepository {
       const { rows } = await this.#pool.query<SecretRow>(
         `INSERT INTO secrets (id, name, auth_type, auth_config, provider, hosts, value_enc, data_key_enc, key_id, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING ${INFO_COLUMNS}`,
-        [id, def.name, def.authType, JSON.stringify(def.authConfig), def.provider, JSON.stringify(def.hosts),
-          sealed.valueEnc, sealed.dataKeyEnc, sealed.keyId, now],
+        [
+          id,
+          def.name,
+          def.authType,
+          JSON.stringify(def.authConfig),
+          def.provider,
+          JSON.stringify(def.hosts),
+          sealed.valueEnc,
+          sealed.dataKeyEnc,
+          sealed.keyId,
+          now,
+        ],
       );
       return toInfo(rows[0]!);
     } catch (err) {
       if ((err as { code?: string }).code === UNIQUE_VIOLATION) {
-        throw new ApiError('conflict', `a secret named ${JSON.stringify(def.name)} already exists`);
+        throw new DomainError('secret_name_taken', { name: def.name });
       }
       throw err;
     }
@@ -62,7 +72,7 @@ export class PgSecretsRepository {
   async rotate(name: string, value: string): Promise<SecretInfo> {
     return inTransaction(this.#pool, async (client) => {
       const { rows: found } = await client.query<{ id: string }>('SELECT id FROM secrets WHERE name = $1 FOR UPDATE', [name]);
-      if (!found[0]) throw new ApiError('not_found', 'Secret not found');
+      if (!found[0]) throw new DomainError('secret_not_found', { name });
       const { id } = found[0];
       const sealed = await this.#envelope.seal(value, id);
       const { rows } = await client.query<SecretRow>(
@@ -78,12 +88,9 @@ export class PgSecretsRepository {
   async delete(name: string): Promise<void> {
     await inTransaction(this.#pool, async (client) => {
       const { rows } = await client.query<{ id: string }>('SELECT id FROM secrets WHERE name = $1 FOR UPDATE', [name]);
-      if (!rows[0]) throw new ApiError('not_found', 'Secret not found');
+      if (!rows[0]) throw new DomainError('secret_not_found', { name });
       const { id } = rows[0];
-      await client.query(
-        "UPDATE bindings SET revoked = COALESCE(revoked, 'credential_revoked'), deleted_secret_id = secret_id WHERE secret_id = $1",
-        [id],
-      );
+      await client.query("UPDATE bindings SET revoked = COALESCE(revoked, 'credential_revoked'), deleted_secret_id = secret_id WHERE secret_id = $1", [id]);
       await client.query('DELETE FROM secrets WHERE id = $1', [id]);
       await recordChange(client, 'secret', id, null, true);
     });

@@ -10,6 +10,7 @@ import type { SecretDefinition } from '../../../src/secrets/validate-secret.js';
 import type { SandboxDefinition } from '../../../src/secrets/validate-sandbox.js';
 import { DATABASE_FILE, openDatabase, openStore, type Store } from '../../../src/store/index.js';
 import { MIGRATIONS } from '../../../src/store/migrations/index.js';
+import { toFailure } from '../../../src/api/error-envelope.js';
 
 /** One page holding every item these small stores have. */
 const ALL = { limit: 1000 };
@@ -22,6 +23,16 @@ function bearerSecret(name: string, value = PLANTED): SecretDefinition {
 
 function anthropicSecret(name: string): SecretDefinition {
   return { name, value: PLANTED, provider: 'anthropic', authType: 'api-key', authConfig: { header: 'x-api-key' }, hosts: ['api.anthropic.com'] };
+}
+
+/** The store refuses with a domain error; the API shows it as `expected` (status, envelope code, message). */
+function assertRefused(act: () => unknown, expected: { code: string; message?: string; status?: number }): void {
+  assert.throws(act, (err: unknown) => {
+    const failure = toFailure(err);
+    assert.equal(failure.internal, false);
+    for (const [key, value] of Object.entries(expected)) assert.equal(failure[key as keyof typeof expected], value, key);
+    return true;
+  });
 }
 
 let sandboxNames = 0;
@@ -94,11 +105,14 @@ test('secrets: create returns SecretInfo; list/get; duplicate is 409', (t) => {
   const custom = store.secrets.create(bearerSecret('custom'));
   assert.equal('provider_shortcut' in custom, false);
   assert.equal('last_used_at' in custom, false);
-  assert.deepEqual(store.secrets.listPage(ALL).items.map((s) => s.name), ['anthropic-prod', 'custom']);
+  assert.deepEqual(
+    store.secrets.listPage(ALL).items.map((s) => s.name),
+    ['anthropic-prod', 'custom'],
+  );
   assert.deepEqual(store.secrets.getByName('custom'), custom);
   assert.deepEqual(store.secrets.getById(custom.id), custom);
   assert.equal(store.secrets.getByName('nope'), undefined);
-  assert.throws(() => store.secrets.create(bearerSecret('custom')), { code: 'conflict', message: 'a secret named "custom" already exists' });
+  assertRefused(() => store.secrets.create(bearerSecret('custom')), { code: 'conflict', message: 'a secret named "custom" already exists' });
 });
 
 test('secrets: rotate changes the value the rule source reveals and emits a change', async (t) => {
@@ -110,7 +124,7 @@ test('secrets: rotate changes the value the rule source reveals and emits a chan
   assert.notEqual(rotated.updated_at, info.updated_at);
   assert.equal(store.ruleSource.revealSecret(info.id)?.reveal(), ROTATED);
   assert.deepEqual(changes, [{ kind: 'secret', secretId: info.id }]);
-  assert.throws(() => store.secrets.rotate('missing', ROTATED), { code: 'not_found', message: 'Secret not found' });
+  assertRefused(() => store.secrets.rotate('missing', ROTATED), { code: 'not_found', message: 'Secret not found' });
 });
 
 test('sandboxes: create mints a token and one stand-in per binding; missing secret fails the whole create', (t) => {
@@ -121,16 +135,21 @@ test('sandboxes: create mints a token and one stand-in per binding; missing secr
   assert.match(sb.accessToken, /^[A-Za-z0-9_-]{22,}$/);
   assert.equal(sb.status, 'active');
   assert.deepEqual(sb.envVars, { LOG: 'debug' });
-  assert.deepEqual(sb.bindings.map((b) => [b.envKey, b.secretName, b.revoked]), [
-    ['ANTHROPIC_API_KEY', 'anthropic', null], ['TOKEN', 'custom', null], ['OTHER', 'custom', null],
-  ]);
+  assert.deepEqual(
+    sb.bindings.map((b) => [b.envKey, b.secretName, b.revoked]),
+    [
+      ['ANTHROPIC_API_KEY', 'anthropic', null],
+      ['TOKEN', 'custom', null],
+      ['OTHER', 'custom', null],
+    ],
+  );
   assert.match(sb.bindings[0]!.standIn, /^sk-ant-api03-[A-Za-z0-9]{48}$/);
   assert.notEqual(sb.bindings[1]!.standIn, sb.bindings[2]!.standIn);
   assert.deepEqual(changes, [{ kind: 'sandbox', sandboxId: sb.id }]);
   assert.deepEqual(store.sandboxes.get(sb.id), sb);
   assert.deepEqual(store.sandboxes.listPage(ALL).items, [sb]);
 
-  assert.throws(() => store.sandboxes.create(sandboxDef({ A: 'custom', B: 'ghost' })), {
+  assertRefused(() => store.sandboxes.create(sandboxDef({ A: 'custom', B: 'ghost' })), {
     code: 'secret_not_found',
     message: 'secrets[B] references "ghost", which does not exist for this team',
   });
@@ -144,17 +163,20 @@ test('sandboxes: attach, 409 on a bound key, detach keeps the row revoked, 404 w
   changes.length = 0;
 
   assert.deepEqual(store.sandboxes.attach(sb.id, 'SECOND', 'custom'), { env_key: 'SECOND', secret_name: 'custom' });
-  assert.throws(() => store.sandboxes.attach(sb.id, 'TOKEN', 'custom'), { code: 'conflict', message: 'env-var key "TOKEN" is already bound on this sandbox' });
-  assert.throws(() => store.sandboxes.attach(sb.id, 'PLAIN', 'custom'), { code: 'conflict' });
-  assert.throws(() => store.sandboxes.attach(sb.id, 'NEW', 'ghost'), { code: 'secret_not_found' });
-  assert.throws(() => store.sandboxes.attach('no-such-id', 'NEW', 'custom'), { code: 'not_found', message: 'Sandbox not found' });
+  assertRefused(() => store.sandboxes.attach(sb.id, 'TOKEN', 'custom'), { code: 'conflict', message: 'env-var key "TOKEN" is already bound on this sandbox' });
+  assertRefused(() => store.sandboxes.attach(sb.id, 'PLAIN', 'custom'), { code: 'conflict' });
+  assertRefused(() => store.sandboxes.attach(sb.id, 'NEW', 'ghost'), { code: 'secret_not_found' });
+  assertRefused(() => store.sandboxes.attach('no-such-id', 'NEW', 'custom'), { code: 'not_found', message: 'Sandbox not found' });
 
   const standIn = store.sandboxes.get(sb.id)!.bindings[0]!.standIn;
   store.sandboxes.detach(sb.id, 'TOKEN');
-  assert.deepEqual(store.sandboxes.get(sb.id)!.bindings.map((b) => b.envKey), ['SECOND']);
+  assert.deepEqual(
+    store.sandboxes.get(sb.id)!.bindings.map((b) => b.envKey),
+    ['SECOND'],
+  );
   const rule = store.ruleSource.getSandbox(sb.id)!;
   assert.deepEqual(rule.bindings.find((b) => b.standIn === standIn)?.revoked, 'proxy_token_revoked');
-  assert.throws(() => store.sandboxes.detach(sb.id, 'TOKEN'), { code: 'not_found', message: 'no secret bound under env-var key "TOKEN" on this sandbox' });
+  assertRefused(() => store.sandboxes.detach(sb.id, 'TOKEN'), { code: 'not_found', message: 'no secret bound under env-var key "TOKEN" on this sandbox' });
 
   store.sandboxes.attach(sb.id, 'TOKEN', 'custom');
   const fresh = store.sandboxes.get(sb.id)!.bindings.find((b) => b.envKey === 'TOKEN')!;
@@ -167,7 +189,7 @@ test('sandboxes: at most 32 bindings through attach', (t) => {
   store.secrets.create(bearerSecret('custom'));
   const keys = Object.fromEntries(Array.from({ length: 32 }, (_, i) => [`K${i}`, 'custom']));
   const sb = store.sandboxes.create(sandboxDef(keys));
-  assert.throws(() => store.sandboxes.attach(sb.id, 'ONE_MORE', 'custom'), { code: 'bad_request', message: 'sandbox already has the max 32 secret bindings' });
+  assertRefused(() => store.sandboxes.attach(sb.id, 'ONE_MORE', 'custom'), { code: 'bad_request', message: 'sandbox already has the max 32 secret bindings' });
 });
 
 test('secret delete writes only its own row: its bindings then read as revoked, keep its id, and one secret change is emitted', (t) => {
@@ -182,18 +204,30 @@ test('secret delete writes only its own row: its bindings then read as revoked, 
   assert.equal(store.secrets.getByName('custom'), undefined);
   assert.equal(store.ruleSource.getSecretRule(secret.id), undefined);
   assert.equal(store.ruleSource.revealSecret(secret.id), undefined);
-  assert.deepEqual(store.sandboxes.get(sb.id)!.bindings.map((b) => [b.envKey, b.revoked]), [['TOKEN', 'credential_revoked'], ['KEEP', null]]);
+  assert.deepEqual(
+    store.sandboxes.get(sb.id)!.bindings.map((b) => [b.envKey, b.revoked]),
+    [
+      ['TOKEN', 'credential_revoked'],
+      ['KEEP', null],
+    ],
+  );
   const ruleBinding = store.ruleSource.getSandbox(sb.id)!.bindings[0]!;
   assert.equal(ruleBinding.secretId, secret.id);
   assert.equal(ruleBinding.revoked, 'credential_revoked');
   assert.deepEqual(changes, [{ kind: 'secret', secretId: secret.id }]);
   assert.deepEqual(store.sandboxes.bindingsOfSecret(secret.id, ALL).items, []);
-  assert.throws(() => store.secrets.delete('custom'), { code: 'not_found' });
+  assertRefused(() => store.secrets.delete('custom'), { code: 'not_found' });
 
   // The key a deleted secret held can be bound again; the old stand-in then reads as detached.
   const again = store.secrets.create(bearerSecret('custom'));
   store.sandboxes.attach(sb.id, 'TOKEN', 'custom');
-  assert.deepEqual(store.sandboxes.get(sb.id)!.bindings.map((b) => [b.envKey, b.revoked]), [['KEEP', null], ['TOKEN', null]]);
+  assert.deepEqual(
+    store.sandboxes.get(sb.id)!.bindings.map((b) => [b.envKey, b.revoked]),
+    [
+      ['KEEP', null],
+      ['TOKEN', null],
+    ],
+  );
   assert.equal(store.ruleSource.getSandbox(sb.id)!.bindings[0]!.revoked, 'proxy_token_revoked');
   assert.equal(store.sandboxes.bindingsOfSecret(again.id, ALL).items.length, 1);
 });
@@ -209,7 +243,7 @@ test('sandbox delete cascades bindings and the token stops resolving', (t) => {
   assert.deepEqual(store.ruleSource.listSandboxes(), []);
   assert.equal((store.db.prepare('SELECT count(*) AS n FROM bindings').get() as { n: number }).n, 0);
   assert.deepEqual(changes, [{ kind: 'sandbox', sandboxId: sb.id }]);
-  assert.throws(() => store.sandboxes.delete(sb.id), { code: 'not_found', message: 'Sandbox not found' });
+  assertRefused(() => store.sandboxes.delete(sb.id), { code: 'not_found', message: 'Sandbox not found' });
 });
 
 test('sandboxes: source addresses are stored, read by the rule source, claimed by one sandbox at a time (409), freed by delete', (t) => {
@@ -222,8 +256,9 @@ test('sandboxes: source addresses are stored, read by the rule source, claimed b
 
   changes.length = 0;
   const sandboxes = store.sandboxes.listPage(ALL).items.length;
-  assert.throws(() => store.sandboxes.create({ ...sandboxDef({}), source_addresses: ['10.9.9.9', 'fd00::5'] }), {
-    code: 'conflict', status: 409,
+  assertRefused(() => store.sandboxes.create({ ...sandboxDef({}), source_addresses: ['10.9.9.9', 'fd00::5'] }), {
+    code: 'conflict',
+    status: 409,
     message: `source_addresses[1]: fd00::5 is already declared by sandbox "a" (${a.id}); an address identifies one sandbox`,
   });
   assert.equal(store.sandboxes.listPage(ALL).items.length, sandboxes, 'nothing of the refused sandbox was written');
@@ -238,13 +273,26 @@ test('sandboxes: source addresses are stored, read by the rule source, claimed b
 test('rule source: records for the rule table', (t) => {
   const { store } = setup(t);
   const github = store.secrets.create({
-    name: 'gh', value: PLANTED, provider: 'github', authType: 'per_host',
-    authConfig: { per_host: [{ hosts: ['api.github.com'], type: 'bearer' }, { hosts: ['github.com'], type: 'basic', username: 'x-access-token' }] },
+    name: 'gh',
+    value: PLANTED,
+    provider: 'github',
+    authType: 'per_host',
+    authConfig: {
+      per_host: [
+        { hosts: ['api.github.com'], type: 'bearer' },
+        { hosts: ['github.com'], type: 'basic', username: 'x-access-token' },
+      ],
+    },
     hosts: ['api.github.com', 'github.com'],
   });
   const sb = store.sandboxes.create({ ...sandboxDef({ GITHUB_TOKEN: 'gh' }), network: { allow_out: ['*.github.com'], deny_out: [] } });
   assert.deepEqual(store.ruleSource.getSecretRule(github.id), {
-    id: github.id, name: 'gh', authType: 'per_host', authConfig: github.auth_config, hosts: ['api.github.com', 'github.com'], provider: 'github',
+    id: github.id,
+    name: 'gh',
+    authType: 'per_host',
+    authConfig: github.auth_config,
+    hosts: ['api.github.com', 'github.com'],
+    provider: 'github',
   });
   const [record] = store.ruleSource.listSandboxes();
   assert.equal(record!.accessToken, sb.accessToken);
@@ -274,10 +322,10 @@ test('the database files never contain a planted value in cleartext', (t) => {
   check();
 });
 
-test('sandboxes: a name belongs to one live sandbox (409 conflict, Superserve\'s shape); free again once deleted or expired', (t) => {
+test("sandboxes: a name belongs to one live sandbox (409 conflict, Superserve's shape); free again once deleted or expired", (t) => {
   const { store, changes } = setup(t);
   const first = store.sandboxes.create({ ...sandboxDef({}), name: 'worker' });
-  assert.throws(() => store.sandboxes.create({ ...sandboxDef({}), name: 'worker' }), { code: 'conflict', message: 'a sandbox named "worker" already exists' });
+  assertRefused(() => store.sandboxes.create({ ...sandboxDef({}), name: 'worker' }), { code: 'conflict', message: 'a sandbox named "worker" already exists' });
   assert.equal(store.sandboxes.listPage(ALL).items.length, 1, 'the refused create left nothing behind');
   store.sandboxes.delete(first.id);
   const second = store.sandboxes.create({ ...sandboxDef({}), name: 'worker', expires_at: new Date(Date.now() + 60_000).toISOString() });
@@ -287,10 +335,13 @@ test('sandboxes: a name belongs to one live sandbox (409 conflict, Superserve\'s
   store.db.prepare('UPDATE sandboxes SET expires_at = ? WHERE id = ?').run(new Date(Date.now() - 1000).toISOString(), second.id);
   assert.equal(store.sandboxes.get(second.id), undefined);
   assert.deepEqual(store.sandboxes.listPage(ALL).items, []);
-  assert.throws(() => store.sandboxes.attach(second.id, 'A', 'x'), { code: 'not_found' });
+  assertRefused(() => store.sandboxes.attach(second.id, 'A', 'x'), { code: 'not_found' });
   changes.length = 0;
   const third = store.sandboxes.create({ ...sandboxDef({}), name: 'worker' });
-  assert.deepEqual(changes, [{ kind: 'sandbox', sandboxId: second.id }, { kind: 'sandbox', sandboxId: third.id }]);
+  assert.deepEqual(changes, [
+    { kind: 'sandbox', sandboxId: second.id },
+    { kind: 'sandbox', sandboxId: third.id },
+  ]);
   assert.equal(store.ruleSource.getSandbox(second.id), undefined, 'the expired row is gone');
   assert.equal(third.expiresAt, null);
 });
@@ -308,5 +359,8 @@ test('sandboxes: expires_at is kept, shown to the rule source, and sweepExpired 
   changes.length = 0;
   assert.deepEqual(store.sandboxes.sweepExpired(new Date(Date.parse(soon) + 1)), [{ id: brief.id, name: brief.name }]);
   assert.deepEqual(changes, [{ kind: 'sandbox', sandboxId: brief.id }]);
-  assert.deepEqual(store.ruleSource.listSandboxes().map((s) => s.id), [forever.id]);
+  assert.deepEqual(
+    store.ruleSource.listSandboxes().map((s) => s.id),
+    [forever.id],
+  );
 });
