@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ApiError } from '../../src/errors.js';
-import { API_KEY, CA_PEM, startAdmin } from './api-harness.js';
+import { API_KEY, CA_PEM, startAdmin } from '../helpers/harness/index.js';
 
 const PLANTED = 'PLANTED-value-in-a-body-3c9a1f';
 
@@ -59,12 +59,18 @@ test('bodies: JSON only, 1 MiB limit, parse errors never quote the body', async 
   assert.equal(textPlain.status, 400);
   assert.equal(textPlain.json.error.code, 'bad_request');
 
-  const broken = await admin.call('POST', '/secrets', { body: `{"value":"${PLANTED}",`, headers: { 'x-api-key': API_KEY, 'content-type': 'application/json' } });
+  const broken = await admin.call('POST', '/secrets', {
+    body: `{"value":"${PLANTED}",`,
+    headers: { 'x-api-key': API_KEY, 'content-type': 'application/json' },
+  });
   assert.equal(broken.status, 400);
   assert.deepEqual(broken.json, { error: { code: 'bad_request', message: 'request body is not valid JSON' } });
   assert.equal(broken.text.includes(PLANTED), false);
 
-  const poisoned = await admin.call('POST', '/secrets', { body: '{"__proto__":{"x":1}}', headers: { 'x-api-key': API_KEY, 'content-type': 'application/json' } });
+  const poisoned = await admin.call('POST', '/secrets', {
+    body: '{"__proto__":{"x":1}}',
+    headers: { 'x-api-key': API_KEY, 'content-type': 'application/json' },
+  });
   assert.equal(poisoned.status, 400);
 
   const huge = await admin.call('POST', '/secrets', { json: { name: 'big', value: 'x'.repeat(1024 * 1024 + 10), provider: 'openai' } });
@@ -83,7 +89,7 @@ test('bodies: JSON only, 1 MiB limit, parse errors never quote the body', async 
   const emptyJson = await admin.call('DELETE', '/secrets/absent', { body: '', headers: { 'x-api-key': API_KEY, 'content-type': 'application/json' } });
   assert.equal(emptyJson.status, 404);
 
-  assert.equal(admin.logs.join('').includes(PLANTED), false);
+  assert.equal(admin.logs.text.includes(PLANTED), false);
 });
 
 test('an unexpected error is a 500 "internal error"; the log has its class and frames, not its message', async (t) => {
@@ -97,9 +103,9 @@ test('an unexpected error is a 500 "internal error"; the log has its class and f
   const res = await admin.call('GET', '/boom');
   assert.equal(res.status, 500);
   assert.deepEqual(res.json, { error: { code: 'internal_error', message: 'internal error' } });
-  const logs = admin.logs.join('');
+  const logs = admin.logs.text;
   assert.equal(logs.includes(PLANTED), false);
-  const line = admin.logs.map((l) => JSON.parse(l)).find((l) => l.msg === 'admin API request failed');
+  const line = admin.logs.lines.map((l) => JSON.parse(l)).find((l) => l.msg === 'admin API request failed');
   assert.equal(line.err.type, 'Error');
   assert.equal(line.route, '/boom');
 });
@@ -125,7 +131,7 @@ test('request logging names no header and no key', async (t) => {
   const admin = await startAdmin(t);
   await admin.call('GET', '/secrets');
   await admin.call('GET', '/secrets', { headers: { authorization: `Bearer ${API_KEY}` } });
-  const logs = admin.logs.join('');
+  const logs = admin.logs.text;
   assert.equal(logs.includes(API_KEY), false);
   assert.match(logs, /"route":"\/secrets"/);
 });

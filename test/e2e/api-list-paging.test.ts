@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startAdmin, type AdminHarness } from './api-harness.js';
-import type { UntypedJson } from '../helpers/harness/index.js';
+import { startAdmin, type AdminHarness, type ApiResponse, type UntypedJson } from '../helpers/harness/index.js';
 
 /** Every page of `path` with `limit`, following next_cursor; the items in order and the page count. */
 async function walk(admin: AdminHarness, path: string, limit: number): Promise<{ items: UntypedJson[]; pages: number }> {
@@ -9,7 +8,7 @@ async function walk(admin: AdminHarness, path: string, limit: number): Promise<{
   let cursor: string | null = null;
   let pages = 0;
   do {
-    const res = await admin.call('GET', `${path}?limit=${limit}${cursor ? `&cursor=${cursor}` : ''}`);
+    const res: ApiResponse = await admin.call('GET', `${path}?limit=${limit}${cursor ? `&cursor=${cursor}` : ''}`);
     assert.equal(res.status, 200, res.text);
     assert.deepEqual(Object.keys(res.json), ['data', 'next_cursor', 'has_more']);
     assert.equal(res.json.has_more, res.json.next_cursor !== null);

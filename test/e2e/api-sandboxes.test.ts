@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SANDBOX_ENV, startAdmin, type AdminHarness } from './api-harness.js';
+import { SANDBOX_ENV, startAdmin, type AdminHarness } from '../helpers/harness/index.js';
 
 const PLANTED = 'PLANTED-openai-real-key-1a2b3c4d5e6f';
 
@@ -14,8 +14,11 @@ test('POST /sandboxes: 201 with token, bindings, network, metadata and the env o
   await withSecrets(admin);
   const res = await admin.call('POST', '/sandboxes', {
     json: {
-      name: 'agent-1', secrets: { OPENAI_API_KEY: 'openai', TOOL_TOKEN: 'custom' }, env_vars: { LOG_LEVEL: 'debug' },
-      network: { allow_out: ['api.openai.com'], deny_out: [] }, metadata: { owner: 'team-a' },
+      name: 'agent-1',
+      secrets: { OPENAI_API_KEY: 'openai', TOOL_TOKEN: 'custom' },
+      env_vars: { LOG_LEVEL: 'debug' },
+      network: { allow_out: ['api.openai.com'], deny_out: [] },
+      metadata: { owner: 'team-a' },
     },
   });
   assert.equal(res.status, 201);
@@ -36,10 +39,18 @@ test('POST /sandboxes: 201 with token, bindings, network, metadata and the env o
   assert.match(TOOL_TOKEN, /^[A-Za-z0-9_-]+$/);
   assert.deepEqual(rest, {
     LOG_LEVEL: 'debug',
-    HTTPS_PROXY: proxy, https_proxy: proxy, NO_PROXY: 'localhost,127.0.0.1', no_proxy: 'localhost,127.0.0.1',
-    NODE_EXTRA_CA_CERTS: SANDBOX_ENV.caPath, SSL_CERT_FILE: SANDBOX_ENV.caPath, REQUESTS_CA_BUNDLE: SANDBOX_ENV.caPath,
-    CURL_CA_BUNDLE: SANDBOX_ENV.caPath, GIT_SSL_CAINFO: SANDBOX_ENV.caPath,
-    HTTP_PROXY: proxy, http_proxy: proxy, NODE_USE_ENV_PROXY: '1',
+    HTTPS_PROXY: proxy,
+    https_proxy: proxy,
+    NO_PROXY: 'localhost,127.0.0.1',
+    no_proxy: 'localhost,127.0.0.1',
+    NODE_EXTRA_CA_CERTS: SANDBOX_ENV.caPath,
+    SSL_CERT_FILE: SANDBOX_ENV.caPath,
+    REQUESTS_CA_BUNDLE: SANDBOX_ENV.caPath,
+    CURL_CA_BUNDLE: SANDBOX_ENV.caPath,
+    GIT_SSL_CAINFO: SANDBOX_ENV.caPath,
+    HTTP_PROXY: proxy,
+    http_proxy: proxy,
+    NODE_USE_ENV_PROXY: '1',
   });
   assert.equal(res.text.includes(PLANTED), false);
 
@@ -68,7 +79,11 @@ test('POST /sandboxes: missing secret → 400 secret_not_found; bad bodies → 4
 test('GET/DELETE unknown sandbox → 404 Sandbox not found; DELETE is 204 once', async (t) => {
   const admin = await startAdmin(t);
   await withSecrets(admin);
-  for (const [method, path] of [['GET', '/sandboxes/nope'], ['DELETE', '/sandboxes/nope'], ['DELETE', '/sandboxes/nope/secrets/K']]) {
+  for (const [method, path] of [
+    ['GET', '/sandboxes/nope'],
+    ['DELETE', '/sandboxes/nope'],
+    ['DELETE', '/sandboxes/nope/secrets/K'],
+  ]) {
     const res = await admin.call(method!, path!);
     assert.equal(res.status, 404);
     assert.deepEqual(res.json, { error: { code: 'not_found', message: 'Sandbox not found' } });
@@ -92,7 +107,10 @@ test('attach (201), duplicate key (409), detach (204), detach again (404)', asyn
   assert.equal(attached.status, 201);
   assert.deepEqual(attached.json, { env_key: 'TOOL_TOKEN', secret_name: 'custom' });
   const afterAttach = (await admin.call('GET', `/sandboxes/${sb.id}`)).json;
-  assert.deepEqual(afterAttach.secrets.map((s: { env_key: string }) => s.env_key), ['OPENAI_API_KEY', 'TOOL_TOKEN']);
+  assert.deepEqual(
+    afterAttach.secrets.map((s: { env_key: string }) => s.env_key),
+    ['OPENAI_API_KEY', 'TOOL_TOKEN'],
+  );
   assert.ok(afterAttach.env.TOOL_TOKEN);
 
   const dup = await admin.call('POST', `/sandboxes/${sb.id}/secrets`, { json: { env_key: 'TOOL_TOKEN', secret_name: 'openai' } });

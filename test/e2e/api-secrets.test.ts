@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DATABASE_FILE } from '../../src/store/index.js';
-import { startAdmin } from './api-harness.js';
+import { startAdmin } from '../helpers/harness/index.js';
+import { ANTHROPIC_WIRE } from '../helpers/anthropic-wire.js';
 
 const PLANTED = 'sk-ant-PLANTED-real-key-5e2d8c0b7a61';
 const ROTATED = 'sk-ant-ROTATED-real-key-9f8e7d6c5b4a';
@@ -16,10 +17,7 @@ test('GET /providers: the catalogue, alphabetical', async (t) => {
   assert.deepEqual(names, [...names].sort());
   assert.ok(names.includes('anthropic'));
   const anthropic = res.json.find((p: { name: string }) => p.name === 'anthropic');
-  assert.deepEqual(anthropic, {
-    name: 'anthropic', display: 'Anthropic', auth_type: 'api-key', auth_config: { header: 'x-api-key' },
-    hosts: ['api.anthropic.com'], token_shape: 'sk-ant-api03-...',
-  });
+  assert.deepEqual(anthropic, ANTHROPIC_WIRE);
 });
 
 test('secrets: create, list, get, rotate, delete', async (t) => {
@@ -41,7 +39,10 @@ test('secrets: create, list, get, rotate, delete', async (t) => {
   assert.equal('provider_shortcut' in custom.json, false);
 
   const list = await admin.call('GET', '/secrets');
-  assert.deepEqual(list.json.map((s: { name: string }) => s.name), ['anthropic-prod', 'internal']);
+  assert.deepEqual(
+    list.json.map((s: { name: string }) => s.name),
+    ['anthropic-prod', 'internal'],
+  );
   assert.deepEqual((await admin.call('GET', '/secrets/internal')).json, custom.json);
 
   const rotated = await admin.call('PATCH', '/secrets/internal', { json: { value: ROTATED } });
@@ -66,11 +67,23 @@ test('secrets: error codes and messages', async (t) => {
     ['POST', '/secrets', { name: 'dup', value: PLANTED, provider: 'openai' }, 409, 'conflict', 'a secret named "dup" already exists'],
     ['POST', '/secrets', { name: 'x', value: PLANTED, provider: 'nope' }, 400, 'bad_request', ''],
     ['POST', '/secrets', { name: 'x', value: PLANTED }, 400, 'bad_request', ''],
-    ['POST', '/secrets', { name: '9bad', value: PLANTED, provider: 'openai' }, 400, 'bad_request',
-      "name must start with a letter or underscore and contain only letters, digits, '_', '-'"],
+    [
+      'POST',
+      '/secrets',
+      { name: '9bad', value: PLANTED, provider: 'openai' },
+      400,
+      'bad_request',
+      "name must start with a letter or underscore and contain only letters, digits, '_', '-'",
+    ],
     ['POST', '/secrets', { name: 'x', value: '', provider: 'openai' }, 400, 'bad_request', 'value is required'],
-    ['POST', '/secrets', { name: 'x', value: PLANTED, provider: 'openai', hosts: ['a.example.com'] }, 400, 'bad_request',
-      'provider is mutually exclusive with auth/hosts; pick one'],
+    [
+      'POST',
+      '/secrets',
+      { name: 'x', value: PLANTED, provider: 'openai', hosts: ['a.example.com'] },
+      400,
+      'bad_request',
+      'provider is mutually exclusive with auth/hosts; pick one',
+    ],
     ['GET', '/secrets/missing', undefined, 404, 'not_found', 'Secret not found'],
     ['PATCH', '/secrets/missing', { value: ROTATED }, 404, 'not_found', 'Secret not found'],
     ['PATCH', '/secrets/dup', { value: ROTATED, name: 'other' }, 400, 'bad_request', 'unknown field "name"'],
@@ -114,6 +127,6 @@ test('values reach neither the logs nor the database files in cleartext', async 
     assert.equal(bytes.includes(Buffer.from(PLANTED)), false, file);
     assert.equal(bytes.includes(Buffer.from(ROTATED)), false, file);
   }
-  const logs = admin.logs.join('');
+  const logs = admin.logs.text;
   assert.equal(logs.includes(PLANTED) || logs.includes(ROTATED), false);
 });

@@ -6,5 +6,6 @@ export * from './admin-client.js';
 export * from './cleanup.js';
 export * from './daemon.js';
 export * from './logs.js';
+export * from './listeners.js';
 export * from './proxy-client.js';
 export * from './world.js';
