@@ -3,7 +3,7 @@ import { after, before, test } from 'node:test';
 import { request } from 'undici';
 import { curlViaProxy, proxyAgent } from '../helpers/clients.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
-import { eventually, startProxy, type ProxyHarness } from '../helpers/proxy-harness.js';
+import { eventually, startProxy, type ProxyHarness } from '../helpers/harness/index.js';
 import { startUpstream, type EchoBody, type TestUpstream } from '../helpers/upstream.js';
 
 const HOST = 'api.example.test';
@@ -16,8 +16,11 @@ before(async () => {
   upstream = await startUpstream({ pki: upstreamPki });
   harness = await startProxy({
     flags: {
-      'upstream.resolve': [`${HOST}:443=127.0.0.1:${upstream.port}`, `other.example.test:443=127.0.0.1:${upstream.port}`,
-        `ka.example.test:443=127.0.0.1:${upstream.port}`],
+      'upstream.resolve': [
+        `${HOST}:443=127.0.0.1:${upstream.port}`,
+        `other.example.test:443=127.0.0.1:${upstream.port}`,
+        `ka.example.test:443=127.0.0.1:${upstream.port}`,
+      ],
       'upstream.caFile': upstreamPki.caPath,
     },
   });
@@ -34,7 +37,7 @@ test('GET through a CONNECT tunnel reaches the upstream with its CONNECT authori
   try {
     const res = await request(`https://${HOST}/echo?x=1`, { dispatcher: agent, headers: { 'x-custom': 'kept' } });
     assert.equal(res.statusCode, 200);
-    const echo = await res.body.json() as EchoBody;
+    const echo = (await res.body.json()) as EchoBody;
     assert.equal(echo.method, 'GET');
     assert.equal(echo.url, '/echo?x=1');
     assert.equal(echo.headers.host, HOST);
@@ -92,9 +95,24 @@ test('curl: a Host header naming another host does not change the upstream', asy
 
 test('hop-by-hop and Proxy-* headers never reach the upstream', async () => {
   const res = await curlViaProxy(harness.port, harness.pki.caPath, `https://${HOST}/h`, [
-    '-H', 'Connection: keep-alive, X-Drop-Me', '-H', 'X-Drop-Me: 1', '-H', 'Keep-Alive: timeout=5',
-    '-H', 'TE: trailers', '-H', 'Proxy-Authorization: Basic Zm9vOmJhcg==', '-H', 'Proxy-Connection: keep-alive',
-    '-H', 'Proxy-Foo: bar', '-H', 'Trailer: x', '-H', 'X-Kept: yes',
+    '-H',
+    'Connection: keep-alive, X-Drop-Me',
+    '-H',
+    'X-Drop-Me: 1',
+    '-H',
+    'Keep-Alive: timeout=5',
+    '-H',
+    'TE: trailers',
+    '-H',
+    'Proxy-Authorization: Basic Zm9vOmJhcg==',
+    '-H',
+    'Proxy-Connection: keep-alive',
+    '-H',
+    'Proxy-Foo: bar',
+    '-H',
+    'Trailer: x',
+    '-H',
+    'X-Kept: yes',
   ]);
   assert.equal(res.status, 200, res.body);
   const echo = JSON.parse(res.body) as EchoBody;
@@ -104,9 +122,14 @@ test('hop-by-hop and Proxy-* headers never reach the upstream', async () => {
   assert.equal(echo.headers['x-kept'], 'yes');
 });
 
-test('POST bodies stream upstream, with curl\'s Expect: 100-continue', async () => {
+test("POST bodies stream upstream, with curl's Expect: 100-continue", async () => {
   const body = 'x'.repeat(2 * 1024 * 1024);
-  const res = await curlViaProxy(harness.port, harness.pki.caPath, `https://${HOST}/upload`, ['--data-binary', body.slice(0, 10), '-H', 'Expect: 100-continue']);
+  const res = await curlViaProxy(harness.port, harness.pki.caPath, `https://${HOST}/upload`, [
+    '--data-binary',
+    body.slice(0, 10),
+    '-H',
+    'Expect: 100-continue',
+  ]);
   assert.equal(res.status, 200, res.body);
   assert.equal((JSON.parse(res.body) as EchoBody).bodyBytes, 10);
   const agent = proxyAgent(harness.port, harness.pki.ca.certPem);

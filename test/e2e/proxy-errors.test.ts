@@ -4,7 +4,7 @@ import { after, before, test } from 'node:test';
 import { request } from 'undici';
 import { curlViaProxy, proxyAgent, rawExchange } from '../helpers/clients.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
-import { eventually, startProxy, type ProxyHarness } from '../helpers/proxy-harness.js';
+import { eventually, startProxy, type ProxyHarness } from '../helpers/harness/index.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 import { closedPort } from '../helpers/ports.js';
 import { HttpsProxyAgentForWs } from '../helpers/ws-agent.js';
@@ -70,7 +70,11 @@ test('an upstream slower than headersTimeoutMs → 504 upstream_timeout', async 
   assertRejection(res, 504, 'upstream_timeout');
 });
 
-for (const [label, authority] of [['127.0.0.1', '127.0.0.1'], ['[::1]', '[::1]'], ['::ffff:127.0.0.1', '[::ffff:127.0.0.1]']] as const) {
+for (const [label, authority] of [
+  ['127.0.0.1', '127.0.0.1'],
+  ['[::1]', '[::1]'],
+  ['::ffff:127.0.0.1', '[::ffff:127.0.0.1]'],
+] as const) {
   test(`CONNECT ${label} → 403 internal_address_denied before any 200`, async () => {
     const { text, closed } = await rawExchange(harness.port, `CONNECT ${authority}:${upstream.port} HTTP/1.1\r\nHost: x\r\n\r\n`);
     assert.ok(closed);
@@ -91,8 +95,10 @@ test('CONNECT refusals yield a blocked connection event and one unaudited reques
   assert.equal(row.errorCode, 'internal_address_denied');
   await eventually(() => harness.requests.length > before);
   const refused = harness.requests.slice(before);
-  assert.deepEqual(refused.map((e) => [e.requestId, e.method, e.status, e.errorCode, e.outcome, e.audited]),
-    [[id, 'CONNECT', 403, 'internal_address_denied', 'rejected', false]]);
+  assert.deepEqual(
+    refused.map((e) => [e.requestId, e.method, e.status, e.errorCode, e.outcome, e.audited]),
+    [[id, 'CONNECT', 403, 'internal_address_denied', 'rejected', false]],
+  );
 });
 
 test('a malformed request inside a tunnel → 400, and the proxy keeps serving', async () => {
@@ -104,7 +110,9 @@ test('a malformed request inside a tunnel → 400, and the proxy keeps serving',
   const secure = tls.connect({ socket, servername: 'api.example.test', ca: harness.pki.ca.certPem });
   await new Promise((resolve) => secure.once('secureConnect', resolve));
   let text = '';
-  secure.on('data', (chunk: Buffer) => { text += chunk.toString(); });
+  secure.on('data', (chunk: Buffer) => {
+    text += chunk.toString();
+  });
   secure.write('GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n');
   await new Promise((resolve) => secure.once('close', resolve));
   assert.match(text, /^HTTP\/1\.1 400 /);
@@ -146,7 +154,9 @@ test('a request body above proxy.maxBodyBytes → 413 body_too_large (declared a
     assert.equal(declared.statusCode, 413);
     assert.equal(declared.headers['x-credproxy-reason'], 'body_too_large');
     await declared.body.dump();
-    const chunks = async function* () { for (let i = 0; i < 10; i++) yield Buffer.alloc(300); };
+    const chunks = async function* () {
+      for (let i = 0; i < 10; i++) yield Buffer.alloc(300);
+    };
     const chunked = await request('https://api.example.test/upload', { dispatcher: agent, method: 'POST', body: Readable.from(chunks()) });
     assert.equal(chunked.statusCode, 413);
     await chunked.body.dump();

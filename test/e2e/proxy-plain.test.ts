@@ -5,7 +5,7 @@ import { ProxyRejection } from '../../src/errors.js';
 import { PASS_THROUGH_POLICY, type ProxyPolicy } from '../../src/proxy/policy.js';
 import { curlViaProxy, proxyAgent, rawExchange } from '../helpers/clients.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
-import { eventually, startProxy, type ProxyHarness } from '../helpers/proxy-harness.js';
+import { eventually, startProxy, type ProxyHarness } from '../helpers/harness/index.js';
 import { startUpstream, type EchoBody, type TestUpstream } from '../helpers/upstream.js';
 
 /** Refuses to inject into cleartext, as the real rules do; records the targets it saw. */

@@ -6,7 +6,7 @@ import { ProxyRejection } from '../../src/errors.js';
 import type { EchoScrubber, ProxyPolicy, RequestTarget, SandboxIdentity } from '../../src/proxy/policy.js';
 import { curlViaProxy, proxyAgent, rawExchange } from '../helpers/clients.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
-import { eventually, startProxy } from '../helpers/proxy-harness.js';
+import { eventually, startProxy } from '../helpers/harness/index.js';
 import { startUpstream, type EchoBody, type TestUpstream } from '../helpers/upstream.js';
 
 const SANDBOX: SandboxIdentity = { sandboxId: 'sb_1', sandboxName: 'one' };
@@ -22,7 +22,9 @@ const scrubber: EchoScrubber = {
   },
   bodyTransform(contentEncoding) {
     const transform = new Transform({
-      transform(chunk: Buffer, _enc, done) { done(null, Buffer.from(chunk.toString('latin1').replaceAll(REAL, STAND_IN), 'latin1')); },
+      transform(chunk: Buffer, _enc, done) {
+        done(null, Buffer.from(chunk.toString('latin1').replaceAll(REAL, STAND_IN), 'latin1'));
+      },
     });
     return { transform, contentEncoding };
   },
@@ -116,12 +118,15 @@ test('authorizeRequest rewrites headers; the upstream echo of the real value is 
   assert.equal(event.sandboxId, 'sb_1');
   assert.equal(event.path, '/v1');
   assert.equal(event.matches[0]!.secretId, 'sec_1');
-  assert.ok(!harness.logs.join('').includes(REAL) && !harness.logs.join('').includes(STAND_IN));
+  assert.ok(!harness.logs.text.includes(REAL) && !harness.logs.text.includes(STAND_IN));
 });
 
 test('a ProxyRejection from authorizeRequest is written with its code and recorded', async () => {
   const res = await curlViaProxy(harness.port, harness.pki.caPath, 'https://mismatch.example.test/x', [
-    '--proxy-user', 'sb:good-token', '-H', `X-Api-Key: ${STAND_IN}`,
+    '--proxy-user',
+    'sb:good-token',
+    '-H',
+    `X-Api-Key: ${STAND_IN}`,
   ]);
   assert.equal(res.status, 403);
   assert.equal(res.headers['x-credproxy-reason'], 'credential_host_mismatch');

@@ -6,7 +6,7 @@ import WebSocket from 'ws';
 import { startProxyProcess, type ProxyProcess } from '../../bench/proxy-process.js';
 import { proxyAgent } from '../helpers/clients.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
-import { startProxy, type ProxyHarness } from '../helpers/proxy-harness.js';
+import { startProxy, type ProxyHarness } from '../helpers/harness/index.js';
 import { startUpstream, type EchoBody, type TestUpstream } from '../helpers/upstream.js';
 import { HttpsProxyAgentForWs } from '../helpers/ws-agent.js';
 
@@ -41,7 +41,10 @@ after(async () => {
   await upstreamPki.remove();
 });
 
-interface Growth { rss: number; live: number }
+interface Growth {
+  rss: number;
+  live: number;
+}
 
 /**
  * Runs `work` against the proxy child while sampling the child's memory every 100 ms after a
@@ -131,9 +134,12 @@ test('50 MB upload streams through with bounded memory', async (t) => {
     let echo: EchoBody | undefined;
     const growth = await peakGrowth(async () => {
       const res = await request(`https://${HOST}/upload`, {
-        dispatcher: agent, method: 'POST', body: Readable.from(body()), headers: { 'content-length': String(FIFTY_MB) },
+        dispatcher: agent,
+        method: 'POST',
+        body: Readable.from(body()),
+        headers: { 'content-length': String(FIFTY_MB) },
       });
-      echo = await res.body.json() as EchoBody;
+      echo = (await res.body.json()) as EchoBody;
     });
     assert.equal(echo!.bodyBytes, FIFTY_MB);
     t.diagnostic(assertBounded(growth));

@@ -8,10 +8,9 @@ import { after, before, test } from 'node:test';
 import BetterSqlite3 from 'better-sqlite3';
 import { DATABASE_FILE } from '../../src/store/index.js';
 import { rawExchange } from '../helpers/clients.js';
-import { eventually } from '../helpers/proxy-harness.js';
+import { eventually, startWorld, type World } from '../helpers/harness/index.js';
 import { listenerOf, viaTransparentHttp, viaTransparentTls, type Listener } from '../helpers/transparent-client.js';
 import { until } from '../helpers/until.js';
-import { startWorld, type World } from '../helpers/harness/index.js';
 
 const REAL_A = 'sk-real-source-a-0123456789abcdef';
 const REAL_B = 'sk-real-source-b-0123456789abcdef';

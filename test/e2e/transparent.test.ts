@@ -5,10 +5,9 @@ import assert from 'node:assert/strict';
 import { connect as tlsConnect } from 'node:tls';
 import { after, before, test } from 'node:test';
 import { rawExchange } from '../helpers/clients.js';
-import { eventually } from '../helpers/proxy-harness.js';
+import { eventually, startWorld, type World } from '../helpers/harness/index.js';
 import { listenerOf, viaTransparentHttp, viaTransparentTls, type Listener } from '../helpers/transparent-client.js';
 import { until } from '../helpers/until.js';
-import { startWorld, type World } from '../helpers/harness/index.js';
 
 const REAL = 'sk-real-transparent-0123456789abcdef';
 let world: World;

@@ -3,9 +3,8 @@ import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { request } from 'undici';
 import { rawExchange } from '../helpers/clients.js';
-import { startDaemon, type TestDaemon } from '../helpers/harness/index.js';
+import { eventually, type ProxyHarness, startDaemon, startProxy, type TestDaemon } from '../helpers/harness/index.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
-import { eventually, startProxy, type ProxyHarness } from '../helpers/proxy-harness.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 import { collect, openSocket, openTunnel, trickle } from './support.js';
 

@@ -5,6 +5,7 @@
 export * from './admin-client.js';
 export * from './cleanup.js';
 export * from './daemon.js';
+export * from './eventually.js';
 export * from './logs.js';
 export * from './listeners.js';
 export * from './proxy-client.js';

@@ -2,9 +2,14 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildAdminApp } from '../../../src/api/app.js';
+import type { FrozenConfig } from '../../../src/config/schema.js';
 import { createLogger } from '../../../src/log/logger.js';
+import { ProxyEvents, type ConnectionEvent, type RequestEvent } from '../../../src/proxy/events.js';
+import { PASS_THROUGH_POLICY, type ProxyPolicy } from '../../../src/proxy/policy.js';
+import { ProxyServer } from '../../../src/proxy/server.js';
 import { SecretCipher } from '../../../src/secrets/crypto.js';
 import { openStore, type Store } from '../../../src/store/index.js';
+import { createTestPki, type TestPki } from '../pki.js';
 import { adminClient, type RawCall } from './admin-client.js';
 import { harnessDir, starting } from './cleanup.js';
 import { harnessConfig } from './daemon.js';
@@ -51,5 +56,55 @@ export function startAdmin(
     const url = await app.listen({ port: 0, host: '127.0.0.1' });
     t.after(() => teardown.close());
     return { url, store, dataDir, logs, call: adminClient(() => url, API_KEY).call };
+  });
+}
+
+/** The proxy listener alone: a ProxyServer with its own CA and a policy the test gives, recording every event. */
+export interface ProxyHarness {
+  readonly proxy: ProxyServer;
+  readonly port: number;
+  readonly config: FrozenConfig;
+  /** The proxy's CA: clients trust `pki.caPath` / `pki.ca.certPem`. */
+  readonly pki: TestPki;
+  readonly requests: RequestEvent[];
+  readonly connections: ConnectionEvent[];
+  readonly tunnels: Array<1 | -1>;
+  /** Every log line, at debug level. */
+  readonly logs: LogSink;
+  close(): Promise<void>;
+}
+
+export interface ProxyHarnessOptions {
+  /** Config values by dotted key, over loopback listeners. */
+  flags?: Record<string, unknown>;
+  policy?: ProxyPolicy;
+  protectedAddresses?: () => ReadonlyArray<{ address: string; port: number }>;
+}
+
+/** Starts a ProxyServer on 127.0.0.1:0 (no store, no admin API); PASS_THROUGH_POLICY unless `policy` is given. */
+export function startProxy(options: ProxyHarnessOptions = {}): Promise<ProxyHarness> {
+  return starting(async (teardown) => {
+    const config = harnessConfig(harnessDir('proxy'), options.flags);
+    const pki = await createTestPki('proxy-ca');
+    teardown.add(() => pki.remove());
+    const logs = new LogSink();
+    const events = new ProxyEvents();
+    const requests: RequestEvent[] = [];
+    const connections: ConnectionEvent[] = [];
+    const tunnels: Array<1 | -1> = [];
+    events.on('request', (e) => requests.push(e));
+    events.on('connection', (e) => connections.push(e));
+    events.on('tunnel', (e) => tunnels.push(e));
+    const proxy = new ProxyServer({
+      config,
+      logger: createLogger({ level: 'debug', destination: logs }),
+      events,
+      certs: pki.certs,
+      policy: options.policy ?? PASS_THROUGH_POLICY,
+      protectedAddresses: options.protectedAddresses ?? (() => []),
+    });
+    const address = await proxy.listen();
+    teardown.add(() => proxy.close());
+    return { proxy, port: address.port, config, pki, requests, connections, tunnels, logs, close: () => teardown.close() };
   });
 }
