@@ -1,17 +1,17 @@
 import { Command, CommanderError } from 'commander';
 import { VERSION } from '../version.js';
 import { EXIT_USAGE } from './cli-error.js';
-import { registerAgentsCommands } from './commands/agents.js';
+import { registerAgentsCommands } from '../agents/agents-command.js';
 import { registerCaCommand } from './commands/ca.js';
-import { registerDeployCommand } from './commands/deploy.js';
+import { registerDeployCommand } from '../agents/deploy-command.js';
 import { registerDoctorCommand } from './commands/doctor.js';
 import { registerEnvCommand } from './commands/env.js';
 import { registerHealthcheckCommand } from './commands/healthcheck.js';
 import { registerIptablesCommand } from './commands/iptables.js';
-import { registerRunCommand } from './commands/run.js';
+import { registerRunCommand } from '../agents/run-command.js';
 import { registerSandboxesCommands } from './commands/sandboxes.js';
 import { registerServeCommand } from './commands/serve.js';
-import { registerSecretsCommands } from './commands/secrets.js';
+import { registerSecretsCommands } from '../agents/secrets-command.js';
 
 
 /**

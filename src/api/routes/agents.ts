@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { logChange } from '../admin-log.js';
 import { DomainError } from '../../errors.js';
-import { AgentService, type AgentServiceDeps } from '../agent-service.js';
+import { AgentService, type AgentServiceDeps } from '../../agents/service.js';
 import { buildSandboxEnv, type SandboxEnvOptions } from '../sandbox-env.js';
 
 /** The single daemon's SQLite repositories or the control plane's PostgreSQL ones. */

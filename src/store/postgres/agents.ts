@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { AgentStore } from '../../api/agent-service.js';
+import type { AgentStore } from '../../agents/service.js';
 import type { EnvelopeCipher, SealedEnvelope } from '../../secrets/envelope.js';
 import type { SecretValue } from '../../secrets/secret-value.js';
 import { AGENT_COLUMNS, plainAad, toRecord, type AgentFields, type AgentRecord, type AgentRow, type AgentSecretRecord, type AgentSecretRow } from '../agents.js';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { Output } from '../../../src/cli/output.js';
 import { shellQuote } from '../../../src/cli/commands/env.js';
-import { parsePairs } from '../../../src/cli/commands/secrets.js';
+import { parsePairs } from '../../../src/agents/secrets-command.js';
 
 function capture(isTTY: boolean): { stream: PassThrough & { isTTY: boolean }; text: () => string } {
   const stream = Object.assign(new PassThrough(), { isTTY });
@@ -17,11 +17,19 @@ test('table: header, a rule 20-80 wide, padded columns (the agent CLI layout)', 
   const err = capture(false);
   const o = new Output(out.stream, err.stream, {});
   o.table(['Key'], [['ANTHROPIC_API_KEY'], ['DATABASE_URL']]);
-  o.table(['Name', 'Command'], [['a', 'node x.js'], ['longer-name', '-']]);
-  assert.equal(out.text(), [
-    'Key', '─'.repeat(20), 'ANTHROPIC_API_KEY', 'DATABASE_URL',
-    'Name         Command', '─'.repeat(22), 'a            node x.js', 'longer-name  -', '',
-  ].join('\n'));
+  o.table(
+    ['Name', 'Command'],
+    [
+      ['a', 'node x.js'],
+      ['longer-name', '-'],
+    ],
+  );
+  assert.equal(
+    out.text(),
+    ['Key', '─'.repeat(20), 'ANTHROPIC_API_KEY', 'DATABASE_URL', 'Name         Command', '─'.repeat(22), 'a            node x.js', 'longer-name  -', ''].join(
+      '\n',
+    ),
+  );
 });
 
 test('colour only on a terminal without NO_COLOR; errors go to stderr', () => {
@@ -45,7 +53,7 @@ test('shellQuote keeps safe words bare and single-quotes the rest', () => {
   assert.equal(shellQuote('a b\nc'), "'a b\nc'");
 });
 
-test('KEY=VALUE arguments split on the first = with the agent CLI\'s messages', () => {
+test("KEY=VALUE arguments split on the first = with the agent CLI's messages", () => {
   assert.deepEqual(parsePairs(['A=1', 'B=x=y', 'C=']), { A: '1', B: 'x=y', C: '' });
   assert.throws(() => parsePairs(['NOEQUALS']), { message: "Invalid format 'NOEQUALS'. Use KEY=VALUE", exitCode: 2 });
   assert.throws(() => parsePairs(['=v']), { message: "Empty key in '=v'" });

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import { action } from '../action.js';
-import { withConnection, type ConnectionFlags } from '../connection.js';
-import { DEFAULT_AGENT_FILE, deployAgentFile } from './agents.js';
+import { action } from '../cli/action.js';
+import { withConnection, type ConnectionFlags } from '../cli/connection.js';
+import { DEFAULT_AGENT_FILE, deployAgentFile } from './agents-command.js';
 
 /** `credproxy deploy [FILE]`: register the agent in ./credproxy.yaml (docs/contract.md#agent-cli). */
 export function registerDeployCommand(program: Command): void {

@@ -1,13 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { constants } from 'node:os';
 import type { Command } from 'commander';
-import type { CredproxyClient } from '../../sdk/client.js';
-import { RequestError } from '../../sdk/request-error.js';
-import { action } from '../action.js';
-import { CliError, usageError } from '../cli-error.js';
-import { connect, withConnection, type ConnectionFlags } from '../connection.js';
-import type { Output } from '../output.js';
-import { agentNotFound } from './secrets.js';
+import type { CredproxyClient } from '../sdk/client.js';
+import { RequestError } from '../sdk/request-error.js';
+import { action } from '../cli/action.js';
+import { CliError, usageError } from '../cli/cli-error.js';
+import { connect, withConnection, type ConnectionFlags } from '../cli/connection.js';
+import type { Output } from '../cli/output.js';
+import { agentNotFound } from './secrets-command.js';
 
 /** Daemon credentials the agent must not inherit from the operator's shell. */
 const WITHHELD_ENV = ['CREDPROXY_API_KEY', 'CREDPROXY_MASTER_KEY'];
@@ -19,7 +19,7 @@ const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGH
 /** `credproxy run <agent> [-- command…]`: start the agent locally with its sandbox environment. */
 export function registerRunCommand(program: Command): void {
   withConnection(program.command('run'))
-    .description("run an agent locally with its environment: stand-ins for proxied keys, plain values, HTTPS_PROXY and CA trust")
+    .description('run an agent locally with its environment: stand-ins for proxied keys, plain values, HTTPS_PROXY and CA trust')
     .argument('<agent>', 'agent name or id')
     .argument('[command...]', "command to run instead of the agent's own (put it after --)")
     .option('--sidecar <name>', "fleet: the sidecar that serves the agent's sandbox (its proxy is this node's); taken on the first run")
@@ -42,9 +42,10 @@ async function runAgent(out: Output, agent: string, argv: string[], flags: Conne
   const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
   for (const name of WITHHELD_ENV) delete childEnv[name];
   // An explicit argv runs as given; the agent file's command is a shell line, as in docs/contract.md#agent-file.
-  const child = shellCommand === undefined
-    ? spawn(argv[0]!, argv.slice(1), { stdio: 'inherit', env: childEnv })
-    : spawn(shellCommand, { shell: true, stdio: 'inherit', env: childEnv });
+  const child =
+    shellCommand === undefined
+      ? spawn(argv[0]!, argv.slice(1), { stdio: 'inherit', env: childEnv })
+      : spawn(shellCommand, { shell: true, stdio: 'inherit', env: childEnv });
   process.exitCode = await waitForExit(child, out, argv[0] ?? shellCommand!);
 }
 

@@ -1,13 +1,13 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { RequestError } from '../../sdk/request-error.js';
-import type { AgentInfo } from '../../sdk/types.js';
-import { action } from '../action.js';
-import { CliError, usageError } from '../cli-error.js';
-import { connect, withConnection, type ConnectionFlags } from '../connection.js';
-import { parseEnvFile } from '../env-file.js';
-import type { Output } from '../output.js';
-import { confirm, readHidden, readLine } from '../prompt.js';
+import { RequestError } from '../sdk/request-error.js';
+import type { AgentInfo } from '../sdk/types.js';
+import { action } from '../cli/action.js';
+import { CliError, usageError } from '../cli/cli-error.js';
+import { connect, withConnection, type ConnectionFlags } from '../cli/connection.js';
+import { parseEnvFile } from '../cli/env-file.js';
+import type { Output } from '../cli/output.js';
+import { confirm, readHidden, readLine } from '../cli/prompt.js';
 
 interface SetFlags extends ConnectionFlags {
   envFile?: string;

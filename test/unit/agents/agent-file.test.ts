@@ -1,9 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AgentFileError, parseAgentFile } from '../../../src/secrets/agent-file.js';
+import { AgentFileError, parseAgentFile } from '../../../src/agents/agent-file.js';
 
 test('the agent file shape of docs/contract.md#agent-file parses', () => {
-  const { definition, unknownKeys } = parseAgentFile('name: my-agent\ncommand: python agent.py\nsecrets:\n- ANTHROPIC_API_KEY\n- DATABASE_URL\n- ANTHROPIC_API_KEY\nignore: [.venv]\n');
+  const { definition, unknownKeys } = parseAgentFile(
+    'name: my-agent\ncommand: python agent.py\nsecrets:\n- ANTHROPIC_API_KEY\n- DATABASE_URL\n- ANTHROPIC_API_KEY\nignore: [.venv]\n',
+  );
   assert.deepEqual(definition, { name: 'my-agent', command: 'python agent.py', secrets: ['ANTHROPIC_API_KEY', 'DATABASE_URL'] });
   assert.deepEqual(unknownKeys, []);
   assert.deepEqual(parseAgentFile('name: bare\n').definition, { name: 'bare', command: null, secrets: [] });
@@ -24,6 +26,10 @@ test('invalid agent files say what is wrong, naming the file', () => {
     ['name: ok\nsecrets: [1BAD]\n', /secrets\[0\]: "1BAD" must be a valid environment variable name/],
   ];
   for (const [text, message] of cases) {
-    assert.throws(() => parseAgentFile(text, 'f.yaml'), (err: AgentFileError) => err.code === 'agent_file_invalid' && message.test(err.message), text);
+    assert.throws(
+      () => parseAgentFile(text, 'f.yaml'),
+      (err: AgentFileError) => err.code === 'agent_file_invalid' && message.test(err.message),
+      text,
+    );
   }
 });

@@ -1,4 +1,4 @@
-import { AGENT_NAME_PATTERN, AGENT_NAME_RULE, AgentFileError, ENV_KEY_PATTERN, ENV_KEY_RULE, validateAgentDefinition } from '../secrets/agent-file.js';
+import { AGENT_NAME_PATTERN, AGENT_NAME_RULE, AgentFileError, ENV_KEY_PATTERN, ENV_KEY_RULE, validateAgentDefinition } from './agent-file.js';
 import { DomainError } from '../errors.js';
 import { SIDECAR_METADATA_KEY } from '../fleet/protocol.js';
 import { providerForEnvKey } from '../secrets/providers.js';
@@ -7,7 +7,7 @@ import type { SecretValue } from '../secrets/secret-value.js';
 import type { SecretInfo } from '../sdk/types.js';
 import type { AgentFields, AgentRecord, AgentSecretRecord } from '../store/agents.js';
 import type { SandboxRecord } from '../store/sandboxes.js';
-import type { AdminStore, Awaitable } from './admin-store.js';
+import type { AdminStore, Awaitable } from '../api/admin-store.js';
 
 /** Same cap as a secret's value (docs/contract.md#agent-api). */
 const MAX_VALUE_BYTES = 8192;

@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { AgentFileError, parseAgentFile } from '../../secrets/agent-file.js';
-import { action } from '../action.js';
-import { usageError } from '../cli-error.js';
-import { connect, withConnection, type ConnectionFlags } from '../connection.js';
-import type { Output } from '../output.js';
-import { confirm } from '../prompt.js';
-import { agentNotFound } from './secrets.js';
+import { AgentFileError, parseAgentFile } from './agent-file.js';
+import { action } from '../cli/action.js';
+import { usageError } from '../cli/cli-error.js';
+import { connect, withConnection, type ConnectionFlags } from '../cli/connection.js';
+import type { Output } from '../cli/output.js';
+import { confirm } from '../cli/prompt.js';
+import { agentNotFound } from './secrets-command.js';
 
 /** The agent file `deploy` reads when none is named. */
 export const DEFAULT_AGENT_FILE = 'credproxy.yaml';
@@ -29,13 +29,10 @@ export function registerAgentsCommands(program: Command): void {
     .option('--json', 'print the agent as JSON')
     .action(action((out, file: string, flags: JsonFlags) => deployAgentFile(out, file, flags)));
 
-  withConnection(agents.command('list'))
-    .description('list registered agents')
-    .option('--json', 'print JSON')
-    .action(action(listAgents));
+  withConnection(agents.command('list')).description('list registered agents').option('--json', 'print JSON').action(action(listAgents));
 
   withConnection(agents.command('get'))
-    .description("show one agent: command, required secrets and which keys are set")
+    .description('show one agent: command, required secrets and which keys are set')
     .argument('<agent>', 'agent name or id')
     .option('--json', 'print JSON')
     .action(action(getAgent));
@@ -55,7 +52,10 @@ export async function deployAgentFile(out: Output, file: string, flags: JsonFlag
   const { definition, unknownKeys } = readAgentFile(file);
   if (unknownKeys.length > 0) out.note(`! Ignoring unknown key(s) in ${file}: ${unknownKeys.join(', ')}`);
   const client = connect(flags);
-  const existed = await client.getAgent(definition.name).then(() => true, () => false);
+  const existed = await client.getAgent(definition.name).then(
+    () => true,
+    () => false,
+  );
   const agent = await client.putAgent(definition.name, definition);
   if (flags.json) {
     out.json(agent);
