@@ -27,7 +27,7 @@ function report(out: Output, err: unknown): number {
   if (err instanceof RequestError) {
     if (err.status === 401) {
       out.error('Not authenticated: the admin API key was refused');
-      out.note('Set CREDPROXY_API_KEY, or point --data-dir at the daemon\'s data directory.');
+      out.note("Set CREDPROXY_API_KEY, or point --data-dir at the daemon's data directory.");
     } else {
       out.error(describe(err));
       if (err.code === 'network_error' || err.code === 'not_admin_api') {

@@ -17,8 +17,11 @@ export interface ConnectionFlags {
 export function withConnection(command: Command): Command {
   return command
     .addOption(new Option('--url <url>', 'admin API base URL').env('CREDPROXY_URL').default(DEFAULT_URL))
-    .addOption(new Option('--data-dir <dir>', 'daemon data directory holding admin-api-key (used when CREDPROXY_API_KEY is unset)')
-      .env('CREDPROXY_DATA_DIR').default(DEFAULT_DATA_DIR));
+    .addOption(
+      new Option('--data-dir <dir>', 'daemon data directory holding admin-api-key (used when CREDPROXY_API_KEY is unset)')
+        .env('CREDPROXY_DATA_DIR')
+        .default(DEFAULT_DATA_DIR),
+    );
 }
 
 /**
@@ -50,6 +53,8 @@ function readKeyFile(dataDir: string, required: boolean): string {
     return readFileSync(path, 'utf8').trim();
   } catch (err) {
     if (!required) return '';
-    throw usageError(`No admin API key: set CREDPROXY_API_KEY or point --data-dir at the daemon's data directory (cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    throw usageError(
+      `No admin API key: set CREDPROXY_API_KEY or point --data-dir at the daemon's data directory (cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+    );
   }
 }

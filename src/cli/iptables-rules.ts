@@ -65,15 +65,15 @@ function familyRules(family: 'ipv4' | 'ipv6', options: EgressRulesOptions): Fami
     `-A ${EGRESS_CHAIN} -p tcp -j REJECT --reject-with tcp-reset`,
     `-A ${EGRESS_CHAIN} -p udp -j REJECT --reject-with ${unreachable}`,
   ];
-  const restore = [
-    '*nat', `:${REDIRECT_CHAIN} - [0:0]`, ...nat, 'COMMIT',
-    '*filter', `:${EGRESS_CHAIN} - [0:0]`, ...filter, 'COMMIT', '',
-  ].join('\n');
+  const restore = ['*nat', `:${REDIRECT_CHAIN} - [0:0]`, ...nat, 'COMMIT', '*filter', `:${EGRESS_CHAIN} - [0:0]`, ...filter, 'COMMIT', ''].join('\n');
   return {
     family,
     binary: family === 'ipv4' ? 'iptables' : 'ip6tables',
     restore,
-    jumps: [{ table: 'nat', chain: REDIRECT_CHAIN }, { table: 'filter', chain: EGRESS_CHAIN }],
+    jumps: [
+      { table: 'nat', chain: REDIRECT_CHAIN },
+      { table: 'filter', chain: EGRESS_CHAIN },
+    ],
   };
 }
 

@@ -13,7 +13,6 @@ import { registerSandboxesCommands } from './commands/sandboxes.js';
 import { registerServeCommand } from './commands/serve.js';
 import { registerSecretsCommands } from '../agents/secrets-command.js';
 
-
 /**
  * The `credproxy` program. Exit codes: 0 ok, 1 failure, 2 usage or configuration error
  * (docs/errors.md). No command loads the daemon until it runs (serve.ts).

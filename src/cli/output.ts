@@ -55,8 +55,7 @@ export class Output {
   /** Left-aligned columns under a header and a `────` rule (20 to 80 wide), as in docs/contract.md#agent-cli. */
   table(headers: readonly string[], rows: ReadonlyArray<readonly string[]>): void {
     const widths = headers.map((h, col) => Math.max(h.length, ...rows.map((r) => (r[col] ?? '').length)));
-    const render = (cells: readonly string[]) =>
-      cells.map((cell, col) => (col === cells.length - 1 ? cell : cell.padEnd(widths[col]!))).join('  ');
+    const render = (cells: readonly string[]) => cells.map((cell, col) => (col === cells.length - 1 ? cell : cell.padEnd(widths[col]!))).join('  ');
     const ruleWidth = Math.min(MAX_RULE, Math.max(MIN_RULE, widths.reduce((sum, w) => sum + w, 0) + 2 * (widths.length - 1)));
     this.line(this.bold(render(headers)));
     this.line(RULE.repeat(ruleWidth));

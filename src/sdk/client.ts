@@ -205,7 +205,11 @@ export class CredproxyClient {
     const text = await response.text();
     // Every response the proxy listener makes itself carries this header; the admin API's never do.
     if (response.headers.get('x-credproxy-error') === 'true') {
-      throw new RequestError(response.status, 'not_admin_api', `${this.#base} is credproxy's proxy listener, not its admin API: use the admin address (port 8081 by default, the "admin" field of the ready line)`);
+      throw new RequestError(
+        response.status,
+        'not_admin_api',
+        `${this.#base} is credproxy's proxy listener, not its admin API: use the admin address (port 8081 by default, the "admin" field of the ready line)`,
+      );
     }
     if (!response.ok) throw RequestError.fromResponse(response.status, parseJson(text));
     if (options.text) return text as T;

@@ -36,11 +36,17 @@ export interface ProviderWire {
 
 type ProviderSpec = Omit<ProviderShortcut, 'token_shape'>;
 
-const BEARER = { auth_type: 'bearer', auth_config: {} } as const;
-const ALSO_BEARER: readonly AuthRule[] = [{ type: 'bearer' }];
+type ProviderAuth = Pick<ProviderSpec, 'auth_type' | 'auth_config' | 'alsoAccepts'>;
 
-function apiKey(header: string): Pick<ProviderSpec, 'auth_type' | 'auth_config'> {
+const BEARER: ProviderAuth = { auth_type: 'bearer', auth_config: {} };
+
+function apiKey(header: string): ProviderAuth {
   return { auth_type: 'api-key', auth_config: { header } };
+}
+
+/** An api-key provider whose API takes the same key as `Authorization: Bearer <key>` too. */
+function apiKeyOrBearer(header: string): ProviderAuth {
+  return { ...apiKey(header), alsoAccepts: [{ type: 'bearer' }] };
 }
 
 function alnum(prefix: string, length: number): ProviderSpec['standIn'] {
@@ -51,16 +57,29 @@ function b64url(prefix: string, length: number): ProviderSpec['standIn'] {
   return { prefix, length, alphabet: 'b64url' };
 }
 
+// One row of SPECS: name, display name, auth shape, hosts, env var names, stand-in shape; positional, so
+// that each provider stays one line of the table.
+function spec(
+  name: string,
+  display: string,
+  auth: ProviderAuth,
+  hosts: readonly string[],
+  envKeys: readonly string[],
+  standIn: ProviderSpec['standIn'],
+): ProviderSpec {
+  return { name, display, ...auth, hosts, envKeys, standIn };
+}
+
 // Anthropic (x-api-key; @anthropic-ai/sdk 1.x sends Bearer), Exa and GitLab (PRIVATE-TOKEN) also
 // document `Authorization: Bearer <key>` for the same keys.
 const SPECS: readonly ProviderSpec[] = [
-  { name: 'anthropic', display: 'Anthropic', ...apiKey('x-api-key'), hosts: ['api.anthropic.com'], envKeys: ['ANTHROPIC_API_KEY'], standIn: alnum('sk-ant-api03-', 48), alsoAccepts: ALSO_BEARER },
+  spec('anthropic', 'Anthropic', apiKeyOrBearer('x-api-key'), ['api.anthropic.com'], ['ANTHROPIC_API_KEY'], alnum('sk-ant-api03-', 48)),
   // Asana, Cloudflare and Exa keys have no stable prefix; the stand-in is a bare body.
-  { name: 'asana', display: 'Asana', ...BEARER, hosts: ['app.asana.com'], envKeys: ['ASANA_ACCESS_TOKEN', 'ASANA_TOKEN'], standIn: alnum('', 32) },
-  { name: 'cloudflare', display: 'Cloudflare', ...BEARER, hosts: ['api.cloudflare.com'], envKeys: ['CLOUDFLARE_API_TOKEN', 'CF_API_TOKEN'], standIn: alnum('', 40) },
-  { name: 'exa', display: 'Exa', ...apiKey('x-api-key'), hosts: ['api.exa.ai'], envKeys: ['EXA_API_KEY'], standIn: alnum('', 32), alsoAccepts: ALSO_BEARER },
-  { name: 'firecrawl', display: 'Firecrawl', ...BEARER, hosts: ['api.firecrawl.dev'], envKeys: ['FIRECRAWL_API_KEY'], standIn: alnum('fc-', 36) },
-  { name: 'gemini', display: 'Google Gemini', ...apiKey('x-goog-api-key'), hosts: ['generativelanguage.googleapis.com'], envKeys: ['GEMINI_API_KEY', 'GOOGLE_API_KEY'], standIn: b64url('AIza', 35) },
+  spec('asana', 'Asana', BEARER, ['app.asana.com'], ['ASANA_ACCESS_TOKEN', 'ASANA_TOKEN'], alnum('', 32)),
+  spec('cloudflare', 'Cloudflare', BEARER, ['api.cloudflare.com'], ['CLOUDFLARE_API_TOKEN', 'CF_API_TOKEN'], alnum('', 40)),
+  spec('exa', 'Exa', apiKeyOrBearer('x-api-key'), ['api.exa.ai'], ['EXA_API_KEY'], alnum('', 32)),
+  spec('firecrawl', 'Firecrawl', BEARER, ['api.firecrawl.dev'], ['FIRECRAWL_API_KEY'], alnum('fc-', 36)),
+  spec('gemini', 'Google Gemini', apiKey('x-goog-api-key'), ['generativelanguage.googleapis.com'], ['GEMINI_API_KEY', 'GOOGLE_API_KEY'], b64url('AIza', 35)),
   {
     name: 'github',
     display: 'GitHub',
@@ -76,20 +95,20 @@ const SPECS: readonly ProviderSpec[] = [
     envKeys: ['GITHUB_TOKEN', 'GH_TOKEN', 'GITHUB_PERSONAL_ACCESS_TOKEN'],
     standIn: alnum('ghp_', 36),
   },
-  { name: 'gitlab', display: 'GitLab', ...apiKey('PRIVATE-TOKEN'), hosts: ['gitlab.com'], envKeys: ['GITLAB_TOKEN', 'GITLAB_PERSONAL_ACCESS_TOKEN'], standIn: alnum('glpat-', 20), alsoAccepts: ALSO_BEARER },
+  spec('gitlab', 'GitLab', apiKeyOrBearer('PRIVATE-TOKEN'), ['gitlab.com'], ['GITLAB_TOKEN', 'GITLAB_PERSONAL_ACCESS_TOKEN'], alnum('glpat-', 20)),
   // Linear wants the raw key in Authorization, without a "Bearer " prefix.
-  { name: 'linear', display: 'Linear', ...apiKey('Authorization'), hosts: ['api.linear.app'], envKeys: ['LINEAR_API_KEY'], standIn: alnum('lin_api_', 32) },
-  { name: 'notion', display: 'Notion', ...BEARER, hosts: ['api.notion.com'], envKeys: ['NOTION_API_KEY', 'NOTION_TOKEN'], standIn: alnum('ntn_', 43) },
-  { name: 'openai', display: 'OpenAI', ...BEARER, hosts: ['api.openai.com'], envKeys: ['OPENAI_API_KEY'], standIn: alnum('sk-proj-', 64) },
-  { name: 'openrouter', display: 'OpenRouter', ...BEARER, hosts: ['openrouter.ai'], envKeys: ['OPENROUTER_API_KEY'], standIn: alnum('sk-or-v1-', 64) },
-  { name: 'perplexity', display: 'Perplexity', ...BEARER, hosts: ['api.perplexity.ai'], envKeys: ['PERPLEXITY_API_KEY', 'PPLX_API_KEY'], standIn: alnum('pplx-', 48) },
-  { name: 'resend', display: 'Resend', ...BEARER, hosts: ['api.resend.com'], envKeys: ['RESEND_API_KEY'], standIn: alnum('re_', 24) },
-  { name: 'sentry', display: 'Sentry', ...BEARER, hosts: ['sentry.io'], envKeys: ['SENTRY_AUTH_TOKEN'], standIn: alnum('sntrys_', 32) },
-  { name: 'slack', display: 'Slack', ...BEARER, hosts: ['slack.com'], envKeys: ['SLACK_BOT_TOKEN', 'SLACK_TOKEN'], standIn: b64url('xoxb-', 43) },
+  spec('linear', 'Linear', apiKey('Authorization'), ['api.linear.app'], ['LINEAR_API_KEY'], alnum('lin_api_', 32)),
+  spec('notion', 'Notion', BEARER, ['api.notion.com'], ['NOTION_API_KEY', 'NOTION_TOKEN'], alnum('ntn_', 43)),
+  spec('openai', 'OpenAI', BEARER, ['api.openai.com'], ['OPENAI_API_KEY'], alnum('sk-proj-', 64)),
+  spec('openrouter', 'OpenRouter', BEARER, ['openrouter.ai'], ['OPENROUTER_API_KEY'], alnum('sk-or-v1-', 64)),
+  spec('perplexity', 'Perplexity', BEARER, ['api.perplexity.ai'], ['PERPLEXITY_API_KEY', 'PPLX_API_KEY'], alnum('pplx-', 48)),
+  spec('resend', 'Resend', BEARER, ['api.resend.com'], ['RESEND_API_KEY'], alnum('re_', 24)),
+  spec('sentry', 'Sentry', BEARER, ['sentry.io'], ['SENTRY_AUTH_TOKEN'], alnum('sntrys_', 32)),
+  spec('slack', 'Slack', BEARER, ['slack.com'], ['SLACK_BOT_TOKEN', 'SLACK_TOKEN'], b64url('xoxb-', 43)),
   // sk_test_, never sk_live_, so secret scanners do not report the stand-in as a live key.
-  { name: 'stripe', display: 'Stripe', ...BEARER, hosts: ['api.stripe.com'], envKeys: ['STRIPE_SECRET_KEY', 'STRIPE_API_KEY'], standIn: alnum('sk_test_', 24) },
-  { name: 'vercel', display: 'Vercel', ...BEARER, hosts: ['api.vercel.com'], envKeys: ['VERCEL_TOKEN'], standIn: alnum('vcp_', 24) },
-  { name: 'xai', display: 'xAI', ...BEARER, hosts: ['api.x.ai'], envKeys: ['XAI_API_KEY'], standIn: alnum('xai-', 80) },
+  spec('stripe', 'Stripe', BEARER, ['api.stripe.com'], ['STRIPE_SECRET_KEY', 'STRIPE_API_KEY'], alnum('sk_test_', 24)),
+  spec('vercel', 'Vercel', BEARER, ['api.vercel.com'], ['VERCEL_TOKEN'], alnum('vcp_', 24)),
+  spec('xai', 'xAI', BEARER, ['api.x.ai'], ['XAI_API_KEY'], alnum('xai-', 80)),
 ];
 
 function deepFreeze<T>(value: T): T {

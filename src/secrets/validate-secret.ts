@@ -88,7 +88,8 @@ function readAuth(value: unknown): AuthInput {
     return { ...readRuleFields(rule, path), hosts: optionalStringArray(rule, 'hosts', path) ?? [] };
   });
   return {
-    ...readRuleFields(obj, 'auth'), perHost: rules && rules.length > 0 ? rules : undefined,
+    ...readRuleFields(obj, 'auth'),
+    perHost: rules && rules.length > 0 ? rules : undefined,
     allowRange: optionalBoolean(obj, ALLOW_RANGE, 'auth') ?? false,
   };
 }

@@ -41,7 +41,10 @@ export class ControlClient {
 
   /** The whole bundle, just some sandboxes, or just one secret; opened with the sidecar's private key. */
   async bundle(only: { sandboxes?: readonly string[]; secret?: string } = {}): Promise<Bundle> {
-    const params = [...(only.sandboxes ?? []).map((id) => `sandbox=${encodeURIComponent(id)}`), ...(only.secret ? [`secret=${encodeURIComponent(only.secret)}`] : [])];
+    const params = [
+      ...(only.sandboxes ?? []).map((id) => `sandbox=${encodeURIComponent(id)}`),
+      ...(only.secret ? [`secret=${encodeURIComponent(only.secret)}`] : []),
+    ];
     const query = params.length > 0 ? `?${params.join('&')}` : '';
     const sealed = Buffer.from(await this.#call('GET', FLEET_PATHS.bundle + query, { [PUBLIC_KEY_HEADER]: this.#keys.publicKey }));
     const plain = this.#keys.open(sealed);

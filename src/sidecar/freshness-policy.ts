@@ -58,9 +58,12 @@ export class FreshnessPolicy implements ProxyPolicy {
   #check(): void {
     const age = this.ageMs;
     if (age > this.#maxAgeMs) {
-      throw new ProxyRejection('policy_unavailable', Number.isFinite(age)
-        ? `the control plane has not been heard from for ${Math.round(age / 1000)} s (fleet.maxBundleAgeMs is ${this.#maxAgeMs})`
-        : 'no policy bundle from the control plane yet');
+      throw new ProxyRejection(
+        'policy_unavailable',
+        Number.isFinite(age)
+          ? `the control plane has not been heard from for ${Math.round(age / 1000)} s (fleet.maxBundleAgeMs is ${this.#maxAgeMs})`
+          : 'no policy bundle from the control plane yet',
+      );
     }
   }
 }

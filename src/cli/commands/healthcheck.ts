@@ -19,7 +19,7 @@ interface HealthcheckFlags extends ServeFlags {
 export function registerHealthcheckCommand(program: Command): void {
   serveOptions(program.command('healthcheck'))
     .description('exit 0 when the admin listener of the running `credproxy serve` answers /healthz (for HEALTHCHECK)')
-    .option('--pid <pid>', 'the serve process whose command line to read (default 1: a container\'s first process)', '1')
+    .option('--pid <pid>', "the serve process whose command line to read (default 1: a container's first process)", '1')
     .option('--timeout <ms>', 'give up after this long', '2000')
     .action(async (flags: HealthcheckFlags) => {
       const { pid, timeout, ...own } = flags;

@@ -4,9 +4,7 @@ import type { Command } from 'commander';
 import { loadConfig } from '../../config/load.js';
 import { action } from '../action.js';
 import { CliError, usageError } from '../cli-error.js';
-import {
-  blockedCounts, DEFAULT_LOOPBACK, EGRESS_CHAIN, egressRules, resolversOf, rulesScript, type FamilyRules,
-} from '../iptables-rules.js';
+import { blockedCounts, DEFAULT_LOOPBACK, EGRESS_CHAIN, egressRules, resolversOf, rulesScript, type FamilyRules } from '../iptables-rules.js';
 
 interface IptablesFlags {
   uid?: string;
@@ -40,29 +38,33 @@ export function registerIptablesCommand(program: Command): void {
     .option('--remove', 'remove the rules')
     .option('--status', 'show whether the rules are installed and how many attempts they refused')
     .option('--json', 'with --status: as JSON')
-    .action(action(async (out, flags: IptablesFlags) => {
-      if ([flags.apply, flags.remove, flags.status].filter(Boolean).length > 1) throw usageError('choose one of --apply, --remove, --status');
-      const uid = wholeNumber(flags.uid!, '--uid');
-      if (flags.status) {
-        const status = await readStatus();
-        if (flags.json) out.line(JSON.stringify(status));
-        else for (const [family, s] of Object.entries(status)) out.line(`${family}: ${s.installed ? 'installed' : 'not installed'}; refused tcp ${s.tcp}, udp ${s.udp}`);
-        return;
-      }
-      if (flags.remove) {
-        for (const rules of egressRules({ uid, httpsPort: 1, httpPort: undefined, resolvers: [], loopback: [] })) await removeRules(rules);
-        out.success('credproxy rules removed');
-        return;
-      }
-      const options = rulesOptions(uid, flags);
-      const rules = egressRules(options);
-      if (!flags.apply) {
-        process.stdout.write(rulesScript(rules, `credproxy iptables --uid ${uid}: apply with --apply, undo with --remove`));
-        return;
-      }
-      for (const family of rules) await applyRules(family);
-      out.success(`credproxy rules installed: TCP 443${options.httpPort === undefined ? '' : ' and 80'} → credproxy, other egress refused`);
-    }));
+    .action(
+      action(async (out, flags: IptablesFlags) => {
+        if ([flags.apply, flags.remove, flags.status].filter(Boolean).length > 1) throw usageError('choose one of --apply, --remove, --status');
+        const uid = wholeNumber(flags.uid!, '--uid');
+        if (flags.status) {
+          const status = await readStatus();
+          if (flags.json) out.line(JSON.stringify(status));
+          else
+            for (const [family, s] of Object.entries(status))
+              out.line(`${family}: ${s.installed ? 'installed' : 'not installed'}; refused tcp ${s.tcp}, udp ${s.udp}`);
+          return;
+        }
+        if (flags.remove) {
+          for (const rules of egressRules({ uid, httpsPort: 1, httpPort: undefined, resolvers: [], loopback: [] })) await removeRules(rules);
+          out.success('credproxy rules removed');
+          return;
+        }
+        const options = rulesOptions(uid, flags);
+        const rules = egressRules(options);
+        if (!flags.apply) {
+          process.stdout.write(rulesScript(rules, `credproxy iptables --uid ${uid}: apply with --apply, undo with --remove`));
+          return;
+        }
+        for (const family of rules) await applyRules(family);
+        out.success(`credproxy rules installed: TCP 443${options.httpPort === undefined ? '' : ' and 80'} → credproxy, other egress refused`);
+      }),
+    );
 }
 
 function rulesOptions(uid: number, flags: IptablesFlags): Parameters<typeof egressRules>[0] {
@@ -78,7 +80,10 @@ function rulesOptions(uid: number, flags: IptablesFlags): Parameters<typeof egre
   }
   const resolvers = flags.resolver ?? resolversOf(existsSync('/etc/resolv.conf') ? readFileSync('/etc/resolv.conf', 'utf8') : '');
   return {
-    uid, httpsPort, httpPort: portOf(flags.httpPort, '--http-port', config.transparent.http), resolvers,
+    uid,
+    httpsPort,
+    httpPort: portOf(flags.httpPort, '--http-port', config.transparent.http),
+    resolvers,
     loopback: flags.loopback ?? [...DEFAULT_LOOPBACK],
   };
 }
@@ -88,7 +93,9 @@ async function applyRules(rules: FamilyRules): Promise<void> {
   if (restored.code !== 0) {
     // Without IPv6 in the kernel there is no IPv6 traffic to send anywhere.
     if (rules.family === 'ipv6' && !existsSync('/proc/net/if_inet6')) return;
-    throw new CliError(`${rules.binary}-restore failed: ${restored.stderr.trim().split('\n')[0] ?? restored.code}`, { hints: ['It needs NET_ADMIN in this network namespace (run as root, or an init container with NET_ADMIN).'] });
+    throw new CliError(`${rules.binary}-restore failed: ${restored.stderr.trim().split('\n')[0] ?? restored.code}`, {
+      hints: ['It needs NET_ADMIN in this network namespace (run as root, or an init container with NET_ADMIN).'],
+    });
   }
   for (const { table, chain } of rules.jumps) {
     if ((await run(rules.binary, ['-t', table, '-C', 'OUTPUT', '-j', chain])).code === 0) continue;
@@ -120,12 +127,14 @@ function run(command: string, args: readonly string[], input?: string): Promise<
     const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk; });
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk;
+    });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk;
+    });
     child.once('error', (err: NodeJS.ErrnoException) => {
-      reject(err.code === 'ENOENT'
-        ? new CliError(`${command} not found`, { hints: ['Install iptables (Debian: apt-get install iptables).'] })
-        : err);
+      reject(err.code === 'ENOENT' ? new CliError(`${command} not found`, { hints: ['Install iptables (Debian: apt-get install iptables).'] }) : err);
     });
     child.once('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
     child.stdin.end(input);
