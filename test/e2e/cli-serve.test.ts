@@ -44,10 +44,12 @@ test('serve: ready line with proxy, admin and ca; /healthz; SIGTERM exits 0; a r
 });
 
 /** Writes a key file into `<dir>/data` the way a careless copy leaves it: readable by everyone. */
-const readableKeyFile = (name: string, content: string) => (dir: string): void => {
-  mkdirSync(join(dir, 'data'), { recursive: true, mode: 0o700 });
-  writeFileSync(join(dir, 'data', name), `${content}\n`, { mode: 0o644 });
-};
+const readableKeyFile =
+  (name: string, content: string) =>
+  (dir: string): void => {
+    mkdirSync(join(dir, 'data'), { recursive: true, mode: 0o700 });
+    writeFileSync(join(dir, 'data', name), `${content}\n`, { mode: 0o644 });
+  };
 
 const BAD_CONFIGS: Array<{ name: string; env?: Record<string, string>; yaml?: string; args?: string[]; prepare?: (dir: string) => void; key: string }> = [
   { name: 'a listen address without a port', env: { CREDPROXY_PROXY_LISTEN: 'localhost' }, key: 'proxy.listen' },
@@ -77,7 +79,7 @@ for (const bad of BAD_CONFIGS) {
   });
 }
 
-test('serve: a second daemon on the same data dir is refused, naming the first one\'s pid; a killed one leaves no stale lock', async () => {
+test("serve: a second daemon on the same data dir is refused, naming the first one's pid; a killed one leaves no stale lock", async () => {
   const dir = tempDir();
   const first = await spawnCli(['serve'], { cwd: dir, env: serveEnv(dir) });
   try {
@@ -102,7 +104,12 @@ test('serve: SIGHUP drains like SIGTERM: the request in flight finishes, then ex
   const upstream = await startUpstream({ pki });
   const child = await spawnCli(['serve'], {
     cwd: dir,
-    env: { ...serveEnv(dir), CREDPROXY_RESOLVE: `slow.example.test:443=127.0.0.1:${upstream.port}`, CREDPROXY_UPSTREAM_CA: pki.caPath, CREDPROXY_REQUIRE_PROXY_AUTH: 'false' },
+    env: {
+      ...serveEnv(dir),
+      CREDPROXY_RESOLVE: `slow.example.test:443=127.0.0.1:${upstream.port}`,
+      CREDPROXY_UPSTREAM_CA: pki.caPath,
+      CREDPROXY_REQUIRE_PROXY_AUTH: 'false',
+    },
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const kill = setTimeout(() => child.kill('SIGKILL'), 20_000);

@@ -41,21 +41,34 @@ const url = (name: string) => `https://api.openai.com/v1/${name}`;
 
 describe('explicit mode: the sandbox env alone', { concurrency: true }, () => {
   test('curl: HTTPS_PROXY and CURL_CA_BUNDLE', { skip: missingTool('curl', 'curl') }, () => expectSwap('curl', CLIENTS.curl(url('curl'))));
-  test('wget (GnuTLS): https_proxy and the kit\'s WGETRC ca_certificate', { skip: missingTool('wget', 'wget') }, () => expectSwap('wget', CLIENTS.wget(url('wget'))));
+  test("wget (GnuTLS): https_proxy and the kit's WGETRC ca_certificate", { skip: missingTool('wget', 'wget') }, () =>
+    expectSwap('wget', CLIENTS.wget(url('wget'))),
+  );
   test('Python requests: HTTPS_PROXY and REQUESTS_CA_BUNDLE', { skip: missingPythonModule(PYTHON, 'requests', 'python3-requests') }, () =>
-    expectSwap('requests', CLIENTS.requests(url('requests'), PYTHON)));
-  test('Python urllib: HTTPS_PROXY and SSL_CERT_FILE', { skip: missingTool(PYTHON, 'python3') }, () => expectSwap('urllib', CLIENTS.urllib(url('urllib'), PYTHON)));
+    expectSwap('requests', CLIENTS.requests(url('requests'), PYTHON)),
+  );
+  test('Python urllib: HTTPS_PROXY and SSL_CERT_FILE', { skip: missingTool(PYTHON, 'python3') }, () =>
+    expectSwap('urllib', CLIENTS.urllib(url('urllib'), PYTHON)),
+  );
   test('Python httpx: HTTPS_PROXY and SSL_CERT_FILE', { skip: missingPythonModule(PYTHON, 'httpx', 'python3-httpx') }, () =>
-    expectSwap('httpx', CLIENTS.httpx(url('httpx'), PYTHON)));
+    expectSwap('httpx', CLIENTS.httpx(url('httpx'), PYTHON)),
+  );
   test('Go net/http: ProxyFromEnvironment and SSL_CERT_FILE', { skip: missingTool('go', 'golang-go') }, async () =>
-    expectSwap('go', CLIENTS.go(url('go'), await goProgram)));
-  test('Ruby Net::HTTP: http_proxy (read even for https) and SSL_CERT_FILE', { skip: missingTool('ruby', 'ruby') }, () => expectSwap('ruby', CLIENTS.ruby(url('ruby'))));
+    expectSwap('go', CLIENTS.go(url('go'), await goProgram)),
+  );
+  test('Ruby Net::HTTP: http_proxy (read even for https) and SSL_CERT_FILE', { skip: missingTool('ruby', 'ruby') }, () =>
+    expectSwap('ruby', CLIENTS.ruby(url('ruby'))),
+  );
   // Single-file source launch: the JVM compiles the fixture in memory, no javac step.
-  test('Java 17 HttpClient: JAVA_TOOL_OPTIONS (the kit\'s agent, trust store and proxy), one JVM run', { skip: missingTool('java', 'openjdk-17-jdk-headless') }, () =>
-    expectSwap('java', CLIENTS.java(url('java'))));
+  test(
+    "Java 17 HttpClient: JAVA_TOOL_OPTIONS (the kit's agent, trust store and proxy), one JVM run",
+    { skip: missingTool('java', 'openjdk-17-jdk-headless') },
+    () => expectSwap('java', CLIENTS.java(url('java'))),
+  );
   // Exit 3: php without its curl extension (.ci/run installs Debian's php-curl).
-  test('PHP ext/curl: https_proxy and the kit\'s PHP_INI_SCAN_DIR curl.cainfo', { skip: missingTool('php', 'php-cli') }, () =>
-    expectSwap('php-curl', CLIENTS['php-curl'](url('php-curl'))));
+  test("PHP ext/curl: https_proxy and the kit's PHP_INI_SCAN_DIR curl.cainfo", { skip: missingTool('php', 'php-cli') }, () =>
+    expectSwap('php-curl', CLIENTS['php-curl'](url('php-curl'))),
+  );
 });
 
 test('the daemon log holds no real value after every client', () => {

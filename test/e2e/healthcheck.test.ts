@@ -36,7 +36,12 @@ test('healthcheck reads serve --config from the serve process, probes that admin
   // The process is gone; the same file, given here, names the same port, where nothing answers now.
   const gone = await runCli(['healthcheck', '--pid', String(serve.pid), '--config', 'credproxy.yaml'], { cwd: dir, env });
   assert.equal(gone.code, 1);
-  assert.match(gone.stderr, new RegExp(`^credproxy healthcheck: http://127\\.0\\.0\\.1:${port}/healthz: ECONNREFUSED \\(admin\\.listen from .*credproxy\\.yaml; no credproxy serve at pid ${serve.pid}: own flags and env\\)\\n$`));
+  assert.match(
+    gone.stderr,
+    new RegExp(
+      `^credproxy healthcheck: http://127\\.0\\.0\\.1:${port}/healthz: ECONNREFUSED \\(admin\\.listen from .*credproxy\\.yaml; no credproxy serve at pid ${serve.pid}: own flags and env\\)\\n$`,
+    ),
+  );
 });
 
 test('healthcheck without a serve process to read uses its own flags and environment', async () => {

@@ -16,7 +16,12 @@ const ROOT = resolve('.');
 const READY_TIMEOUT_MS = 20_000;
 const EXIT_TIMEOUT_MS = 15_000;
 
-interface ReadyLine { msg: string; proxy: string; admin: string; ca: string }
+interface ReadyLine {
+  msg: string;
+  proxy: string;
+  admin: string;
+  ca: string;
+}
 
 test('the packed package imports as credproxy and credproxy/sdk, and serves: ready line, /healthz, clean exit on SIGTERM', { timeout: 90_000 }, async (t) => {
   const work = mkdtempSync(join(tmpdir(), 'credproxy-pack-'));
@@ -27,7 +32,13 @@ test('the packed package imports as credproxy and credproxy/sdk, and serves: rea
   if (pack.status !== 0) {
     const output = `${pack.stdout}\n${pack.stderr}`;
     if (/error TS\d+/.test(output)) {
-      t.skip(`npm pack failed because the TypeScript build fails; fix the build first:\n${output.split('\n').filter((l) => /error TS/.test(l)).slice(0, 5).join('\n')}`);
+      t.skip(
+        `npm pack failed because the TypeScript build fails; fix the build first:\n${output
+          .split('\n')
+          .filter((l) => /error TS/.test(l))
+          .slice(0, 5)
+          .join('\n')}`,
+      );
       return;
     }
     assert.fail(`npm pack failed (status ${pack.status}):\n${output}`);
@@ -54,7 +65,12 @@ test('the packed package imports as credproxy and credproxy/sdk, and serves: rea
   ].join('\n');
   const imported = spawnSync(process.execPath, ['--input-type=module', '-e', probe], { cwd: consumer, encoding: 'utf8', timeout: 20_000 });
   assert.equal(imported.status, 0, imported.stderr);
-  assert.deepEqual(JSON.parse(imported.stdout), { client: 'function', requestError: 'function', createDaemon: 'function', deep: 'ERR_PACKAGE_PATH_NOT_EXPORTED' });
+  assert.deepEqual(JSON.parse(imported.stdout), {
+    client: 'function',
+    requestError: 'function',
+    createDaemon: 'function',
+    deep: 'ERR_PACKAGE_PATH_NOT_EXPORTED',
+  });
 
   const data = join(work, 'state', 'data');
   const certs = join(work, 'state', 'certs');
@@ -76,9 +92,13 @@ test('the packed package imports as credproxy and credproxy/sdk, and serves: rea
   // The package's own config/default.yaml is found from its directory, as `npm start` would.
   const daemon = spawn(process.execPath, ['bin/credproxy', 'serve'], { cwd: pkg, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = once(daemon, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
-  t.after(() => { if (daemon.exitCode === null && daemon.signalCode === null) daemon.kill('SIGKILL'); });
+  t.after(() => {
+    if (daemon.exitCode === null && daemon.signalCode === null) daemon.kill('SIGKILL');
+  });
   let stderr = '';
-  daemon.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
+  daemon.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+  });
 
   const ready = await waitForReady(daemon.stdout, exited, () => stderr);
   assert.match(ready.proxy, /^127\.0\.0\.1:\d+$/);
@@ -106,7 +126,10 @@ function waitForReady(stdout: NodeJS.ReadableStream, exited: Promise<unknown>, s
   return new Promise<ReadyLine>((resolve, reject) => {
     const fail = (why: string): void => reject(new Error(`${why}\nstdout:\n${seen.join('\n')}\nstderr:\n${stderr()}`));
     const timer = setTimeout(() => fail(`no ready line within ${READY_TIMEOUT_MS} ms`), READY_TIMEOUT_MS);
-    void exited.then(() => { clearTimeout(timer); fail('the daemon exited before it was ready'); });
+    void exited.then(() => {
+      clearTimeout(timer);
+      fail('the daemon exited before it was ready');
+    });
     lines.on('line', (line) => {
       if (seen.push(line) > 200) seen.shift();
       let parsed: { msg?: unknown } | undefined;

@@ -32,21 +32,32 @@ function shipped(rows: ReturnType<typeof requestRowFixture>[], firstId: number):
 
 test('request ids survive the outbox → control plane hop; rows from older sidecars land without one', { skip }, async () => {
   const now = Date.now();
-  const current = shipped([
-    requestRowFixture({ ts: now, sandboxId: 'sb-fleet', secretId: 's-fleet', requestId: 'aaaaaaaaaaaaaaaaaaaaaaaa' }),
-    connectionRowFixture({ ts: now, sandboxId: 'sb-fleet', requestId: 'bbbbbbbbbbbbbbbbbbbbbbbb' }),
-  ], 1);
+  const current = shipped(
+    [
+      requestRowFixture({ ts: now, sandboxId: 'sb-fleet', secretId: 's-fleet', requestId: 'aaaaaaaaaaaaaaaaaaaaaaaa' }),
+      connectionRowFixture({ ts: now, sandboxId: 'sb-fleet', requestId: 'bbbbbbbbbbbbbbbbbbbbbbbb' }),
+    ],
+    1,
+  );
   assert.equal(await events.ingest('sidecar-new', current), 2);
   // A sidecar from before request ids sends one value fewer a row.
   const legacy = shipped([requestRowFixture({ ts: now + 1, sandboxId: 'sb-fleet', secretId: 's-fleet' })], 1).map((row) => row.slice(0, -1));
   assert.equal(await events.ingest('sidecar-old', legacy), 1);
 
   const audit = await events.auditForSecret('s-fleet', { limit: 10 });
-  assert.deepEqual(audit.map((r) => r.request_id), [undefined, 'aaaaaaaaaaaaaaaaaaaaaaaa']);
+  assert.deepEqual(
+    audit.map((r) => r.request_id),
+    [undefined, 'aaaaaaaaaaaaaaaaaaaaaaaa'],
+  );
   const network = await events.networkForSandbox('sb-fleet', { limit: 10 });
-  assert.deepEqual(network.data.map((r) => [r.kind, r.request_id]), [
-    ['request', undefined], ['connection', 'bbbbbbbbbbbbbbbbbbbbbbbb'], ['request', 'aaaaaaaaaaaaaaaaaaaaaaaa'],
-  ]);
+  assert.deepEqual(
+    network.data.map((r) => [r.kind, r.request_id]),
+    [
+      ['request', undefined],
+      ['connection', 'bbbbbbbbbbbbbbbbbbbbbbbb'],
+      ['request', 'aaaaaaaaaaaaaaaaaaaaaaaa'],
+    ],
+  );
   // Any other width is still refused whole.
   await assert.rejects(events.ingest('sidecar-bad', [current[0]!.slice(0, -2)]), { code: 'event_batch_invalid' });
 });

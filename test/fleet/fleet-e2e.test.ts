@@ -31,7 +31,7 @@ before(async () => {
     assert.equal(sandbox.status, 201, sandbox.text);
     sandboxes.push(sandbox.json);
   }
-  sidecars.push(...await Promise.all(['alpha', 'beta', 'gamma'].map((name) => fleet.startSidecar(name))));
+  sidecars.push(...(await Promise.all(['alpha', 'beta', 'gamma'].map((name) => fleet.startSidecar(name)))));
 });
 
 after(async () => {
@@ -56,7 +56,7 @@ test('each sidecar swaps the stand-in of its own sandbox for the real value', { 
   }
 });
 
-test('a sidecar holds only its own sandboxes: another sidecar\'s sandbox does not authenticate', { skip }, async () => {
+test("a sidecar holds only its own sandboxes: another sidecar's sandbox does not authenticate", { skip }, async () => {
   const res = await sidecars[0]!.fetch(sandboxes[1]!.access_token, '/echo', { authorization: `Bearer ${sandboxes[1]!.env.TOKEN}` });
   assert.equal(res.status, 407);
 });
@@ -64,14 +64,18 @@ test('a sidecar holds only its own sandboxes: another sidecar\'s sandbox does no
 test('a rotation reaches every sidecar', { skip }, async () => {
   const rotated = await fleet.api('PATCH', '/secrets/fleet-api', { value: 'real-value-v2' });
   assert.equal(rotated.status, 200, rotated.text);
-  const took = await Promise.all(sidecars.map((sidecar, i) => within(`rotation at ${sidecar.name}`, ROTATION_BOUND_MS, async () => {
-    const res = await swap(sidecar, i);
-    return res.status === 200 && res.upstreamSaw === 'Bearer real-value-v2';
-  })));
+  const took = await Promise.all(
+    sidecars.map((sidecar, i) =>
+      within(`rotation at ${sidecar.name}`, ROTATION_BOUND_MS, async () => {
+        const res = await swap(sidecar, i);
+        return res.status === 200 && res.upstreamSaw === 'Bearer real-value-v2';
+      }),
+    ),
+  );
   assert.ok(Math.max(...took) < ROTATION_BOUND_MS, `rotation took ${took.map(Math.round).join(', ')} ms`);
 });
 
-test('the request id a sidecar\'s client got is on the control plane\'s audit row', { skip }, async () => {
+test("the request id a sidecar's client got is on the control plane's audit row", { skip }, async () => {
   const res = await sidecars[1]!.fetch(sandboxes[1]!.access_token, '/echo/quoted', { authorization: `Bearer ${sandboxes[1]!.env.TOKEN}` });
   assert.equal(res.status, 200);
   assert.match(String(res.requestId), /^[0-9a-f]{24}$/);
@@ -90,8 +94,11 @@ test('audit rows from every sidecar come back from one control-plane query', { s
     return sandboxes.every((s) => seen.has(s.id)) && rows.filter((row) => row.sandbox_id === sandboxes[0]!.id).length >= 2;
   });
   // Two requests through alpha (the first swap and at least one poll of the rotation) page in twos.
-  await within('two network rows of alpha', 5_000, async () =>
-    (await fleet.api('GET', `/sandboxes/${sandboxes[0]!.id}/network?limit=1000`)).json.data.length >= 2);
+  await within(
+    'two network rows of alpha',
+    5_000,
+    async () => (await fleet.api('GET', `/sandboxes/${sandboxes[0]!.id}/network?limit=1000`)).json.data.length >= 2,
+  );
   const network = await fleet.api('GET', `/sandboxes/${sandboxes[0]!.id}/network?limit=1`);
   assert.equal(network.status, 200);
   assert.equal(network.json.data.length, 1);
@@ -103,15 +110,18 @@ test('audit rows from every sidecar come back from one control-plane query', { s
 test('detach and delete reach every sidecar within the bound', { skip }, async () => {
   const detached = await fleet.api('DELETE', `/sandboxes/${sandboxes[0]!.id}/secrets/TOKEN`);
   assert.equal(detached.status, 204);
-  await within('detach at alpha', REVOCATION_BOUND_MS, async () =>
-    (await swap(sidecars[0]!, 0)).reason === 'proxy_token_revoked');
+  await within('detach at alpha', REVOCATION_BOUND_MS, async () => (await swap(sidecars[0]!, 0)).reason === 'proxy_token_revoked');
 
   const deleted = await fleet.api('DELETE', '/secrets/fleet-api');
   assert.equal(deleted.status, 204);
-  const took = await Promise.all(sidecars.slice(1).map((sidecar, i) => within(`delete at ${sidecar.name}`, REVOCATION_BOUND_MS, async () => {
-    const res = await swap(sidecar, i + 1);
-    return res.status === 503 && res.reason === 'credential_revoked';
-  })));
+  const took = await Promise.all(
+    sidecars.slice(1).map((sidecar, i) =>
+      within(`delete at ${sidecar.name}`, REVOCATION_BOUND_MS, async () => {
+        const res = await swap(sidecar, i + 1);
+        return res.status === 503 && res.reason === 'credential_revoked';
+      }),
+    ),
+  );
   assert.ok(Math.max(...took) < REVOCATION_BOUND_MS, `revocation took ${took.map(Math.round).join(', ')} ms`);
 });
 

@@ -52,7 +52,10 @@ test('sidecars keep serving through a control-plane restart and follow changes m
   // A change made after the restart reaches both sidecars over their reconnected streams.
   const rotated = `${CANARY}-rotated`;
   assert.equal((await fleet.api('PATCH', '/secrets/canary', { value: rotated })).status, 200);
-  for (const [sidecar, name] of [[one, 'one'], [two, 'two']] as const) {
+  for (const [sidecar, name] of [
+    [one, 'one'],
+    [two, 'two'],
+  ] as const) {
     await within(`rotation at ${name} after restart`, 3_000, async () => (await swap(sidecar, name)).upstreamSaw === `Bearer ${rotated}`);
   }
   assert.equal((await fleet.api('PATCH', '/secrets/canary', { value: CANARY })).status, 200);
@@ -74,7 +77,7 @@ test('past fleet.maxBundleAgeMs without the control plane, a sidecar fails close
   await within('serving again once the control plane is back', 5_000, async () => (await swap(one, 'one')).status === 200);
 });
 
-test('rows in a killed sidecar\'s outbox reach the control plane after it restarts, each once', { skip }, async () => {
+test("rows in a killed sidecar's outbox reach the control plane after it restarts, each once", { skip }, async () => {
   await within('two serving and its earlier rows shipped', 5_000, async () => (await swap(two, 'two')).status === 200);
   await new Promise((resolve) => setTimeout(resolve, 1_500));
   const before = await auditCount(sandboxes.two!.id);
@@ -103,7 +106,11 @@ test('never-leak: the real value is in no log, no sidecar SQLite file and nowher
     }
   }
   const bin = postgresBinDir()!;
-  const dump = spawnSync('runuser', ['-u', 'postgres', '--', join(bin, 'pg_dump'), '--no-owner', '-h', '127.0.0.1', '-p', String(fleet.pg.port), fleet.databaseUrl.split('/').pop()!], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  const dump = spawnSync(
+    'runuser',
+    ['-u', 'postgres', '--', join(bin, 'pg_dump'), '--no-owner', '-h', '127.0.0.1', '-p', String(fleet.pg.port), fleet.databaseUrl.split('/').pop()!],
+    { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
+  );
   assert.equal(dump.status, 0, dump.stderr);
   assert.ok(dump.stdout.includes('canary'), 'the dump holds the secret row');
   assert.ok(!dump.stdout.includes(CANARY), 'but not its value');

@@ -41,7 +41,9 @@ function ready(output: { stdout: string }, exited: Promise<number | null>): Prom
   return new Promise((resolve, reject) => {
     const deadline = Date.now() + 15_000;
     let gone = false;
-    exited.then(() => { gone = true; });
+    exited.then(() => {
+      gone = true;
+    });
     const poll = (): void => {
       const line = output.stdout.split('\n').find((l) => l.includes('"msg":"ready"'));
       if (line) return resolve(JSON.parse(line));
@@ -108,10 +110,17 @@ test('a full run of `credproxy serve`: no real value in its output or its files'
     statuses.push(await send('https://api.openai.com/v1/models', { authorization: `Bearer ${sandbox.env.OPENAI_API_KEY}` }));
     statuses.push(await send(`https://api.openai.com/mismatch`, { authorization: `Bearer ${sandbox.env.T}` }));
     assert.deepEqual(statuses, [200, 302, 200, 401, 200, 200, 200, 200, 403]);
-    clientSaw.push(await tunnelRaw(HOST, `GET /redirect HTTP/1.1\r\nHost: ${HOST}\r\nAuthorization: Bearer ${sandbox.env.T}\r\nConnection: close\r\n\r\n`, {
-      proxyAddress: addresses.proxy, caPem: readFileSync(addresses.ca, 'utf8'), accessToken: sandbox.access_token,
-    }));
-    assert.ok(hostile.seen.some((s) => s.headers.authorization === `Bearer ${REAL.bearer}`), 'the value was injected');
+    clientSaw.push(
+      await tunnelRaw(HOST, `GET /redirect HTTP/1.1\r\nHost: ${HOST}\r\nAuthorization: Bearer ${sandbox.env.T}\r\nConnection: close\r\n\r\n`, {
+        proxyAddress: addresses.proxy,
+        caPem: readFileSync(addresses.ca, 'utf8'),
+        accessToken: sandbox.access_token,
+      }),
+    );
+    assert.ok(
+      hostile.seen.some((s) => s.headers.authorization === `Bearer ${REAL.bearer}`),
+      'the value was injected',
+    );
     for (const path of ['/secrets', '/secrets/bearer/audit', `/sandboxes/${sandbox.id}`, `/sandboxes/${sandbox.id}/network`, '/metrics']) {
       assert.equal((await admin('GET', path)).status, 200, path);
     }
@@ -127,5 +136,8 @@ test('a full run of `credproxy serve`: no real value in its output or its files'
   canaries.assertAbsent('serve stdout', output.stdout);
   canaries.assertAbsent('serve stderr', output.stderr);
   const files = canaries.assertAbsentInDir(dir);
-  assert.ok(files.some((f) => f.endsWith('.db') || f.endsWith('.sqlite')), `the database was scanned: ${files}`);
+  assert.ok(
+    files.some((f) => f.endsWith('.db') || f.endsWith('.sqlite')),
+    `the database was scanned: ${files}`,
+  );
 });

@@ -12,7 +12,11 @@ const CLEAN_ENV = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: '/tmp', LAN
 export const BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
 export { PYTHON as python } from '../../helpers/client-commands.js';
 
-export interface Ran { code: number | null; stdout: string; stderr: string }
+export interface Ran {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
 
 /** Runs a command as nobody with no proxy variables, bounded in time. */
 export function asNobody(command: string, args: string[], env: Record<string, string> = {}): Promise<Ran> {
@@ -37,7 +41,9 @@ export function rulesFlags(transparentHttps: string | undefined, transparentHttp
 
 /** How many credproxy rules iptables and ip6tables hold. */
 export function credproxyRuleCount(): number {
-  return spawnSync('sh', ['-c', 'iptables-save; ip6tables-save'], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l.includes('CREDPROXY')).length;
+  return spawnSync('sh', ['-c', 'iptables-save; ip6tables-save'], { encoding: 'utf8' })
+    .stdout.split('\n')
+    .filter((l) => l.includes('CREDPROXY')).length;
 }
 
 /** A client's JSON answer (the echo upstream's), or what it printed when that is not JSON. */

@@ -9,7 +9,9 @@ test('api-key plugin: options are validated at registration', async () => {
   for (const apiKey of ['', 'short', 42 as unknown as string]) {
     const app = Fastify();
     app.register(apiKeyAuth, { apiKey });
-    await assert.rejects(async () => { await app.ready(); }, /apiKey must be a string of at least 16 characters/);
+    await assert.rejects(async () => {
+      await app.ready();
+    }, /apiKey must be a string of at least 16 characters/);
     await app.close();
   }
 });

@@ -40,15 +40,26 @@ test('env: live stand-ins, plain vars, proxy and CA variables (which env_vars ca
   });
 });
 
-test('env with the kit: Node preload, JVM proxy and trust store, wgetrc, PHP ini; the sandbox\'s own options kept', () => {
+test("env with the kit: Node preload, JVM proxy and trust store, wgetrc, PHP ini; the sandbox's own options kept", () => {
   const sandbox = { ...SANDBOX, envVars: { NODE_OPTIONS: '--max-old-space-size=512', JAVA_TOOL_OPTIONS: '-Xmx1g', PHP_INI_SCAN_DIR: '/etc/php/extra' } };
   const env = buildSandboxEnv(sandbox, { proxyUrl: 'http://10.0.0.5:8080', caPath: '/ca.pem', kit: { path: '/kit', agents: true } });
   assert.equal(env.NODE_OPTIONS, '--require /kit/node-preload.cjs --max-old-space-size=512');
-  assert.equal(env.JAVA_TOOL_OPTIONS, [
-    '-javaagent:/kit/credproxy-java-agent.jar', '-Dhttps.proxyHost=10.0.0.5', '-Dhttps.proxyPort=8080', '-Dhttp.proxyHost=10.0.0.5', '-Dhttp.proxyPort=8080',
-    '-Dhttp.nonProxyHosts=localhost|127.0.0.1', '-Djavax.net.ssl.trustStore=/kit/truststore.p12', '-Djavax.net.ssl.trustStoreType=PKCS12',
-    '-Djavax.net.ssl.trustStorePassword=changeit', '-Djdk.http.auth.tunneling.disabledSchemes=', '-Xmx1g',
-  ].join(' '));
+  assert.equal(
+    env.JAVA_TOOL_OPTIONS,
+    [
+      '-javaagent:/kit/credproxy-java-agent.jar',
+      '-Dhttps.proxyHost=10.0.0.5',
+      '-Dhttps.proxyPort=8080',
+      '-Dhttp.proxyHost=10.0.0.5',
+      '-Dhttp.proxyPort=8080',
+      '-Dhttp.nonProxyHosts=localhost|127.0.0.1',
+      '-Djavax.net.ssl.trustStore=/kit/truststore.p12',
+      '-Djavax.net.ssl.trustStoreType=PKCS12',
+      '-Djavax.net.ssl.trustStorePassword=changeit',
+      '-Djdk.http.auth.tunneling.disabledSchemes=',
+      '-Xmx1g',
+    ].join(' '),
+  );
   assert.equal(env.WGETRC, '/kit/wgetrc');
   assert.equal(env.PHP_INI_SCAN_DIR, '/etc/php/extra:/kit/php');
   // Without the built agents NODE_OPTIONS is the sandbox's own and the JVM gets no agent.

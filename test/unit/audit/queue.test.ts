@@ -49,8 +49,15 @@ test('reaching the batch size flushes on the next turn, one insert per batch', a
   assert.equal(batches.length, 0, 'nothing written inside push');
   // Drains batch by batch, yielding between; bounded wait.
   for (let i = 0; i < 50 && queue.depth > 0; i++) await new Promise((resolve) => setImmediate(resolve));
-  assert.deepEqual(batches.map((b) => b.length), [500, 500, 200]);
-  assert.deepEqual(batches.flat().map((r) => r.path), Array.from({ length: 1_200 }, (_, i) => `/${i}`), 'order kept');
+  assert.deepEqual(
+    batches.map((b) => b.length),
+    [500, 500, 200],
+  );
+  assert.deepEqual(
+    batches.flat().map((r) => r.path),
+    Array.from({ length: 1_200 }, (_, i) => `/${i}`),
+    'order kept',
+  );
 });
 
 test('the timer flushes a partial batch within flushIntervalMs', async (t) => {
@@ -60,7 +67,10 @@ test('the timer flushes a partial batch within flushIntervalMs', async (t) => {
   queue.push(requestRowFixture());
   queue.push(requestRowFixture());
   for (let i = 0; i < 50 && batches.length === 0; i++) await sleep(10);
-  assert.deepEqual(batches.map((b) => b.length), [2]);
+  assert.deepEqual(
+    batches.map((b) => b.length),
+    [2],
+  );
 });
 
 test('close() writes every pushed row synchronously to SQLite, in batches; later pushes are dropped', (t) => {
@@ -135,6 +145,12 @@ test("a sink's pending rows count toward depth and queueSize; failures it report
   report!({ op: 'insert', count: 3 }); // already logged by the sink
   report!({ op: 'touch', count: 2, err: { message: 'database is locked' } });
   assert.equal(queue.dropped, 1 + 5 + 3);
-  assert.deepEqual(lines.map((l) => [l.msg, l.count]), [['audit batch write failed; rows dropped', 5], ['last_used_at update failed', 2]]);
+  assert.deepEqual(
+    lines.map((l) => [l.msg, l.count]),
+    [
+      ['audit batch write failed; rows dropped', 5],
+      ['last_used_at update failed', 2],
+    ],
+  );
   queue.close();
 });

@@ -32,7 +32,10 @@ test('retention sweeps on the writer thread: rows older than retentionDays go, n
   // Called before the start-up sweep's setImmediate fires, so this sweep does all the work.
   assert.equal(await sweeping, 1201);
   const remaining = db.prepare('SELECT ts, path FROM event_rows ORDER BY id').all() as Array<{ ts: number; path: string | null }>;
-  assert.deepEqual(remaining.map((r) => r.ts), [NOW - 7 * DAY, NOW - DAY, NOW, NOW]);
+  assert.deepEqual(
+    remaining.map((r) => r.ts),
+    [NOW - 7 * DAY, NOW - DAY, NOW, NOW],
+  );
   assert.equal(remaining.at(-1)!.path, '/meanwhile');
   assert.ok(lines.some((l) => l.msg === 'audit retention sweep' && l.deleted === 1201 && typeof l.ms === 'number'));
 });
@@ -66,7 +69,12 @@ test('a sweep that fails is logged and resolves to 0; stop() cancels the schedul
   failing.stop();
   assert.ok(lines.some((l) => l.msg === 'audit retention sweep failed'));
   const retention = startRetention(
-    { deleteOlderThan: () => { calls++; return Promise.resolve(0); } },
+    {
+      deleteOlderThan: () => {
+        calls++;
+        return Promise.resolve(0);
+      },
+    },
     { config: { audit: { retentionDays: 1 } }, logger, intervalMs: 5 },
   );
   retention.stop();

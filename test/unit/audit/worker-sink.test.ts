@@ -27,8 +27,10 @@ async function setup(t: { after(fn: () => unknown): void }) {
 
 test('rows land in order; close() resolves only after everything handed over is written', async (t) => {
   const { db, sink, logger, lines } = await setup(t);
-  db.prepare(`INSERT INTO secrets (id, name, auth_type, auth_config, hosts, value_enc, created_at, updated_at)
-              VALUES ('s1', 'one', 'bearer', '{}', '[]', x'00', '2025-01-01T00:00:00.000Z', '2025-01-01T00:00:00.000Z')`).run();
+  db.prepare(
+    `INSERT INTO secrets (id, name, auth_type, auth_config, hosts, value_enc, created_at, updated_at)
+              VALUES ('s1', 'one', 'bearer', '{}', '[]', x'00', '2025-01-01T00:00:00.000Z', '2025-01-01T00:00:00.000Z')`,
+  ).run();
   const queue = new AuditQueue(sink, { config: CONFIG, logger });
   for (let i = 0; i < 1_234; i++) queue.push(requestRowFixture({ path: `/${i}`, ts: Date.UTC(2025, 0, 2) + i }));
   queue.markUsed('s1', Date.UTC(2025, 0, 3));
@@ -37,7 +39,10 @@ test('rows land in order; close() resolves only after everything handed over is 
   await sink.close();
   assert.equal(queue.depth, 0);
   const paths = db.prepare('SELECT path FROM event_rows ORDER BY id').all() as Array<{ path: string }>;
-  assert.deepEqual(paths.map((r) => r.path), Array.from({ length: 1_234 }, (_, i) => `/${i}`));
+  assert.deepEqual(
+    paths.map((r) => r.path),
+    Array.from({ length: 1_234 }, (_, i) => `/${i}`),
+  );
   assert.equal((db.prepare('SELECT ts FROM event_rows WHERE id = 2').get() as { ts: number }).ts, Date.UTC(2025, 0, 2) + 1);
   assert.equal((db.prepare(`SELECT last_used_at FROM secrets WHERE id = 's1'`).get() as { last_used_at: string }).last_used_at, '2025-01-03T00:00:00.000Z');
   assert.equal(queue.dropped, 0);
@@ -92,7 +97,10 @@ test('a writer that cannot start rejects ready, is logged once, and every row is
   await sink.close();
   assert.equal(queue.dropped, 25);
   assert.equal(queue.depth, 0);
-  assert.deepEqual(lines.map((l) => l.msg), ['audit writer stopped; audit rows are dropped from now on']);
+  assert.deepEqual(
+    lines.map((l) => l.msg),
+    ['audit writer stopped; audit rows are dropped from now on'],
+  );
   assert.doesNotMatch(JSON.stringify(lines), /canary/);
 });
 
@@ -111,7 +119,10 @@ test('a writer that dies mid-run does not take the host down: rows in flight and
   // A batch committed just before the kill may be counted lost too (its reply never came).
   assert.ok(count() + queue.dropped >= 700, `${count()} written + ${queue.dropped} dropped`);
   assert.ok(queue.dropped >= 200);
-  assert.deepEqual(lines.map((l) => l.msg), ['audit writer stopped; audit rows are dropped from now on']);
+  assert.deepEqual(
+    lines.map((l) => l.msg),
+    ['audit writer stopped; audit rows are dropped from now on'],
+  );
   assert.doesNotMatch(JSON.stringify(lines), /canary/);
 });
 

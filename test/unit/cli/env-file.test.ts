@@ -41,15 +41,21 @@ test('double- and single-quoted values may span lines', () => {
 });
 
 test('errors name the file and line, never the value', () => {
-  assert.throws(() => parseEnvFile('A=1\nno equals here\n', 'x.env'), (err: EnvFileError) => {
-    assert.equal(err.code, 'env_file_invalid');
-    assert.equal(err.message, 'x.env:2: expected KEY=VALUE');
-    return true;
-  });
+  assert.throws(
+    () => parseEnvFile('A=1\nno equals here\n', 'x.env'),
+    (err: EnvFileError) => {
+      assert.equal(err.code, 'env_file_invalid');
+      assert.equal(err.message, 'x.env:2: expected KEY=VALUE');
+      return true;
+    },
+  );
   assert.throws(() => parseEnvFile('=secret-value', 'x.env'), /x\.env:1: empty key before "="/);
-  assert.throws(() => parseEnvFile('K="secret-value\nmore', 'x.env'), (err: Error) => {
-    assert.equal(err.message, 'x.env:1: unterminated double-quoted value for K');
-    assert.ok(!err.message.includes('secret-value'));
-    return true;
-  });
+  assert.throws(
+    () => parseEnvFile('K="secret-value\nmore', 'x.env'),
+    (err: Error) => {
+      assert.equal(err.message, 'x.env:1: unterminated double-quoted value for K');
+      assert.ok(!err.message.includes('secret-value'));
+      return true;
+    },
+  );
 });

@@ -4,7 +4,7 @@ import { blockedCounts, egressRules, resolversOf, rulesScript } from '../../../s
 
 const OPTIONS = { uid: 10001, httpsPort: 15443, httpPort: 15080, resolvers: ['10.96.0.10', 'fd00::a'], loopback: ['127.0.0.0/8', '::1/128'] };
 
-test('egressRules: credproxy\'s uid first, then local destinations, then the redirects', () => {
+test("egressRules: credproxy's uid first, then local destinations, then the redirects", () => {
   const [v4, v6] = egressRules(OPTIONS);
   const nat = v4!.restore.split('\n').filter((l) => l.startsWith('-A CREDPROXY_REDIRECT'));
   assert.deepEqual(nat, [

@@ -13,7 +13,14 @@ function io(): PromptIo & { input: PassThrough; written: () => string; rawModes:
 }
 
 test('confirm: y and yes (any case) confirm; anything else, or end of input, declines', async () => {
-  for (const [answer, expected] of [['y\n', true], ['YES\n', true], [' yes \n', true], ['n\n', false], ['yep\n', false], ['\n', false]] as const) {
+  for (const [answer, expected] of [
+    ['y\n', true],
+    ['YES\n', true],
+    [' yes \n', true],
+    ['n\n', false],
+    ['yep\n', false],
+    ['\n', false],
+  ] as const) {
     const t = io();
     const result = confirm('Delete?', t);
     t.input.end(answer);

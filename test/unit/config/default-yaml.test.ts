@@ -9,7 +9,11 @@ import { CONFIG_SCHEMA } from '../../../src/config/schema.js';
 
 const FILE = resolve('config/default.yaml');
 
-interface ZodDefLike { type: string; innerType?: { _zod: { def: ZodDefLike } }; shape?: Record<string, { _zod: { def: ZodDefLike } }> }
+interface ZodDefLike {
+  type: string;
+  innerType?: { _zod: { def: ZodDefLike } };
+  shape?: Record<string, { _zod: { def: ZodDefLike } }>;
+}
 
 /** Dotted keys of every leaf of the schema, looking through default/optional/prefault wrappers. */
 function schemaLeaves(def: ZodDefLike, prefix = ''): string[] {

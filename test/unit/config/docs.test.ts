@@ -38,12 +38,20 @@ test('the README gives each key its built-in default', () => {
 });
 
 test('variables are derived from the key, except the six names docs/contract.md#config and the four fleet mode fixed first', () => {
-  const exceptions = ENV_KEYS.filter((k) => k.env !== derivedEnvName(k.key)).map((k) => `${k.key}=${k.env}`).sort();
+  const exceptions = ENV_KEYS.filter((k) => k.env !== derivedEnvName(k.key))
+    .map((k) => `${k.key}=${k.env}`)
+    .sort();
   assert.deepEqual(exceptions, [
-    'admin.apiKey=CREDPROXY_API_KEY', 'admin.metricsAuth=CREDPROXY_METRICS_AUTH', 'egress.allowPrivateNetworks=CREDPROXY_ALLOW_PRIVATE',
-    'fleet.controlUrl=CREDPROXY_CONTROL_URL', 'fleet.databaseUrl=CREDPROXY_DATABASE_URL', 'fleet.role=CREDPROXY_ROLE',
+    'admin.apiKey=CREDPROXY_API_KEY',
+    'admin.metricsAuth=CREDPROXY_METRICS_AUTH',
+    'egress.allowPrivateNetworks=CREDPROXY_ALLOW_PRIVATE',
+    'fleet.controlUrl=CREDPROXY_CONTROL_URL',
+    'fleet.databaseUrl=CREDPROXY_DATABASE_URL',
+    'fleet.role=CREDPROXY_ROLE',
     'fleet.sidecarToken=CREDPROXY_SIDECAR_TOKEN',
-    'proxy.requireAuth=CREDPROXY_REQUIRE_PROXY_AUTH', 'upstream.caFile=CREDPROXY_UPSTREAM_CA', 'upstream.resolve=CREDPROXY_RESOLVE',
+    'proxy.requireAuth=CREDPROXY_REQUIRE_PROXY_AUTH',
+    'upstream.caFile=CREDPROXY_UPSTREAM_CA',
+    'upstream.resolve=CREDPROXY_RESOLVE',
   ]);
   assert.equal(derivedEnvName('proxy.idleTimeoutMs'), 'CREDPROXY_PROXY_IDLE_TIMEOUT_MS');
 });

@@ -11,8 +11,10 @@ test('standalone is the default role and needs no fleet key', () => {
 test('each role names the keys it cannot start without', () => {
   assert.throws(() => load({ 'fleet.role': 'control' }), { code: 'config_invalid', key: 'fleet.databaseUrl' });
   assert.throws(() => load({ 'fleet.role': 'control', 'fleet.databaseUrl': 'postgres://db/credproxy' }), { key: 'masterKey' });
-  assert.throws(() => load({ 'fleet.role': 'control', 'fleet.databaseUrl': 'postgres://db/x', masterKey: Buffer.alloc(32).toString('base64') }),
-    (err: Error & { key: string }) => err.key === 'admin.apiKey' && /required when fleet.role is control/.test(err.message));
+  assert.throws(
+    () => load({ 'fleet.role': 'control', 'fleet.databaseUrl': 'postgres://db/x', masterKey: Buffer.alloc(32).toString('base64') }),
+    (err: Error & { key: string }) => err.key === 'admin.apiKey' && /required when fleet.role is control/.test(err.message),
+  );
   assert.throws(() => load({ 'fleet.role': 'sidecar' }), { key: 'fleet.controlUrl' });
   assert.throws(() => load({ 'fleet.role': 'sidecar', 'fleet.controlUrl': 'http://control:8081' }), { key: 'fleet.sidecarToken' });
   assert.throws(() => load({ 'fleet.role': 'leader' }), { key: 'fleet.role' });
@@ -20,9 +22,14 @@ test('each role names the keys it cannot start without', () => {
 });
 
 test('the fleet keys come from env as well', () => {
-  const config = load({}, {
-    CREDPROXY_ROLE: 'sidecar', CREDPROXY_CONTROL_URL: 'http://control:8081', CREDPROXY_SIDECAR_TOKEN: 'cpsc_0123456789abcdef0123',
-  });
+  const config = load(
+    {},
+    {
+      CREDPROXY_ROLE: 'sidecar',
+      CREDPROXY_CONTROL_URL: 'http://control:8081',
+      CREDPROXY_SIDECAR_TOKEN: 'cpsc_0123456789abcdef0123',
+    },
+  );
   assert.equal(config.fleet.role, 'sidecar');
   assert.equal(config.fleet.controlUrl, 'http://control:8081');
 });

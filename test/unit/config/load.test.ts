@@ -46,11 +46,16 @@ test('resolveConfig says where each key came from, and which values of the file 
   // file's log.level equals the default, so the variable overriding it is not.
   writeFileSync(file, 'proxy:\n  listen: 127.0.0.1:1001\nlog:\n  level: info\n');
   const { origins } = resolveConfig({
-    file, cwd: dir, env: { CREDPROXY_PROXY_LISTEN: '0.0.0.0:8080', CREDPROXY_LOG_LEVEL: 'debug' }, flags: { dataDir: 'state' },
+    file,
+    cwd: dir,
+    env: { CREDPROXY_PROXY_LISTEN: '0.0.0.0:8080', CREDPROXY_LOG_LEVEL: 'debug' },
+    flags: { dataDir: 'state' },
   });
   assert.equal(origins.file, file);
   assert.deepEqual(Object.fromEntries(origins.keys), {
-    'proxy.listen': 'CREDPROXY_PROXY_LISTEN', 'log.level': 'CREDPROXY_LOG_LEVEL', dataDir: 'command line',
+    'proxy.listen': 'CREDPROXY_PROXY_LISTEN',
+    'log.level': 'CREDPROXY_LOG_LEVEL',
+    dataDir: 'command line',
   });
   assert.deepEqual(origins.overridden, [{ key: 'proxy.listen', by: 'CREDPROXY_PROXY_LISTEN', over: file }]);
 });
@@ -62,8 +67,10 @@ test('every tuning key can be set from the environment, with its type', () => {
   assert.equal(config.upstream.headersTimeoutMs, 4096);
   assert.equal(config.audit.queueSize, 4096);
   assert.equal(config.audit.flushIntervalMs, 500);
-  assert.throws(() => loadConfig({ cwd: tmp(), env: { CREDPROXY_PROXY_DRAIN_TIMEOUT_MS: 'soon' } }),
-    /proxy\.drainTimeoutMs: expected a whole number \(from CREDPROXY_PROXY_DRAIN_TIMEOUT_MS="soon"\)/);
+  assert.throws(
+    () => loadConfig({ cwd: tmp(), env: { CREDPROXY_PROXY_DRAIN_TIMEOUT_MS: 'soon' } }),
+    /proxy\.drainTimeoutMs: expected a whole number \(from CREDPROXY_PROXY_DRAIN_TIMEOUT_MS="soon"\)/,
+  );
   assert.equal(loadConfig({ cwd: tmp(), env: { CREDPROXY_METRICS_LISTEN: '127.0.0.1:9464' } }).metrics.listen, '127.0.0.1:9464');
 });
 

@@ -4,14 +4,21 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { ENV_KEYS } from '../../../src/config/schema.js';
 
-interface Instruction { op: string; args: string }
+interface Instruction {
+  op: string;
+  args: string;
+}
 
 /**
  * Stages of a Dockerfile, each a list of instructions (continuation lines joined, comments
  * dropped), and the global ARGs before the first FROM.
  */
 function parseDockerfile(text: string): { globals: Instruction[]; stages: Instruction[][] } {
-  const lines = text.replace(/\\\n/g, ' ').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const lines = text
+    .replace(/\\\n/g, ' ')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
   const globals: Instruction[] = [];
   const stages: Instruction[][] = [];
   for (const line of lines) {
@@ -40,16 +47,22 @@ function envOf(stage: Instruction[]): Map<string, string> {
 test('the image is built in stages and the runtime stage holds only what runs', () => {
   assert.ok(stages.length >= 2, 'multi-stage build');
   const runs = all(build, 'RUN').join('\n');
-  for (const tool of ['python3', 'make', 'g++']) assert.match(runs, new RegExp(`\\b${tool.replace('+', '\\+')}`), `build stage installs ${tool} for better-sqlite3`);
+  for (const tool of ['python3', 'make', 'g++'])
+    assert.match(runs, new RegExp(`\\b${tool.replace('+', '\\+')}`), `build stage installs ${tool} for better-sqlite3`);
   assert.match(runs, /npm ci\b/);
   assert.match(runs, /npm run build/);
   assert.match(runs, /npm prune --omit=dev|npm ci [^\n]*--omit=dev/, 'dev dependencies are dropped');
   // The one package: iptables, for the transparent-mode init step (`credproxy iptables --apply`).
-  const installs = all(runtime, 'RUN').join('\n').replace(/apt-get install -y --no-install-recommends iptables\b/, '');
+  const installs = all(runtime, 'RUN')
+    .join('\n')
+    .replace(/apt-get install -y --no-install-recommends iptables\b/, '');
   assert.doesNotMatch(installs, /apt-get install|npm (ci|install)/, 'nothing but iptables is installed in the runtime stage');
   const copies = all(runtime, 'COPY');
   for (const what of ['node_modules', 'dist', 'bin', 'config/default.yaml']) {
-    assert.ok(copies.some((c) => c.split(/\s+/).some((part) => part === what || part === `/app/${what}`)), `runtime stage copies ${what}`);
+    assert.ok(
+      copies.some((c) => c.split(/\s+/).some((part) => part === what || part === `/app/${what}`)),
+      `runtime stage copies ${what}`,
+    );
   }
 });
 
@@ -59,7 +72,7 @@ test('the runtime stage runs `credproxy serve` as a non-root user', () => {
   const order = runtime.map((i) => i.op);
   assert.ok(order.indexOf('USER') < order.indexOf('CMD'), 'USER comes before CMD');
   assert.equal(one(runtime, 'WORKDIR'), '/app');
-  const command = [...JSON.parse(one(runtime, 'ENTRYPOINT')) as string[], ...JSON.parse(one(runtime, 'CMD')) as string[]];
+  const command = [...(JSON.parse(one(runtime, 'ENTRYPOINT')) as string[]), ...(JSON.parse(one(runtime, 'CMD')) as string[])];
   assert.deepEqual(command, ['node', 'bin/credproxy', 'serve']);
   assert.equal(one(runtime, 'STOPSIGNAL'), 'SIGTERM');
 });
@@ -108,7 +121,7 @@ test('the base image is pinned by digest, and the image carries OCI labels', () 
   const runtimeArgs = new Map(all(runtime, 'ARG').map((a) => a.split('=') as [string, string | undefined]));
   assert.equal(labels.get('org.opencontainers.image.title'), 'credproxy');
   assert.equal(labels.get('org.opencontainers.image.version'), '${VERSION}');
-  assert.equal(runtimeArgs.get('VERSION'), pkg.version, 'the version label defaults to package.json\'s');
+  assert.equal(runtimeArgs.get('VERSION'), pkg.version, "the version label defaults to package.json's");
   assert.equal(labels.get('org.opencontainers.image.licenses'), pkg.license);
   assert.equal(labels.get('org.opencontainers.image.base.name'), 'docker.io/library/node:22-bookworm-slim');
   assert.equal(labels.get('org.opencontainers.image.base.digest'), '${NODE_DIGEST}');
@@ -120,16 +133,21 @@ test('no compiler leftovers reach the runtime stage: the build stage prunes nati
   const runs = all(build, 'RUN').join('\n');
   assert.match(runs, /npm prune --omit=dev[^\n]*&& scripts\/prune-native\.sh node_modules/);
   assert.ok(all(runtime, 'COPY').includes('--from=build /app/node_modules ./node_modules'));
-  assert.ok(!all(runtime, 'COPY').some((c) => /--from=build \/app\/build(\s|\/?$)/.test(c)), 'the project\'s own build/ only as its .node');
+  assert.ok(!all(runtime, 'COPY').some((c) => /--from=build \/app\/build(\s|\/?$)/.test(c)), "the project's own build/ only as its .node");
 });
 
 test('every file the build copies from the context exists and is not excluded by .dockerignore', () => {
-  const ignore = readFileSync('.dockerignore', 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const ignore = readFileSync('.dockerignore', 'utf8')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
   const excluded = (path: string): boolean => {
     const matches = (pattern: string): boolean => pattern === path || path.startsWith(`${pattern.replace(/\/\*$/, '')}/`);
     return ignore.filter((p) => !p.startsWith('!') && matches(p)).length > 0 && !ignore.includes(`!${path}`);
   };
-  const sources = stages.flat().filter((i) => i.op === 'COPY' && !i.args.startsWith('--from'))
+  const sources = stages
+    .flat()
+    .filter((i) => i.op === 'COPY' && !i.args.startsWith('--from'))
     .flatMap((i) => i.args.split(/\s+/).slice(0, -1));
   assert.ok(sources.length > 0);
   for (const source of sources) {
@@ -139,10 +157,14 @@ test('every file the build copies from the context exists and is not excluded by
   for (const secret of ['certs/ca.key', 'data', '.git', 'node_modules']) assert.ok(excluded(secret), `${secret} stays out of the context`);
 });
 
-test('the command\'s script and config are in the published package', () => {
-  const packed = JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
-    encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 30_000,
-  })) as Array<{ files: Array<{ path: string }> }>;
+test("the command's script and config are in the published package", () => {
+  const packed = JSON.parse(
+    execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+      timeout: 30_000,
+    }),
+  ) as Array<{ files: Array<{ path: string }> }>;
   const files = new Set(packed[0]!.files.map((f) => f.path));
   for (const path of ['bin/credproxy', 'config/default.yaml', 'package.json']) assert.ok(files.has(path), `package contains ${path}`);
   assert.match(readFileSync('bin/credproxy', 'utf8'), /\.\.\/dist\/cli\/main\.js/, 'the bin shim loads dist/cli/main.js');

@@ -9,23 +9,54 @@ import { createMetrics } from '../../../src/metrics/index.js';
 
 /** docs/contract.md#metrics, plus the audit-drop counter the queue exposes and prom-client's default metrics. */
 const CONTRACT_METRICS = [
-  'credproxy_requests_total', 'credproxy_request_duration_seconds', 'credproxy_upstream_duration_seconds',
-  'credproxy_proxy_overhead_seconds', 'credproxy_injections_total', 'credproxy_rejections_total',
-  'credproxy_active_tunnels', 'credproxy_cert_cache_total', 'credproxy_audit_queue_depth',
+  'credproxy_requests_total',
+  'credproxy_request_duration_seconds',
+  'credproxy_upstream_duration_seconds',
+  'credproxy_proxy_overhead_seconds',
+  'credproxy_injections_total',
+  'credproxy_rejections_total',
+  'credproxy_active_tunnels',
+  'credproxy_cert_cache_total',
+  'credproxy_audit_queue_depth',
 ];
 const EXTRA_METRICS = [
-  'credproxy_audit_dropped_total', 'credproxy_upstream_responses_total', 'credproxy_tunnels_total',
-  'credproxy_client_tls_failures_total', 'credproxy_client_bytes_total', 'credproxy_upstream_bytes_total',
-  'credproxy_cert_mint_duration_seconds', 'credproxy_cert_mint_errors_total', 'credproxy_ready', 'credproxy_build_info',
+  'credproxy_audit_dropped_total',
+  'credproxy_upstream_responses_total',
+  'credproxy_tunnels_total',
+  'credproxy_client_tls_failures_total',
+  'credproxy_client_bytes_total',
+  'credproxy_upstream_bytes_total',
+  'credproxy_cert_mint_duration_seconds',
+  'credproxy_cert_mint_errors_total',
+  'credproxy_ready',
+  'credproxy_build_info',
 ];
 const DEFAULT_METRICS = ['process_cpu_seconds_total', 'process_resident_memory_bytes', 'nodejs_eventloop_lag_p99_seconds'];
 /** The request histograms, each with p50/p95/p99 panels. */
 const HISTOGRAMS = new Set(['credproxy_request_duration_seconds', 'credproxy_upstream_duration_seconds', 'credproxy_proxy_overhead_seconds']);
 const ALL_HISTOGRAMS = new Set([...HISTOGRAMS, 'credproxy_cert_mint_duration_seconds']);
 
-interface Panel { id: number; type: string; title: string; datasource?: { uid: string }; targets?: Array<{ expr: string; datasource?: { uid: string } }>; panels?: Panel[] }
-interface Variable { name: string; type: string; query: string | { query: string }; datasource?: { uid: string } }
-interface Dashboard { __inputs?: unknown; schemaVersion: number; uid: string; panels: Panel[]; templating: { list: Variable[] } }
+interface Panel {
+  id: number;
+  type: string;
+  title: string;
+  datasource?: { uid: string };
+  targets?: Array<{ expr: string; datasource?: { uid: string } }>;
+  panels?: Panel[];
+}
+interface Variable {
+  name: string;
+  type: string;
+  query: string | { query: string };
+  datasource?: { uid: string };
+}
+interface Dashboard {
+  __inputs?: unknown;
+  schemaVersion: number;
+  uid: string;
+  panels: Panel[];
+  templating: { list: Variable[] };
+}
 
 const dashboard = JSON.parse(readFileSync('config/grafana/credproxy.json', 'utf8')) as Dashboard;
 const panels = dashboard.panels.flatMap((p) => [p, ...(p.panels ?? [])]);
@@ -57,10 +88,13 @@ test('the dashboard picks its Prometheus with a datasource variable, so it can b
 
 test('namespace, pod and instance variables narrow every query', () => {
   const variables = dashboard.templating.list.slice(1);
-  assert.deepEqual(variables.map((v) => v.name), ['namespace', 'pod', 'instance']);
+  assert.deepEqual(
+    variables.map((v) => v.name),
+    ['namespace', 'pod', 'instance'],
+  );
   for (const v of variables) assert.equal(v.datasource?.uid, '${datasource}', `${v.name} is read from the chosen Prometheus`);
   for (const q of queries) {
-    for (const selector of metricsOf(q.expr).length > 0 ? q.expr.match(/\{[^}]*\}/g) ?? [] : []) {
+    for (const selector of metricsOf(q.expr).length > 0 ? (q.expr.match(/\{[^}]*\}/g) ?? []) : []) {
       assert.match(selector, /namespace=~"\$namespace", pod=~"\$pod", instance=~"\$instance"/, `"${q.panel.title}": ${selector}`);
     }
     assert.ok(/\{/.test(q.expr), `"${q.panel.title}" has a selector`);
@@ -85,7 +119,10 @@ test('every metric the dashboard queries is registered by the metrics catalogue,
       for (const name of used) assert.ok(labelsOf(name), `${name} is registered`);
       const grouped = [...q.expr.matchAll(/\bby \(([^)]*)\)/g)].flatMap((m) => m[1]!.split(',').map((l) => l.trim()));
       for (const label of grouped.filter((l) => l !== 'le' && l !== 'instance')) {
-        assert.ok(used.some((name) => labelsOf(name)!.includes(label)), `"${q.panel.title}" groups by ${label}, a label of ${used.join(', ')}`);
+        assert.ok(
+          used.some((name) => labelsOf(name)!.includes(label)),
+          `"${q.panel.title}" groups by ${label}, a label of ${used.join(', ')}`,
+        );
       }
     }
   } finally {
@@ -95,12 +132,24 @@ test('every metric the dashboard queries is registered by the metrics catalogue,
 
 test('the panels the operator guide names are there', () => {
   const exprs = queries.map((q) => q.expr.replace(/\{[^}]*\}/g, '').replace(/\s+/g, ' '));
-  assert.ok(exprs.some((e) => e.includes('sum by (outcome) (rate(credproxy_requests_total[')), 'request rate by outcome');
-  assert.ok(exprs.some((e) => e.includes('sum by (reason) (rate(credproxy_rejections_total[')), 'rejections by reason');
-  assert.ok(exprs.some((e) => e.includes('sum by (secret, auth_type) (rate(credproxy_injections_total[')), 'injections by secret and auth type');
+  assert.ok(
+    exprs.some((e) => e.includes('sum by (outcome) (rate(credproxy_requests_total[')),
+    'request rate by outcome',
+  );
+  assert.ok(
+    exprs.some((e) => e.includes('sum by (reason) (rate(credproxy_rejections_total[')),
+    'rejections by reason',
+  );
+  assert.ok(
+    exprs.some((e) => e.includes('sum by (secret, auth_type) (rate(credproxy_injections_total[')),
+    'injections by secret and auth type',
+  );
   for (const histogram of HISTOGRAMS) {
     for (const q of ['0.5', '0.95', '0.99']) {
-      assert.ok(exprs.some((e) => e.startsWith(`histogram_quantile(${q}, sum by (le) (rate(${histogram}_bucket[`)), `p${Number(q) * 100} of ${histogram}`);
+      assert.ok(
+        exprs.some((e) => e.startsWith(`histogram_quantile(${q}, sum by (le) (rate(${histogram}_bucket[`)),
+        `p${Number(q) * 100} of ${histogram}`,
+      );
     }
   }
 });

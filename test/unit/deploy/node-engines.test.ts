@@ -3,7 +3,11 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import semver from 'semver';
 
-interface LockEntry { version?: string; dev?: boolean; engines?: { node?: string } }
+interface LockEntry {
+  version?: string;
+  dev?: boolean;
+  engines?: { node?: string };
+}
 
 const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { engines: { node: string } };
 const lock = JSON.parse(readFileSync('package-lock.json', 'utf8')) as { packages: Record<string, LockEntry> };

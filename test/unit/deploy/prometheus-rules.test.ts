@@ -5,8 +5,17 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { createMetrics } from '../../../src/metrics/index.js';
 
-interface Rule { alert?: string; record?: string; expr: string; for?: string; labels?: Record<string, string>; annotations?: Record<string, string> }
-interface Groups { groups: Array<{ name: string; rules: Rule[] }> }
+interface Rule {
+  alert?: string;
+  record?: string;
+  expr: string;
+  for?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+interface Groups {
+  groups: Array<{ name: string; rules: Rule[] }>;
+}
 
 const FILE = 'config/prometheus/credproxy.rules.yml';
 const rules = parseYaml(readFileSync(FILE, 'utf8')) as Groups;
@@ -37,7 +46,7 @@ test('every rule is an alert with a for:, a severity, a summary and a descriptio
   }
 });
 
-test('every metric the rules read is one credproxy exports (or Prometheus\'s up)', () => {
+test("every metric the rules read is one credproxy exports (or Prometheus's up)", () => {
   const metrics = createMetrics({ readiness: () => ({ proxy: true, audit: true }) });
   try {
     for (const rule of alerts) {

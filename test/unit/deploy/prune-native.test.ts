@@ -12,7 +12,9 @@ import { join, relative } from 'node:path';
  */
 
 function filesUnder(dir: string): string[] {
-  return readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => relative(dir, join(e.parentPath, e.name)));
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => relative(dir, join(e.parentPath, e.name)));
 }
 
 test('prune-native.sh leaves each native module its .node addon and JavaScript, and it still loads', (t) => {
@@ -24,13 +26,22 @@ test('prune-native.sh leaves each native module its .node addon and JavaScript, 
   execFileSync('sh', ['scripts/prune-native.sh', modules], { stdio: 'pipe', timeout: 20_000 });
 
   const left = filesUnder(join(modules, 'better-sqlite3'));
-  assert.deepEqual(left.filter((f) => f.startsWith('build/')), ['build/Release/better_sqlite3.node']);
+  assert.deepEqual(
+    left.filter((f) => f.startsWith('build/')),
+    ['build/Release/better_sqlite3.node'],
+  );
   for (const gone of ['deps', 'src', 'binding.gyp']) assert.ok(!existsSync(join(modules, 'better-sqlite3', gone)), `${gone} is removed`);
   assert.ok(!left.some((f) => /\.(o|a|c|cc|h|mk|gypi)$|Makefile$/.test(f)), `no compiler leftovers: ${left.join(', ')}`);
   assert.ok(left.includes('lib/index.js') && left.includes('package.json'));
 
-  const answer = execFileSync(process.execPath, ['-e', "const D = require('better-sqlite3'); process.stdout.write(String(new D(':memory:').prepare('select 40 + 2 as x').get().x))"], {
-    cwd: work, encoding: 'utf8', timeout: 20_000,
-  });
+  const answer = execFileSync(
+    process.execPath,
+    ['-e', "const D = require('better-sqlite3'); process.stdout.write(String(new D(':memory:').prepare('select 40 + 2 as x').get().x))"],
+    {
+      cwd: work,
+      encoding: 'utf8',
+      timeout: 20_000,
+    },
+  );
   assert.equal(answer, '42');
 });

@@ -9,7 +9,11 @@ import { FreshnessPolicy } from '../../../src/sidecar/freshness-policy.js';
 
 const HOST = 'api.example.test';
 const sandbox = (id: string, revoked: SandboxRuleRecord['bindings'][number]['revoked'] = null, secretId: string | null = 's1'): SandboxRuleRecord => ({
-  id, name: id, accessToken: `token-${id}-0123456789abcdef`, network: { allow_out: [], deny_out: [] }, sourceAddresses: [],
+  id,
+  name: id,
+  accessToken: `token-${id}-0123456789abcdef`,
+  network: { allow_out: [], deny_out: [] },
+  sourceAddresses: [],
   bindings: [{ id: 1, sandboxId: id, envKey: 'TOKEN', standIn: `cps_standin_${id}_0123456789abcdefghij`, secretId, secretName: 'api', revoked }],
 });
 const secret = (value: string) => ({ id: 's1', name: 'api', authType: 'bearer' as const, authConfig: {}, hosts: [HOST], value });
@@ -41,18 +45,30 @@ test('a bundle feeds the proxy rule table, and partial bundles apply rotate, det
   assert.equal(w.inject('b'), 'Bearer v2');
   // Detach in a: its stand-in now answers proxy_token_revoked.
   w.take({ seq: 3, complete: false, sandboxes: [sandbox('a', 'proxy_token_revoked')], secrets: [] }, ['a']);
-  assert.throws(() => w.inject('a'), (e: ProxyRejection) => e.code === 'proxy_token_revoked');
+  assert.throws(
+    () => w.inject('a'),
+    (e: ProxyRejection) => e.code === 'proxy_token_revoked',
+  );
   assert.equal(w.inject('b'), 'Bearer v2');
   // Delete of the secret: the answer to ?secret= lacks it; b's binding answers credential_revoked.
   w.takeSecret('s1', { seq: 4, complete: false, sandboxes: [], secrets: [] });
-  assert.throws(() => w.inject('b'), (e: ProxyRejection) => e.code === 'credential_revoked');
+  assert.throws(
+    () => w.inject('b'),
+    (e: ProxyRejection) => e.code === 'credential_revoked',
+  );
   assert.equal(w.source.revealSecret('s1'), undefined, 'the value is forgotten');
   // A later refetch of b (its bindings revoked by the control plane) keeps it that way.
   w.take({ seq: 4, complete: false, sandboxes: [sandbox('b', 'credential_revoked')], secrets: [] }, ['b']);
-  assert.throws(() => w.inject('b'), (e: ProxyRejection) => e.code === 'credential_revoked');
+  assert.throws(
+    () => w.inject('b'),
+    (e: ProxyRejection) => e.code === 'credential_revoked',
+  );
   // Sandbox gone from the partial answer: deleted, its token stops authenticating.
   w.take({ seq: 5, complete: false, sandboxes: [], secrets: [] }, ['a']);
-  assert.throws(() => w.policy.authenticate(basic('token-a-0123456789abcdef')), (e: ProxyRejection) => e.code === 'proxy_auth_required');
+  assert.throws(
+    () => w.policy.authenticate(basic('token-a-0123456789abcdef')),
+    (e: ProxyRejection) => e.code === 'proxy_auth_required',
+  );
 });
 
 test('freshness: 503 policy_unavailable before the first bundle and once the bundle is older than the bound', () => {
@@ -68,8 +84,11 @@ test('freshness: 503 policy_unavailable before the first bundle and once the bun
   assert.deepEqual(auth(), identity, 'still within the bound');
   now += 1;
   assert.throws(auth, (e: ProxyRejection) => e.code === 'policy_unavailable');
-  assert.throws(() => fresh.authorizeRequest(identity, { host: HOST, port: 443, secure: true }, {}), (e: ProxyRejection) => e.code === 'policy_unavailable',
-    'a request on an open tunnel is refused too');
+  assert.throws(
+    () => fresh.authorizeRequest(identity, { host: HOST, port: 443, secure: true }, {}),
+    (e: ProxyRejection) => e.code === 'policy_unavailable',
+    'a request on an open tunnel is refused too',
+  );
   fresh.heard();
   assert.deepEqual(auth(), identity);
   fresh.expire();

@@ -35,13 +35,25 @@ test('the kit: bundle, rc files naming paths inside the sandbox, Node preload, a
   }
 });
 
-test('the PKCS#12 trust store: keytool lists every bundle certificate as a trustedCertEntry', { skip: haveKeytool ? false : 'keytool is not installed (.ci/run installs Debian\'s openjdk-17-jdk-headless)' }, async (t) => {
-  const { dir, ca } = await kit(t);
-  const listing = execFileSync('keytool', ['-list', '-keystore', join(dir, KIT_FILES.trustStore), '-storetype', 'PKCS12', '-storepass', TRUST_STORE_PASSWORD], { encoding: 'utf8' });
-  assert.equal(listing.match(/trustedCertEntry/g)?.length, rootCertificates.length + 1);
-  const der = Buffer.from(ca.certPem.replace(/-----[^-]+-----|\s/g, ''), 'base64');
-  const fingerprint = createHash('sha256').update(der).digest('hex').toUpperCase().match(/../g)!.join(':');
-  assert.ok(listing.includes(fingerprint), 'the credproxy CA is in it');
-  // A wrong password fails the integrity check: the MAC is real.
-  assert.notEqual(spawnSync('keytool', ['-list', '-keystore', join(dir, KIT_FILES.trustStore), '-storetype', 'PKCS12', '-storepass', 'wrong-password'], { stdio: 'ignore' }).status, 0);
-});
+test(
+  'the PKCS#12 trust store: keytool lists every bundle certificate as a trustedCertEntry',
+  { skip: haveKeytool ? false : "keytool is not installed (.ci/run installs Debian's openjdk-17-jdk-headless)" },
+  async (t) => {
+    const { dir, ca } = await kit(t);
+    const listing = execFileSync(
+      'keytool',
+      ['-list', '-keystore', join(dir, KIT_FILES.trustStore), '-storetype', 'PKCS12', '-storepass', TRUST_STORE_PASSWORD],
+      { encoding: 'utf8' },
+    );
+    assert.equal(listing.match(/trustedCertEntry/g)?.length, rootCertificates.length + 1);
+    const der = Buffer.from(ca.certPem.replace(/-----[^-]+-----|\s/g, ''), 'base64');
+    const fingerprint = createHash('sha256').update(der).digest('hex').toUpperCase().match(/../g)!.join(':');
+    assert.ok(listing.includes(fingerprint), 'the credproxy CA is in it');
+    // A wrong password fails the integrity check: the MAC is real.
+    assert.notEqual(
+      spawnSync('keytool', ['-list', '-keystore', join(dir, KIT_FILES.trustStore), '-storetype', 'PKCS12', '-storepass', 'wrong-password'], { stdio: 'ignore' })
+        .status,
+      0,
+    );
+  },
+);

@@ -9,7 +9,12 @@ test('LabeledCounter exports the same text as prom-client Counter for the same i
   const fast = new LabeledCounter({ name: 'x_total', help: 'Help text.', labelNames: ['secret', 'auth_type'], registry: ours });
   const reference = new Counter({ name: 'x_total', help: 'Help text.', labelNames: ['secret', 'auth_type'], registers: [theirs] });
   // A label value that needs escaping, a set bound twice, and a fractional increment.
-  const sets = [['openai', 'bearer'], ['we"ird\\name', 'api-key'], ['openai', 'bearer'], ['github', 'basic']] as const;
+  const sets = [
+    ['openai', 'bearer'],
+    ['we"ird\\name', 'api-key'],
+    ['openai', 'bearer'],
+    ['github', 'basic'],
+  ] as const;
   for (const [i, [secret, authType]] of sets.entries()) {
     fast.labels(secret, authType).inc(i + 0.5);
     reference.labels(secret, authType).inc(i + 0.5);

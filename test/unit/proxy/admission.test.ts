@@ -38,7 +38,10 @@ function stage() {
   } as Partial<DataPlane> as DataPlane;
   const run = async (host: string, identify: Identify = () => identity) => {
     const record = new ConnectionRecord(plane, host, 443, true);
-    const outcome = await admit(plane, 'connect', record, identify, host, 443).then((admission) => admission, (err: unknown) => err);
+    const outcome = await admit(plane, 'connect', record, identify, host, 443).then(
+      (admission) => admission,
+      (err: unknown) => err,
+    );
     record.emit(10, 20);
     return { outcome, record, row: rows.at(-1)! };
   };
@@ -60,11 +63,25 @@ test('admitted: the identity and the address the guard approved, an allowed row 
 test('each refusal is recorded as blocked (failed when unreachable) and rethrown with its code', async () => {
   const { run } = stage();
   const cases: Array<[string, Identify | undefined, string, ConnectionEvent['verdict']]> = [
-    ['api.example.test', () => { throw new ProxyRejection('proxy_auth_required'); }, 'proxy_auth_required', 'blocked'],
+    [
+      'api.example.test',
+      () => {
+        throw new ProxyRejection('proxy_auth_required');
+      },
+      'proxy_auth_required',
+      'blocked',
+    ],
     ['blocked.example.test', undefined, 'host_denied', 'blocked'],
     ['internal.example.test', undefined, 'internal_address_denied', 'blocked'],
     ['missing.example.test', undefined, 'upstream_unreachable', 'failed'],
-    ['api.example.test', () => { throw new Error('not a rejection'); }, 'bad_request', 'blocked'],
+    [
+      'api.example.test',
+      () => {
+        throw new Error('not a rejection');
+      },
+      'bad_request',
+      'blocked',
+    ],
   ];
   for (const [host, identify, code, verdict] of cases) {
     const { outcome, row } = await run(host, identify);
@@ -72,7 +89,7 @@ test('each refusal is recorded as blocked (failed when unreachable) and rethrown
     assert.equal(outcome.code, code);
     assert.equal(row.verdict, verdict, code);
     assert.equal(row.errorCode, code);
-    assert.equal(row.matchRule, outcome.detail ?? code, 'the rule\'s own words when it gave any');
+    assert.equal(row.matchRule, outcome.detail ?? code, "the rule's own words when it gave any");
     assert.equal(row.dstIp, undefined, `${code}: no address was approved`);
   }
 });

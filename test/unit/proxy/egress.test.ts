@@ -35,11 +35,16 @@ test('public answers pass; any internal answer is denied unless allowPrivateNetw
 });
 
 test('resolve entries are operator-approved and skip DNS; protected listeners never pass', async () => {
-  const lookup = async () => { throw new Error('DNS must not be used'); };
+  const lookup = async () => {
+    throw new Error('DNS must not be used');
+  };
   const guard = new EgressGuard({
     overrides: ['Api.Example.test:443=10.0.0.9:8443', 'admin.test:443=127.0.0.1:8081', '*:8443=192.168.0.2:1'],
     allowPrivateNetworks: false,
-    protectedAddresses: () => [{ address: '0.0.0.0', port: 8081 }, { address: '::', port: 9000 }],
+    protectedAddresses: () => [
+      { address: '0.0.0.0', port: 8081 },
+      { address: '::', port: 9000 },
+    ],
     lookup,
   });
   assert.deepEqual(await guard.check('API.example.test', 443), { ip: '10.0.0.9', port: 8443, reason: 'resolve Api.Example.test:443=10.0.0.9:8443' });
@@ -55,7 +60,9 @@ test('resolve entries are operator-approved and skip DNS; protected listeners ne
 });
 
 test('numeric spellings of internal addresses are classified as the address they stand for', async () => {
-  const lookup = async () => { throw new Error('DNS must not be used'); };
+  const lookup = async () => {
+    throw new Error('DNS must not be used');
+  };
   const guard = new EgressGuard({ overrides: [], allowPrivateNetworks: false, protectedAddresses: () => [], lookup });
   for (const spelling of ['2130706433', '0x7f000001', '127.1', '017700000001', '0xa9fea9fe', '[::ffff:10.0.0.1]', '167772161']) {
     assert.equal(await code(guard.check(spelling, 443)), 'internal_address_denied', spelling);
@@ -66,7 +73,10 @@ test('numeric spellings of internal addresses are classified as the address they
 test('the unspecified address is refused in every spelling, even with allowPrivateNetworks or a resolve entry', async () => {
   const lookup = async (host: string) => (host === 'zero.test' ? [{ address: '0.0.0.0' }] : []);
   const guard = new EgressGuard({
-    overrides: ['to-zero.test:443=0.0.0.0:443'], allowPrivateNetworks: true, protectedAddresses: () => [], lookup,
+    overrides: ['to-zero.test:443=0.0.0.0:443'],
+    allowPrivateNetworks: true,
+    protectedAddresses: () => [],
+    lookup,
   });
   for (const spelling of ['0.0.0.0', '0', '::', '[::]', '[::ffff:0.0.0.0]', '0:0:0:0:0:0:0:0', '0x0', '0.0.0.0.', 'zero.test', 'to-zero.test']) {
     assert.equal(await code(guard.check(spelling, 443)), 'internal_address_denied', spelling);
@@ -77,8 +87,10 @@ test('a protected listener is refused by its port on every local address, whatev
   const lookup = async (host: string) => (host === 'local.test' ? [{ address: '127.0.0.53' }] : []);
   for (const bound of ['127.0.0.1', '0.0.0.0', '::', '::1']) {
     const guard = new EgressGuard({
-      overrides: ['via-resolve.test:443=127.0.0.9:8081'], allowPrivateNetworks: true,
-      protectedAddresses: () => [{ address: bound, port: 8081 }], lookup,
+      overrides: ['via-resolve.test:443=127.0.0.9:8081'],
+      allowPrivateNetworks: true,
+      protectedAddresses: () => [{ address: bound, port: 8081 }],
+      lookup,
     });
     for (const target of ['127.0.0.1', '127.0.0.2', '127.1', '2130706433', '::1', '[::ffff:127.0.0.1]', 'local.test']) {
       assert.equal(await code(guard.check(target, 8081)), 'internal_address_denied', `${target} → listener on ${bound}`);

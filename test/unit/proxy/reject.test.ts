@@ -8,12 +8,19 @@ const err = (code: string): Error => Object.assign(new Error(`boom with Authoriz
 
 test('upstream errors map to the contract codes by error code', () => {
   const cases: Array<[string, string]> = [
-    ['ECONNREFUSED', 'upstream_unreachable'], ['ECONNRESET', 'upstream_unreachable'], ['ENOTFOUND', 'upstream_unreachable'],
-    ['EAI_AGAIN', 'upstream_unreachable'], ['UND_ERR_SOCKET', 'upstream_unreachable'],
-    ['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'upstream_tls_error'], ['DEPTH_ZERO_SELF_SIGNED_CERT', 'upstream_tls_error'],
-    ['SELF_SIGNED_CERT_IN_CHAIN', 'upstream_tls_error'], ['CERT_HAS_EXPIRED', 'upstream_tls_error'],
-    ['ERR_TLS_CERT_ALTNAME_INVALID', 'upstream_tls_error'], ['ERR_SSL_WRONG_VERSION_NUMBER', 'upstream_tls_error'],
-    ['UND_ERR_CONNECT_TIMEOUT', 'upstream_timeout'], ['UND_ERR_HEADERS_TIMEOUT', 'upstream_timeout'],
+    ['ECONNREFUSED', 'upstream_unreachable'],
+    ['ECONNRESET', 'upstream_unreachable'],
+    ['ENOTFOUND', 'upstream_unreachable'],
+    ['EAI_AGAIN', 'upstream_unreachable'],
+    ['UND_ERR_SOCKET', 'upstream_unreachable'],
+    ['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'upstream_tls_error'],
+    ['DEPTH_ZERO_SELF_SIGNED_CERT', 'upstream_tls_error'],
+    ['SELF_SIGNED_CERT_IN_CHAIN', 'upstream_tls_error'],
+    ['CERT_HAS_EXPIRED', 'upstream_tls_error'],
+    ['ERR_TLS_CERT_ALTNAME_INVALID', 'upstream_tls_error'],
+    ['ERR_SSL_WRONG_VERSION_NUMBER', 'upstream_tls_error'],
+    ['UND_ERR_CONNECT_TIMEOUT', 'upstream_timeout'],
+    ['UND_ERR_HEADERS_TIMEOUT', 'upstream_timeout'],
   ];
   for (const [code, expected] of cases) {
     const rejection = upstreamRejection(err(code));
@@ -28,7 +35,9 @@ test('upstream errors map to the contract codes by error code', () => {
 test('the raw writer sends the reason headers, a one-line hint and closes', async () => {
   const socket = new PassThrough();
   let text = '';
-  socket.on('data', (chunk: Buffer) => { text += chunk.toString(); });
+  socket.on('data', (chunk: Buffer) => {
+    text += chunk.toString();
+  });
   const ended = new Promise((resolve) => socket.on('end', resolve));
   writeRejectionToSocket(socket, new ProxyRejection('proxy_auth_required'), '0123456789abcdef01234567');
   await ended;

@@ -136,9 +136,14 @@ test('body: a chunk that cannot start a real value is passed on at once (SSE kee
 
 const twice = (compress: (b: Buffer) => Buffer, other: (b: Buffer) => Buffer) => (b: Buffer) => other(compress(b));
 const CODINGS: Array<[string, (b: Buffer) => Buffer]> = [
-  ['gzip', gzipSync], ['x-gzip', gzipSync], ['br', brotliCompressSync], ['deflate', deflateSync],
+  ['gzip', gzipSync],
+  ['x-gzip', gzipSync],
+  ['br', brotliCompressSync],
+  ['deflate', deflateSync],
   ['deflate', deflateRawSync], // raw deflate without its zlib header, as some servers send it
-  ['gzip, gzip', twice(gzipSync, gzipSync)], ['identity, gzip', gzipSync], ['deflate, br', twice(deflateSync, brotliCompressSync)],
+  ['gzip, gzip', twice(gzipSync, gzipSync)],
+  ['identity, gzip', gzipSync],
+  ['deflate, br', twice(deflateSync, brotliCompressSync)],
   ['gzip, identity', gzipSync],
 ];
 for (const [encoding, compress] of CODINGS) {

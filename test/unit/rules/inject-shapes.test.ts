@@ -48,7 +48,9 @@ test('a stand-in outside its shape is swapped where it stands: same header, same
   for (const [headers, expected, where] of cases) {
     const result = send('api.openai.com', headers);
     assert.deepEqual(headers, expected);
-    assert.deepEqual(result.matches, [{ secretId: secret.id, secretName: 'svc', authType: 'in_place', rule: `secret "svc" allows api.openai.com (in place: ${where})` }]);
+    assert.deepEqual(result.matches, [
+      { secretId: secret.id, secretName: 'svc', authType: 'in_place', rule: `secret "svc" allows api.openai.com (in place: ${where})` },
+    ]);
     assert.ok(result.scrubber, 'the echo of the swapped value is scrubbed');
   }
   // In a Basic password the header is encoded again, the username and scheme kept.

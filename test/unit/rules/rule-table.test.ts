@@ -43,7 +43,7 @@ test('delete secret: its stand-ins answer 503 credential_revoked in every sandbo
   }
 });
 
-test('detach: the binding answers 503 proxy_token_revoked; the sandbox\'s other bindings still work', () => {
+test("detach: the binding answers 503 proxy_token_revoked; the sandbox's other bindings still work", () => {
   const t = shared();
   t.table.apply(t.source.detach(t.b.id, 'OPENAI_API_KEY'));
   const identity = t.table.identityForToken(t.b.accessToken)!;
@@ -60,7 +60,7 @@ test('attach after start: the new binding works on the next request', () => {
   assert.equal(t.send(t.a.id, t.a.accessToken, 'LATE_KEY'), `Bearer ${t.value}`);
 });
 
-test('sandbox delete: its token stops authenticating and an open tunnel\'s identity gets 407', () => {
+test("sandbox delete: its token stops authenticating and an open tunnel's identity gets 407", () => {
   const t = shared();
   const identity = t.table.identityForToken(t.a.accessToken)!;
   const standIn = t.source.standIn(t.a.id, 'OPENAI_API_KEY');
@@ -139,7 +139,7 @@ test('rotate a secret bound to many sandboxes: one read of that secret, no sandb
   assert.deepEqual(t.source.reads, { ...before, getSecretRule: before.getSecretRule + 1, revealSecret: before.revealSecret + 1 }, 'no request read the source');
 });
 
-test('rotate: echoes of the new value are scrubbed, the old value\'s forms are dropped', () => {
+test("rotate: echoes of the new value are scrubbed, the old value's forms are dropped", () => {
   const t = widelyBound(1);
   const sb = t.sandboxes[0]!;
   const standIn = t.source.standIn(sb.id, 'K');
@@ -183,7 +183,7 @@ test('a secret used by no compiled sandbox is not read on change; a sandbox comp
   assert.equal(table.sandbox(a.id)!.live[0]!.secret!.value.reveal(), rotated);
 });
 
-test('two sandboxes share one slot: replacing one sandbox\'s entry keeps the other\'s secret live', () => {
+test("two sandboxes share one slot: replacing one sandbox's entry keeps the other's secret live", () => {
   const t = shared();
   t.table.apply(t.source.attach(t.a.id, 'LATE_KEY', t.secret.id));
   const rotated = real('shared-rotated');

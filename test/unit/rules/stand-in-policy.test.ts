@@ -9,7 +9,12 @@ function twoSandboxes(options: { requireAuth?: boolean; network?: { allow_out: s
   const openaiValue = real('openai');
   const anthropicValue = real('anthropic');
   const openai = ctx.source.addSecret({ name: 'openai', value: openaiValue, auth: { type: 'bearer' }, hosts: ['api.openai.com'] });
-  const anthropic = ctx.source.addSecret({ name: 'anthropic', value: anthropicValue, auth: { type: 'api-key', header: 'x-api-key' }, hosts: ['api.anthropic.com', '*.example.com'] });
+  const anthropic = ctx.source.addSecret({
+    name: 'anthropic',
+    value: anthropicValue,
+    auth: { type: 'api-key', header: 'x-api-key' },
+    hosts: ['api.anthropic.com', '*.example.com'],
+  });
   const secrets = { OPENAI_API_KEY: openai.id, ANTHROPIC_API_KEY: anthropic.id };
   const a = ctx.source.addSandbox({ name: 'a', secrets, ...(options.network ? { network: options.network } : {}) });
   const b = ctx.source.addSandbox({ name: 'b', secrets });
@@ -22,7 +27,12 @@ function twoSandboxes(options: { requireAuth?: boolean; network?: { allow_out: s
     anthropic,
     openaiValue,
     anthropicValue,
-    a: { record: a, identity: table.identityForToken(a.accessToken)!, openai: ctx.source.standIn(a.id, 'OPENAI_API_KEY'), anthropic: ctx.source.standIn(a.id, 'ANTHROPIC_API_KEY') },
+    a: {
+      record: a,
+      identity: table.identityForToken(a.accessToken)!,
+      openai: ctx.source.standIn(a.id, 'OPENAI_API_KEY'),
+      anthropic: ctx.source.standIn(a.id, 'ANTHROPIC_API_KEY'),
+    },
     b: { record: b, identity: table.identityForToken(b.accessToken)!, openai: ctx.source.standIn(b.id, 'OPENAI_API_KEY') },
   };
 }
@@ -37,7 +47,7 @@ test('authenticate: Basic sb:<access_token> → identity; anything else 407', ()
   }
 });
 
-test('unattributed mode: no or invalid Proxy-Authorization → null; stand-ins honoured as their owner\'s', () => {
+test("unattributed mode: no or invalid Proxy-Authorization → null; stand-ins honoured as their owner's", () => {
   const t = twoSandboxes({ requireAuth: false });
   assert.equal(t.policy.authenticate(undefined), null);
   assert.equal(t.policy.authenticate(basic('sb', 'nope-nope-nope-nope')), null);
@@ -45,26 +55,32 @@ test('unattributed mode: no or invalid Proxy-Authorization → null; stand-ins h
   const result = t.policy.authorizeRequest(null, https('api.openai.com'), headers);
   assert.equal(headers.authorization, `Bearer ${t.openaiValue}`);
   assert.equal(result.matches[0]?.secretId, t.openai.id);
-  assert.deepEqual(result.identity, t.b.identity, 'recorded under the stand-in\'s own sandbox');
+  assert.deepEqual(result.identity, t.b.identity, "recorded under the stand-in's own sandbox");
   rejects(() => t.policy.authorizeRequest(null, https('api.evil.com'), { authorization: `Bearer ${t.a.openai}` }), 'credential_host_mismatch');
   t.policy.checkEgress(null, 'anywhere.example');
   assert.equal(t.policy.authorizeRequest(null, https('api.openai.com'), { accept: '*/*' }).identity, undefined);
 });
 
-test('unattributed mode: a stand-in only goes under its own sandbox\'s network rules, never beside another sandbox\'s', () => {
+test("unattributed mode: a stand-in only goes under its own sandbox's network rules, never beside another sandbox's", () => {
   const t = twoSandboxes({ requireAuth: false, network: { allow_out: ['*.example.com'], deny_out: [] } });
   const headers: IncomingHttpHeaders = { authorization: `Bearer ${t.a.openai}` };
   const err = rejects(() => t.policy.authorizeRequest(null, https('api.openai.com'), headers), 'host_not_allowed');
   assert.equal(err.secretId, t.openai.id);
   assert.equal(headers.authorization, `Bearer ${t.a.openai}`, 'nothing injected');
   assert.equal(t.policy.authorizeRequest(null, https('x.example.com'), { 'x-api-key': t.a.anthropic }).matches.length, 1);
-  rejects(() => t.policy.authorizeRequest(null, https('api.openai.com'), { authorization: `Bearer ${t.b.openai}`, 'x-api-key': t.a.anthropic }),
-    'stand_in_wrong_sandbox');
+  rejects(
+    () => t.policy.authorizeRequest(null, https('api.openai.com'), { authorization: `Bearer ${t.b.openai}`, 'x-api-key': t.a.anthropic }),
+    'stand_in_wrong_sandbox',
+  );
 });
 
 test('a request without stand-ins passes unchanged', () => {
   const t = twoSandboxes();
-  const headers: IncomingHttpHeaders = { authorization: 'Bearer some-token-of-the-client-0123', 'user-agent': 'curl/8.5.0', cookie: 'session=abcdefghijklmnopqrstuvwxyz' };
+  const headers: IncomingHttpHeaders = {
+    authorization: 'Bearer some-token-of-the-client-0123',
+    'user-agent': 'curl/8.5.0',
+    cookie: 'session=abcdefghijklmnopqrstuvwxyz',
+  };
   const before = structuredClone(headers);
   const result = t.policy.authorizeRequest(t.a.identity, https('api.openai.com'), headers);
   assert.deepEqual(result, { matches: [], scrubber: undefined });
@@ -111,7 +127,10 @@ test('a stand-in of another sandbox → 403 stand_in_wrong_sandbox wherever it h
 test('cleartext → 403 cleartext_injection_refused, nothing changed', () => {
   const t = twoSandboxes();
   const headers: IncomingHttpHeaders = { authorization: `Bearer ${t.a.openai}` };
-  const err = rejects(() => t.policy.authorizeRequest(t.a.identity, { host: 'api.openai.com', port: 80, secure: false }, headers), 'cleartext_injection_refused');
+  const err = rejects(
+    () => t.policy.authorizeRequest(t.a.identity, { host: 'api.openai.com', port: 80, secure: false }, headers),
+    'cleartext_injection_refused',
+  );
   assert.equal(err.secretId, t.openai.id);
   assert.deepEqual(headers, { authorization: `Bearer ${t.a.openai}` });
 });
@@ -130,10 +149,16 @@ test('several stand-ins in one request are all swapped', () => {
   const { v1, v2, s1, s2 } = twoSecretsOnOneHost(ctx);
   const sandbox = ctx.source.addSandbox({ secrets: { ONE: s1.id, TWO: s2.id, TWO_AGAIN: s2.id } });
   const { policy, table } = ctx.start();
-  const headers: IncomingHttpHeaders = { authorization: `Bearer ${ctx.source.standIn(sandbox.id, 'ONE')}`, 'x-two': ctx.source.standIn(sandbox.id, 'TWO_AGAIN') };
+  const headers: IncomingHttpHeaders = {
+    authorization: `Bearer ${ctx.source.standIn(sandbox.id, 'ONE')}`,
+    'x-two': ctx.source.standIn(sandbox.id, 'TWO_AGAIN'),
+  };
   const result = policy.authorizeRequest(table.identityForToken(sandbox.accessToken)!, https('api.example.com'), headers);
   assert.deepEqual(headers, { authorization: `Bearer ${v1}`, 'x-two': v2 });
-  assert.deepEqual(result.matches.map((m) => m.secretName), ['one', 'two']);
+  assert.deepEqual(
+    result.matches.map((m) => m.secretName),
+    ['one', 'two'],
+  );
   const echoed: Record<string, string> = { 'x-echo': `${v1} and ${v2}` };
   result.scrubber!.scrubHeaders(echoed);
   assert.equal(echoed['x-echo'], `${ctx.source.standIn(sandbox.id, 'ONE')} and ${ctx.source.standIn(sandbox.id, 'TWO_AGAIN')}`);
@@ -147,7 +172,10 @@ test('an own stand-in outside its shape: swapped in place to an allowed host, re
   const both: IncomingHttpHeaders = { authorization: `Bearer ${t.a.openai}`, 'x-debug': `key=${t.a.openai}` };
   const result = send('api.openai.com', both);
   assert.deepEqual(both, { authorization: `Bearer ${t.openaiValue}`, 'x-debug': `key=${t.openaiValue}` });
-  assert.deepEqual(result.matches.map((m) => m.authType), ['bearer', 'in_place']);
+  assert.deepEqual(
+    result.matches.map((m) => m.authType),
+    ['bearer', 'in_place'],
+  );
 
   // One header carrying two secrets' stand-ins goes nowhere unless both allow the host.
   const shared: IncomingHttpHeaders = { cookie: `o=${t.a.openai}; a=${t.a.anthropic}` };
@@ -180,7 +208,13 @@ test('in-place swaps: several stand-ins in one header, and the echo of each is s
   const headers: IncomingHttpHeaders = { cookie: `one=${one}; two=${two}; again=${one}` };
   const result = policy.authorizeRequest(table.identityForToken(sandbox.accessToken)!, https('api.example.com'), headers);
   assert.deepEqual(headers, { cookie: `one=${v1}; two=${v2}; again=${v1}` });
-  assert.deepEqual(result.matches.map((m) => [m.secretName, m.authType]), [['one', 'in_place'], ['two', 'in_place']]);
+  assert.deepEqual(
+    result.matches.map((m) => [m.secretName, m.authType]),
+    [
+      ['one', 'in_place'],
+      ['two', 'in_place'],
+    ],
+  );
   const echoed: Record<string, string> = { 'x-echo': headers.cookie!, 'x-b64': Buffer.from(`k ${v2}`).toString('base64') };
   result.scrubber!.scrubHeaders(echoed);
   assert.equal(echoed['x-echo'], `one=${one}; two=${two}; again=${one}`);
@@ -190,7 +224,13 @@ test('in-place swaps: several stand-ins in one header, and the echo of each is s
 test('provider alternates: an anthropic secret takes x-api-key and Authorization: Bearer, each swapped in its own shape', () => {
   const ctx = setup();
   const value = real('anthropic');
-  const secret = ctx.source.addSecret({ name: 'claude', value, auth: { type: 'api-key', header: 'x-api-key' }, hosts: ['api.anthropic.com'], provider: 'anthropic' });
+  const secret = ctx.source.addSecret({
+    name: 'claude',
+    value,
+    auth: { type: 'api-key', header: 'x-api-key' },
+    hosts: ['api.anthropic.com'],
+    provider: 'anthropic',
+  });
   const sandbox = ctx.source.addSandbox({ secrets: { ANTHROPIC_API_KEY: secret.id } });
   const { policy, table } = ctx.start();
   const identity = table.identityForToken(sandbox.accessToken)!;
@@ -198,13 +238,19 @@ test('provider alternates: an anthropic secret takes x-api-key and Authorization
 
   const v0: IncomingHttpHeaders = { 'x-api-key': standIn };
   assert.deepEqual(policy.authorizeRequest(identity, https('api.anthropic.com'), v0).matches[0], {
-    secretId: secret.id, secretName: 'claude', authType: 'api-key', rule: 'secret "claude" allows api.anthropic.com (api-key)',
+    secretId: secret.id,
+    secretName: 'claude',
+    authType: 'api-key',
+    rule: 'secret "claude" allows api.anthropic.com (api-key)',
   });
   assert.deepEqual(v0, { 'x-api-key': value });
 
   const v1: IncomingHttpHeaders = { authorization: `Bearer ${standIn}` };
   assert.deepEqual(policy.authorizeRequest(identity, https('api.anthropic.com'), v1).matches[0], {
-    secretId: secret.id, secretName: 'claude', authType: 'bearer', rule: 'secret "claude" allows api.anthropic.com (bearer, also accepted by anthropic)',
+    secretId: secret.id,
+    secretName: 'claude',
+    authType: 'bearer',
+    rule: 'secret "claude" allows api.anthropic.com (bearer, also accepted by anthropic)',
   });
   assert.deepEqual(v1, { authorization: `Bearer ${value}` });
   rejects(() => policy.authorizeRequest(identity, https('api.openai.com'), { authorization: `Bearer ${standIn}` }), 'credential_host_mismatch');
@@ -213,7 +259,12 @@ test('provider alternates: an anthropic secret takes x-api-key and Authorization
 test('two credentials aimed at one header → inject_error, nothing changed', () => {
   const ctx = setup();
   const s1 = ctx.source.addSecret({ name: 'one', value: real('c1'), auth: { type: 'bearer' }, hosts: ['api.example.com'] });
-  const s2 = ctx.source.addSecret({ name: 'two', value: real('c2'), auth: { type: 'custom', headers: { 'X-Two': '{{ value }}', Authorization: 'Two {{ value }}' } }, hosts: ['api.example.com'] });
+  const s2 = ctx.source.addSecret({
+    name: 'two',
+    value: real('c2'),
+    auth: { type: 'custom', headers: { 'X-Two': '{{ value }}', Authorization: 'Two {{ value }}' } },
+    hosts: ['api.example.com'],
+  });
   const sandbox = ctx.source.addSandbox({ secrets: { ONE: s1.id, TWO: s2.id } });
   const { policy, table } = ctx.start();
   const headers: IncomingHttpHeaders = { authorization: `Bearer ${ctx.source.standIn(sandbox.id, 'ONE')}`, 'x-two': ctx.source.standIn(sandbox.id, 'TWO') };
@@ -278,7 +329,7 @@ test('a refused request names every secret whose stand-in it carried, the cause 
   assert.deepEqual(new Set(foreign.secretIds), new Set([t.openai.id, t.anthropic.id]));
 });
 
-test('a stand-in of a deleted secret is refused under that secret\'s id', () => {
+test("a stand-in of a deleted secret is refused under that secret's id", () => {
   const t = twoSandboxes();
   t.table.apply(t.source.deleteSecret(t.openai.id));
   const err = rejects(() => t.policy.authorizeRequest(t.a.identity, https('api.openai.com'), { authorization: `Bearer ${t.a.openai}` }), 'credential_revoked');

@@ -4,7 +4,12 @@ import { CredproxyClient, RequestError } from '../../../src/sdk/index.js';
 
 const KEY = 'admin-key-never-in-errors-123456';
 
-interface Call { url: string; method: string; headers: Record<string, string>; body: string | undefined }
+interface Call {
+  url: string;
+  method: string;
+  headers: Record<string, string>;
+  body: string | undefined;
+}
 
 function fakeFetch(status: number, body: string, calls: Call[] = []): typeof fetch {
   return (async (url: URL, init: RequestInit) => {

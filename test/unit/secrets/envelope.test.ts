@@ -28,6 +28,9 @@ test('sealed box: only the key pair it was sealed to opens it, and any change is
   assert.throws(() => other.open(sealed), SealedBoxError);
   const altered = Buffer.from(sealed);
   altered[altered.length - 1]! ^= 1;
-  assert.throws(() => keys.open(altered), (err: Error & { code?: string }) => err.code === 'sealed_box_invalid' && !err.message.includes('real'));
+  assert.throws(
+    () => keys.open(altered),
+    (err: Error & { code?: string }) => err.code === 'sealed_box_invalid' && !err.message.includes('real'),
+  );
   assert.throws(() => keys.open(Buffer.alloc(10)), SealedBoxError);
 });

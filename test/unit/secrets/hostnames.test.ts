@@ -1,16 +1,20 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  isNetworkEntry,
-  isSecretHostPattern,
-  overbroadWildcardSuffix,
-  patternCovers,
-  patternsOverlap,
-} from '../../../src/secrets/hostnames.js';
+import { isNetworkEntry, isSecretHostPattern, overbroadWildcardSuffix, patternCovers, patternsOverlap } from '../../../src/secrets/hostnames.js';
 
 test('secret host patterns', () => {
   for (const ok of ['api.example.com', '*.example.com', 'API.Example.COM', 'a-b.c1.io', 'x.y']) assert.ok(isSecretHostPattern(ok), ok);
-  for (const bad of ['localhost', '*.com', 'example.com.', '.example.com', 'a_b.example.com', 'api.example.com:443', '*', 'a.*.com', `${'a'.repeat(250)}.com`]) {
+  for (const bad of [
+    'localhost',
+    '*.com',
+    'example.com.',
+    '.example.com',
+    'a_b.example.com',
+    'api.example.com:443',
+    '*',
+    'a.*.com',
+    `${'a'.repeat(250)}.com`,
+  ]) {
     assert.ok(!isSecretHostPattern(bad), bad);
   }
 });
@@ -50,7 +54,20 @@ test('network entries: IPs, CIDRs, hosts and wildcards', () => {
   for (const ok of ['1.2.3.4', '10.0.0.0/8', '0.0.0.0/0', '::1', '2001:db8::/32', 'fe80::1', 'api.example.com', '*.example.com', 'internal-svc']) {
     assert.ok(isNetworkEntry(ok), ok);
   }
-  for (const bad of ['', ' api.example.com', 'http://x.com', 'x.com:443', '10.0.0.0/33', '::/129', '10.0.0.0/', '10.0.0.0/x', '10.0.0.999', '1.2.3', '*', 'a b']) {
+  for (const bad of [
+    '',
+    ' api.example.com',
+    'http://x.com',
+    'x.com:443',
+    '10.0.0.0/33',
+    '::/129',
+    '10.0.0.0/',
+    '10.0.0.0/x',
+    '10.0.0.999',
+    '1.2.3',
+    '*',
+    'a b',
+  ]) {
     assert.ok(!isNetworkEntry(bad), bad);
   }
 });

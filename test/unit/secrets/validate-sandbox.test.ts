@@ -75,7 +75,10 @@ test('metadata rules', () => {
 });
 
 test('network rules', () => {
-  rejects(sandbox({ network: { allow_out: ['api.example.com', 'http://x.com'] } }), 'network.allow_out[1]: "http://x.com" is not a valid host, IP address or CIDR');
+  rejects(
+    sandbox({ network: { allow_out: ['api.example.com', 'http://x.com'] } }),
+    'network.allow_out[1]: "http://x.com" is not a valid host, IP address or CIDR',
+  );
   rejects(sandbox({ network: { deny_out: ['10.0.0.0/33'] } }), 'network.deny_out[0]: "10.0.0.0/33" is not a valid host, IP address or CIDR');
   rejects(sandbox({ network: { allow_out: Array.from({ length: 257 }, () => '1.1.1.1') } }), 'network.allow_out has 257 entries, max is 256');
   rejects(sandbox({ network: { allow_out: 'x.com' } }), 'network.allow_out must be an array');
@@ -95,8 +98,10 @@ test('unknown fields and wrong types', () => {
 test('source_addresses: single IP addresses, one spelling each, no duplicates', () => {
   rejects(sandbox({ source_addresses: '10.0.0.1' }), 'source_addresses must be an array');
   rejects(sandbox({ source_addresses: [1] }), 'source_addresses[0] must be a string');
-  rejects(sandbox({ source_addresses: ['10.0.0.0/24'] }),
-    "source_addresses[0] is a network range: list each address the sandbox's traffic comes from (CIDR ranges are not accepted)");
+  rejects(
+    sandbox({ source_addresses: ['10.0.0.0/24'] }),
+    "source_addresses[0] is a network range: list each address the sandbox's traffic comes from (CIDR ranges are not accepted)",
+  );
   rejects(sandbox({ source_addresses: ['fe80::1%eth0'] }), 'source_addresses[0] has a zone id (%...): give the address alone');
   for (const bad of ['', 'sandbox.local', '10.0.0', '10.0.0.256', '[fd00::1]', '10.0.0.1:80', 'sk-real-looking-credential']) {
     rejects(sandbox({ source_addresses: ['10.0.0.1', bad] }), 'source_addresses[1] is not an IP address (one address per entry, e.g. 10.1.2.3 or fd00::5)');

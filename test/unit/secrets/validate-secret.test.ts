@@ -70,14 +70,27 @@ test('hosts has N entries, max is 16', () => {
 });
 
 test('hosts[i] is not a valid hostname', () => {
-  for (const bad of ['https://api.example.com', 'api.example.com:443', 'api.example.com/v1', 'localhost', '*.', '**.example.com', 'a..b', '-a.example.com', '']) {
+  for (const bad of [
+    'https://api.example.com',
+    'api.example.com:443',
+    'api.example.com/v1',
+    'localhost',
+    '*.',
+    '**.example.com',
+    'a..b',
+    '-a.example.com',
+    '',
+  ]) {
     rejects(custom({ type: 'bearer' }, ['ok.example.com', bad]), `hosts[1]: ${JSON.stringify(bad.trim())} is not a valid hostname`);
   }
 });
 
 test('wildcard on a public suffix', () => {
   rejects(custom({ type: 'bearer' }, ['*.co.uk']), 'wildcard "*.co.uk" is too broad — "co.uk" is a public suffix; narrow to a specific subdomain');
-  rejects(custom({ type: 'bearer' }, ['api.example.com', '*.com.au']), 'wildcard "*.com.au" is too broad — "com.au" is a public suffix; narrow to a specific subdomain');
+  rejects(
+    custom({ type: 'bearer' }, ['api.example.com', '*.com.au']),
+    'wildcard "*.com.au" is too broad — "com.au" is a public suffix; narrow to a specific subdomain',
+  );
   // `*.com` already fails the two-label host rule.
   rejects(custom({ type: 'bearer' }, ['*.com']), 'hosts[0]: "*.com" is not a valid hostname');
   // The PSL's private section counts, as with Go's x/net/publicsuffix.
@@ -119,7 +132,15 @@ test('unknown auth type', () => {
 
 test('per_host host not reachable from the top-level hosts', () => {
   rejects(
-    custom({ per_host: [{ hosts: ['api.example.com'], type: 'bearer' }, { hosts: ['other.example.com'], type: 'bearer' }] }, ['api.example.com']),
+    custom(
+      {
+        per_host: [
+          { hosts: ['api.example.com'], type: 'bearer' },
+          { hosts: ['other.example.com'], type: 'bearer' },
+        ],
+      },
+      ['api.example.com'],
+    ),
     'auth.per_host[1].hosts: "other.example.com" is not reachable from the top-level hosts allowlist',
   );
   // *.x covers exactly one more label, and a wildcard rule host only by the same wildcard.
@@ -141,7 +162,15 @@ test('per_host host not reachable from the top-level hosts', () => {
 
 test('per_host rules may not overlap', () => {
   rejects(
-    custom({ per_host: [{ hosts: ['*.example.com'], type: 'bearer' }, { hosts: ['API.example.com'], type: 'basic' }] }, ['*.example.com']),
+    custom(
+      {
+        per_host: [
+          { hosts: ['*.example.com'], type: 'bearer' },
+          { hosts: ['API.example.com'], type: 'basic' },
+        ],
+      },
+      ['*.example.com'],
+    ),
     'auth.per_host[1].hosts: "API.example.com" overlaps with auth.per_host[0].hosts "*.example.com"',
   );
   rejects(
@@ -305,7 +334,7 @@ test('rotate', () => {
   assert.deepEqual(parseRotateSecret({ value: 'new' }), { value: 'new' });
 });
 
-test('auth.allow_range (credproxy\'s Range opt-in): stored only when true, on single rules and per_host alike', () => {
+test("auth.allow_range (credproxy's Range opt-in): stored only when true, on single rules and per_host alike", () => {
   assert.deepEqual(parseCreateSecret(custom({ type: 'bearer', allow_range: true })).authConfig, { allow_range: true });
   assert.deepEqual(parseCreateSecret(custom({ type: 'api-key', header: 'x-key', allow_range: false })).authConfig, { header: 'x-key' });
   const perHost = parseCreateSecret(custom({ per_host: [{ hosts: ['api.example.com'], type: 'bearer' }], allow_range: true }));

@@ -29,7 +29,10 @@ test('agents: create, find by id or name, update, list by name', (t) => {
   assert.deepEqual(agents.find(a.id), a);
   assert.deepEqual(agents.find('a-agent'), a);
   assert.equal(agents.find('nobody'), undefined);
-  assert.deepEqual(agents.list().map((x) => x.name), ['a-agent', 'b-agent']);
+  assert.deepEqual(
+    agents.list().map((x) => x.name),
+    ['a-agent', 'b-agent'],
+  );
   const updated = agents.update(b.id, { name: 'b-renamed', command: 'run', requiredSecrets: ['Z'] });
   assert.equal(updated.name, 'b-renamed');
   assert.deepEqual(updated.requiredSecrets, ['Z']);
@@ -40,7 +43,14 @@ test('agent keys: plain values sealed per agent and key; provider keys follow th
   const { dir, store, agents } = setup(t);
   const agent = agents.create({ name: 'x', command: null, requiredSecrets: [] });
   agents.putPlainKey(agent.id, 'DATABASE_URL', PLAIN);
-  const secret = store.secrets.create({ name: 'agent_x_OPENAI_API_KEY', value: 'v', provider: 'openai', authType: 'bearer', authConfig: {}, hosts: ['api.openai.com'] });
+  const secret = store.secrets.create({
+    name: 'agent_x_OPENAI_API_KEY',
+    value: 'v',
+    provider: 'openai',
+    authType: 'bearer',
+    authConfig: {},
+    hosts: ['api.openai.com'],
+  });
   agents.putProviderKey(agent.id, 'OPENAI_API_KEY', secret.id);
   assert.deepEqual(agents.secrets(agent.id), [
     { key: 'DATABASE_URL', kind: 'plain', secretId: null },

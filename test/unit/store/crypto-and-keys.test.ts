@@ -102,8 +102,11 @@ test('key files that group or others can read are refused, with the chmod that f
     const path = join(dataDir, file);
     for (const mode of [0o644, 0o640, 0o604]) {
       chmodSync(path, mode);
-      assert.throws(load, (err: { code: string; key: string; message: string }) =>
-        err.code === 'config_invalid' && err.key === key && err.message.includes(`chmod 600 ${path}`) && err.message.includes(mode.toString(8)));
+      assert.throws(
+        load,
+        (err: { code: string; key: string; message: string }) =>
+          err.code === 'config_invalid' && err.key === key && err.message.includes(`chmod 600 ${path}`) && err.message.includes(mode.toString(8)),
+      );
     }
     chmodSync(path, 0o400);
     assert.doesNotThrow(load);

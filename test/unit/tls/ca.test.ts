@@ -117,8 +117,10 @@ test('a CA key that group or others can read is refused, with the chmod that fix
     const paths = { certPath: join(dir, 'ca.crt'), keyPath: join(dir, 'ca.key') };
     await loadOrCreateCa(paths);
     await chmod(paths.keyPath, 0o644);
-    await assert.rejects(loadOrCreateCa(paths), (err: { key: string; message: string }) =>
-      configErrorFor('ca.key')(err) && err.message.includes(`chmod 600 ${paths.keyPath}`));
+    await assert.rejects(
+      loadOrCreateCa(paths),
+      (err: { key: string; message: string }) => configErrorFor('ca.key')(err) && err.message.includes(`chmod 600 ${paths.keyPath}`),
+    );
     // A key left without its certificate is checked as well before it signs a new one.
     await unlink(paths.certPath);
     await assert.rejects(loadOrCreateCa(paths), configErrorFor('ca.key'));

@@ -89,7 +89,9 @@ test('sniCallback answers from cache synchronously and mints on first use', asyn
   });
   assert.ok(first);
   let answered: SecureContext | undefined;
-  store.sniCallback('sni.example.test', (_err, ctx) => { answered = ctx; });
+  store.sniCallback('sni.example.test', (_err, ctx) => {
+    answered = ctx;
+  });
   assert.equal(answered, first, 'called back before returning');
 });
 
@@ -123,7 +125,7 @@ test('an operator-supplied RSA CA signs leaves (sha256WithRSAEncryption) that ve
   }
 });
 
-test('onMint reports each mint\'s duration, an invalid name, and a signing failure', async () => {
+test("onMint reports each mint's duration, an invalid name, and a signing failure", async () => {
   const results: CertMintResult[] = [];
   const store = await LeafCertStore.create(ca, { onMint: (r) => results.push(r) });
   await store.secureContextFor('mint.example.test');

@@ -94,8 +94,14 @@ test('curl --cacert accepts the leaf for ::1 (IPv6 SAN)', async () => {
   const fixture = await fixtureFor('::1');
   try {
     const { stdout } = await execFileAsync('curl', [
-      '-sS', '--max-time', '10', '--cacert', caFile,
-      '--connect-to', `[::1]:${fixture.port}:127.0.0.1:${fixture.port}`, `https://[::1]:${fixture.port}/`,
+      '-sS',
+      '--max-time',
+      '10',
+      '--cacert',
+      caFile,
+      '--connect-to',
+      `[::1]:${fixture.port}:127.0.0.1:${fixture.port}`,
+      `https://[::1]:${fixture.port}/`,
     ]);
     assert.equal(stdout, 'ok\n');
   } finally {
@@ -129,9 +135,7 @@ test('openssl verify -x509_strict -purpose sslserver accepts the leaf', async (t
     const peer = await nodeHandshake(fixture.port, 'openssl.example.test');
     const leafFile = join(dir, 'leaf.pem');
     await writeFile(leafFile, new X509Certificate(peer.raw).toString());
-    const { stdout } = await execFileAsync('openssl', [
-      'verify', '-x509_strict', '-purpose', 'sslserver', '-CAfile', caFile, leafFile,
-    ], { timeout: 10_000 });
+    const { stdout } = await execFileAsync('openssl', ['verify', '-x509_strict', '-purpose', 'sslserver', '-CAfile', caFile, leafFile], { timeout: 10_000 });
     assert.match(stdout, /: OK/);
   } finally {
     await fixture.close();
@@ -144,7 +148,10 @@ test('a client that does not trust the CA is refused', async () => {
     await assert.rejects(
       new Promise<void>((resolve, reject) => {
         const socket = connect({ host: '127.0.0.1', port: fixture.port, servername: 'untrusted.example.test', ca: [] });
-        socket.once('secureConnect', () => { socket.end(); resolve(); });
+        socket.once('secureConnect', () => {
+          socket.end();
+          resolve();
+        });
         socket.once('error', reject);
       }),
       { code: 'SELF_SIGNED_CERT_IN_CHAIN' },
