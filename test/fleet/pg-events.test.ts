@@ -18,9 +18,13 @@ before(async () => {
 });
 after(() => pool?.end());
 
+/** error_code, dst_ip, dst_port, verdict, match_rule, bytes_sent, bytes_recv: a request row leaves them empty. */
+const REQUEST_ROW_NULLS = Array<null>(7).fill(null);
 /** A request row as a sidecar ships it: local id, then the INSERT_COLUMNS values. */
-const row = (id: number, ts: number, status = 200) =>
-  [id, 'request', ts, 'sb-1', 'sb', 'sec-1', 'api.example.test', 'GET', '/x', status, status, 5, null, null, null, null, null, null, null];
+const row = (id: number, ts: number, status = 200) => {
+  const request = ['request', ts, 'sb-1', 'sb', 'sec-1', 'api.example.test', 'GET', '/x', status, status, 5];
+  return [id, ...request, ...REQUEST_ROW_NULLS];
+};
 
 test('a batch sent twice lands once; rows of several days go to their own partitions', { skip }, async () => {
   const events = new PgEventsRepository(pool, { retentionDays: 7 });
@@ -29,11 +33,19 @@ test('a batch sent twice lands once; rows of several days go to their own partit
   assert.equal(await events.ingest('a/inst1', batch), 3);
   assert.equal(await events.ingest('a/inst1', batch), 0, 'at least once, de-duplicated on insert');
   assert.equal(await events.ingest('b/inst1', [row(1, now)]), 1, 'the same local id from another sidecar is another row');
-  const { rows } = await pool.query<{ name: string }>("SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'events'::regclass ORDER BY 1");
+  const { rows } = await pool.query<{ name: string }>(
+    "SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'events'::regclass ORDER BY 1",
+  );
   const day = (ms: number) => partitionName(Math.floor(ms / DAY_MS));
-  assert.deepEqual(rows.map((r) => r.name), [day(now - 3 * DAY_MS), day(now - 2 * DAY_MS), day(now)]);
+  assert.deepEqual(
+    rows.map((r) => r.name),
+    [day(now - 3 * DAY_MS), day(now - 2 * DAY_MS), day(now)],
+  );
   const audit = await events.auditForSecret('sec-1', { limit: 10, status: 'errors' });
-  assert.deepEqual(audit.map((r) => r.status), [503]);
+  assert.deepEqual(
+    audit.map((r) => r.status),
+    [503],
+  );
   const page = await events.networkForSandbox('sb-1', { limit: 2 });
   assert.equal(page.data.length, 2);
   assert.equal(page.has_more, true);
@@ -55,6 +67,9 @@ test('retention drops whole partitions past retentionDays and skips rows already
 test('a malformed batch is refused whole', { skip }, async () => {
   const events = new PgEventsRepository(pool, { retentionDays: 7 });
   await assert.rejects(events.ingest('a/inst1', [[1, 'request']]), { code: 'event_batch_invalid' });
-  await assert.rejects(events.ingest('a/inst1', [row(9, Date.now()).map((v, i) => (i === 9 ? 'two hundred' : v))]), { code: 'event_batch_invalid', message: /status/ });
+  await assert.rejects(events.ingest('a/inst1', [row(9, Date.now()).map((v, i) => (i === 9 ? 'two hundred' : v))]), {
+    code: 'event_batch_invalid',
+    message: /status/,
+  });
   await assert.rejects(events.ingest('a/inst1', [row(9, Date.now()).map((v, i) => (i === 1 ? 'other' : v))]), { code: 'event_batch_invalid' });
 });

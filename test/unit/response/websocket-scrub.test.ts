@@ -1,22 +1,10 @@
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
-import * as ws from 'ws';
 import { relayScrubbedFrames } from '../../../src/response/index.js';
+import { Receiver, Sender } from '../../../src/response/ws-frames.js';
 
 // The WebSocket scrub stage on in-memory streams: frames the upstream sends, what the client gets.
-
-interface FrameOptions { fin: boolean; opcode: number; mask: boolean; readOnly: boolean; rsv1: boolean }
-interface Receiver {
-  write(chunk: Buffer): boolean;
-  on(event: 'message', listener: (data: Buffer, isBinary: boolean) => void): this;
-  on(event: 'ping', listener: (data: Buffer) => void): this;
-  on(event: 'conclude', listener: (code: number, reason: Buffer) => void): this;
-}
-const { Receiver, Sender } = ws as unknown as {
-  Receiver: new (options: { isServer: boolean; skipUTF8Validation: boolean; binaryType: 'nodebuffer' }) => Receiver;
-  Sender: { frame(data: Buffer, options: FrameOptions): Buffer[] };
-};
 
 const REAL = 'sk-real-0123456789abcdef';
 const STAND_IN = 'sk-stand-in-0123456789ab';

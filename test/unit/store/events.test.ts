@@ -5,9 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { openDatabase } from '../../../src/store/db.js';
-import {
-  EventsRepository, decodeCursor, encodeCursor, flatRowCount, flattenEventRows, isoTimestamp, type EventRow,
-} from '../../../src/store/events.js';
+import { EventsRepository, decodeCursor, encodeCursor, flatRowCount, flattenEventRows, isoTimestamp, type EventRow } from '../../../src/store/events.js';
 import { MIGRATIONS } from '../../../src/store/migrations/index.js';
 import { connectionRowFixture, requestRowFixture, tempDatabase } from '../../helpers/event-rows.js';
 
@@ -30,28 +28,64 @@ function setup(t: { after(fn: () => void): void }) {
   return { ...temp, events: new EventsRepository(temp.db) };
 }
 
+/** requestRowFixture's row as the audit API shows it, in the documented field order. */
+function auditItem(fields: { id: number; ts: string; request_id?: string }) {
+  return {
+    id: fields.id,
+    ts: fields.ts,
+    sandbox_id: 'sb-1',
+    sandbox_name: 'one',
+    secret_id: 's1',
+    method: 'GET',
+    host: 'api.example.com',
+    path: '/v1/x',
+    status: 200,
+    upstream_status: 200,
+    latency_ms: 12,
+    ...(fields.request_id === undefined ? {} : { request_id: fields.request_id }),
+  };
+}
+
 test('audit rows come back newest first in the documented shape, absent optionals omitted', (t) => {
   const { events } = setup(t);
   events.insertBatch([
     requestRowFixture({ secretId: 's1', ts: T0 }),
     // A row from before migration 008 has no request id, and the API leaves the field out.
-    requestRowFixture({ secretId: 's1', ts: T0 + 1, status: 403, upstreamStatus: null, errorCode: 'credential_host_mismatch', sandboxId: 'sb-2', sandboxName: null, requestId: null }),
+    requestRowFixture({
+      secretId: 's1',
+      ts: T0 + 1,
+      status: 403,
+      upstreamStatus: null,
+      errorCode: 'credential_host_mismatch',
+      sandboxId: 'sb-2',
+      sandboxName: null,
+      requestId: null,
+    }),
     requestRowFixture({ secretId: 's2', ts: T0 + 2 }),
   ]);
   const rows = events.auditForSecret('s1', { limit: 10 });
-  assert.deepEqual(rows, [
-    { id: 2, ts: '2025-01-02T03:04:05.001Z', sandbox_id: 'sb-2', secret_id: 's1', method: 'GET', host: 'api.example.com', path: '/v1/x', status: 403, latency_ms: 12, error_code: 'credential_host_mismatch' },
-    { id: 1, ts: '2025-01-02T03:04:05.000Z', sandbox_id: 'sb-1', sandbox_name: 'one', secret_id: 's1', method: 'GET', host: 'api.example.com', path: '/v1/x', status: 200, upstream_status: 200, latency_ms: 12, request_id: '0123456789abcdef01234567' },
-  ]);
-  assert.deepEqual(Object.keys(rows[1]!), ['id', 'ts', 'sandbox_id', 'sandbox_name', 'secret_id', 'method', 'host', 'path', 'status', 'upstream_status', 'latency_ms', 'request_id']);
+  const newer = {
+    id: 2,
+    ts: '2025-01-02T03:04:05.001Z',
+    sandbox_id: 'sb-2',
+    secret_id: 's1',
+    method: 'GET',
+    host: 'api.example.com',
+    path: '/v1/x',
+    status: 403,
+    latency_ms: 12,
+    error_code: 'credential_host_mismatch',
+  };
+  const older = auditItem({ id: 1, ts: '2025-01-02T03:04:05.000Z', request_id: '0123456789abcdef01234567' });
+  assert.deepEqual(rows, [newer, older]);
+  assert.deepEqual(Object.keys(rows[1]!), Object.keys(older));
 });
 
 test('audit status filters: each class and errors (>= 400)', (t) => {
   const { events } = setup(t);
   const statuses = [200, 204, 301, 404, 403, 502, 503, 0];
   events.insertBatch(statuses.map((status, i) => requestRowFixture({ secretId: 's1', ts: T0 + i, status })));
-  const of = (status?: '2xx' | '3xx' | '4xx' | '5xx' | 'errors') =>
-    events.auditForSecret('s1', { limit: 100, status }).map((e) => e.status);
+  const of = (status?: '2xx' | '3xx' | '4xx' | '5xx' | 'errors') => events.auditForSecret('s1', { limit: 100, status }).map((e) => e.status);
   assert.deepEqual(of('2xx'), [204, 200]);
   assert.deepEqual(of('3xx'), [301]);
   assert.deepEqual(of('4xx'), [403, 404]);
@@ -122,8 +156,31 @@ test('network: exact page end has has_more false; shapes per kind', (t) => {
   assert.equal(page.has_more, false);
   assert.equal(page.next_cursor, null);
   assert.deepEqual(page.data, [
-    { kind: 'request', id: 2, ts: '2025-01-02T03:04:05.000Z', host: 'api.example.com', method: 'GET', path: '/v1/x', status: 200, latency_ms: 12, secret_id: 's1', request_id: '0123456789abcdef01234567' },
-    { kind: 'connection', id: 1, ts: '2025-01-02T03:04:05.000Z', host: 'api.example.com', dst_port: 443, verdict: 'blocked', match_rule: 'allow_out *', bytes_sent: 0, bytes_recv: 0, error_code: 'host_denied', request_id: 'fedcba9876543210fedcba98' },
+    {
+      kind: 'request',
+      id: 2,
+      ts: '2025-01-02T03:04:05.000Z',
+      host: 'api.example.com',
+      method: 'GET',
+      path: '/v1/x',
+      status: 200,
+      latency_ms: 12,
+      secret_id: 's1',
+      request_id: '0123456789abcdef01234567',
+    },
+    {
+      kind: 'connection',
+      id: 1,
+      ts: '2025-01-02T03:04:05.000Z',
+      host: 'api.example.com',
+      dst_port: 443,
+      verdict: 'blocked',
+      match_rule: 'allow_out *',
+      bytes_sent: 0,
+      bytes_recv: 0,
+      error_code: 'host_denied',
+      request_id: 'fedcba9876543210fedcba98',
+    },
   ]);
 });
 
@@ -136,8 +193,7 @@ test('network filters: since is inclusive, verdict returns connection rows only'
     connectionRowFixture({ ts: T0 + 2000, verdict: 'failed' }),
     requestRowFixture({ ts: T0 + 3000 }),
   ]);
-  const ids = (options: Parameters<EventsRepository['networkForSandbox']>[1]) =>
-    events.networkForSandbox('sb-1', options).data.map((e) => e.id);
+  const ids = (options: Parameters<EventsRepository['networkForSandbox']>[1]) => events.networkForSandbox('sb-1', options).data.map((e) => e.id);
   assert.deepEqual(ids({ limit: 10, since: new Date(T0 + 1000) }), [5, 4, 3]);
   assert.deepEqual(ids({ limit: 10, verdict: 'blocked' }), [3]);
   assert.deepEqual(ids({ limit: 10, verdict: 'allowed' }), [1]);
@@ -148,7 +204,15 @@ test('network filters: since is inclusive, verdict returns connection rows only'
 
 test('cursors: round trip, and anything else decodes to undefined', () => {
   assert.equal(decodeCursor(encodeCursor(42)), 42);
-  for (const bad of ['', '42', 'not base64!', Buffer.from('ev1:0').toString('base64url'), Buffer.from('ev1:-3').toString('base64url'), Buffer.from('xx:5').toString('base64url'), 'A'.repeat(100)]) {
+  for (const bad of [
+    '',
+    '42',
+    'not base64!',
+    Buffer.from('ev1:0').toString('base64url'),
+    Buffer.from('ev1:-3').toString('base64url'),
+    Buffer.from('xx:5').toString('base64url'),
+    'A'.repeat(100),
+  ]) {
     assert.equal(decodeCursor(bad), undefined, bad);
   }
 });
@@ -170,7 +234,10 @@ test('deleteOlderThan deletes only older rows, at most maxRows per call', (t) =>
   assert.equal(events.deleteOlderThan(cutoff, 10), 5);
   assert.equal(events.deleteOlderThan(cutoff, 10), 0);
   const left = db.prepare('SELECT ts FROM event_rows ORDER BY id').all() as Array<{ ts: number }>;
-  assert.deepEqual(left.map((r) => r.ts), [T0, T0 + 1]);
+  assert.deepEqual(
+    left.map((r) => r.ts),
+    [T0, T0 + 1],
+  );
 });
 
 test('touchLastUsed sets last_used_at and never moves it backwards', (t) => {
@@ -204,7 +271,9 @@ test('deleteOlderThan reads only the oldest maxRows rows: an old row recorded la
 
 test('the events table has no ts index: retention and the network log do not need one', (t) => {
   const { db } = setup(t);
-  const indexes = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events'").all() as Array<{ name: string }>).map((r) => r.name);
+  const indexes = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events'").all() as Array<{ name: string }>).map(
+    (r) => r.name,
+  );
   assert.ok(!indexes.includes('events_ts'), indexes.join(', '));
 });
 
@@ -213,12 +282,14 @@ test('insertBatch keeps row order and every column across multi-row statements o
   // 1, 31, 32, 33 and 70 rows: single statements, a full chunk, and chunks with a remainder.
   let next = 0;
   for (const size of [1, 31, 32, 33, 70]) {
-    events.insertBatch(Array.from({ length: size }, () => {
-      const n = next++;
-      return n % 3 === 0
-        ? connectionRowFixture({ ts: T0 + n, dstPort: n, bytesSent: n })
-        : requestRowFixture({ ts: T0 + n, secretId: `s${n}`, status: 200 + n, path: `/p/${n}` });
-    }));
+    events.insertBatch(
+      Array.from({ length: size }, () => {
+        const n = next++;
+        return n % 3 === 0
+          ? connectionRowFixture({ ts: T0 + n, dstPort: n, bytesSent: n })
+          : requestRowFixture({ ts: T0 + n, secretId: `s${n}`, status: 200 + n, path: `/p/${n}` });
+      }),
+    );
   }
   const rows = db.prepare('SELECT * FROM event_rows ORDER BY id').all() as Array<Record<string, unknown>>;
   assert.equal(rows.length, next);
@@ -270,13 +341,18 @@ test('migration 005 rebuilds events with its rows, ids, indexes and id counter, 
     { id: 2, kind: 'connection', secret_id: null, status: null, verdict: 'blocked' },
     { id: 3, kind: 'request', secret_id: 's1', status: 404, verdict: null },
   ]);
-  const indexes = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events' ORDER BY name").all() as Array<{ name: string }>).map((r) => r.name);
+  const indexes = (
+    db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events' ORDER BY name").all() as Array<{ name: string }>
+  ).map((r) => r.name);
   assert.deepEqual(indexes, ['events_sandbox', 'events_secret_requests']);
   assert.deepEqual(db.prepare('SELECT name FROM sqlite_sequence').all(), [{ name: 'events' }]);
   const events = new EventsRepository(db);
   events.insertBatch([requestRowFixture({ secretId: 's1' })]);
   // Id 4 was used before the rebuild and is never handed out again.
-  assert.deepEqual(events.auditForSecret('s1', { limit: 10 }).map((e) => e.id), [5, 3, 1]);
+  assert.deepEqual(
+    events.auditForSecret('s1', { limit: 10 }).map((e) => e.id),
+    [5, 3, 1],
+  );
   assert.throws(() => db.prepare('INSERT INTO events (kind, ts) VALUES (2, 0)').run(), /CHECK constraint failed/);
   assert.throws(() => db.prepare("INSERT INTO events (kind, ts, verdict) VALUES (1, 0, 'maybe')").run(), /CHECK constraint failed/);
 });
@@ -284,11 +360,45 @@ test('migration 005 rebuilds events with its rows, ids, indexes and id counter, 
 test('migration 009 stores refs, epoch ms and a kind code, and the API reads back exactly what it read before', (t) => {
   // A database as migration 008 left it, with rows written in the old layout.
   const { path, old } = databaseAt(8, t);
-  const insert = old.prepare(`INSERT INTO events (kind, ts, sandbox_id, sandbox_name, secret_id, host, method, path, status, upstream_status,
-    latency_ms, error_code, dst_ip, dst_port, verdict, match_rule, bytes_sent, bytes_recv) VALUES (${Array(18).fill('?').join(', ')})`);
-  insert.run('request', '2025-01-02T03:04:05.007Z', 'sb-1', 'one', 's1', 'api.example.com', 'GET', '/v1/x', 200, 200, 12, null, null, null, null, null, null, null);
-  insert.run('connection', '2025-01-02T03:04:05.999Z', 'sb-1', 'one', null, 'api.example.com', null, null, null, null, null, 'host_denied', '203.0.113.7', 443, 'blocked', 'deny_out *', 0, 0);
-  insert.run('request', '2025-01-02T03:04:06.000Z', null, null, null, 'plain.example.com', 'POST', '/', 502, null, 3, 'upstream_unreachable', null, null, null, null, null, null);
+  const columns = `kind ts sandbox_id sandbox_name secret_id host method path status upstream_status latency_ms
+    error_code dst_ip dst_port verdict match_rule bytes_sent bytes_recv`.split(/\s+/);
+  // The connection row's own columns, as written and as the network log reads them back.
+  const blocked = { dst_ip: '203.0.113.7', dst_port: 443, verdict: 'blocked', match_rule: 'deny_out *', bytes_sent: 0, bytes_recv: 0 };
+  const insert = old.prepare(`INSERT INTO events (${columns.join(', ')}) VALUES (${columns.map((c) => `@${c}`).join(', ')})`);
+  // Each row names the columns it sets; the others are NULL.
+  const insertRow = (row: Record<string, string | number>) => insert.run(Object.fromEntries(columns.map((c) => [c, row[c] ?? null])));
+  insertRow({
+    kind: 'request',
+    ts: '2025-01-02T03:04:05.007Z',
+    sandbox_id: 'sb-1',
+    sandbox_name: 'one',
+    secret_id: 's1',
+    host: 'api.example.com',
+    method: 'GET',
+    path: '/v1/x',
+    status: 200,
+    upstream_status: 200,
+    latency_ms: 12,
+  });
+  insertRow({
+    kind: 'connection',
+    ts: '2025-01-02T03:04:05.999Z',
+    sandbox_id: 'sb-1',
+    sandbox_name: 'one',
+    host: 'api.example.com',
+    error_code: 'host_denied',
+    ...blocked,
+  });
+  insertRow({
+    kind: 'request',
+    ts: '2025-01-02T03:04:06.000Z',
+    host: 'plain.example.com',
+    method: 'POST',
+    path: '/',
+    status: 502,
+    latency_ms: 3,
+    error_code: 'upstream_unreachable',
+  });
   old.close();
 
   const db = openDatabase(path);
@@ -299,22 +409,27 @@ test('migration 009 stores refs, epoch ms and a kind code, and the API reads bac
     { kind: 0, ts: Date.UTC(2025, 0, 2, 3, 4, 6), sandbox_ref: null, secret_ref: null },
   ]);
   const events = new EventsRepository(db);
-  assert.deepEqual(events.auditForSecret('s1', { limit: 10 }), [
-    { id: 1, ts: '2025-01-02T03:04:05.007Z', sandbox_id: 'sb-1', sandbox_name: 'one', secret_id: 's1', method: 'GET', host: 'api.example.com', path: '/v1/x', status: 200, upstream_status: 200, latency_ms: 12 },
-  ]);
+  assert.deepEqual(events.auditForSecret('s1', { limit: 10 }), [auditItem({ id: 1, ts: '2025-01-02T03:04:05.007Z' })]);
   assert.deepEqual(events.networkForSandbox('sb-1', { limit: 10, since: new Date('2025-01-02T03:04:05.500Z') }).data, [
-    { kind: 'connection', id: 2, ts: '2025-01-02T03:04:05.999Z', host: 'api.example.com', dst_ip: '203.0.113.7', dst_port: 443, verdict: 'blocked', match_rule: 'deny_out *', bytes_sent: 0, bytes_recv: 0, error_code: 'host_denied' },
+    { kind: 'connection', id: 2, ts: '2025-01-02T03:04:05.999Z', host: 'api.example.com', ...blocked, error_code: 'host_denied' },
   ]);
   // New rows of a known sandbox and secret reuse their refs; the id counter carries on.
   events.insertBatch([requestRowFixture({ sandboxId: 'sb-1', secretId: 's1' }), requestRowFixture({ sandboxId: 'sb-9', secretId: 's9' })]);
-  assert.deepEqual(db.prepare('SELECT id, sandbox_ref, secret_ref FROM events WHERE id > 3').all(), [{ id: 4, sandbox_ref: 1, secret_ref: 1 }, { id: 5, sandbox_ref: 2, secret_ref: 2 }]);
+  assert.deepEqual(db.prepare('SELECT id, sandbox_ref, secret_ref FROM events WHERE id > 3').all(), [
+    { id: 4, sandbox_ref: 1, secret_ref: 1 },
+    { id: 5, sandbox_ref: 2, secret_ref: 2 },
+  ]);
 });
 
 test('the audit and network queries read through the view with the events indexes', (t) => {
   const { db } = setup(t);
   const plan = (sql: string) => (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all() as Array<{ detail: string }>).map((r) => r.detail).join('; ');
-  assert.match(plan(`SELECT id FROM event_rows WHERE kind_code = 0 AND secret_ref = (SELECT ref FROM audit_secrets WHERE id = 's1') AND id < 9 ORDER BY id DESC LIMIT 5`),
-    /SEARCH e USING (COVERING )?INDEX events_secret_requests/);
-  assert.match(plan(`SELECT id FROM event_rows WHERE sandbox_ref = (SELECT ref FROM audit_sandboxes WHERE id = 'sb') AND id < 9 ORDER BY id DESC LIMIT 5`),
-    /SEARCH e USING (COVERING )?INDEX events_sandbox/);
+  assert.match(
+    plan(`SELECT id FROM event_rows WHERE kind_code = 0 AND secret_ref = (SELECT ref FROM audit_secrets WHERE id = 's1') AND id < 9 ORDER BY id DESC LIMIT 5`),
+    /SEARCH e USING (COVERING )?INDEX events_secret_requests/,
+  );
+  assert.match(
+    plan(`SELECT id FROM event_rows WHERE sandbox_ref = (SELECT ref FROM audit_sandboxes WHERE id = 'sb') AND id < 9 ORDER BY id DESC LIMIT 5`),
+    /SEARCH e USING (COVERING )?INDEX events_sandbox/,
+  );
 });
