@@ -8,10 +8,9 @@ import { after, before, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { ProxyAgent, request } from 'undici';
 import { rawExchange } from '../helpers/clients.js';
-import { standInOf, startDaemon, type TestDaemon, type UntypedJson } from '../helpers/harness/index.js';
+import { eventually, standInOf, startDaemon, type TestDaemon, type UntypedJson } from '../helpers/harness/index.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
-import { until } from '../helpers/until.js';
 import { closedPort } from '../helpers/ports.js';
 import type { SandboxInfo } from '../../src/sdk/types.js';
 
@@ -181,13 +180,13 @@ async function network(sandbox: SandboxInfo, query = ''): Promise<{ data: Untype
 
 /** Waits for the audit rows of `secret` whose path is `path` (at least `count` of them). */
 const auditRowsFor = (secret: string, path: string, count = 1) =>
-  until(`${count} audit row(s) of ${secret} for ${path}`, async () => {
+  eventually(`${count} audit row(s) of ${secret} for ${path}`, async () => {
     const rows = (await audit(secret, '?limit=1000')).filter((r) => r.path === path);
     return rows.length >= count ? rows : undefined;
   });
 
 const networkRowFor = (sandbox: SandboxInfo, match: (row: UntypedJson) => boolean, what: string) =>
-  until(what, async () => (await network(sandbox, '?limit=1000')).data.find(match));
+  eventually(what, async () => (await network(sandbox, '?limit=1000')).data.find(match));
 
 function assertRejectedRow(row: UntypedJson, status: number, code: string, secretId: string | undefined): void {
   assert.equal(row.status, status, JSON.stringify(row));
@@ -242,7 +241,7 @@ test('last_used_at appears on the secret after use', async () => {
   const started = Date.now();
   const res = await onFreshTunnel(sbB, 'https://api.example.test/used', { headers: bearer(sbB, 'BONLY') });
   assert.equal(res.status, 200);
-  const used = await until('last_used_at', async () => (await d.api('GET', '/secrets/bonly')).json.last_used_at);
+  const used = await eventually('last_used_at', async () => (await d.api('GET', '/secrets/bonly')).json.last_used_at);
   assert.ok(Date.parse(used) >= started - 1000 && Date.parse(used) <= Date.now(), used);
 });
 
@@ -316,13 +315,13 @@ test('refused requests keep their tunnel: one connection row for many requests o
   ] as const;
   for (const [n, [path, extra]] of exchanges.entries()) {
     secure.write(`GET ${path} HTTP/1.1\r\nHost: evil.test\r\n${extra}\r\n`);
-    await until(`response ${n + 1}`, () => ((text.match(/^HTTP\/1\.1 /gm)?.length ?? 0) > n ? true : undefined));
+    await eventually(`response ${n + 1}`, () => (text.match(/^HTTP\/1\.1 /gm)?.length ?? 0) > n);
   }
   assert.deepEqual(text.match(/^HTTP\/1\.1 \d{3}/gm), ['HTTP/1.1 403', 'HTTP/1.1 403', 'HTTP/1.1 200']);
   secure.end();
   await once(secure, 'close');
 
-  const rows = await until('the keep-alive rows', async () => {
+  const rows = await eventually('the keep-alive rows', async () => {
     const page = await network(sandbox, '?limit=1000');
     return page.data.length >= 4 ? page.data : undefined;
   });
@@ -412,7 +411,7 @@ test('upstream failures: unreachable, TLS error and timeout are audited with the
   }
   for (const c of cases) {
     const path = new URL(c.url).pathname;
-    const rows = await until(`${c.code} row`, async () => {
+    const rows = await eventually(`${c.code} row`, async () => {
       const found = (await audit('alpha', '?limit=1000')).filter((r) => r.path === path && r.error_code === c.code);
       return found.length > 0 ? found : undefined;
     });
@@ -484,7 +483,7 @@ test('proxy_auth_required: CONNECT and absolute-URI 407s leave a blocked connect
   // No sandbox identity means no API lists these rows: read the database itself.
   const db = new Database(join(d.config.dataDir, 'credproxy.db'), { readonly: true, fileMustExist: true });
   try {
-    const rows = await until('two 407 connection rows', () => {
+    const rows = await eventually('two 407 connection rows', () => {
       const found = db.prepare(`SELECT * FROM event_rows WHERE error_code = 'proxy_auth_required'`).all() as Array<Record<string, unknown>>;
       return found.length >= 2 ? found : undefined;
     });
@@ -520,7 +519,7 @@ test('filters and cursors on real rows: status classes, verdict, since, and pagi
   }
 
   // Every request row plus the tunnels' connection rows.
-  const all = await until('all paging rows', async () => {
+  const all = await eventually('all paging rows', async () => {
     const page = await network(sbPage, '?limit=1000');
     const requests = page.data.filter((r) => r.kind === 'request');
     return requests.length === total && page.data.some((r) => r.kind === 'connection') ? page.data : undefined;
@@ -598,7 +597,7 @@ test('access log: one info line per request and per tunnel, under the id the cli
   const denied = await rawConnect('api.example.test:443', sbDeny);
   const deniedId = /\r\nX-Credproxy-Request-Id: ([0-9a-f]{24})\r\n/.exec(denied.text)?.[1];
   const entries = () => d.logs.lines.slice(from).map((line) => JSON.parse(line) as Record<string, UntypedJson>);
-  const lines = await until("the request lines and both tunnels' lines", () => {
+  const lines = await eventually("the request lines and both tunnels' lines", () => {
     const found = entries();
     return found.filter((e) => e.msg === 'request').length >= 4 && found.filter((e) => e.msg === 'tunnel').length >= 2 ? found : undefined;
   });

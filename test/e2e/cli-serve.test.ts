@@ -5,12 +5,9 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { ProxyAgent, request } from 'undici';
 import { readyLine, runCli, serveEnv, spawnCli } from '../helpers/cli.js';
+import { eventually, harnessDir } from '../helpers/harness/index.js';
 import { createTestPki } from '../helpers/pki.js';
-import { until } from '../helpers/until.js';
 import { startUpstream } from '../helpers/upstream.js';
-import { tempDirs } from '../helpers/temp-dirs.js';
-
-const tempDir = tempDirs('credproxy-serve-');
 
 /** Starts `serve`, waits for the ready line, fetches the CA over the admin API, then SIGTERMs it. */
 async function serveOnce(dir: string, extraEnv: Record<string, string> = {}) {
@@ -29,7 +26,7 @@ async function serveOnce(dir: string, extraEnv: Record<string, string> = {}) {
 }
 
 test('serve: ready line with proxy, admin and ca; /healthz; SIGTERM exits 0; a restart keeps the CA', async () => {
-  const dir = tempDir();
+  const dir = harnessDir('serve');
   const first = await serveOnce(dir);
   assert.match(first.ready.proxy, /^127\.0\.0\.1:\d+$/);
   assert.match(first.ready.admin, /^127\.0\.0\.1:\d+$/);
@@ -63,7 +60,7 @@ const BAD_CONFIGS: Array<{ name: string; env?: Record<string, string>; yaml?: st
 
 for (const bad of BAD_CONFIGS) {
   test(`serve: ${bad.name} → one line naming ${bad.key}, exit 2`, async () => {
-    const dir = tempDir();
+    const dir = harnessDir('serve');
     const args = ['serve', ...(bad.args ?? [])];
     bad.prepare?.(dir);
     if (bad.yaml !== undefined) {
@@ -80,7 +77,7 @@ for (const bad of BAD_CONFIGS) {
 }
 
 test("serve: a second daemon on the same data dir is refused, naming the first one's pid; a killed one leaves no stale lock", async () => {
-  const dir = tempDir();
+  const dir = harnessDir('serve');
   const first = await spawnCli(['serve'], { cwd: dir, env: serveEnv(dir) });
   try {
     await readyLine(first);
@@ -99,7 +96,7 @@ test("serve: a second daemon on the same data dir is refused, naming the first o
 });
 
 test('serve: SIGHUP drains like SIGTERM: the request in flight finishes, then exit 0', async () => {
-  const dir = tempDir();
+  const dir = harnessDir('serve');
   const pki = await createTestPki('sighup-upstream');
   const upstream = await startUpstream({ pki });
   const child = await spawnCli(['serve'], {
@@ -118,7 +115,7 @@ test('serve: SIGHUP drains like SIGTERM: the request in flight finishes, then ex
   try {
     const pending = request('https://slow.example.test/slow-headers?ms=1000', { dispatcher: agent });
     // In flight: the upstream has the request and holds its answer for a second.
-    await until('the request at the upstream', () => (upstream.requests > 0 ? true : undefined), 10_000);
+    await eventually('the request at the upstream', () => upstream.requests > 0, 10_000);
     child.kill('SIGHUP');
     const res = await pending;
     assert.equal(res.statusCode, 200);

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { CLIENTS, type ClientCommand } from '../helpers/client-commands.js';
+import { eventually } from '../helpers/harness/index.js';
 import { startSandboxClients, type SandboxClients, type Swap } from '../helpers/sandbox-clients.js';
-import { until } from '../helpers/until.js';
 
 /**
  * Explicit mode (issue #12 §2 and §3), Node clients on Node 20, which ignores HTTPS_PROXY: each
@@ -82,7 +82,7 @@ describe('a stand-in is swapped wherever the SDK put it, and only for its hosts 
     const seen = clients.world.upstream.seen.findLast((s) => s.url === '/v1/messages?c=custom');
     assert.equal(seen?.headers.authorization, `Bearer ${clients.canaries.get('CLAUDE_KEY')}`, 'the real value went in the header the SDK used');
 
-    const row = await until('the in-place request row', async () => {
+    const row = await eventually('the in-place request row', async () => {
       const rows = (await clients.world.daemon.api('GET', `/sandboxes/${clients.sandbox.id}/network`)).json.data as Array<Record<string, unknown>>;
       return rows.find((r) => r.kind === 'request' && typeof r.match_rule === 'string' && r.match_rule.includes('in place'));
     });

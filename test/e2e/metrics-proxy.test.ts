@@ -5,10 +5,9 @@ import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { ProxyAgent, request } from 'undici';
 import { rawExchange } from '../helpers/clients.js';
-import { standInOf, startDaemon, type TestDaemon } from '../helpers/harness/index.js';
+import { eventually, standInOf, startDaemon, type TestDaemon } from '../helpers/harness/index.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
-import { until } from '../helpers/until.js';
 import { closedPort } from '../helpers/ports.js';
 import type { SandboxInfo } from '../../src/sdk/types.js';
 
@@ -130,7 +129,7 @@ test('counters and histograms count the requests made; no label carries sandbox 
   assert.match(refused.text, /^HTTP\/1\.1 407 /);
   assert.ok(active !== undefined && active >= 3, `tunnels open while clients are connected: ${active}`);
 
-  const m = await until('every tunnel closed', async () => {
+  const m = await eventually('every tunnel closed', async () => {
     const scraped = await scrape();
     return scraped.value('credproxy_active_tunnels') === 0 ? scraped : undefined;
   });

@@ -7,8 +7,7 @@ import { after, before, test } from 'node:test';
 import { request } from 'undici';
 import { rawExchange } from '../helpers/clients.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
-import { until } from '../helpers/until.js';
-import { standInOf, startWorld, type UntypedJson, type World } from '../helpers/harness/index.js';
+import { eventually, standInOf, startWorld, type UntypedJson, type World } from '../helpers/harness/index.js';
 import type { ProxyAuditEvent, SandboxInfo } from '../../src/sdk/types.js';
 
 /**
@@ -67,7 +66,7 @@ function accessLines(msg: 'request' | 'tunnel'): Array<Record<string, UntypedJso
 
 async function lineFor(id: string | undefined, msg: 'request' | 'tunnel' = 'request'): Promise<Record<string, UntypedJson>> {
   assert.match(String(id), ID);
-  return until(`the ${msg} line of ${id}`, () => accessLines(msg).find((e) => e.request_id === id));
+  return eventually(`the ${msg} line of ${id}`, () => accessLines(msg).find((e) => e.request_id === id));
 }
 
 async function metric(name: string, labels: Record<string, string> = {}): Promise<number> {
@@ -134,7 +133,7 @@ test('a name that does not resolve at CONNECT: 502 upstream_unreachable, a line,
   );
   assert.equal(await metric('credproxy_requests_total', { outcome: 'upstream_error' }), requests + 1);
   assert.equal(await metric('credproxy_rejections_total', { reason: 'upstream_unreachable' }), rejections + 1);
-  const row = await until('the failed connection row', async () =>
+  const row = await eventually('the failed connection row', async () =>
     (await world.daemon.api('GET', `/sandboxes/${sandbox.id}/network?verdict=failed`)).json.data.find((r: ProxyAuditEvent) => r.request_id === line.request_id),
   );
   assert.equal(row.host, 'nowhere.invalid');
@@ -164,7 +163,7 @@ test('clients that fail the TLS handshake: unknown_ca (curl), closed (Node), tim
     return;
   }
   assert.equal(untrusting.exitCode, 60, 'curl: the peer certificate cannot be authenticated');
-  await until('unknown_ca counted', async () => ((await cause('unknown_ca')) === before.unknown_ca + 1 ? true : undefined));
+  await eventually('unknown_ca counted', async () => (await cause('unknown_ca')) === before.unknown_ca + 1);
 
   await new Promise<void>((resolve) => {
     const raw = netConnect(proxyPort(), '127.0.0.1', () =>
@@ -175,7 +174,7 @@ test('clients that fail the TLS handshake: unknown_ca (curl), closed (Node), tim
       secure.on('error', () => resolve());
     });
   });
-  await until('closed counted', async () => ((await cause('closed')) === before.closed + 1 ? true : undefined));
+  await eventually('closed counted', async () => (await cause('closed')) === before.closed + 1);
 
   // One byte of a ClientHello, then silence: the proxy gives up after proxy.handshakeTimeoutMs.
   const stalled = await rawExchange(
@@ -184,9 +183,9 @@ test('clients that fail the TLS handshake: unknown_ca (curl), closed (Node), tim
     HANDSHAKE_TIMEOUT_MS * 10,
   );
   assert.ok(stalled.closed, 'the stalled handshake was closed');
-  await until('timeout counted', async () => ((await cause('timeout')) === before.timeout + 1 ? true : undefined));
+  await eventually('timeout counted', async () => (await cause('timeout')) === before.timeout + 1);
 
-  const failed = await until('three failed tunnel lines', () => {
+  const failed = await eventually('three failed tunnel lines', () => {
     const lines = accessLines('tunnel')
       .slice(tunnelsBefore)
       .filter((e) => e.verdict === 'failed');
@@ -230,7 +229,7 @@ test('X-Credproxy-Request-Id reaches undici clients through the API round trip',
   await res.body.dump();
   answered++;
   const id = res.headers['x-credproxy-request-id'];
-  const audit = await until('the audit row under the quoted id', async () =>
+  const audit = await eventually('the audit row under the quoted id', async () =>
     (await world.daemon.api('GET', '/secrets/alpha/audit?limit=1000')).json.find((r: ProxyAuditEvent) => r.request_id === id),
   );
   assert.equal(audit.path, '/quoted');

@@ -45,7 +45,7 @@ test('GET through a CONNECT tunnel reaches the upstream with its CONNECT authori
   } finally {
     await agent.close();
   }
-  await eventually(() => harness.requests.length >= 1);
+  await eventually('the request event', () => harness.requests.length >= 1);
   const event = harness.requests.at(-1)!;
   assert.equal(event.path, '/echo');
   assert.equal(event.host, HOST);
@@ -70,8 +70,7 @@ test('keep-alive: many requests share one tunnel and one upstream connection', a
   }
   assert.equal(harness.tunnels.filter((t) => t === 1).length - tunnelsBefore, 1);
   assert.equal(upstream.connections - upstreamBefore, 1);
-  await eventually(() => harness.connections.some((c) => c.host === 'ka.example.test'));
-  const row = harness.connections.find((c) => c.host === 'ka.example.test')!;
+  const row = await eventually('the keep-alive connection', () => harness.connections.find((c) => c.host === 'ka.example.test'));
   assert.equal(row.verdict, 'allowed');
   assert.equal(row.dstIp, '127.0.0.1');
   assert.equal(row.dstPort, 443);

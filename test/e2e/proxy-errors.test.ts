@@ -56,8 +56,8 @@ function assertRejection(res: { status: number; headers: Record<string, string>;
 test('an upstream whose certificate does not verify → 502 upstream_tls_error', async () => {
   const res = await curlViaProxy(harness.port, harness.pki.caPath, 'https://untrusted.example.test/');
   assertRejection(res, 502, 'upstream_tls_error');
-  await eventually(() => harness.requests.some((e) => e.errorCode === 'upstream_tls_error'));
-  assert.equal(harness.requests.find((e) => e.errorCode === 'upstream_tls_error')!.outcome, 'upstream_error');
+  const event = await eventually('the upstream_tls_error request', () => harness.requests.find((e) => e.errorCode === 'upstream_tls_error'));
+  assert.equal(event.outcome, 'upstream_error');
 });
 
 test('an upstream that refuses connections → 502 upstream_unreachable', async () => {
@@ -89,11 +89,10 @@ test('CONNECT refusals yield a blocked connection event and one unaudited reques
   const { text } = await rawExchange(harness.port, `CONNECT 127.0.0.1:${upstream.port} HTTP/1.1\r\nHost: x\r\n\r\n`);
   const id = /\r\nX-Credproxy-Request-Id: ([0-9a-f]{24})\r\n/.exec(text)?.[1];
   assert.ok(id, text);
-  await eventually(() => harness.connections.some((c) => c.requestId === id));
-  const row = harness.connections.find((c) => c.requestId === id)!;
+  const row = await eventually('the refused connection', () => harness.connections.find((c) => c.requestId === id));
   assert.equal(row.verdict, 'blocked');
   assert.equal(row.errorCode, 'internal_address_denied');
-  await eventually(() => harness.requests.length > before);
+  await eventually('the refused request', () => harness.requests.length > before);
   const refused = harness.requests.slice(before);
   assert.deepEqual(
     refused.map((e) => [e.requestId, e.method, e.status, e.errorCode, e.outcome, e.audited]),
@@ -131,7 +130,7 @@ test('garbage to the proxy port → 400; garbage after CONNECT → 400 or a fail
   assert.match(notHttp.text, /^HTTP\/1\.1 200 Connection Established\r\nX-Credproxy-Request-Id: [0-9a-f]{24}\r\n\r\nHTTP\/1\.1 400 /);
   const badTls = await rawExchange(harness.port, Buffer.concat([Buffer.from(connect), Buffer.from([0x16, 0x03, 0x01, 0x00, 0x05, 1, 2, 3, 4, 5])]));
   assert.ok(badTls.closed);
-  await eventually(() => harness.connections.some((c) => c.verdict === 'failed'));
+  await eventually('the failed connection', () => harness.connections.some((c) => c.verdict === 'failed'));
 });
 
 test('request headers above proxy.maxHeaderBytes → 431', async () => {
@@ -180,7 +179,7 @@ test('a failed upstream reports one outcome on every path: request and WebSocket
   });
   ws.terminate();
   assert.equal(status, 502);
-  await eventually(() => harness.requests.filter((e) => e.path.endsWith('-down')).length === 2);
+  await eventually('both -down requests', () => harness.requests.filter((e) => e.path.endsWith('-down')).length === 2);
   const reported = harness.requests.filter((e) => e.path.endsWith('-down')).map((e) => [e.path, e.status, e.errorCode, e.outcome]);
   assert.deepEqual(reported.sort(), [
     ['/plain-down', 502, 'upstream_unreachable', 'upstream_error'],

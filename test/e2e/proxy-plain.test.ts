@@ -52,8 +52,8 @@ test('absolute-URI http requests are forwarded as cleartext with secure: false',
   assert.equal(echo.headers.host, 'plain.example.test');
   assert.equal(echo.headers['proxy-foo'], undefined);
   assert.deepEqual(seen.at(-1), { secure: false, host: 'plain.example.test', port: 80 });
-  await eventually(() => harness.connections.some((c) => c.host === 'plain.example.test' && c.verdict === 'allowed'));
-  await eventually(() => harness.requests.some((e) => e.host === 'plain.example.test' && e.path === '/p'));
+  await eventually('the plain connection', () => harness.connections.some((c) => c.host === 'plain.example.test' && c.verdict === 'allowed'));
+  await eventually('the plain request', () => harness.requests.some((e) => e.host === 'plain.example.test' && e.path === '/p'));
 });
 
 test('a stand-in in a cleartext request → 403 cleartext_injection_refused, nothing forwarded', async () => {
@@ -81,7 +81,7 @@ test('close() lets a request in flight finish, then stops', async () => {
     const seen = tlsUpstream.requests;
     const pending = request('https://slow.example.test/slow-headers?ms=400', { dispatcher: agent });
     // In flight means the upstream has it: a fixed pause lost the race on a loaded machine.
-    await eventually(() => tlsUpstream.requests > seen, 10_000);
+    await eventually('the request at the upstream', () => tlsUpstream.requests > seen, 10_000);
     const closing = own.close();
     const res = await pending;
     assert.equal(res.statusCode, 200);

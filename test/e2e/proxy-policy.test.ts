@@ -87,7 +87,7 @@ test('no or wrong Proxy-Authorization → 407 with Proxy-Authenticate, written b
   assert.match(text, /^HTTP\/1\.1 407 Proxy Authentication Required\r\n/);
   assert.match(text, /Proxy-Authenticate: Basic realm="credproxy"\r\n/);
   assert.match(text, /X-Credproxy-Error: true\r\nX-Credproxy-Reason: proxy_auth_required\r\n/);
-  await eventually(() => harness.connections.some((c) => c.errorCode === 'proxy_auth_required'));
+  await eventually('the 407 connection', () => harness.connections.some((c) => c.errorCode === 'proxy_auth_required'));
   assert.equal(harness.tunnels.length, 0);
 });
 
@@ -113,8 +113,7 @@ test('authorizeRequest rewrites headers; the upstream echo of the real value is 
   const call = calls.at(-1)!;
   assert.deepEqual(call.identity, SANDBOX);
   assert.deepEqual(call.target, { host: 'api.example.test', port: 443, secure: true });
-  await eventually(() => harness.requests.some((e) => e.outcome === 'injected'));
-  const event = harness.requests.find((e) => e.outcome === 'injected')!;
+  const event = await eventually('the injected request', () => harness.requests.find((e) => e.outcome === 'injected'));
   assert.equal(event.sandboxId, 'sb_1');
   assert.equal(event.path, '/v1');
   assert.equal(event.matches[0]!.secretId, 'sec_1');
@@ -131,8 +130,7 @@ test('a ProxyRejection from authorizeRequest is written with its code and record
   assert.equal(res.status, 403);
   assert.equal(res.headers['x-credproxy-reason'], 'credential_host_mismatch');
   assert.ok(res.body.includes('secret s allows api.example.test'));
-  await eventually(() => harness.requests.some((e) => e.errorCode === 'credential_host_mismatch'));
-  const event = harness.requests.find((e) => e.errorCode === 'credential_host_mismatch')!;
+  const event = await eventually('the credential_host_mismatch request', () => harness.requests.find((e) => e.errorCode === 'credential_host_mismatch'));
   assert.equal(event.outcome, 'rejected');
   assert.deepEqual(event.refusedSecretIds, ['sec_1']);
   assert.equal(event.status, 403);

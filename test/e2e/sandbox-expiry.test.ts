@@ -1,8 +1,7 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { startWorld, type World } from '../helpers/harness/index.js';
+import { eventually, startWorld, type World } from '../helpers/harness/index.js';
 import { tunnelRaw } from '../helpers/tunnel-raw.js';
-import { until } from '../helpers/until.js';
 
 // A sandbox created with a ttl, through the real daemon and a real HTTPS upstream: its token
 // works until the expiry, then every way in answers 407 sandbox_expired, including a request on a
@@ -41,7 +40,7 @@ test('ttl: tokens work until expires_at, then 407 sandbox_expired (with Proxy-Au
   assert.equal(world.upstream.seen.at(-1)!.headers.authorization, 'Bearer real-brief-value');
   const seenBefore = world.upstream.seen.length;
 
-  await until('the expiry', () => (Date.now() > expiresAt ? true : undefined), 5000);
+  await eventually('the expiry', () => Date.now() > expiresAt, 5000);
   // The agent keeps the tunnel it opened above: the refusal comes per request, inside it.
   const onTunnel = await world.fetchAs(sandbox.access_token, 'https://api.example.test/echo', { headers: { authorization: `Bearer ${sandbox.env.TOKEN}` } });
   assert.equal(onTunnel.status, 407);

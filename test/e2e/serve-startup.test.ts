@@ -6,15 +6,12 @@ import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { readyLine, runCli, serveEnv, spawnCli } from '../helpers/cli.js';
-import type { UntypedJson } from '../helpers/harness/index.js';
-import { tempDirs } from '../helpers/temp-dirs.js';
+import { harnessDir, type UntypedJson } from '../helpers/harness/index.js';
 
 /**
  * `credproxy serve` failing to start the way an operator meets it: one line on stderr naming
  * the key and the cause, exit 2, and no ready line; and a SIGTERM during start-up exits 0.
  */
-
-const tempDir = tempDirs('credproxy-startup-');
 
 /** A port something else already holds, for as long as the test runs. */
 async function takenPort(): Promise<{ port: number; server: Server }> {
@@ -24,7 +21,7 @@ async function takenPort(): Promise<{ port: number; server: Server }> {
 }
 
 async function failsToStart(env: Record<string, string>, options: { uid?: number; dir?: string } = {}): Promise<string> {
-  const dir = options.dir ?? tempDir();
+  const dir = options.dir ?? harnessDir('startup');
   const result = await runCli(['serve'], { cwd: dir, env: { ...serveEnv(dir), ...env }, uid: options.uid });
   assert.equal(result.code, 2, `exit 2; stderr: ${result.stderr}`);
   assert.doesNotMatch(result.stdout, /"msg":"ready"/);
@@ -58,7 +55,7 @@ test('an address that is not on this host', async () => {
 });
 
 test('upstream.caFile that cannot be read, or holds no PEM certificate', async () => {
-  const dir = tempDir();
+  const dir = harnessDir('startup');
   const missing = join(dir, 'missing.pem');
   assert.equal(
     await failsToStart({ CREDPROXY_UPSTREAM_CA: missing }, { dir }),
@@ -75,7 +72,7 @@ test('upstream.caFile that cannot be read, or holds no PEM certificate', async (
 });
 
 test('a data or certs directory that cannot be created names its key', async () => {
-  const dir = tempDir();
+  const dir = harnessDir('startup');
   writeFileSync(join(dir, 'file'), '');
   assert.match(
     await failsToStart({ CREDPROXY_DATA_DIR: join(dir, 'file', 'data') }, { dir }),
@@ -93,7 +90,7 @@ test(
   'run as a user without rights: a privileged port, an unwritable data or certs directory',
   { skip: asNobody === undefined && 'needs root to run the daemon as uid 65534' },
   async () => {
-    const dir = tempDir();
+    const dir = harnessDir('startup');
     chmodSync(dir, 0o755);
     const owned = join(dir, 'root-owned');
     mkdirSync(owned, { mode: 0o755 });
@@ -117,7 +114,7 @@ test(
 );
 
 test('SIGTERM before the ready line: the start stops, exit 0, no ready line', async (t) => {
-  const dir = tempDir();
+  const dir = harnessDir('startup');
   // A FIFO as upstream.caFile holds the start-up at a known point until the test writes to it.
   const fifo = join(dir, 'roots.fifo');
   execFileSync('mkfifo', [fifo]);
@@ -151,7 +148,7 @@ test('SIGTERM before the ready line: the start stops, exit 0, no ready line', as
 });
 
 test('the start-up log says where each key came from, and warns when a variable overrides the config file', async (t) => {
-  const dir = tempDir();
+  const dir = harnessDir('startup');
   const file = join(dir, 'credproxy.yaml');
   // As in the image: the file names an address, the image's variable another.
   writeFileSync(file, 'proxy:\n  listen: 127.0.0.1:0\n');

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { request } from 'undici';
-import { until } from '../helpers/until.js';
-import { startWorld, type World } from '../helpers/harness/index.js';
+import { eventually, startWorld, type World } from '../helpers/harness/index.js';
 
 /**
  * Closing the daemon (what SIGTERM does) logs one `drained` line: how many requests were in
@@ -19,7 +18,7 @@ async function inFlightThenClose(world: World, slowMs: number): Promise<{ status
     },
     (err: Error) => err.name,
   );
-  await until('the upstream has the request', () => (world.upstream.requests > seenBefore ? true : undefined));
+  await eventually('the upstream has the request', () => world.upstream.requests > seenBefore);
   await world.daemon.close();
   const status = await response;
   const drained = world.daemon.logs.entries().find((entry) => entry.msg === 'drained');

@@ -10,7 +10,6 @@ import { DATABASE_FILE } from '../../src/store/index.js';
 import { rawExchange } from '../helpers/clients.js';
 import { eventually, startWorld, type World } from '../helpers/harness/index.js';
 import { listenerOf, viaTransparentHttp, viaTransparentTls, type Listener } from '../helpers/transparent-client.js';
-import { until } from '../helpers/until.js';
 
 const REAL_A = 'sk-real-source-a-0123456789abcdef';
 const REAL_B = 'sk-real-source-b-0123456789abcdef';
@@ -85,10 +84,10 @@ test('each sandbox is identified by its source address and gets its own swap', a
   assert.equal(saw('/src/b'), `Bearer ${REAL_B}`);
   assert.ok(!resA.text.includes(REAL_A) && !resB.text.includes(REAL_B), 'echoes went back as stand-ins');
 
-  const rowA = await until("sandbox a's request row", async () => (await networkRows(a)).find((e) => e.kind === 'request' && e.path === '/src/a'));
+  const rowA = await eventually("sandbox a's request row", async () => (await networkRows(a)).find((e) => e.kind === 'request' && e.path === '/src/a'));
   assert.equal(rowA.status, 200);
   assert.ok(!(await networkRows(a)).some((e) => e.path === '/src/b'), "b's request is not in a's log");
-  await until("sandbox b's request row", async () => (await networkRows(b)).find((e) => e.kind === 'request' && e.path === '/src/b'));
+  await eventually("sandbox b's request row", async () => (await networkRows(b)).find((e) => e.kind === 'request' && e.path === '/src/b'));
 });
 
 test('a stand-in of the other sandbox is refused from each source', async () => {
@@ -106,7 +105,7 @@ test('a stand-in of the other sandbox is refused from each source', async () => 
 test('plain http is attributed by source address too (and never injected)', async () => {
   const ok = await viaTransparentHttp(http, HOST, { path: '/src/plain-b', localAddress: '127.0.0.3' });
   assert.equal(ok.status, 200, ok.text);
-  await until("b's plain request row", async () => (await networkRows(b)).find((e) => e.kind === 'request' && e.path === '/src/plain-b'));
+  await eventually("b's plain request row", async () => (await networkRows(b)).find((e) => e.kind === 'request' && e.path === '/src/plain-b'));
   const refused = await viaTransparentHttp(http, HOST, { path: '/src/plain-a', headers: bearer(a), localAddress: '127.0.0.2' });
   assert.equal(refused.headers['x-credproxy-reason'], 'cleartext_injection_refused');
 });
@@ -118,11 +117,13 @@ test('an unknown source is refused with 407 naming the address, a log line and a
   assert.equal(res.headers['x-credproxy-reason'], 'proxy_auth_required');
   assert.match(res.text, /no sandbox declares the source address 127\.0\.0\.4 in source_addresses/);
   assert.ok(!world.upstream.seen.some((e) => e.url === '/src/unknown'));
-  await eventually(() => world.daemon.logs.lines.slice(from).some((l) => l.includes('admission refused') && l.includes('127.0.0.4')));
+  await eventually('the admission refused line', () =>
+    world.daemon.logs.lines.slice(from).some((l) => l.includes('admission refused') && l.includes('127.0.0.4')),
+  );
 
   const db = new BetterSqlite3(join(world.daemon.config.dataDir, DATABASE_FILE), { readonly: true });
   try {
-    const row = await until(
+    const row = await eventually(
       'the blocked connection row',
       () =>
         db

@@ -7,7 +7,6 @@ import { after, before, test } from 'node:test';
 import { rawExchange } from '../helpers/clients.js';
 import { eventually, startWorld, type World } from '../helpers/harness/index.js';
 import { listenerOf, viaTransparentHttp, viaTransparentTls, type Listener } from '../helpers/transparent-client.js';
-import { until } from '../helpers/until.js';
 
 const REAL = 'sk-real-transparent-0123456789abcdef';
 let world: World;
@@ -45,7 +44,7 @@ test('transparent TLS: the host comes from SNI, the leaf is minted for it, and t
   assert.ok(!res.text.includes(REAL), 'the echoed value went back as the stand-in');
   assert.ok(res.text.includes(sandbox.env.EXAMPLE_KEY!));
 
-  const request = await until('the request row', async () => {
+  const request = await eventually('the request row', async () => {
     const data = (await world.daemon.api('GET', `/sandboxes/${sandbox.id}/network?limit=50`)).json.data as Array<Record<string, unknown>>;
     return data.find((e) => e.kind === 'request' && e.path === '/t/swap');
   });
@@ -77,13 +76,12 @@ test('transparent TLS: no SNI and no original destination → closed, with a log
   });
   assert.notEqual(closed, 'handshake completed');
   // No response could be written: the connection's access line (a tunnel line) tells it.
-  const tunnelLine = () =>
+  const line = await eventually('the bad_request tunnel line', () =>
     world.daemon.logs.lines
       .slice(from)
       .map((l) => JSON.parse(l) as Record<string, unknown>)
-      .find((e) => e.msg === 'tunnel' && e.error_code === 'bad_request');
-  await eventually(() => tunnelLine() !== undefined);
-  const line = tunnelLine()!;
+      .find((e) => e.msg === 'tunnel' && e.error_code === 'bad_request'),
+  );
   assert.equal(line.level, 'info');
   assert.equal(line.verdict, 'blocked');
   assert.match(String(line.match_rule), /without SNI/);

@@ -143,7 +143,9 @@ test('non-TLS bytes after CONNECT: a TLS-looking record of junk fails the handsh
   const result = await collect(raw, 5000);
   assert.ok(result.closed);
   assert.match(result.text, /^HTTP\/1\.1 200 Connection Established\r\nX-Credproxy-Request-Id: [0-9a-f]{24}\r\n\r\n/);
-  await eventually(() => harness.connections.some((e) => e.verdict === 'failed' && e.matchRule.startsWith('client TLS handshake failed: ')));
+  await eventually('the failed handshake connection', () =>
+    harness.connections.some((e) => e.verdict === 'failed' && e.matchRule.startsWith('client TLS handshake failed: ')),
+  );
   await assertServing();
 });
 

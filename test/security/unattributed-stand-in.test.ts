@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { until } from '../helpers/until.js';
-import { startWorld, type World } from '../helpers/harness/index.js';
+import { eventually, startWorld, type World } from '../helpers/harness/index.js';
 import type { NetworkEvent, SandboxInfo } from '../../src/sdk/types.js';
 
 /**
@@ -47,7 +46,7 @@ test('an honoured unattributed stand-in is injected and recorded under its own s
   assert.equal(res.status, 200);
   assert.ok(sawReal(), 'injected for a host its sandbox allows');
   assert.ok(!res.text.includes(REAL));
-  const row = await until('the request row', async () => {
+  const row = await eventually('the request row', async () => {
     const { json } = await world.daemon.api('GET', `/sandboxes/${confined.id}/network`);
     return json.data.find((e: NetworkEvent) => e.kind === 'request' && e.path === '/allowed');
   });

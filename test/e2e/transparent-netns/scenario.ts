@@ -9,10 +9,9 @@
 import { copyFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { startDaemon } from '../../helpers/harness/index.js';
+import { eventually, startDaemon } from '../../helpers/harness/index.js';
 import { createTestPki } from '../../helpers/pki.js';
 import { startUpstream } from '../../helpers/upstream.js';
-import { until } from '../../helpers/until.js';
 import { asNobody, BUNDLE, credproxyRuleCount, echoed, iptablesCli, printResult, python, rulesFlags } from './support.js';
 
 const REAL = 'sk-real-netns-0123456789abcdef0123';
@@ -98,7 +97,7 @@ try {
   result.status = iptablesCli('--status', '--json', '--uid', '0');
   result.upstreamSaw = upstream.seen.map((e) => ({ url: e.url, authorization: e.headers.authorization }));
   result.plainSaw = plain.seen.map((e) => e.url);
-  result.network = await until('connection rows', async () => {
+  result.network = await eventually('connection rows', async () => {
     const rows = (await d.api('GET', `/sandboxes/${sandbox.id}/network?limit=100`)).json.data as Array<Record<string, unknown>>;
     return rows.filter((r) => r.kind === 'connection').length >= 5 ? rows : undefined;
   });

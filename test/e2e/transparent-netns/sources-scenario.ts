@@ -5,10 +5,9 @@
 // address alone tells them apart. 127.0.0.6 is declared by nobody.
 import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startDaemon } from '../../helpers/harness/index.js';
+import { eventually, startDaemon } from '../../helpers/harness/index.js';
 import { createTestPki } from '../../helpers/pki.js';
 import { startUpstream } from '../../helpers/upstream.js';
-import { until } from '../../helpers/until.js';
 import { asNobody, BUNDLE, echoed, iptablesCli, printResult, rulesFlags } from './support.js';
 
 const HOST = 'api.example.test';
@@ -72,7 +71,7 @@ try {
   result.standIns = { a: sandboxes.a!.env.KEY, b: sandboxes.b!.env.KEY };
   result.network = {};
   for (const name of ['a', 'b']) {
-    (result.network as Record<string, unknown>)[name] = await until(`sandbox ${name}'s rows`, async () => {
+    (result.network as Record<string, unknown>)[name] = await eventually(`sandbox ${name}'s rows`, async () => {
       const rows = (await d.api('GET', `/sandboxes/${sandboxes[name]!.id}/network?limit=100`)).json.data as Array<Record<string, unknown>>;
       return rows.filter((r) => r.kind === 'request').length >= (name === 'a' ? 2 : 3) ? rows : undefined;
     });

@@ -4,9 +4,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig } from '../../../src/config/load.js';
 import { EgressGuard } from '../../../src/proxy/egress.js';
 import { createUpstream, type Upstream } from '../../../src/proxy/upstream-agent.js';
+import { eventually } from '../../helpers/harness/index.js';
 import { createTestPki, type TestPki } from '../../helpers/pki.js';
 import { startUpstream as startTestUpstream, type TestUpstream } from '../../helpers/upstream.js';
-import { until } from '../../helpers/until.js';
 
 const HOST = 'pre.example.test';
 let pki: TestPki;
@@ -42,7 +42,7 @@ test('preconnect: the first request rides the pre-dialled connection; none is di
   const up = upstream();
   const before = server.connections;
   up.preconnect(HOST, 443);
-  await until('pre-dialled connection accepted', () => (server.connections === before + 1 ? true : undefined));
+  await eventually('pre-dialled connection accepted', () => server.connections === before + 1);
   assert.equal(await get(up), 200);
   assert.equal(server.connections, before + 1, 'the request took the spare instead of dialling');
   up.preconnect(HOST, 443);

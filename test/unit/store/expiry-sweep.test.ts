@@ -8,8 +8,7 @@ import { createLogger } from '../../../src/log/logger.js';
 import { SecretCipher } from '../../../src/secrets/crypto.js';
 import { startExpirySweep } from '../../../src/store/expiry-sweep.js';
 import { openStore } from '../../../src/store/index.js';
-import { LogSink } from '../../helpers/harness/index.js';
-import { until } from '../../helpers/until.js';
+import { eventually, LogSink } from '../../helpers/harness/index.js';
 
 test('the expiry sweep deletes expired sandboxes on its interval and logs each at info; a failing sweep is logged, not thrown', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'credproxy-sweep-'));
@@ -25,7 +24,7 @@ test('the expiry sweep deletes expired sandboxes on its interval and logs each a
   const base = { secrets: {}, env_vars: {}, network: { allow_out: [], deny_out: [] }, metadata: {} };
   const brief = store.sandboxes.create({ ...base, name: 'brief', expires_at: new Date(Date.now() + 200).toISOString() });
   const kept = store.sandboxes.create({ ...base, name: 'kept' });
-  await until('the sweep', () => (store.ruleSource.getSandbox(brief.id) === undefined ? true : undefined), 3000);
+  await eventually('the sweep', () => store.ruleSource.getSandbox(brief.id) === undefined, 3000);
   assert.ok(store.ruleSource.getSandbox(kept.id), 'a sandbox without expiry stays');
   const line = logs.entries().find((e) => e.msg === 'sandbox expired and deleted');
   assert.deepEqual({ id: line?.sandbox_id, name: line?.sandbox_name, level: line?.level }, { id: brief.id, name: 'brief', level: 'info' });
@@ -39,5 +38,5 @@ test('the expiry sweep deletes expired sandboxes on its interval and logs each a
     { logger, intervalMs: 50 },
   );
   t.after(() => failing.stop());
-  await until('the failure line', () => logs.entries().find((e) => e.msg === 'sandbox expiry sweep failed'), 3000);
+  await eventually('the failure line', () => logs.entries().find((e) => e.msg === 'sandbox expiry sweep failed'), 3000);
 });
