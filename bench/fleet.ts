@@ -16,7 +16,7 @@ import { ControlClient } from '../src/sidecar/control-client.js';
 import { SealedBoxKeyPair } from '../src/secrets/sealed-box.js';
 import { INSERT_COLUMNS } from '../src/store/events.js';
 import { readyLine, serveEnv, spawnCli } from '../test/helpers/cli.js';
-import { API_KEY, FLEET_HOST, startFleet, type SidecarProcess } from '../test/helpers/fleet.js';
+import { FLEET_API_KEY, FLEET_HOST, startFleet, type SidecarProcess } from '../test/helpers/harness/fleet.js';
 import type { UntypedJson } from '../test/helpers/harness/index.js';
 
 const ROUNDS = Number(process.env.FLEET_BENCH_ROUNDS ?? 10);
@@ -192,12 +192,12 @@ try {
     join(home, 'config.yaml'),
     stringify({ upstream: { resolve: [`${FLEET_HOST}:443=127.0.0.1:${fleet.upstream.port}`], caFile: fleet.upstreamPki.caPath }, log: { level: 'warn' } }),
   );
-  const standalone = await spawnCli(['serve', '--config', join(home, 'config.yaml')], { env: { ...serveEnv(home), CREDPROXY_API_KEY: API_KEY } });
+  const standalone = await spawnCli(['serve', '--config', join(home, 'config.yaml')], { env: { ...serveEnv(home), CREDPROXY_API_KEY: FLEET_API_KEY } });
   const standaloneReady = await readyLine(standalone);
   const local = async (method: string, path: string, body: unknown) =>
     (await request(`http://${standaloneReady.admin}${path}`, {
       method: method as 'POST',
-      headers: { 'x-api-key': API_KEY, 'content-type': 'application/json' },
+      headers: { 'x-api-key': FLEET_API_KEY, 'content-type': 'application/json' },
       body: JSON.stringify(body),
     }).then((r) => r.body.json())) as UntypedJson;
   await local('POST', '/secrets', { name: 'rev', value: 'rev-standalone', auth: { type: 'bearer' }, hosts: [FLEET_HOST] });

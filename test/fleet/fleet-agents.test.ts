@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { ProxyAgent, request } from 'undici';
 import { runCli, type CliResult } from '../helpers/cli.js';
 import { startDaemon, type TestDaemon } from '../helpers/harness/index.js';
-import { API_KEY, FLEET_HOST, startFleet, within, type Fleet, type SidecarProcess } from '../helpers/fleet.js';
+import { FLEET_API_KEY, FLEET_HOST, startFleet, within, type Fleet, type SidecarProcess } from '../helpers/harness/fleet.js';
 import { postgresSkipReason } from '../helpers/postgres.js';
 
 // The agents API (docs/contract.md#agent-api) on a fleet control plane: `credproxy secrets` and
@@ -39,7 +39,7 @@ after(async () => {
   await daemon?.close();
 });
 
-const controlEnv = () => ({ CREDPROXY_URL: `http://${fleet.control.ready.admin}`, CREDPROXY_API_KEY: API_KEY });
+const controlEnv = () => ({ CREDPROXY_URL: `http://${fleet.control.ready.admin}`, CREDPROXY_API_KEY: FLEET_API_KEY });
 const daemonEnv = () => ({ CREDPROXY_URL: `http://${daemon.daemon.adminAddress}`, CREDPROXY_API_KEY: daemon.daemon.apiKey });
 const cli = (args: string[], input?: string): Promise<CliResult> => runCli(args, { env: controlEnv(), input });
 

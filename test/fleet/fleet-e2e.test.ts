@@ -2,7 +2,7 @@ import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { request } from 'undici';
-import { FLEET_HOST, startFleet, within, type Fleet, type SidecarProcess } from '../helpers/fleet.js';
+import { FLEET_HOST, startFleet, within, type Fleet, type SidecarProcess } from '../helpers/harness/fleet.js';
 import { postgresSkipReason } from '../helpers/postgres.js';
 
 // A control plane on PostgreSQL, three sidecars and a real HTTPS upstream, all as real processes

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { FLEET_HOST, startFleet, within, type Fleet, type SidecarProcess } from '../helpers/fleet.js';
+import { FLEET_HOST, startFleet, within, type Fleet, type SidecarProcess } from '../helpers/harness/fleet.js';
 import { postgresBinDir, postgresSkipReason } from '../helpers/postgres.js';
 
 // What a fleet survives, through real processes: a control-plane restart, an outage past the

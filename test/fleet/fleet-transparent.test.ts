@@ -1,7 +1,7 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { FLEET_HOST, startFleet, within, type Fleet, type SidecarProcess } from '../helpers/fleet.js';
+import { FLEET_HOST, startFleet, within, type Fleet, type SidecarProcess } from '../helpers/harness/fleet.js';
 import { postgresSkipReason } from '../helpers/postgres.js';
 import { listenerOf, viaTransparentTls } from '../helpers/transparent-client.js';
 
