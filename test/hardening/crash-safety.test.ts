@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
@@ -9,9 +8,9 @@ import { request } from 'undici';
 import { proxyAgent } from '../helpers/clients.js';
 import { createTestPki } from '../helpers/pki.js';
 import { startUpstream } from '../helpers/upstream.js';
-import { spawnDaemon, stopChild, type ChildDaemon } from './support.js';
 import type { SandboxSecretBinding } from '../../src/sdk/types.js';
-import type { UntypedJson } from '../helpers/harness/index.js';
+import { adminClient, harnessDir } from '../helpers/harness/index.js';
+import { proxyPort, spawnDaemon } from './support.js';
 
 const WRITERS = 3;
 const LOAD_CLIENTS = 2;
@@ -26,28 +25,19 @@ interface Acked {
   standIn?: string;
 }
 
-async function api(daemon: ChildDaemon, key: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: UntypedJson }> {
-  const res = await request(daemon.adminUrl + path, {
-    method: method as 'GET',
-    headers: { 'x-api-key': key, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.body.text();
-  return { status: res.statusCode, json: text ? JSON.parse(text) : undefined };
-}
-
 test('kill -9 during writes and requests: database intact, CA unchanged, every acknowledged write kept, stand-ins still inject', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'credproxy-crash-'));
+  const dir = harnessDir('crash');
   const pki = await createTestPki('crash-upstream');
   const upstream = await startUpstream({ pki });
   const apiKey = randomBytes(24).toString('hex');
   const options = { apiKey, resolve: [`crash.test:443=127.0.0.1:${upstream.port}`], upstreamCa: pki.caPath };
   let daemon = await spawnDaemon(dir, options);
+  const { api } = adminClient(() => `http://${daemon.ready.admin}`, apiKey);
   try {
     const caHash = createHash('sha256')
-      .update(readFileSync(join(dir, 'ca.crt')))
+      .update(readFileSync(join(dir, 'certs', 'ca.crt')))
       .digest('hex');
-    const caPem = readFileSync(join(dir, 'ca.crt'), 'utf8');
+    const caPem = readFileSync(join(dir, 'certs', 'ca.crt'), 'utf8');
     const acked: Acked[] = [];
     let killed = false;
 
@@ -55,7 +45,7 @@ test('kill -9 during writes and requests: database intact, CA unchanged, every a
       for (let i = 0; !killed; i++) {
         const entry: Acked = { secret: `s_${w}_${i}`, value: `REAL-crash-${w}-${i}-${randomBytes(4).toString('hex')}` };
         try {
-          const secret = await api(daemon, apiKey, 'POST', '/secrets', {
+          const secret = await api('POST', '/secrets', {
             name: entry.secret,
             value: entry.value,
             auth: { type: 'bearer' },
@@ -63,7 +53,7 @@ test('kill -9 during writes and requests: database intact, CA unchanged, every a
           });
           if (secret.status !== 201) continue;
           acked.push(entry);
-          const sandbox = await api(daemon, apiKey, 'POST', '/sandboxes', { name: `sb_${w}_${i}`, secrets: { TOKEN: entry.secret } });
+          const sandbox = await api('POST', '/sandboxes', { name: `sb_${w}_${i}`, secrets: { TOKEN: entry.secret } });
           if (sandbox.status !== 201) continue;
           Object.assign(entry, { sandboxId: sandbox.json.id, token: sandbox.json.access_token, standIn: sandbox.json.env.TOKEN });
         } catch {
@@ -82,7 +72,7 @@ test('kill -9 during writes and requests: database intact, CA unchanged, every a
         }
         let agent = agents.get(target.token!);
         if (!agent) {
-          agent = proxyAgent(daemon.proxyPort, caPem, { token: `Basic ${Buffer.from(`sb:${target.token}`).toString('base64')}` });
+          agent = proxyAgent(proxyPort(daemon), caPem, { token: `Basic ${Buffer.from(`sb:${target.token}`).toString('base64')}` });
           agents.set(target.token!, agent);
         }
         try {
@@ -97,7 +87,7 @@ test('kill -9 during writes and requests: database intact, CA unchanged, every a
     };
     const work = Promise.all([...Array.from({ length: WRITERS }, (_, w) => writer(w)), ...Array.from({ length: LOAD_CLIENTS }, load)]);
     await new Promise((resolve) => setTimeout(resolve, KILL_AFTER_MS));
-    await stopChild(daemon.child, 'SIGKILL');
+    await daemon.kill();
     killed = true;
     const sent = (await work).slice(WRITERS) as number[];
     await Promise.all([...agents.values()].map((agent) => agent.destroy()));
@@ -112,16 +102,16 @@ test('kill -9 during writes and requests: database intact, CA unchanged, every a
     }
     assert.equal(
       createHash('sha256')
-        .update(readFileSync(join(dir, 'ca.crt')))
+        .update(readFileSync(join(dir, 'certs', 'ca.crt')))
         .digest('hex'),
       caHash,
       'the CA is unchanged',
     );
 
     for (const entry of acked) {
-      assert.equal((await api(daemon, apiKey, 'GET', `/secrets/${entry.secret}`)).status, 200, `secret ${entry.secret} survived`);
+      assert.equal((await api('GET', `/secrets/${entry.secret}`)).status, 200, `secret ${entry.secret} survived`);
       if (entry.sandboxId === undefined) continue;
-      const sandbox = await api(daemon, apiKey, 'GET', `/sandboxes/${entry.sandboxId}`);
+      const sandbox = await api('GET', `/sandboxes/${entry.sandboxId}`);
       assert.equal(sandbox.status, 200, `sandbox ${entry.sandboxId} survived`);
       assert.deepEqual(
         sandbox.json.secrets.map((s: SandboxSecretBinding) => s.secret_name),
@@ -131,7 +121,7 @@ test('kill -9 during writes and requests: database intact, CA unchanged, every a
     }
     const bound = acked.filter((a) => a.token !== undefined);
     for (const entry of bound.slice(-10)) {
-      const agent = proxyAgent(daemon.proxyPort, caPem, { token: `Basic ${Buffer.from(`sb:${entry.token}`).toString('base64')}` });
+      const agent = proxyAgent(proxyPort(daemon), caPem, { token: `Basic ${Buffer.from(`sb:${entry.token}`).toString('base64')}` });
       try {
         const res = await request('https://crash.test/after', { dispatcher: agent, headers: { authorization: `Bearer ${entry.standIn}` } });
         await res.body.text();
@@ -145,9 +135,8 @@ test('kill -9 during writes and requests: database intact, CA unchanged, every a
       `# crash: ${acked.length} secrets and ${bound.length} sandboxes acknowledged, ${sent.reduce((a, b) => a + b, 0)} proxied requests before kill -9\n`,
     );
   } finally {
-    await stopChild(daemon.child, 'SIGTERM');
+    await daemon.stop();
     await upstream.close();
     await pki.remove();
-    rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -1,15 +1,14 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { request, type Dispatcher } from 'undici';
 import { proxyAgent } from '../helpers/clients.js';
 import { createTestPki } from '../helpers/pki.js';
 import { startUpstream } from '../helpers/upstream.js';
-import { rssMiB, spawnDaemon, stopChild } from './support.js';
-import type { UntypedJson } from '../helpers/harness/index.js';
+import { adminClient, harnessDir } from '../helpers/harness/index.js';
+import { proxyPort, rssMiB, spawnDaemon } from './support.js';
 
 /** 20 s in npm test; CREDPROXY_SOAK_SECONDS=60 for the issue's full soak. */
 const SECONDS = Number(process.env.CREDPROXY_SOAK_SECONDS ?? 20);
@@ -17,7 +16,7 @@ const SECONDS = Number(process.env.CREDPROXY_SOAK_SECONDS ?? 20);
 const RATE = 60;
 
 test(`soak: ${SECONDS} s of mixed load at ${RATE} req/s, no RSS growth after warm-up`, { timeout: (SECONDS + 40) * 1000 }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'credproxy-soak-'));
+  const dir = harnessDir('soak');
   const pki = await createTestPki('soak-upstream');
   const upstream = await startUpstream({ pki });
   const plain = await startUpstream();
@@ -29,19 +28,12 @@ test(`soak: ${SECONDS} s of mixed load at ${RATE} req/s, no RSS growth after war
   });
   const agents: Dispatcher[] = [];
   try {
-    const admin = async (method: string, path: string, body?: unknown): Promise<UntypedJson> => {
-      const res = await request(daemon.adminUrl + path, {
-        method: method as 'GET',
-        headers: { 'x-api-key': apiKey, 'content-type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      const text = await res.body.text();
-      return text ? JSON.parse(text) : undefined;
-    };
-    await admin('POST', '/secrets', { name: 'soak', value: 'REAL-soak-value-77', auth: { type: 'bearer' }, hosts: ['soak.test'] });
-    const sandbox = await admin('POST', '/sandboxes', { name: 'soak', secrets: { TOKEN: 'soak' } });
-    const caPem = readFileSync(join(dir, 'ca.crt'), 'utf8');
-    const agent = proxyAgent(daemon.proxyPort, caPem, { token: `Basic ${Buffer.from(`sb:${sandbox.access_token}`).toString('base64')}` });
+    const adminUrl = `http://${daemon.ready.admin}`;
+    const { api } = adminClient(() => adminUrl, apiKey);
+    await api('POST', '/secrets', { name: 'soak', value: 'REAL-soak-value-77', auth: { type: 'bearer' }, hosts: ['soak.test'] });
+    const sandbox = (await api('POST', '/sandboxes', { name: 'soak', secrets: { TOKEN: 'soak' } })).json;
+    const caPem = readFileSync(join(dir, 'certs', 'ca.crt'), 'utf8');
+    const agent = proxyAgent(proxyPort(daemon), caPem, { token: `Basic ${Buffer.from(`sb:${sandbox.access_token}`).toString('base64')}` });
     agents.push(agent);
     const bearer = { authorization: `Bearer ${sandbox.env.TOKEN}` };
 
@@ -50,10 +42,10 @@ test(`soak: ${SECONDS} s of mixed load at ${RATE} req/s, no RSS growth after war
       async () => await request('https://soak.test/download?bytes=200000', { dispatcher: agent }).then(drain),
       async () => await request('https://other.test/refused', { dispatcher: agent, headers: bearer }).then(drain),
       async () => await request('http://soak.test/plain', { dispatcher: agent }).then(drain),
-      async () => await request(`${daemon.adminUrl}/secrets/soak/audit?limit=20`, { headers: { 'x-api-key': apiKey } }).then(drain),
+      async () => await request(`${adminUrl}/secrets/soak/audit?limit=20`, { headers: { 'x-api-key': apiKey } }).then(drain),
       async () => {
         // A fresh tunnel per request now and then: connection setup and teardown too.
-        const fresh = proxyAgent(daemon.proxyPort, caPem, { token: `Basic ${Buffer.from(`sb:${sandbox.access_token}`).toString('base64')}` });
+        const fresh = proxyAgent(proxyPort(daemon), caPem, { token: `Basic ${Buffer.from(`sb:${sandbox.access_token}`).toString('base64')}` });
         try {
           return await request('https://soak.test/fresh', { dispatcher: fresh, headers: bearer }).then(drain);
         } finally {
@@ -86,7 +78,7 @@ test(`soak: ${SECONDS} s of mixed load at ${RATE} req/s, no RSS growth after war
       if (Date.now() >= nextSample) {
         samples.push(rssMiB(daemon.child.pid!));
         nextSample += 1000;
-        heap.push(heapUsedMiB(daemon.adminUrl));
+        heap.push(heapUsedMiB(adminUrl));
       }
       await new Promise((resolve) => setTimeout(resolve, 1000 / RATE));
     }
@@ -107,11 +99,10 @@ test(`soak: ${SECONDS} s of mixed load at ${RATE} req/s, no RSS growth after war
     assert.ok(last <= middle * 1.15 + 16, `RSS grew from ${middle.toFixed(1)} to ${last.toFixed(1)} MiB`);
   } finally {
     await Promise.all(agents.map((a) => a.close()));
-    await stopChild(daemon.child, 'SIGTERM');
+    await daemon.stop();
     await upstream.close();
     await plain.close();
     await pki.remove();
-    rmSync(dir, { recursive: true, force: true });
   }
 });
 

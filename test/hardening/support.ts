@@ -1,11 +1,9 @@
-import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { connect as netConnect, type Socket } from 'node:net';
 import { checkServerIdentity, connect as tlsConnect, type TLSSocket } from 'node:tls';
-import { join } from 'node:path';
 import { runInNewContext } from 'node:vm';
 import { setFlagsFromString } from 'node:v8';
-import { spawnCli } from '../helpers/cli.js';
+import { spawnServe, type ServeProcess } from '../helpers/harness/index.js';
 
 /** What a raw exchange read before the peer closed (or the wait ran out). */
 export interface RawResult {
@@ -26,7 +24,9 @@ export function collect(socket: Socket, ms: number): Promise<RawResult> {
       resolve({ text, closed, ms: Date.now() - started });
     };
     const timer = setTimeout(() => done(false), ms);
-    socket.on('data', (chunk: Buffer) => { text += chunk.toString('latin1'); });
+    socket.on('data', (chunk: Buffer) => {
+      text += chunk.toString('latin1');
+    });
     socket.on('error', () => undefined);
     socket.on('close', () => done(true));
   });
@@ -44,9 +44,7 @@ export function openSocket(port: number): Promise<Socket> {
  * CONNECT host:443 through the proxy, then TLS inside the tunnel trusting `caPem`. `servername`
  * '' sends no SNI; the certificate is still checked against `host`.
  */
-export async function openTunnel(
-  port: number, host: string, caPem: string, options: { auth?: string; servername?: string } = {},
-): Promise<TLSSocket> {
+export async function openTunnel(port: number, host: string, caPem: string, options: { auth?: string; servername?: string } = {}): Promise<TLSSocket> {
   const raw = await openSocket(port);
   const auth = options.auth ? `Proxy-Authorization: Basic ${Buffer.from(options.auth).toString('base64')}\r\n` : '';
   raw.write(`CONNECT ${host}:443 HTTP/1.1\r\nHost: ${host}:443\r\n${auth}\r\n`);
@@ -66,10 +64,16 @@ export async function openTunnel(
     throw new Error(`CONNECT refused: ${head.split('\r\n')[0]}`);
   }
   return new Promise((resolve, reject) => {
-    const tls = tlsConnect({
-      socket: raw, ca: caPem, servername: options.servername ?? host, ALPNProtocols: ['http/1.1'],
-      checkServerIdentity: (_name, cert) => checkServerIdentity(host, cert),
-    }, () => resolve(tls));
+    const tls = tlsConnect(
+      {
+        socket: raw,
+        ca: caPem,
+        servername: options.servername ?? host,
+        ALPNProtocols: ['http/1.1'],
+        checkServerIdentity: (_name, cert) => checkServerIdentity(host, cert),
+      },
+      () => resolve(tls),
+    );
     tls.once('error', reject);
   });
 }
@@ -101,55 +105,9 @@ export function rssMiB(pid: number): number {
   return match ? Number(match[1]) / 1024 : Number.NaN;
 }
 
-export interface ChildDaemon {
-  child: ChildProcessWithoutNullStreams;
-  proxyPort: number;
-  adminUrl: string;
-  /** Output so far (NDJSON log lines on stdout, anything on stderr). */
-  output(): string;
+/** `credproxy serve` (harness/spawned.ts) on `dir`'s state at log level warn, with `apiKey` and the upstream `resolve` entries. */
+export function spawnDaemon(dir: string, options: { apiKey: string; resolve: readonly string[]; upstreamCa: string }): Promise<ServeProcess> {
+  return spawnServe(dir, { log: { level: 'warn' }, upstream: { resolve: options.resolve, caFile: options.upstreamCa } }, { CREDPROXY_API_KEY: options.apiKey });
 }
 
-/**
- * `credproxy serve` as a subprocess on 127.0.0.1:0 with its state (data + CA) under `dir`,
- * resolved once the ready line is written.
- */
-export async function spawnDaemon(dir: string, options: { apiKey: string; resolve: readonly string[]; upstreamCa: string }): Promise<ChildDaemon> {
-  const args = ['serve', '--proxy-listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', '--data-dir', join(dir, 'data'), '--log-level', 'warn'];
-  for (const entry of options.resolve) args.push('--resolve', entry);
-  const child = await spawnCli(args, {
-    env: {
-      CREDPROXY_API_KEY: options.apiKey,
-      CREDPROXY_CA_CERT: join(dir, 'ca.crt'),
-      CREDPROXY_CA_KEY: join(dir, 'ca.key'),
-      CREDPROXY_UPSTREAM_CA: options.upstreamCa,
-    },
-  }) as ChildProcessWithoutNullStreams;
-  let out = '';
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => { out += chunk; });
-  const ready = await new Promise<{ proxy: string; admin: string }>((resolve, reject) => {
-    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`no ready line: ${out}`)); }, 20_000);
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      out += chunk;
-      const line = out.split('\n').find((l) => l.includes('"msg":"ready"'));
-      if (!line) return;
-      clearTimeout(timer);
-      resolve(JSON.parse(line) as { proxy: string; admin: string });
-    });
-    child.once('exit', () => { clearTimeout(timer); reject(new Error(`daemon exited: ${out}`)); });
-  });
-  return {
-    child,
-    proxyPort: Number(ready.proxy.split(':').at(-1)),
-    adminUrl: `http://${ready.admin}`,
-    output: () => out,
-  };
-}
-
-/** Sends SIGKILL (or `signal`) and resolves once the process is gone. */
-export function stopChild(child: ChildProcessWithoutNullStreams, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    child.once('exit', () => resolve());
-    child.kill(signal);
-  });
-}
+export const proxyPort = (daemon: ServeProcess): number => Number(daemon.ready.proxy!.split(':').at(-1));
