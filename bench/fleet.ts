@@ -15,9 +15,9 @@ import { writeFileSync, mkdirSync } from 'node:fs';
 import { ControlClient } from '../src/sidecar/control-client.js';
 import { SealedBoxKeyPair } from '../src/secrets/sealed-box.js';
 import { INSERT_COLUMNS } from '../src/store/events.js';
-import { readyLine, serveEnv, spawnCli } from '../test/helpers/cli.js';
+import { spawnCli } from '../test/helpers/cli.js';
 import { FLEET_API_KEY, FLEET_HOST, startFleet, type SidecarProcess } from '../test/helpers/harness/fleet.js';
-import type { UntypedJson } from '../test/helpers/harness/index.js';
+import { readyLine, serveEnv, type UntypedJson } from '../test/helpers/harness/index.js';
 
 const ROUNDS = Number(process.env.FLEET_BENCH_ROUNDS ?? 10);
 const SLICE_MS = Number(process.env.FLEET_BENCH_SLICE_MS ?? 2000);

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli, spawnCli, type CliResult } from '../helpers/cli.js';
-import { startDaemon, type TestDaemon } from '../helpers/harness/index.js';
+import { eventually, startDaemon, type TestDaemon } from '../helpers/harness/index.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
 
 // deploy / agents / run / env / ca as subprocesses against a real daemon, down to an agent
@@ -156,8 +156,7 @@ test('run -- command: runs it instead, passes its exit code, forwards SIGTERM', 
   );
   let out = '';
   child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
-  const deadline = Date.now() + 15_000;
-  while (!out.includes('ready') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+  await eventually('the child ready', () => out.includes('ready'), 15_000);
   child.kill('SIGTERM');
   const [code] = await once(child, 'exit');
   assert.equal(code, 5);

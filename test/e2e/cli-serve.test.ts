@@ -4,8 +4,8 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ProxyAgent, request } from 'undici';
-import { readyLine, runCli, serveEnv, spawnCli } from '../helpers/cli.js';
-import { eventually, harnessDir } from '../helpers/harness/index.js';
+import { runCli, spawnCli } from '../helpers/cli.js';
+import { eventually, harnessDir, readyLine, serveEnv } from '../helpers/harness/index.js';
 import { createTestPki } from '../helpers/pki.js';
 import { startUpstream } from '../helpers/upstream.js';
 

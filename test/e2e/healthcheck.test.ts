@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
-import { readyLine, runCli, serveEnv, spawnCli } from '../helpers/cli.js';
+import { test } from 'node:test';
+import { runCli, spawnCli } from '../helpers/cli.js';
+import { harnessDir, readyLine, serveEnv } from '../helpers/harness/index.js';
 import { closedPort } from '../helpers/ports.js';
 
 /**
@@ -12,8 +13,7 @@ import { closedPort } from '../helpers/ports.js';
  * the health check's own command line and environment do not show.
  */
 
-const dir = mkdtempSync(join(tmpdir(), 'credproxy-healthcheck-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
+const dir = harnessDir('healthcheck');
 
 test('healthcheck reads serve --config from the serve process, probes that admin port, and fails once serve is gone', async (t) => {
   const port = await closedPort();

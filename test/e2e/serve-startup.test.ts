@@ -5,8 +5,8 @@ import { createServer, type Server } from 'node:net';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { readyLine, runCli, serveEnv, spawnCli } from '../helpers/cli.js';
-import { harnessDir, type UntypedJson } from '../helpers/harness/index.js';
+import { runCli, spawnCli } from '../helpers/cli.js';
+import { harnessDir, readyLine, serveEnv, type UntypedJson } from '../helpers/harness/index.js';
 
 /**
  * `credproxy serve` failing to start the way an operator meets it: one line on stderr naming

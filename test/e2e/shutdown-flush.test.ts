@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { ProxyAgent, request } from 'undici';
-import { readyLine, serveEnv, spawnCli } from '../helpers/cli.js';
-import { startDaemon, type UntypedJson } from '../helpers/harness/index.js';
+import { spawnCli } from '../helpers/cli.js';
+import { harnessDir, readyLine, serveEnv, startDaemon, type UntypedJson } from '../helpers/harness/index.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 
@@ -21,7 +20,6 @@ const REAL = 'REAL-shutdown-value-31f0c2';
 
 let pki: TestPki;
 let upstream: TestUpstream;
-const dirs: string[] = [];
 
 before(async () => {
   pki = await createTestPki('shutdown-upstream');
@@ -31,12 +29,10 @@ before(async () => {
 after(async () => {
   await upstream.close();
   await pki.remove();
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
 test('after SIGTERM every finished request has its row in the database, and the exit code is 0', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'credproxy-shutdown-'));
-  dirs.push(dir);
+  const dir = harnessDir('shutdown');
   const child = await spawnCli(['serve'], {
     cwd: dir,
     env: {
@@ -126,7 +122,6 @@ test('a full audit queue drops and counts rows; the proxy keeps serving', async 
       'log.level': 'info',
     },
   });
-  dirs.push(d.dir);
   const sandbox = (await d.api('POST', '/sandboxes', { name: 'burst' })).json;
   const client = new ProxyAgent({
     uri: `http://${d.daemon.proxyAddress}`,

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { ProxyAgent, request } from 'undici';
 import { CanarySet } from '../helpers/canary.js';
-import { serveEnv, spawnCli } from '../helpers/cli.js';
+import { spawnCli } from '../helpers/cli.js';
+import { harnessDir, readyLine, serveEnv } from '../helpers/harness/index.js';
 import { startHostileUpstream, type HostileUpstream } from '../helpers/hostile-upstream.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
 import { tunnelRaw } from '../helpers/tunnel-raw.js';
@@ -27,32 +27,13 @@ let dir: string;
 before(async () => {
   pki = await createTestPki('serve-upstream');
   hostile = await startHostileUpstream(pki);
-  dir = mkdtempSync(join(tmpdir(), 'credproxy-serve-leaks-'));
+  dir = harnessDir('serve-leaks');
 });
 
 after(async () => {
   await hostile.close();
   await pki.remove();
-  rmSync(dir, { recursive: true, force: true });
 });
-
-/** Resolves with the ready line's fields once stdout has it; rejects on exit or after 15 s. */
-function ready(output: { stdout: string }, exited: Promise<number | null>): Promise<{ proxy: string; admin: string; ca: string }> {
-  return new Promise((resolve, reject) => {
-    const deadline = Date.now() + 15_000;
-    let gone = false;
-    exited.then(() => {
-      gone = true;
-    });
-    const poll = (): void => {
-      const line = output.stdout.split('\n').find((l) => l.includes('"msg":"ready"'));
-      if (line) return resolve(JSON.parse(line));
-      if (gone || Date.now() > deadline) return reject(new Error(`no ready line: ${output.stdout}`));
-      setTimeout(poll, 20);
-    };
-    poll();
-  });
-}
 
 test('a full run of `credproxy serve`: no real value in its output or its files', { timeout: 40_000 }, async () => {
   const child = await spawnCli(['serve'], {
@@ -72,7 +53,7 @@ test('a full run of `credproxy serve`: no real value in its output or its files'
   const clientSaw: string[] = [];
   let agent: ProxyAgent | undefined;
   try {
-    const addresses = await ready(output, exited);
+    const addresses = await readyLine(child);
     const apiKey = readFileSync(join(dir, 'data', 'admin-api-key'), 'utf8').trim();
     const admin = async (method: string, path: string, body?: unknown, raw?: string) => {
       const res = await request(`http://${addresses.admin}${path}`, {

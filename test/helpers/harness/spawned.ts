@@ -2,7 +2,7 @@ import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { readyLine, serveEnv, spawnCli } from '../cli.js';
+import { spawnCli } from '../cli.js';
 
 /** A `credproxy serve` subprocess with its stdout and stderr kept (for the canary checks). */
 export interface ServeProcess {
@@ -36,4 +36,43 @@ export async function spawnServe(home: string, config: Record<string, unknown>, 
     clearTimeout(timer);
   };
   return { child, ready, output: () => out, stop: () => waitExit('SIGTERM'), kill: () => waitExit('SIGKILL') };
+}
+
+/** Env for `credproxy serve` in `dir`: both listeners on free loopback ports, state and CA under `dir`. */
+export function serveEnv(dir: string): Record<string, string> {
+  return {
+    CREDPROXY_PROXY_LISTEN: '127.0.0.1:0',
+    CREDPROXY_ADMIN_LISTEN: '127.0.0.1:0',
+    CREDPROXY_DATA_DIR: join(dir, 'data'),
+    CREDPROXY_CA_CERT: join(dir, 'certs', 'ca.crt'),
+    CREDPROXY_CA_KEY: join(dir, 'certs', 'ca.key'),
+  };
+}
+
+/** Reads child stdout until the `ready` line; rejects on exit or after 15 s. */
+export function readyLine(child: ChildProcessWithoutNullStreams): Promise<{ proxy: string; admin: string; ca: string }> {
+  return new Promise((resolve, reject) => {
+    let buffered = '';
+    const timer = setTimeout(() => reject(new Error(`no ready line in 15 s: ${buffered}`)), 15_000);
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      buffered += chunk;
+      for (const line of buffered.split('\n')) {
+        if (!line.startsWith('{')) continue;
+        let entry: Record<string, unknown>;
+        try {
+          entry = JSON.parse(line) as Record<string, unknown>;
+        } catch {
+          continue; // a line still being written
+        }
+        if (entry.msg === 'ready') {
+          clearTimeout(timer);
+          resolve(entry as unknown as { proxy: string; admin: string; ca: string });
+        }
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`serve exited with ${code} before ready: ${buffered}`));
+    });
+  });
 }
