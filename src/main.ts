@@ -12,16 +12,10 @@ import { prepareSandboxKit } from './kit/index.js';
 import { loadOrCreateMasterKey, SecretCipher } from './secrets/crypto.js';
 import { loadOrCreateApiKey } from './secrets/key-files.js';
 import { lockDataDir, openStore, type Store } from './store/index.js';
-import { EventsRepository } from './store/events.js';
 import { startExpirySweep } from './store/expiry-sweep.js';
 import { RuleTable, StandInPolicy } from './rules/index.js';
 import { buildAdminApp } from './api/app.js';
 import { buildMetricsApp } from './api/metrics-app.js';
-import { auditRoutes } from './api/routes/audit.js';
-import { networkRoutes } from './api/routes/network.js';
-import { metricsRoute } from './api/routes/metrics.js';
-import { agentsRoutes } from './api/routes/agents.js';
-import { AgentsRepository } from './store/agents.js';
 import { createMetrics, subscribeMetrics } from './metrics/index.js';
 import { AuditQueue, startRetention, subscribeAudit, WorkerAuditSink } from './audit/index.js';
 
@@ -86,12 +80,18 @@ export async function createDaemon(config: FrozenConfig, options: DaemonOptions 
   const teardown: Array<() => unknown> = [];
 
   try {
-    const paths: ReadonlyArray<readonly [string, string]> = [['dataDir', config.dataDir], ['ca.cert', config.ca.cert], ['ca.key', config.ca.key]];
+    const paths: ReadonlyArray<readonly [string, string]> = [
+      ['dataDir', config.dataDir],
+      ['ca.cert', config.ca.cert],
+      ['ca.key', config.ca.key],
+    ];
     const events = new ProxyEvents();
     const { ca, bundlePath, bundlePem, certs, cipher, apiKey } = await withPathKeys(paths, async () => ({
-      ...await prepareProxyTls(config, {
-        logger, onLookup: (result) => events.emit('certCache', result), onMint: (result) => events.emit('certMint', result),
-      }),
+      ...(await prepareProxyTls(config, {
+        logger,
+        onLookup: (result) => events.emit('certCache', result),
+        onMint: (result) => events.emit('certMint', result),
+      })),
       cipher: new SecretCipher(await loadOrCreateMasterKey(config)),
       apiKey: await loadOrCreateApiKey(config),
     }));
@@ -112,7 +112,6 @@ export async function createDaemon(config: FrozenConfig, options: DaemonOptions 
     const expirySweep = startExpirySweep(store.sandboxes, { logger, intervalMs: options.expirySweepMs });
     teardown.push(() => expirySweep.stop());
 
-    const eventRows = new EventsRepository(store.db);
     // Audit rows are written on a worker thread with its own connection: the proxy's thread never waits on SQLite.
     const auditSink = new WorkerAuditSink({ path: store.db.name, logger });
     teardown.push(() => auditSink.close());
@@ -155,15 +154,9 @@ export async function createDaemon(config: FrozenConfig, options: DaemonOptions 
       logger: logger.child({ component: 'admin' }),
       apiKey,
       caCertPem: ca.certPem,
-      store,
-      sandboxEnv,
+      metrics: metrics.registry,
       readiness,
-      extraRoutes: [
-        auditRoutes({ events: eventRows, secretIdByName: (name) => store.secrets.getByName(name)?.id }),
-        networkRoutes({ events: eventRows, sandboxExists: (id) => store.sandboxes.get(id) !== undefined }),
-        metricsRoute({ registry: metrics.registry, requireAuth: config.admin.metricsAuth }),
-        agentsRoutes({ agents: new AgentsRepository(store.db, cipher), secrets: store.secrets, sandboxes: store.sandboxes, sandboxEnv }),
-      ],
+      controlPlane: { store, sandboxEnv },
     });
     const [adminHost, adminPort] = splitListen(config.admin.listen);
     await listening(config, origins, config.admin.listen, () => app.listen({ host: adminHost, port: adminPort }));
@@ -185,12 +178,17 @@ export async function createDaemon(config: FrozenConfig, options: DaemonOptions 
     signal?.throwIfAborted();
 
     // The ready line is part of the contract, so it is written whatever log.level says.
-    logger.child({}, { level: 'info' }).info({
-      proxy: proxyAddress, admin: adminAddress, ca: ca.certPath,
-      ...(transparentHttpsAddress && { transparentHttps: transparentHttpsAddress }),
-      ...(transparentHttpAddress && { transparentHttp: transparentHttpAddress }),
-      ...(metricsAddress && { metrics: metricsAddress }),
-    }, 'ready');
+    logger.child({}, { level: 'info' }).info(
+      {
+        proxy: proxyAddress,
+        admin: adminAddress,
+        ca: ca.certPath,
+        ...(transparentHttpsAddress && { transparentHttps: transparentHttpsAddress }),
+        ...(transparentHttpAddress && { transparentHttp: transparentHttpAddress }),
+        ...(metricsAddress && { metrics: metricsAddress }),
+      },
+      'ready',
+    );
 
     let closing: Promise<void> | undefined;
     return {
@@ -234,8 +232,9 @@ async function withPathKeys<T>(paths: ReadonlyArray<readonly [string, string]>, 
     const e = err as NodeJS.ErrnoException;
     if (typeof e?.code !== 'string' || typeof e.path !== 'string') throw err;
     const at = e.path;
-    const owner = paths.find(([, path]) => at === path || (dirname(at) === dirname(path) && basename(at).startsWith(`.${basename(path)}.`)))
-      ?? paths.find(([, path]) => at === dirname(path) || at.startsWith(`${path}/`) || path.startsWith(`${at}/`));
+    const owner =
+      paths.find(([, path]) => at === path || (dirname(at) === dirname(path) && basename(at).startsWith(`.${basename(path)}.`))) ??
+      paths.find(([, path]) => at === dirname(path) || at.startsWith(`${path}/`) || path.startsWith(`${at}/`));
     if (owner === undefined) throw err;
     // A temporary file of an atomic write stands for its directory.
     const shown = /^\..*\.tmp$/.test(basename(at)) ? `write to ${dirname(at)}` : `use ${at}`;
@@ -283,4 +282,3 @@ async function listening<T>(config: FrozenConfig, origins: ConfigOrigins | undef
     throw new ListenError(key, address, e, origins?.keys.get(key));
   }
 }
-

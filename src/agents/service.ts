@@ -4,7 +4,6 @@ import { SIDECAR_METADATA_KEY } from '../fleet/protocol.js';
 import { providerForEnvKey } from '../secrets/providers.js';
 import { parseCreateSecret } from '../secrets/validate-secret.js';
 import type { SecretValue } from '../secrets/secret-value.js';
-import type { SecretInfo } from '../sdk/types.js';
 import type { AgentFields, AgentRecord, AgentSecretRecord } from '../store/agents.js';
 import type { SandboxRecord } from '../store/sandboxes.js';
 import type { AdminStore, Awaitable } from '../api/admin-store.js';
@@ -47,7 +46,7 @@ export interface AgentStore {
 
 export interface AgentServiceDeps {
   agents: AgentStore;
-  secrets: AdminStore['secrets'] & { getById(id: string): Awaitable<SecretInfo | undefined> };
+  secrets: AdminStore['secrets'];
   sandboxes: AdminStore['sandboxes'];
   /** The environment (docs/contract.md#sandbox-env) of a sandbox (stand-ins, proxy, CA trust). */
   sandboxEnv(sandbox: SandboxRecord): Record<string, string>;

@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import type { FastifyInstance, FastifyPluginCallback } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { ApiError } from '../errors.js';
 
 export interface AdminHostOptions {
@@ -19,27 +19,24 @@ export interface AdminHostOptions {
  *
  * `Expect: 100-continue` is answered only once admission (this hook and the API key) passed:
  * Node would otherwise send `100 Continue` before any hook ran, inviting the body of a request
- * that is about to be refused.
+ * that is about to be refused. Both hooks are added to `app` itself, so they cover every route.
  */
-const adminHost: FastifyPluginCallback<AdminHostOptions> = (app: FastifyInstance, options, done) => {
+export function admitAdminHosts(app: FastifyInstance, options: AdminHostOptions): void {
   const names = new Set([options.listenHost, ...options.allowedHosts, 'localhost'].map((name) => name.toLowerCase()));
   app.addHook('onRequest', async (request) => {
     const host = request.headers.host;
     if (host === undefined || isAdminHost(hostName(host), names)) return;
-    throw new ApiError('bad_request', `Host ${JSON.stringify(host)} is not a name of this admin API: use its IP address, localhost or a service name, or add it to admin.allowedHosts (CREDPROXY_ADMIN_ALLOWED_HOSTS)`);
+    throw new ApiError(
+      'bad_request',
+      `Host ${JSON.stringify(host)} is not a name of this admin API: use its IP address, localhost or a service name, or add it to admin.allowedHosts (CREDPROXY_ADMIN_ALLOWED_HOSTS)`,
+    );
   });
   // With a checkContinue listener Node no longer answers 100 itself; the request goes on as usual.
   app.server.on('checkContinue', (req, res) => app.server.emit('request', req, res));
   app.addHook('preParsing', async (request, reply) => {
     if (request.headers.expect?.toLowerCase() === '100-continue') reply.raw.writeContinue();
   });
-  done();
-};
-
-// Like apiKeyAuth: its hooks must cover every route, so it is not encapsulated.
-Object.assign(adminHost, { [Symbol.for('skip-override')]: true, [Symbol.for('fastify.display-name')]: 'credproxy-admin-host' });
-
-export { adminHost };
+}
 
 /** The Host header without its port and brackets, lowercased. */
 function hostName(host: string): string {

@@ -1,3 +1,4 @@
+import type { AgentStore } from '../agents/service.js';
 import type { SandboxDefinition } from '../secrets/validate-sandbox.js';
 import type { SecretDefinition } from '../secrets/validate-secret.js';
 import type { ListPage, PageRequest } from '../store/list-page.js';
@@ -9,8 +10,9 @@ import type { NetworkPage, ProxyAuditEvent, SecretInfo, SecretSandboxBinding } f
 export type Awaitable<T> = T | Promise<T>;
 
 /**
- * What the admin API's secret and sandbox routes need from a store: the SQLite repositories
- * (store/) and the PostgreSQL ones (store/postgres/) both provide it. Failures are ApiErrors today.
+ * What the admin API's routes need from a store: the SQLite repositories (store/) and the
+ * PostgreSQL ones (store/postgres/) both provide it. Refusals are DomainErrors
+ * (api/error-envelope.ts maps them).
  */
 export interface AdminStore {
   readonly secrets: {
@@ -18,6 +20,7 @@ export interface AdminStore {
     /** In creation order; a page starts after `page.after` (store/list-page.ts). */
     listPage(page: PageRequest): Awaitable<ListPage<SecretInfo>>;
     getByName(name: string): Awaitable<SecretInfo | undefined>;
+    getById(id: string): Awaitable<SecretInfo | undefined>;
     rotate(name: string, value: string): Awaitable<SecretInfo>;
     delete(name: string): Awaitable<void>;
   };
@@ -31,6 +34,8 @@ export interface AdminStore {
     /** Its live bindings of existing sandboxes, in the order they were made. */
     bindingsOfSecret(secretId: string, page: PageRequest): Awaitable<ListPage<SecretSandboxBinding>>;
   };
+  readonly events: EventReader;
+  readonly agents: AgentStore;
 }
 
 /** `GET /secrets/{name}/audit` filters; `before` is an event id, exclusive. */

@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { FastifyInstance, FastifyPluginCallback, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiError } from '../errors.js';
 
 declare module 'fastify' {
@@ -9,11 +9,6 @@ declare module 'fastify' {
   }
 }
 
-export interface ApiKeyAuthOptions {
-  /** The admin API key; at least 16 characters. */
-  readonly apiKey: string;
-}
-
 const MIN_KEY_LENGTH = 16;
 const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i;
 
@@ -21,14 +16,15 @@ const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i;
  * Requires the admin API key on every route whose config does not say `auth: false`. The key
  * comes as `X-API-Key: <key>` or `Authorization: Bearer <key>`. Both sides are hashed to
  * SHA-256 before `timingSafeEqual`, so the comparison takes the same time whatever the
- * presented key's length. Failures throw ApiError('unauthorized') for the error handler.
+ * presented key's length. Failures throw ApiError('unauthorized') for the error handler. The hook
+ * is added to `app` itself, not to an encapsulated plugin, so it covers every route of the app.
+ * `apiKey`: at least 16 characters.
  */
-const apiKeyAuth: FastifyPluginCallback<ApiKeyAuthOptions> = (app: FastifyInstance, options, done) => {
-  if (typeof options.apiKey !== 'string' || options.apiKey.length < MIN_KEY_LENGTH) {
-    done(new TypeError(`apiKeyAuth: apiKey must be a string of at least ${MIN_KEY_LENGTH} characters`));
-    return;
+export function requireApiKey(app: FastifyInstance, apiKey: string): void {
+  if (typeof apiKey !== 'string' || apiKey.length < MIN_KEY_LENGTH) {
+    throw new TypeError(`requireApiKey: apiKey must be a string of at least ${MIN_KEY_LENGTH} characters`);
   }
-  const expected = digest(options.apiKey);
+  const expected = digest(apiKey);
   app.addHook('onRequest', async (request) => {
     if (request.routeOptions.config?.auth === false) return;
     const presented = presentedKey(request);
@@ -36,14 +32,7 @@ const apiKeyAuth: FastifyPluginCallback<ApiKeyAuthOptions> = (app: FastifyInstan
       throw new ApiError('unauthorized', 'missing or invalid API key: send X-API-Key: <key> or Authorization: Bearer <key>');
     }
   });
-  done();
-};
-
-// The hook must cover routes registered outside this plugin, so it is not encapsulated
-// (what fastify-plugin does, without the dependency).
-Object.assign(apiKeyAuth, { [Symbol.for('skip-override')]: true, [Symbol.for('fastify.display-name')]: 'credproxy-api-key' });
-
-export { apiKeyAuth };
+}
 
 function presentedKey(request: FastifyRequest): string | undefined {
   const header = request.headers['x-api-key'];

@@ -1,12 +1,18 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Registry } from 'prom-client';
 import type { FrozenConfig } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import type { AdminStore } from './admin-store.js';
-import { adminHost } from './admin-host.js';
-import { apiKeyAuth } from './api-key.js';
+import { admitAdminHosts } from './admin-host.js';
+import { requireApiKey } from './api-key.js';
 import { describeForLog, sendFailure, toFailure } from './error-envelope.js';
+import { agentsRoutes } from './routes/agents.js';
+import { auditRoutes } from './routes/audit.js';
 import { caRoutes } from './routes/ca.js';
+import { fleetRoutes, type FleetRoutesDeps } from './routes/fleet.js';
 import { healthRoutes, type Readiness } from './routes/health.js';
+import { metricsRoute } from './routes/metrics.js';
+import { networkRoutes } from './routes/network.js';
 import { providerRoutes } from './routes/providers.js';
 import { sandboxRoutes } from './routes/sandboxes.js';
 import { secretRoutes } from './routes/secrets.js';
@@ -22,17 +28,18 @@ export interface AdminDeps {
   readonly apiKey: string;
   /** Served at GET /ca.pem; a control plane has no proxy and so no CA. */
   readonly caCertPem?: string | undefined;
-  /** Serves /secrets and /sandboxes; a sidecar's admin listener has none. */
-  readonly store?: AdminStore | undefined;
-  /** Proxy URL and CA path put into each sandbox's `env`; needed with `store`. */
-  readonly sandboxEnv?: SandboxEnvOptions | undefined;
-  /**
-   * More routes (audit, network log, metrics, agents), registered after the built-in ones and
-   * under the same auth hook and error handler.
-   */
-  readonly extraRoutes?: ReadonlyArray<(app: FastifyInstance) => void | Promise<void>>;
+  /** Served at GET /metrics, with the API key when `admin.metricsAuth`. */
+  readonly metrics: Registry;
   /** What GET /readyz checks; without it there is no /readyz. */
   readonly readiness?: Readiness;
+  /**
+   * The state behind /secrets, /sandboxes (with their audit and network logs) and /v1/agents,
+   * with the proxy URL and CA path put into each sandbox's `env`. A fleet sidecar's admin
+   * listener has none: its control plane serves them.
+   */
+  readonly controlPlane?: { readonly store: AdminStore; readonly sandboxEnv: SandboxEnvOptions } | undefined;
+  /** The fleet control plane's /fleet/ routes (sidecar registry, bundles, change stream). */
+  readonly fleet?: FleetRoutesDeps | undefined;
 }
 
 /**
@@ -67,21 +74,29 @@ export function buildAdminApp(deps: AdminDeps): FastifyInstance {
   app.setNotFoundHandler((request, reply) => sendFailure(request, reply, { status: 404, code: 'not_found', message: 'Route not found' }));
 
   app.addHook('onResponse', async (request, reply) => {
-    request.log.debug({ method: request.method, route: request.routeOptions.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'admin request');
+    request.log.debug(
+      { method: request.method, route: request.routeOptions.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
+      'admin request',
+    );
   });
 
   const listen = deps.config.admin.listen;
   const listenHost = listen.slice(0, listen.lastIndexOf(':')).replace(/^\[|\]$/g, '');
-  app.register(adminHost, { listenHost, allowedHosts: deps.config.admin.allowedHosts });
-  app.register(apiKeyAuth, { apiKey: deps.apiKey });
+  admitAdminHosts(app, { listenHost, allowedHosts: deps.config.admin.allowedHosts });
+  requireApiKey(app, deps.apiKey);
   healthRoutes(app, deps.readiness);
   if (deps.caCertPem !== undefined) caRoutes(app, deps.caCertPem);
   providerRoutes(app);
-  if (deps.store && deps.sandboxEnv) {
-    secretRoutes(app, deps.store);
-    sandboxRoutes(app, deps.store, deps.sandboxEnv);
+  metricsRoute(app, { registry: deps.metrics, requireAuth: deps.config.admin.metricsAuth });
+  if (deps.controlPlane) {
+    const { store, sandboxEnv } = deps.controlPlane;
+    secretRoutes(app, store);
+    auditRoutes(app, store);
+    sandboxRoutes(app, store, sandboxEnv);
+    networkRoutes(app, store);
+    agentsRoutes(app, store, sandboxEnv);
   }
-  for (const register of deps.extraRoutes ?? []) app.register(inRootContext(register));
+  if (deps.fleet) fleetRoutes(app, deps.fleet);
   return app;
 }
 
@@ -100,15 +115,4 @@ function strictJsonBodies(app: FastifyInstance): void {
     }
     parseJson(request, body as string, done);
   });
-}
-
-/**
- * Wraps a route registrar as a non-encapsulated plugin: its routes join the root context as if
- * declared here, and fastify waits for it when it is async.
- */
-function inRootContext(register: (app: FastifyInstance) => void | Promise<void>) {
-  const plugin = async (instance: FastifyInstance): Promise<void> => {
-    await register(instance);
-  };
-  return Object.assign(plugin, { [Symbol.for('skip-override')]: true });
 }

@@ -28,6 +28,6 @@ export function buildMetricsApp(deps: MetricsAppDeps): FastifyInstance {
   });
   app.setNotFoundHandler((request, reply) => sendFailure(request, reply, { status: 404, code: 'not_found', message: 'Route not found' }));
   healthRoutes(app, deps.readiness);
-  metricsRoute({ registry: deps.registry, requireAuth: false })(app);
+  metricsRoute(app, { registry: deps.registry, requireAuth: false });
   return app;
 }

@@ -3,17 +3,12 @@ import type { FrozenConfig } from '../config/schema.js';
 import { createLogger, type Logger } from '../log/logger.js';
 import { formatAddress, splitListen } from '../config/listen-address.js';
 import { buildAdminApp } from '../api/app.js';
-import { agentsRoutes } from '../api/routes/agents.js';
-import { auditRoutes } from '../api/routes/audit.js';
-import { metricsRoute } from '../api/routes/metrics.js';
-import { networkRoutes } from '../api/routes/network.js';
 import { createMetrics } from '../metrics/index.js';
 import { loadOrCreateMasterKey } from '../secrets/crypto.js';
 import { EnvelopeCipher, MasterKeyWrapper } from '../secrets/envelope.js';
 import { startExpirySweep } from '../store/expiry-sweep.js';
 import { openPgStore } from '../store/postgres/index.js';
 import { ChangeFeed } from './change-feed.js';
-import { fleetRoutes } from './fleet-routes.js';
 import { startPartitionRetention } from './partition-retention.js';
 
 /** A running control-plane replica: the admin API on PostgreSQL, no proxy. */
@@ -51,15 +46,9 @@ export async function createControlPlane(config: FrozenConfig, options: { logger
       config,
       logger: logger.child({ component: 'admin' }),
       apiKey,
-      store,
-      sandboxEnv,
-      extraRoutes: [
-        auditRoutes({ events: store.events, secretIdByName: async (name) => (await store.secrets.getByName(name))?.id }),
-        networkRoutes({ events: store.events, sandboxExists: async (id) => (await store.sandboxes.get(id)) !== undefined }),
-        metricsRoute({ registry: metrics.registry, requireAuth: config.admin.metricsAuth }),
-        agentsRoutes({ agents: store.agents, secrets: store.secrets, sandboxes: store.sandboxes, sandboxEnv }),
-        fleetRoutes({ store, envelope, feed, heartbeatMs: config.fleet.heartbeatMs }),
-      ],
+      metrics: metrics.registry,
+      controlPlane: { store, sandboxEnv },
+      fleet: { store, envelope, feed, heartbeatMs: config.fleet.heartbeatMs },
     });
     const [host, port] = splitListen(config.admin.listen);
     await app.listen({ host, port });
@@ -69,15 +58,16 @@ export async function createControlPlane(config: FrozenConfig, options: { logger
     return {
       adminAddress,
       apiKey,
-      close: () => (closing ??= (async () => {
-        // Open change streams never end on their own; close them so app.close() does not wait.
-        app.server.closeAllConnections();
-        await app.close();
-        retention.stop();
-        expirySweep.stop();
-        await feed.close();
-        await store.close();
-      })()),
+      close: () =>
+        (closing ??= (async () => {
+          // Open change streams never end on their own; close them so app.close() does not wait.
+          app.server.closeAllConnections();
+          await app.close();
+          retention.stop();
+          expirySweep.stop();
+          await feed.close();
+          await store.close();
+        })()),
     };
   } catch (err) {
     retention.stop();

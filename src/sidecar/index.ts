@@ -12,7 +12,6 @@ import { loadOrCreateApiKey } from '../secrets/key-files.js';
 import { SealedBoxKeyPair } from '../secrets/sealed-box.js';
 import { DATABASE_FILE, holdingDataDir, openDatabase } from '../store/index.js';
 import { buildAdminApp } from '../api/app.js';
-import { metricsRoute } from '../api/routes/metrics.js';
 import { createMetrics, subscribeMetrics } from '../metrics/index.js';
 import { AuditQueue, startRetention, subscribeAudit, WorkerAuditSink } from '../audit/index.js';
 import { BundleRuleSource } from './bundle-source.js';
@@ -46,7 +45,9 @@ async function startSidecar(config: FrozenConfig, options: { logger?: Logger }):
   const logger = options.logger ?? createLogger({ level: config.log.level });
   const events = new ProxyEvents();
   const { ca, certs, bundlePem } = await prepareProxyTls(config, {
-    logger, onLookup: (result) => events.emit('certCache', result), onMint: (result) => events.emit('certMint', result),
+    logger,
+    onLookup: (result) => events.emit('certCache', result),
+    onMint: (result) => events.emit('certMint', result),
   });
   // The sandbox beside this sidecar mounts the kit; the control plane hands out its variables.
   await prepareSandboxKit(config, bundlePem, logger);
@@ -89,7 +90,7 @@ async function startSidecar(config: FrozenConfig, options: { logger?: Logger }):
     logger: logger.child({ component: 'admin' }),
     apiKey: await loadOrCreateApiKey(config),
     caCertPem: ca.certPem,
-    extraRoutes: [metricsRoute({ registry: metrics.registry, requireAuth: config.admin.metricsAuth })],
+    metrics: metrics.registry,
   });
 
   let closing: Promise<void> | undefined;
@@ -115,11 +116,18 @@ async function startSidecar(config: FrozenConfig, options: { logger?: Logger }):
     await auditSink.ready;
     // Ready means serving: with the first bundle in, or failing closed (policy_unavailable) until it is.
     await Promise.race([follower.loaded, new Promise((resolve) => setTimeout(resolve, 5_000).unref())]);
-    logger.child({}, { level: 'info' }).info({
-      role: 'sidecar', proxy: proxyAddress, admin: adminAddress, ca: ca.certPath, sandboxes: source.sandboxCount,
-      ...(transparent.https && { transparentHttps: formatAddress(transparent.https) }),
-      ...(transparent.http && { transparentHttp: formatAddress(transparent.http) }),
-    }, 'ready');
+    logger.child({}, { level: 'info' }).info(
+      {
+        role: 'sidecar',
+        proxy: proxyAddress,
+        admin: adminAddress,
+        ca: ca.certPath,
+        sandboxes: source.sandboxCount,
+        ...(transparent.https && { transparentHttps: formatAddress(transparent.https) }),
+        ...(transparent.http && { transparentHttp: formatAddress(transparent.http) }),
+      },
+      'ready',
+    );
     return {
       proxyAddress,
       adminAddress,

@@ -1,7 +1,9 @@
 import { join } from 'node:path';
 import type { RuleSource, StoreChange } from '../rules/source.js';
 import type { SecretCipher } from '../secrets/crypto.js';
+import { AgentsRepository } from './agents.js';
 import { openDatabase, type Database } from './db.js';
+import { EventsRepository } from './events.js';
 import { StoreRuleSource } from './rule-source.js';
 import { SandboxesRepository } from './sandboxes.js';
 import { SecretsRepository } from './secrets.js';
@@ -10,7 +12,7 @@ export { openDatabase, type Database } from './db.js';
 export { holdingDataDir, lockDataDir } from './data-dir-lock.js';
 export type { SecretInfo } from './secrets.js';
 export type { SandboxBinding, SandboxRecord, SecretSandboxBinding } from './sandboxes.js';
-export { SecretsRepository, SandboxesRepository, StoreRuleSource };
+export { AgentsRepository, EventsRepository, SecretsRepository, SandboxesRepository, StoreRuleSource };
 
 /** File name of the database inside the data dir. */
 export const DATABASE_FILE = 'credproxy.db';
@@ -21,11 +23,14 @@ export interface StoreOptions {
   readonly cipher: SecretCipher;
 }
 
-/** All persistent state: the open database and the repositories over it. */
+/** All persistent state: the open database and the repositories over it. Serves api/admin-store.ts. */
 export interface Store {
   readonly db: Database;
   readonly secrets: SecretsRepository;
   readonly sandboxes: SandboxesRepository;
+  /** Reads the audit and network logs; rows are written by the audit writer's own connection. */
+  readonly events: EventsRepository;
+  readonly agents: AgentsRepository;
   readonly ruleSource: RuleSource;
   /**
    * Calls `listener` synchronously after each committed mutation, before the mutating call
@@ -46,6 +51,8 @@ export function openStore(options: StoreOptions): Store {
     db,
     secrets: new SecretsRepository(db, options.cipher, emit),
     sandboxes: new SandboxesRepository(db, emit),
+    events: new EventsRepository(db),
+    agents: new AgentsRepository(db, options.cipher),
     ruleSource: new StoreRuleSource(db, options.cipher),
     onChange(listener) {
       listeners.add(listener);

@@ -93,13 +93,11 @@ test('bodies: JSON only, 1 MiB limit, parse errors never quote the body', async 
 });
 
 test('an unexpected error is a 500 "internal error"; the log has its class and frames, not its message', async (t) => {
-  const admin = await startAdmin(t, [
-    (app) => {
-      app.get('/boom', async () => {
-        throw new Error(`failed while handling ${PLANTED}`);
-      });
-    },
-  ]);
+  const admin = await startAdmin(t, (app) => {
+    app.get('/boom', async () => {
+      throw new Error(`failed while handling ${PLANTED}`);
+    });
+  });
   const res = await admin.call('GET', '/boom');
   assert.equal(res.status, 500);
   assert.deepEqual(res.json, { error: { code: 'internal_error', message: 'internal error' } });
@@ -111,18 +109,16 @@ test('an unexpected error is a 500 "internal error"; the log has its class and f
 });
 
 test('routes with errorStyle "agents" answer {status, detail, details}; auth: false and extra routes honoured', async (t) => {
-  const admin = await startAdmin(t, [
-    async (app) => {
-      app.get('/v1/agents/:agent/secrets', { config: { errorStyle: 'agents' } }, async () => {
-        throw new ApiError('not_found', 'Agent not found');
-      });
-      app.get('/open', { config: { auth: false } }, async () => ({ open: true }));
-    },
-  ]);
-  const unauth = await admin.call('GET', '/v1/agents/a/secrets', { headers: {} });
+  const admin = await startAdmin(t, (app) => {
+    app.get('/agent-style/:agent', { config: { errorStyle: 'agents' } }, async () => {
+      throw new ApiError('not_found', 'Agent not found');
+    });
+    app.get('/open', { config: { auth: false } }, async () => ({ open: true }));
+  });
+  const unauth = await admin.call('GET', '/agent-style/a', { headers: {} });
   assert.equal(unauth.status, 401);
   assert.deepEqual(unauth.json, { status: 401, detail: 'Not authenticated', details: {} });
-  const missing = await admin.call('GET', '/v1/agents/a/secrets');
+  const missing = await admin.call('GET', '/agent-style/a');
   assert.deepEqual(missing.json, { status: 404, detail: 'Agent not found', details: {} });
   assert.deepEqual((await admin.call('GET', '/open', { headers: {} })).json, { open: true });
 });

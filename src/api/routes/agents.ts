@@ -1,14 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { logChange } from '../admin-log.js';
 import { DomainError } from '../../errors.js';
-import { AgentService, type AgentServiceDeps } from '../../agents/service.js';
+import { AgentService } from '../../agents/service.js';
+import type { AdminStore } from '../admin-store.js';
 import { buildSandboxEnv, type SandboxEnvOptions } from '../sandbox-env.js';
-
-/** The single daemon's SQLite repositories or the control plane's PostgreSQL ones. */
-export interface AgentsRoutesDeps extends Omit<AgentServiceDeps, 'sandboxEnv'> {
-  /** Where sandboxes reach the proxy and find the CA bundle, for the `run` environment. */
-  sandboxEnv: SandboxEnvOptions;
-}
 
 type AgentParams = { Params: { agent: string } };
 type KeyParams = { Params: { agent: string; key: string } };
@@ -22,44 +17,47 @@ const config = { errorStyle: 'agents' } as const;
  * `GET|PUT|DELETE /v1/agents/:agent`, `GET /v1/agents`, `POST /v1/agents/:agent/run`.
  * `:agent` is the agent's id (`agt_…`) or its name.
  */
-export function agentsRoutes(deps: AgentsRoutesDeps): (app: FastifyInstance) => void {
-  const service = new AgentService({ ...deps, sandboxEnv: (sandbox) => buildSandboxEnv(sandbox, deps.sandboxEnv) });
+export function agentsRoutes(app: FastifyInstance, store: AdminStore, envOptions: SandboxEnvOptions): void {
+  const service = new AgentService({
+    agents: store.agents,
+    secrets: store.secrets,
+    sandboxes: store.sandboxes,
+    sandboxEnv: (sandbox) => buildSandboxEnv(sandbox, envOptions),
+  });
 
-  return (app) => {
-    app.get('/v1/agents', { config }, async () => service.list());
+  app.get('/v1/agents', { config }, async () => service.list());
 
-    app.get<AgentParams>('/v1/agents/:agent', { config }, async (request) => service.get(request.params.agent));
+  app.get<AgentParams>('/v1/agents/:agent', { config }, async (request) => service.get(request.params.agent));
 
-    app.put<AgentParams>('/v1/agents/:agent', { config }, async (request, reply) => {
-      const { agent, created } = await service.put(request.params.agent, request.body);
-      logChange(request, created ? 'agent created' : 'agent updated', { agent_id: agent.id, agent_name: agent.name });
-      reply.code(created ? 201 : 200);
-      return agent;
-    });
+  app.put<AgentParams>('/v1/agents/:agent', { config }, async (request, reply) => {
+    const { agent, created } = await service.put(request.params.agent, request.body);
+    logChange(request, created ? 'agent created' : 'agent updated', { agent_id: agent.id, agent_name: agent.name });
+    reply.code(created ? 201 : 200);
+    return agent;
+  });
 
-    app.delete<AgentParams>('/v1/agents/:agent', { config }, async (request, reply) => {
-      await service.delete(request.params.agent);
-      logChange(request, 'agent deleted', { agent: request.params.agent });
-      return reply.code(204).send();
-    });
+  app.delete<AgentParams>('/v1/agents/:agent', { config }, async (request, reply) => {
+    await service.delete(request.params.agent);
+    logChange(request, 'agent deleted', { agent: request.params.agent });
+    return reply.code(204).send();
+  });
 
-    app.get<AgentParams>('/v1/agents/:agent/secrets', { config }, async (request) => ({ keys: await service.keys(request.params.agent) }));
+  app.get<AgentParams>('/v1/agents/:agent/secrets', { config }, async (request) => ({ keys: await service.keys(request.params.agent) }));
 
-    app.patch<AgentParams>('/v1/agents/:agent/secrets', { config }, async (request) => {
-      const keys = await service.setSecrets(request.params.agent, request.body);
-      // setSecrets validated the body: an object of key → value under `secrets`; only its keys are logged.
-      logChange(request, 'agent secrets set', { agent: request.params.agent, keys: Object.keys((request.body as { secrets: object }).secrets) });
-      return { keys };
-    });
+  app.patch<AgentParams>('/v1/agents/:agent/secrets', { config }, async (request) => {
+    const keys = await service.setSecrets(request.params.agent, request.body);
+    // setSecrets validated the body: an object of key → value under `secrets`; only its keys are logged.
+    logChange(request, 'agent secrets set', { agent: request.params.agent, keys: Object.keys((request.body as { secrets: object }).secrets) });
+    return { keys };
+  });
 
-    app.delete<KeyParams>('/v1/agents/:agent/secrets/:key', { config }, async (request) => {
-      const keys = await service.deleteSecret(request.params.agent, request.params.key);
-      logChange(request, 'agent secret deleted', { agent: request.params.agent, key: request.params.key });
-      return { keys };
-    });
+  app.delete<KeyParams>('/v1/agents/:agent/secrets/:key', { config }, async (request) => {
+    const keys = await service.deleteSecret(request.params.agent, request.params.key);
+    logChange(request, 'agent secret deleted', { agent: request.params.agent, key: request.params.key });
+    return { keys };
+  });
 
-    app.post<AgentParams>('/v1/agents/:agent/run', { config }, async (request) => service.run(request.params.agent, readRunBody(request.body)));
-  };
+  app.post<AgentParams>('/v1/agents/:agent/run', { config }, async (request) => service.run(request.params.agent, readRunBody(request.body)));
 }
 
 /** `POST /v1/agents/:agent/run` takes no body, or `{"sidecar": "<name>"}` to place a new sandbox (fleet mode). */

@@ -1,27 +1,19 @@
 import type { FastifyInstance } from 'fastify';
 import { ApiError } from '../../errors.js';
 import { AUDIT_STATUS_FILTERS } from '../../store/events.js';
-import type { Awaitable, EventReader } from '../admin-store.js';
+import type { AdminStore } from '../admin-store.js';
 import { parseChoice, parseLimit, queryText } from './event-query.js';
 
-export interface AuditRoutesDeps {
-  events: Pick<EventReader, 'auditForSecret'>;
-  /** The secret's id, or undefined when no secret has that name. */
-  secretIdByName(name: string): Awaitable<string | undefined>;
-}
-
 /** `GET /secrets/:name/audit?limit&before&status` → ProxyAuditEvent[], newest first. */
-export function auditRoutes(deps: AuditRoutesDeps): (app: FastifyInstance) => void {
-  return (app) => {
-    app.get<{ Params: { name: string } }>('/secrets/:name/audit', async (request) => {
-      const limit = parseLimit(request.query);
-      const before = parseEventId(request.query);
-      const status = parseChoice(request.query, 'status', AUDIT_STATUS_FILTERS);
-      const secretId = await deps.secretIdByName(request.params.name);
-      if (secretId === undefined) throw new ApiError('not_found', 'Secret not found');
-      return deps.events.auditForSecret(secretId, { limit, before, status });
-    });
-  };
+export function auditRoutes(app: FastifyInstance, store: Pick<AdminStore, 'events' | 'secrets'>): void {
+  app.get<{ Params: { name: string } }>('/secrets/:name/audit', async (request) => {
+    const limit = parseLimit(request.query);
+    const before = parseEventId(request.query);
+    const status = parseChoice(request.query, 'status', AUDIT_STATUS_FILTERS);
+    const secret = await store.secrets.getByName(request.params.name);
+    if (secret === undefined) throw new ApiError('not_found', 'Secret not found');
+    return store.events.auditForSecret(secret.id, { limit, before, status });
+  });
 }
 
 /** `before`: a numeric event id, exclusive. */

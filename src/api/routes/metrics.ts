@@ -8,11 +8,9 @@ export interface MetricsRouteDeps {
 }
 
 /** `GET /metrics` in the Prometheus text format. */
-export function metricsRoute(deps: MetricsRouteDeps): (app: FastifyInstance) => void {
-  return (app) => {
-    app.get('/metrics', { config: { auth: deps.requireAuth } }, async (_request, reply) => {
-      const text = await deps.registry.metrics();
-      return reply.type(deps.registry.contentType).send(text);
-    });
-  };
+export function metricsRoute(app: FastifyInstance, deps: MetricsRouteDeps): void {
+  app.get('/metrics', { config: { auth: deps.requireAuth } }, async (_request, reply) => {
+    const text = await deps.registry.metrics();
+    return reply.type(deps.registry.contentType).send(text);
+  });
 }

@@ -1,26 +1,19 @@
 import type { FastifyInstance } from 'fastify';
 import { ApiError } from '../../errors.js';
 import { NETWORK_VERDICTS, decodeCursor } from '../../store/events.js';
-import type { Awaitable, EventReader } from '../admin-store.js';
+import type { AdminStore } from '../admin-store.js';
 import { parseChoice, parseLimit, parseTimestamp, queryText } from './event-query.js';
 
-export interface NetworkRoutesDeps {
-  events: Pick<EventReader, 'networkForSandbox'>;
-  sandboxExists(id: string): Awaitable<boolean>;
-}
-
 /** `GET /sandboxes/:id/network?limit&before&since&verdict` → `{data, next_cursor, has_more}`. */
-export function networkRoutes(deps: NetworkRoutesDeps): (app: FastifyInstance) => void {
-  return (app) => {
-    app.get<{ Params: { id: string } }>('/sandboxes/:id/network', async (request) => {
-      const limit = parseLimit(request.query);
-      const cursor = parseCursor(request.query);
-      const since = parseTimestamp(request.query, 'since');
-      const verdict = parseChoice(request.query, 'verdict', NETWORK_VERDICTS);
-      if (!(await deps.sandboxExists(request.params.id))) throw new ApiError('not_found', 'Sandbox not found');
-      return deps.events.networkForSandbox(request.params.id, { limit, cursor, since, verdict });
-    });
-  };
+export function networkRoutes(app: FastifyInstance, store: Pick<AdminStore, 'events' | 'sandboxes'>): void {
+  app.get<{ Params: { id: string } }>('/sandboxes/:id/network', async (request) => {
+    const limit = parseLimit(request.query);
+    const cursor = parseCursor(request.query);
+    const since = parseTimestamp(request.query, 'since');
+    const verdict = parseChoice(request.query, 'verdict', NETWORK_VERDICTS);
+    if ((await store.sandboxes.get(request.params.id)) === undefined) throw new ApiError('not_found', 'Sandbox not found');
+    return store.events.networkForSandbox(request.params.id, { limit, cursor, since, verdict });
+  });
 }
 
 /** `before`: an opaque cursor, the `next_cursor` of a previous page. */

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { Registry } from 'prom-client';
 import { buildAdminApp } from '../../../src/api/app.js';
 import type { FrozenConfig } from '../../../src/config/schema.js';
 import { createLogger } from '../../../src/log/logger.js';
@@ -31,11 +32,11 @@ export interface AdminHarness {
   readonly call: RawCall;
 }
 
-/** Starts the admin app on 127.0.0.1:0 with its own data dir, closed after the test `t`. */
-export function startAdmin(
-  t: { after: (fn: () => Promise<void>) => void },
-  extraRoutes?: ReadonlyArray<(app: FastifyInstance) => void | Promise<void>>,
-): Promise<AdminHarness> {
+/**
+ * Starts the admin app on 127.0.0.1:0 with its own data dir, closed after the test `t`.
+ * `addRoutes` declares test-only routes on the built app before it listens.
+ */
+export function startAdmin(t: { after: (fn: () => Promise<void>) => void }, addRoutes?: (app: FastifyInstance) => void): Promise<AdminHarness> {
   return starting(async (teardown) => {
     const dir = harnessDir('api');
     const dataDir = join(dir, 'data');
@@ -48,11 +49,11 @@ export function startAdmin(
       logger: createLogger({ level: 'debug', destination: logs }),
       apiKey: API_KEY,
       caCertPem: CA_PEM,
-      store,
-      sandboxEnv: SANDBOX_ENV,
-      ...(extraRoutes && { extraRoutes }),
+      metrics: new Registry(),
+      controlPlane: { store, sandboxEnv: SANDBOX_ENV },
     });
     teardown.add(() => app.close());
+    addRoutes?.(app);
     const url = await app.listen({ port: 0, host: '127.0.0.1' });
     t.after(() => teardown.close());
     return { url, store, dataDir, logs, call: adminClient(() => url, API_KEY).call };
