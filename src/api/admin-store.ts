@@ -2,9 +2,10 @@ import type { AgentStore } from '../agents/service.js';
 import type { SandboxDefinition } from '../secrets/validate-sandbox.js';
 import type { SecretDefinition } from '../secrets/validate-secret.js';
 import type { ListPage, PageRequest } from '../store/list-page.js';
-import type { SandboxRecord } from '../store/sandboxes.js';
+import type { SandboxRecord, SecretBinding } from '../store/sandboxes.js';
+import type { SecretRecord } from '../store/secrets.js';
 import type { AuditStatusFilter, NetworkVerdict } from '../store/events.js';
-import type { NetworkPage, ProxyAuditEvent, SecretInfo, SecretSandboxBinding } from '../sdk/types.js';
+import type { NetworkPage, ProxyAuditEvent } from '../sdk/types.js';
 
 /** A value now (SQLite, synchronous) or later (PostgreSQL); routes await either. */
 export type Awaitable<T> = T | Promise<T>;
@@ -16,12 +17,12 @@ export type Awaitable<T> = T | Promise<T>;
  */
 export interface AdminStore {
   readonly secrets: {
-    create(def: SecretDefinition): Awaitable<SecretInfo>;
+    create(def: SecretDefinition): Awaitable<SecretRecord>;
     /** In creation order; a page starts after `page.after` (store/list-page.ts). */
-    listPage(page: PageRequest): Awaitable<ListPage<SecretInfo>>;
-    getByName(name: string): Awaitable<SecretInfo | undefined>;
-    getById(id: string): Awaitable<SecretInfo | undefined>;
-    rotate(name: string, value: string): Awaitable<SecretInfo>;
+    listPage(page: PageRequest): Awaitable<ListPage<SecretRecord>>;
+    getByName(name: string): Awaitable<SecretRecord | undefined>;
+    getById(id: string): Awaitable<SecretRecord | undefined>;
+    rotate(name: string, value: string): Awaitable<SecretRecord>;
     delete(name: string): Awaitable<void>;
   };
   readonly sandboxes: {
@@ -32,7 +33,7 @@ export interface AdminStore {
     attach(sandboxId: string, envKey: string, secretName: string): Awaitable<{ env_key: string; secret_name: string }>;
     detach(sandboxId: string, envKey: string): Awaitable<void>;
     /** Its live bindings of existing sandboxes, in the order they were made. */
-    bindingsOfSecret(secretId: string, page: PageRequest): Awaitable<ListPage<SecretSandboxBinding>>;
+    bindingsOfSecret(secretId: string, page: PageRequest): Awaitable<ListPage<SecretBinding>>;
   };
   readonly events: EventReader;
   readonly agents: AgentStore;

@@ -2,6 +2,7 @@ import { isIPv4, isIPv6, SocketAddress } from 'node:net';
 import { canonicalIp, classifyAddress } from '../proxy/address-class.js';
 import { badRequest, optionalString, optionalStringArray, optionalStringMap, readObject } from './body-fields.js';
 import { isNetworkEntry } from './hostnames.js';
+import { SANDBOX_RULES } from './sandbox-rules.js';
 import { secretNameProblem } from './validate-secret.js';
 
 /**
@@ -25,7 +26,6 @@ export interface SandboxDefinition {
 }
 
 const MAX_SANDBOX_NAME_BYTES = 64;
-const MAX_SECRET_BINDINGS = 32;
 const MAX_NETWORK_ENTRIES = 256;
 const MAX_SOURCE_ADDRESSES = 16;
 const ENV_KEY_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -135,7 +135,7 @@ function checkEnvVars(envVars: Record<string, string>): Record<string, string> {
 /** Checks ENV_KEY → secret-name references (not their existence); returns them with names trimmed. */
 function checkSecretRefs(refs: Record<string, string>): Record<string, string> {
   const count = Object.keys(refs).length;
-  if (count > MAX_SECRET_BINDINGS) badRequest(`secrets has ${count} entries, max is ${MAX_SECRET_BINDINGS}`);
+  if (count > SANDBOX_RULES.maxBindings) badRequest(`secrets has ${count} entries, max is ${SANDBOX_RULES.maxBindings}`);
   return Object.fromEntries(
     Object.entries(refs).map(([envKey, rawName]) => {
       if (!ENV_KEY_RE.test(envKey)) badRequest(`secrets key ${JSON.stringify(envKey)} is not a valid env-var name`);

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { RuleSource, StoreChange } from '../rules/source.js';
 import type { SecretCipher } from '../secrets/crypto.js';
+import { SANDBOX_RULES } from '../secrets/sandbox-rules.js';
 import { AgentsRepository } from './agents.js';
 import { openDatabase, type Database } from './db.js';
 import { EventsRepository } from './events.js';
@@ -10,8 +11,8 @@ import { SecretsRepository } from './secrets.js';
 
 export { openDatabase, type Database } from './db.js';
 export { holdingDataDir, lockDataDir } from './data-dir-lock.js';
-export type { SecretInfo } from './secrets.js';
-export type { SandboxBinding, SandboxRecord, SecretSandboxBinding } from './sandboxes.js';
+export type { SecretRecord } from './secrets.js';
+export type { SandboxBinding, SandboxRecord, SecretBinding } from './sandboxes.js';
 export { AgentsRepository, EventsRepository, SecretsRepository, SandboxesRepository, StoreRuleSource };
 
 /** File name of the database inside the data dir. */
@@ -50,7 +51,7 @@ export function openStore(options: StoreOptions): Store {
   return {
     db,
     secrets: new SecretsRepository(db, options.cipher, emit),
-    sandboxes: new SandboxesRepository(db, emit),
+    sandboxes: new SandboxesRepository(db, emit, SANDBOX_RULES),
     events: new EventsRepository(db),
     agents: new AgentsRepository(db, options.cipher),
     ruleSource: new StoreRuleSource(db, options.cipher),

@@ -2,17 +2,10 @@ import { randomUUID } from 'node:crypto';
 import type { Statement } from 'better-sqlite3';
 import { DomainError } from '../errors.js';
 import type { BindingRevocation, NetworkPolicyRecord, StoreChange } from '../rules/source.js';
-import { findProvider } from '../secrets/providers.js';
-import { mintAccessToken, mintStandIn } from '../secrets/stand-in.js';
+import { checkBindingRoom, type SandboxRules } from '../secrets/sandbox-rules.js';
 import type { SandboxDefinition } from '../secrets/validate-sandbox.js';
 import type { Database } from './db.js';
 import { cursorKey, pageOf, type ListPage, type PageRequest } from './list-page.js';
-import type { SecretSandboxBinding } from '../sdk/types.js';
-
-export type { SecretSandboxBinding };
-
-/** Most bindings one sandbox may hold (Superserve's cap). */
-export const MAX_BINDINGS = 32;
 
 /** A binding as the sandbox shows it; detached bindings are not shown. */
 export interface SandboxBinding {
@@ -40,7 +33,22 @@ export interface SandboxRecord {
   readonly expiresAt: string | null;
 }
 
-/** `GET /secrets/{name}/sandboxes` item. */
+/** A live binding of a secret, with the sandbox holding it (`GET /secrets/{name}/sandboxes`). */
+export interface SecretBinding {
+  readonly sandboxId: string;
+  readonly sandboxName: string;
+  readonly envKey: string;
+  readonly status: 'active';
+}
+
+/** A row of the secret-bindings queries of both stores. */
+export interface SecretBindingRow {
+  id: number | string;
+  sandbox_id: string;
+  sandbox_name: string;
+  env_key: string;
+  status: 'active';
+}
 
 /** A sandboxes row as both stores read it (JSON columns as text). */
 export interface SandboxRow {
@@ -84,11 +92,12 @@ export function notExpired(param: string, table = ''): string {
  * mutation is one transaction, then one StoreChange. A transaction that reads before it writes
  * begins IMMEDIATE: it takes the write lock first, so a concurrent writer (the audit thread) makes
  * it wait (busy_timeout) instead of failing with SQLITE_BUSY when its read snapshot turns out
- * stale at the first write.
+ * stale at the first write. Tokens and stand-ins are minted, and the binding cap set, by `rules`.
  */
 export class SandboxesRepository {
   readonly #db: Database;
   readonly #emit: (change: StoreChange) => void;
+  readonly #rules: SandboxRules;
   readonly #insertSandbox: Statement<[string, string, string, string, string, string, string, string, string | null]>;
   readonly #liveNamed: Statement<[string, string]>;
   readonly #sweepNamed: Statement<[string, string]>;
@@ -105,9 +114,10 @@ export class SandboxesRepository {
   readonly #secretByName: Statement<[string]>;
   readonly #bindingsOfSecret: Statement<[string, number, string, number]>;
 
-  constructor(db: Database, emit: (change: StoreChange) => void) {
+  constructor(db: Database, emit: (change: StoreChange) => void, rules: SandboxRules) {
     this.#db = db;
     this.#emit = emit;
+    this.#rules = rules;
     this.#insertSandbox = db.prepare(`INSERT INTO sandboxes (id, name, access_token, env_vars, network, metadata, source_addresses, created_at, expires_at)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     this.#liveNamed = db.prepare(`SELECT id, name FROM sandboxes WHERE name = ? AND ${notExpired('?')} LIMIT 1`);
@@ -156,7 +166,7 @@ export class SandboxesRepository {
         this.#insertSandbox.run(
           id,
           def.name,
-          mintAccessToken(),
+          this.#rules.mintAccessToken(),
           JSON.stringify(def.env_vars),
           JSON.stringify(def.network),
           JSON.stringify(def.metadata),
@@ -206,8 +216,8 @@ export class SandboxesRepository {
 
   /**
    * Binds a secret under a new env key with a fresh stand-in. Refused when the key is live-bound
-   * or set in env_vars, or the sandbox holds MAX_BINDINGS; a key held by a binding whose secret was deleted is taken over (the old
-   * stand-in then answers `proxy_token_revoked`).
+   * or set in env_vars, or the sandbox holds `rules.maxBindings`; a key held by a binding whose
+   * secret was deleted is taken over (the old stand-in then answers `proxy_token_revoked`).
    */
   attach(sandboxId: string, envKey: string, secretName: string): { env_key: string; secret_name: string } {
     this.#db
@@ -217,7 +227,7 @@ export class SandboxesRepository {
         if (current?.revoked === null) throw new DomainError('env_key_bound', { envKey });
         if (Object.hasOwn(JSON.parse(sandbox.env_vars) as object, envKey)) throw new DomainError('env_key_in_env_vars', { envKey });
         const occupied = (this.#bindingsOf.all(sandboxId) as BindingRow[]).length - (current ? 1 : 0);
-        if (occupied >= MAX_BINDINGS) throw new DomainError('binding_limit', { max: MAX_BINDINGS });
+        checkBindingRoom(this.#rules, occupied);
         const secret = this.#secret(envKey, secretName);
         if (current) this.#detach.run(current.id);
         this.#bind(sandboxId, envKey, secretName, secret, new Date().toISOString());
@@ -241,15 +251,10 @@ export class SandboxesRepository {
   }
 
   /** The live bindings of a secret (by id), with their sandbox. */
-  bindingsOfSecret(secretId: string, page: PageRequest): ListPage<SecretSandboxBinding> {
+  bindingsOfSecret(secretId: string, page: PageRequest): ListPage<SecretBinding> {
     const [after] = cursorKey(page.after, 'number') ?? [0];
-    const rows = this.#bindingsOfSecret.all(secretId, after, new Date().toISOString(), page.limit + 1) as Array<SecretSandboxBinding & { id: number }>;
-    return pageOf(
-      rows,
-      page.limit,
-      ({ id: _id, ...binding }) => binding,
-      (row) => [row.id],
-    );
+    const rows = this.#bindingsOfSecret.all(secretId, after, new Date().toISOString(), page.limit + 1) as Array<SecretBindingRow & { id: number }>;
+    return pageOf(rows, page.limit, toSecretBinding, (row) => [row.id]);
   }
 
   #requireSandbox(id: string): SandboxRow {
@@ -265,8 +270,7 @@ export class SandboxesRepository {
   }
 
   #bind(sandboxId: string, envKey: string, secretName: string, secret: { id: string; provider: string | null }, now: string): void {
-    const provider = secret.provider === null ? undefined : findProvider(secret.provider);
-    this.#insertBinding.run(sandboxId, envKey, secret.id, secretName, mintStandIn(provider), now);
+    this.#insertBinding.run(sandboxId, envKey, secret.id, secretName, this.#rules.mintStandIn(secret.provider), now);
   }
 }
 
@@ -296,4 +300,8 @@ export function toRecord(row: SandboxRow, bindings: readonly BindingRow[]): Sand
     bindings: bindings.map((b) => ({ envKey: b.env_key, secretName: b.secret_name, standIn: b.stand_in, revoked: b.revoked })),
     expiresAt: row.expires_at,
   };
+}
+
+export function toSecretBinding(row: SecretBindingRow): SecretBinding {
+  return { sandboxId: row.sandbox_id, sandboxName: row.sandbox_name, envKey: row.env_key, status: row.status };
 }

@@ -7,10 +7,21 @@ import type { SecretCipher } from '../secrets/crypto.js';
 import type { SecretDefinition } from '../secrets/validate-secret.js';
 import type { Database } from './db.js';
 import { cursorKey, pageOf, type ListPage, type PageRequest } from './list-page.js';
-import type { SecretInfo } from '../sdk/types.js';
 
-/** The API's view of a secret (docs/contract.md#secret-info), shared with the SDK; the value is never part of it. */
-export type { SecretInfo };
+/** A secret as the stores give it out: everything but its value, which only rule-source.ts opens. */
+export interface SecretRecord {
+  readonly id: string;
+  readonly name: string;
+  readonly authType: AuthType;
+  readonly authConfig: Readonly<Record<string, unknown>>;
+  /** The provider shortcut it was created with; null for a custom secret. */
+  readonly provider: string | null;
+  readonly hosts: readonly string[];
+  readonly createdAt: string;
+  readonly updatedAt: string;
+  /** null until a request used it. */
+  readonly lastUsedAt: string | null;
+}
 
 /** A secrets row as both stores read it (JSON columns as text). */
 export interface SecretRow {
@@ -54,7 +65,7 @@ export class SecretsRepository {
   }
 
   /** Stores a validated secret; `secret_name_taken` when the name is taken. */
-  create(def: SecretDefinition): SecretInfo {
+  create(def: SecretDefinition): SecretRecord {
     const id = randomUUID();
     const now = new Date().toISOString();
     try {
@@ -79,24 +90,24 @@ export class SecretsRepository {
   }
 
   /** Secrets in creation order, one page at a time (cursor `[created_at, rowid]`). */
-  listPage(page: PageRequest): ListPage<SecretInfo> {
+  listPage(page: PageRequest): ListPage<SecretRecord> {
     const [createdAt, seq] = cursorKey(page.after, 'string', 'number') ?? ['', 0];
     const rows = this.#page.all(createdAt, seq, page.limit + 1) as Array<SecretRow & { seq: number }>;
-    return pageOf(rows, page.limit, toInfo, (row) => [row.created_at, row.seq]);
+    return pageOf(rows, page.limit, toSecretRecord, (row) => [row.created_at, row.seq]);
   }
 
-  getByName(name: string): SecretInfo | undefined {
+  getByName(name: string): SecretRecord | undefined {
     const row = this.#byName.get(name) as SecretRow | undefined;
-    return row && toInfo(row);
+    return row && toSecretRecord(row);
   }
 
-  getById(id: string): SecretInfo | undefined {
+  getById(id: string): SecretRecord | undefined {
     const row = this.#byId.get(id) as SecretRow | undefined;
-    return row && toInfo(row);
+    return row && toSecretRecord(row);
   }
 
   /** Replaces the value (bindings keep their stand-ins); `secret_not_found` when there is no such secret. */
-  rotate(name: string, value: string): SecretInfo {
+  rotate(name: string, value: string): SecretRecord {
     const existing = this.#require(name);
     this.#updateValue.run(this.#cipher.seal(value, existing.id), new Date().toISOString(), existing.id);
     this.#emit({ kind: 'secret', secretId: existing.id });
@@ -114,24 +125,24 @@ export class SecretsRepository {
     this.#emit({ kind: 'secret', secretId: existing.id });
   }
 
-  #require(name: string): SecretInfo {
+  #require(name: string): SecretRecord {
     const info = this.getByName(name);
     if (!info) throw new DomainError('secret_not_found', { name });
     return info;
   }
 }
 
-/** The API's view of a secrets row. */
-export function toInfo(row: SecretRow): SecretInfo {
+/** A secrets row, JSON columns parsed. */
+export function toSecretRecord(row: SecretRow): SecretRecord {
   return {
     id: row.id,
     name: row.name,
-    auth_type: row.auth_type as AuthType,
-    auth_config: JSON.parse(row.auth_config) as Record<string, unknown>,
-    ...(row.provider !== null && { provider_shortcut: row.provider }),
+    authType: row.auth_type as AuthType,
+    authConfig: JSON.parse(row.auth_config) as Record<string, unknown>,
+    provider: row.provider,
     hosts: JSON.parse(row.hosts) as string[],
-    created_at: row.created_at,
-    updated_at: row.updated_at,
-    ...(row.last_used_at !== null && { last_used_at: row.last_used_at }),
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    lastUsedAt: row.last_used_at,
   };
 }

@@ -4,6 +4,7 @@ import { parseCreateSecret, parseRotateSecret, secretNameProblem } from '../../s
 import { logChange } from '../admin-log.js';
 import type { AdminStore } from '../admin-store.js';
 import { parseListQuery, sendList } from '../list-response.js';
+import { toSecretInfo, toSecretSandboxBinding } from '../secret-wire.js';
 
 /** Items read and written per chunk of a list: secrets and bindings cost ≈ 5 µs each. */
 const CHUNK = 200;
@@ -19,23 +20,23 @@ export function secretRoutes(app: FastifyInstance, store: AdminStore): void {
     logChange(request, 'secret created', {
       secret_id: secret.id,
       secret_name: secret.name,
-      auth_type: secret.auth_type,
-      provider: secret.provider_shortcut,
+      auth_type: secret.authType,
+      provider: secret.provider ?? undefined,
       hosts: secret.hosts,
     });
-    return reply.code(201).send(secret);
+    return reply.code(201).send(toSecretInfo(secret));
   });
 
-  app.get('/secrets', async (request, reply) => sendList(reply, parseListQuery(request.query), CHUNK, (page) => store.secrets.listPage(page), same));
+  app.get('/secrets', async (request, reply) => sendList(reply, parseListQuery(request.query), CHUNK, (page) => store.secrets.listPage(page), toSecretInfo));
 
-  app.get<{ Params: NameParams }>('/secrets/:name', async (request) => requireSecret(store, request.params.name));
+  app.get<{ Params: NameParams }>('/secrets/:name', async (request) => toSecretInfo(await requireSecret(store, request.params.name)));
 
   app.patch<{ Params: NameParams }>('/secrets/:name', async (request) => {
     const name = checkedName(request.params.name);
     const { value } = parseRotateSecret(request.body);
     const secret = await store.secrets.rotate(name, value);
     logChange(request, 'secret rotated', { secret_id: secret.id, secret_name: secret.name });
-    return secret;
+    return toSecretInfo(secret);
   });
 
   app.delete<{ Params: NameParams }>('/secrets/:name', async (request, reply) => {
@@ -48,7 +49,7 @@ export function secretRoutes(app: FastifyInstance, store: AdminStore): void {
   app.get<{ Params: NameParams }>('/secrets/:name/sandboxes', async (request, reply) => {
     const query = parseListQuery(request.query);
     const { id } = await requireSecret(store, request.params.name);
-    return sendList(reply, query, CHUNK, (page) => store.sandboxes.bindingsOfSecret(id, page), same);
+    return sendList(reply, query, CHUNK, (page) => store.sandboxes.bindingsOfSecret(id, page), toSecretSandboxBinding);
   });
 }
 
@@ -63,8 +64,4 @@ async function requireSecret(store: AdminStore, name: string) {
   const secret = await store.secrets.getByName(checkedName(name));
   if (!secret) throw new DomainError('secret_not_found', { name });
   return secret;
-}
-
-function same<T>(item: T): T {
-  return item;
 }

@@ -1,4 +1,5 @@
 import type { EnvelopeCipher } from '../../secrets/envelope.js';
+import { SANDBOX_RULES } from '../../secrets/sandbox-rules.js';
 import { PgAgentsRepository } from './agents.js';
 import { openPostgres, type PgPool } from './db.js';
 import { PgEventsRepository } from './events.js';
@@ -34,7 +35,7 @@ export async function openPgStore(options: PgStoreOptions): Promise<PgStore> {
   return {
     pool,
     secrets: new PgSecretsRepository(pool, options.envelope),
-    sandboxes: new PgSandboxesRepository(pool),
+    sandboxes: new PgSandboxesRepository(pool, SANDBOX_RULES),
     agents: new PgAgentsRepository(pool, options.envelope),
     fleet: new PgFleetRepository(pool),
     events: new PgEventsRepository(pool, { retentionDays: options.retentionDays }),

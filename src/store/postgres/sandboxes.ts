@@ -1,22 +1,22 @@
 import { randomUUID } from 'node:crypto';
 import { DomainError } from '../../errors.js';
 import { SIDECAR_METADATA_KEY } from '../../fleet/protocol.js';
-import { findProvider } from '../../secrets/providers.js';
-import { mintAccessToken, mintStandIn } from '../../secrets/stand-in.js';
+import { checkBindingRoom, type SandboxRules } from '../../secrets/sandbox-rules.js';
 import type { SandboxDefinition } from '../../secrets/validate-sandbox.js';
-import type { SecretSandboxBinding } from '../../sdk/types.js';
 import {
   addressClaimed,
   BINDING_COLUMNS,
-  MAX_BINDINGS,
   NOT_DETACHED,
   notExpired,
   SANDBOX_COLUMNS,
   toRecord,
+  toSecretBinding,
   type BindingRow,
   type SandboxRecord,
   type SandboxRef,
   type SandboxRow,
+  type SecretBinding,
+  type SecretBindingRow,
 } from '../sandboxes.js';
 import { cursorKey, pageOf, type ListPage, type PageRequest } from '../list-page.js';
 import { recordChange } from './changes.js';
@@ -37,9 +37,11 @@ interface SecretRef {
  */
 export class PgSandboxesRepository {
   readonly #pool: PgPool;
+  readonly #rules: SandboxRules;
 
-  constructor(pool: PgPool) {
+  constructor(pool: PgPool, rules: SandboxRules) {
     this.#pool = pool;
+    this.#rules = rules;
   }
 
   async create(def: SandboxDefinition): Promise<SandboxRecord> {
@@ -58,7 +60,7 @@ export class PgSandboxesRepository {
         [
           id,
           def.name,
-          mintAccessToken(),
+          this.#rules.mintAccessToken(),
           JSON.stringify(def.env_vars),
           JSON.stringify(def.network),
           JSON.stringify(def.metadata),
@@ -69,7 +71,7 @@ export class PgSandboxesRepository {
         ],
       );
       for (const [i, address] of sourceAddresses.entries()) await claimAddress(client, sidecar ?? '', address, id, i);
-      for (const { envKey, secretName, secret } of resolved) await bind(client, id, envKey, secretName, secret, now);
+      for (const { envKey, secretName, secret } of resolved) await this.#bind(client, id, envKey, secretName, secret, now);
       await recordChange(client, 'sandbox', id, sidecar);
     });
     return (await this.get(id))!;
@@ -142,10 +144,10 @@ export class PgSandboxesRepository {
       const current = held.find((b) => b.env_key === envKey);
       if (current?.revoked === null) throw new DomainError('env_key_bound', { envKey });
       if (Object.hasOwn(JSON.parse(sandbox.env_vars) as object, envKey)) throw new DomainError('env_key_in_env_vars', { envKey });
-      if (held.length - (current ? 1 : 0) >= MAX_BINDINGS) throw new DomainError('binding_limit', { max: MAX_BINDINGS });
+      checkBindingRoom(this.#rules, held.length - (current ? 1 : 0));
       const secret = await secretRef(client, envKey, secretName);
       if (current) await client.query("UPDATE bindings SET revoked = 'proxy_token_revoked' WHERE id = $1", [current.id]);
-      await bind(client, sandboxId, envKey, secretName, secret, new Date().toISOString());
+      await this.#bind(client, sandboxId, envKey, secretName, secret, new Date().toISOString());
       await recordChange(client, 'sandbox', sandboxId, sandbox.sidecar);
     });
     return { env_key: envKey, secret_name: secretName };
@@ -163,20 +165,26 @@ export class PgSandboxesRepository {
     });
   }
 
-  async bindingsOfSecret(secretId: string, page: PageRequest): Promise<ListPage<SecretSandboxBinding>> {
+  async bindingsOfSecret(secretId: string, page: PageRequest): Promise<ListPage<SecretBinding>> {
     const [after] = cursorKey(page.after, 'number') ?? [0];
-    const { rows } = await this.#pool.query<SecretSandboxBinding & { id: string }>(
+    const { rows } = await this.#pool.query<SecretBindingRow & { id: string }>(
       `SELECT b.id, b.sandbox_id, s.name AS sandbox_name, b.env_key, s.status
        FROM bindings b JOIN sandboxes s ON s.id = b.sandbox_id
        WHERE b.secret_id = $1 AND b.revoked IS NULL AND b.id > $2 AND ${notExpired('$4', 's.')} ORDER BY b.id LIMIT $3`,
       [secretId, after, page.limit + 1, new Date().toISOString()],
     );
-    return pageOf(
-      rows,
-      page.limit,
-      ({ id: _id, ...binding }) => binding,
-      (row) => [Number(row.id)],
-    );
+    return pageOf(rows, page.limit, toSecretBinding, (row) => [Number(row.id)]);
+  }
+
+  async #bind(client: PgClient, sandboxId: string, envKey: string, secretName: string, secret: SecretRef, now: string): Promise<void> {
+    await client.query('INSERT INTO bindings (sandbox_id, env_key, secret_id, secret_name, stand_in, created_at) VALUES ($1, $2, $3, $4, $5, $6)', [
+      sandboxId,
+      envKey,
+      secret.id,
+      secretName,
+      this.#rules.mintStandIn(secret.provider),
+      now,
+    ]);
   }
 }
 
@@ -228,16 +236,4 @@ async function secretRef(client: PgClient, envKey: string, name: string): Promis
   const { rows } = await client.query<SecretRef>('SELECT id, provider FROM secrets WHERE name = $1 FOR SHARE', [name]);
   if (!rows[0]) throw new DomainError('binding_secret_missing', { envKey, secretName: name });
   return rows[0];
-}
-
-async function bind(client: PgClient, sandboxId: string, envKey: string, secretName: string, secret: SecretRef, now: string): Promise<void> {
-  const provider = secret.provider === null ? undefined : findProvider(secret.provider);
-  await client.query('INSERT INTO bindings (sandbox_id, env_key, secret_id, secret_name, stand_in, created_at) VALUES ($1, $2, $3, $4, $5, $6)', [
-    sandboxId,
-    envKey,
-    secret.id,
-    secretName,
-    mintStandIn(provider),
-    now,
-  ]);
 }

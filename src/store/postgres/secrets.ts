@@ -2,9 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { DomainError } from '../../errors.js';
 import type { EnvelopeCipher } from '../../secrets/envelope.js';
 import type { SecretDefinition } from '../../secrets/validate-secret.js';
-import type { SecretInfo } from '../../sdk/types.js';
 import { cursorKey, pageOf, type ListPage, type PageRequest } from '../list-page.js';
-import { INFO_COLUMNS, toInfo, type SecretRow } from '../secrets.js';
+import { INFO_COLUMNS, toSecretRecord, type SecretRecord, type SecretRow } from '../secrets.js';
 import { recordChange } from './changes.js';
 import { inTransaction, UNIQUE_VIOLATION, type PgPool } from './db.js';
 
@@ -18,7 +17,7 @@ export class PgSecretsRepository {
     this.#envelope = envelope;
   }
 
-  async create(def: SecretDefinition): Promise<SecretInfo> {
+  async create(def: SecretDefinition): Promise<SecretRecord> {
     const id = randomUUID();
     const now = new Date().toISOString();
     const sealed = await this.#envelope.seal(def.value, id);
@@ -39,7 +38,7 @@ export class PgSecretsRepository {
           now,
         ],
       );
-      return toInfo(rows[0]!);
+      return toSecretRecord(rows[0]!);
     } catch (err) {
       if ((err as { code?: string }).code === UNIQUE_VIOLATION) {
         throw new DomainError('secret_name_taken', { name: def.name });
@@ -49,27 +48,27 @@ export class PgSecretsRepository {
   }
 
   /** Secrets in creation order, one page at a time (cursor `[created_at, id]`). */
-  async listPage(page: PageRequest): Promise<ListPage<SecretInfo>> {
+  async listPage(page: PageRequest): Promise<ListPage<SecretRecord>> {
     const [createdAt, id] = cursorKey(page.after, 'string', 'string') ?? ['', ''];
     const { rows } = await this.#pool.query<SecretRow>(
       `SELECT ${INFO_COLUMNS} FROM secrets WHERE (created_at, id) > ($1, $2) ORDER BY created_at, id LIMIT $3`,
       [createdAt, id, page.limit + 1],
     );
-    return pageOf(rows, page.limit, toInfo, (row) => [row.created_at, row.id]);
+    return pageOf(rows, page.limit, toSecretRecord, (row) => [row.created_at, row.id]);
   }
 
-  async getByName(name: string): Promise<SecretInfo | undefined> {
+  async getByName(name: string): Promise<SecretRecord | undefined> {
     const { rows } = await this.#pool.query<SecretRow>(`SELECT ${INFO_COLUMNS} FROM secrets WHERE name = $1`, [name]);
-    return rows[0] && toInfo(rows[0]);
+    return rows[0] && toSecretRecord(rows[0]);
   }
 
-  async getById(id: string): Promise<SecretInfo | undefined> {
+  async getById(id: string): Promise<SecretRecord | undefined> {
     const { rows } = await this.#pool.query<SecretRow>(`SELECT ${INFO_COLUMNS} FROM secrets WHERE id = $1`, [id]);
-    return rows[0] && toInfo(rows[0]);
+    return rows[0] && toSecretRecord(rows[0]);
   }
 
   /** Replaces the value under a fresh data key; every sidecar holding it hears of it. */
-  async rotate(name: string, value: string): Promise<SecretInfo> {
+  async rotate(name: string, value: string): Promise<SecretRecord> {
     return inTransaction(this.#pool, async (client) => {
       const { rows: found } = await client.query<{ id: string }>('SELECT id FROM secrets WHERE name = $1 FOR UPDATE', [name]);
       if (!found[0]) throw new DomainError('secret_not_found', { name });
@@ -80,7 +79,7 @@ export class PgSecretsRepository {
         [sealed.valueEnc, sealed.dataKeyEnc, sealed.keyId, new Date().toISOString(), id],
       );
       await recordChange(client, 'secret', id, null);
-      return toInfo(rows[0]!);
+      return toSecretRecord(rows[0]!);
     });
   }
 

@@ -11,6 +11,7 @@ import type { SandboxDefinition } from '../../../src/secrets/validate-sandbox.js
 import { DATABASE_FILE, openDatabase, openStore, type Store } from '../../../src/store/index.js';
 import { MIGRATIONS } from '../../../src/store/migrations/index.js';
 import { toFailure } from '../../../src/api/error-envelope.js';
+import { toSecretInfo, toSecretSandboxBinding } from '../../../src/api/secret-wire.js';
 
 /** One page holding every item these small stores have. */
 const ALL = { limit: 1000 };
@@ -95,22 +96,22 @@ test('openDatabase: a database from a newer build is refused', (t) => {
 
 test('secrets: create returns SecretInfo; list/get; duplicate is 409', (t) => {
   const { store } = setup(t);
-  const info = store.secrets.create(anthropicSecret('anthropic-prod'));
+  const info = toSecretInfo(store.secrets.create(anthropicSecret('anthropic-prod')));
   assert.match(info.id, /^[0-9a-f-]{36}$/);
   assert.deepEqual(Object.keys(info), ['id', 'name', 'auth_type', 'auth_config', 'provider_shortcut', 'hosts', 'created_at', 'updated_at']);
   assert.equal(info.provider_shortcut, 'anthropic');
   assert.match(info.created_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
   assert.equal(JSON.stringify(info).includes(PLANTED), false);
 
-  const custom = store.secrets.create(bearerSecret('custom'));
+  const custom = toSecretInfo(store.secrets.create(bearerSecret('custom')));
   assert.equal('provider_shortcut' in custom, false);
   assert.equal('last_used_at' in custom, false);
   assert.deepEqual(
     store.secrets.listPage(ALL).items.map((s) => s.name),
     ['anthropic-prod', 'custom'],
   );
-  assert.deepEqual(store.secrets.getByName('custom'), custom);
-  assert.deepEqual(store.secrets.getById(custom.id), custom);
+  assert.deepEqual(toSecretInfo(store.secrets.getByName('custom')!), custom);
+  assert.deepEqual(toSecretInfo(store.secrets.getById(custom.id)!), custom);
   assert.equal(store.secrets.getByName('nope'), undefined);
   assertRefused(() => store.secrets.create(bearerSecret('custom')), { code: 'conflict', message: 'a secret named "custom" already exists' });
 });
@@ -121,7 +122,7 @@ test('secrets: rotate changes the value the rule source reveals and emits a chan
   assert.equal(store.ruleSource.revealSecret(info.id)?.reveal(), PLANTED);
   await new Promise((resolve) => setTimeout(resolve, 5));
   const rotated = store.secrets.rotate('s', ROTATED);
-  assert.notEqual(rotated.updated_at, info.updated_at);
+  assert.notEqual(rotated.updatedAt, info.updatedAt);
   assert.equal(store.ruleSource.revealSecret(info.id)?.reveal(), ROTATED);
   assert.deepEqual(changes, [{ kind: 'secret', secretId: info.id }]);
   assertRefused(() => store.secrets.rotate('missing', ROTATED), { code: 'not_found', message: 'Secret not found' });
@@ -197,7 +198,9 @@ test('secret delete writes only its own row: its bindings then read as revoked, 
   const secret = store.secrets.create(bearerSecret('custom'));
   store.secrets.create(bearerSecret('other'));
   const sb = store.sandboxes.create(sandboxDef({ TOKEN: 'custom', KEEP: 'other' }));
-  assert.deepEqual(store.sandboxes.bindingsOfSecret(secret.id, ALL).items, [{ sandbox_id: sb.id, sandbox_name: sb.name, env_key: 'TOKEN', status: 'active' }]);
+  assert.deepEqual(store.sandboxes.bindingsOfSecret(secret.id, ALL).items.map(toSecretSandboxBinding), [
+    { sandbox_id: sb.id, sandbox_name: sb.name, env_key: 'TOKEN', status: 'active' },
+  ]);
   changes.length = 0;
 
   store.secrets.delete('custom');
@@ -290,7 +293,7 @@ test('rule source: records for the rule table', (t) => {
     id: github.id,
     name: 'gh',
     authType: 'per_host',
-    authConfig: github.auth_config,
+    authConfig: github.authConfig,
     hosts: ['api.github.com', 'github.com'],
     provider: 'github',
   });
