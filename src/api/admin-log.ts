@@ -2,9 +2,18 @@ import type { FastifyRequest } from 'fastify';
 
 /** The admin changes logged at `info` (docs/operations.md §4, "Admin changes"). */
 export type AdminChange =
-  | 'secret created' | 'secret rotated' | 'secret deleted'
-  | 'sandbox created' | 'sandbox deleted' | 'binding attached' | 'binding detached'
-  | 'agent created' | 'agent updated' | 'agent deleted' | 'agent secrets set' | 'agent secret deleted';
+  | 'secret created'
+  | 'secret rotated'
+  | 'secret deleted'
+  | 'sandbox created'
+  | 'sandbox deleted'
+  | 'binding attached'
+  | 'binding detached'
+  | 'agent created'
+  | 'agent updated'
+  | 'agent deleted'
+  | 'agent secrets set'
+  | 'agent secret deleted';
 
 /**
  * One `info` line per change the admin API made, once it succeeded: what changed, named by ids

@@ -42,9 +42,18 @@ export function buildSandboxEnv(sandbox: SandboxRecord, opts: SandboxEnvOptions)
   env.http_proxy = proxy;
   env.NODE_USE_ENV_PROXY = '1';
   if (opts.kit) {
-    Object.assign(env, kitEnvironment({
-      kitPath: opts.kit.path, proxyUrl: opts.proxyUrl, agents: opts.kit.agents, noProxy: NO_PROXY_HOSTS,
-    }, sandbox.envVars));
+    Object.assign(
+      env,
+      kitEnvironment(
+        {
+          kitPath: opts.kit.path,
+          proxyUrl: opts.proxyUrl,
+          agents: opts.kit.agents,
+          noProxy: NO_PROXY_HOSTS,
+        },
+        sandbox.envVars,
+      ),
+    );
   }
   return env;
 }

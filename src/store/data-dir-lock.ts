@@ -47,7 +47,10 @@ export function lockDataDir(dataDir: string): { release(): void } {
     db.close();
     if ((err as { code?: string }).code !== 'SQLITE_BUSY') throw err;
     const holder = readHolder(dataDir);
-    throw new ConfigError('dataDir', `${dataDir} is in use by another credproxy${holder ? ` (pid ${holder})` : ''}; stop it first, or give this one its own data dir`);
+    throw new ConfigError(
+      'dataDir',
+      `${dataDir} is in use by another credproxy${holder ? ` (pid ${holder})` : ''}; stop it first, or give this one its own data dir`,
+    );
   }
   const pidPath = join(dataDir, PID_FILE);
   writeFileSync(pidPath, `${process.pid}\n`);

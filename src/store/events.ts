@@ -56,7 +56,8 @@ const CURSOR_PREFIX = 'ev1:';
  * 32 × 18 parameters stays far below SQLite's limit of 32,766.
  */
 const ROWS_PER_INSERT = 32;
-/** A row's values as the audit queue writes them (and the view `event_rows` shows them). */
+/** A row's values as the audit queue writes them (and the view `event_rows` shows them); laid out as a table. */
+// prettier-ignore
 export const INSERT_COLUMNS = [
   'kind', 'ts', 'sandbox_id', 'sandbox_name', 'secret_id', 'host', 'method', 'path', 'status', 'upstream_status',
   'latency_ms', 'error_code', 'dst_ip', 'dst_port', 'verdict', 'match_rule', 'bytes_sent', 'bytes_recv', 'request_id',
@@ -96,6 +97,8 @@ export function flattenEventRows(rows: readonly EventRow[]): FlatEventRows {
   // posted index by index.
   const values: unknown[] = [];
   for (const r of rows) {
+    // One row's values in INSERT_COLUMNS' order and layout.
+    // prettier-ignore
     values.push(
       r.kind, r.ts, r.sandboxId, r.sandboxName, r.secretId, r.host, r.method, r.path, r.status, r.upstreamStatus,
       r.latencyMs, r.errorCode, r.dstIp, r.dstPort, r.verdict, r.matchRule, r.bytesSent, r.bytesRecv, r.requestId,
@@ -165,6 +168,7 @@ export interface EventDbRow {
 }
 
 /** Columns copied onto a NetworkEvent when not null, in wire order. */
+// prettier-ignore
 const NETWORK_OPTIONAL_COLUMNS = [
   'host', 'dst_ip', 'dst_port', 'verdict', 'match_rule', 'bytes_sent', 'bytes_recv', 'method', 'path',
   'status', 'upstream_status', 'latency_ms', 'secret_id', 'error_code', 'request_id',
@@ -200,9 +204,7 @@ export class EventsRepository {
       }
     });
     // Never moves last_used_at backwards when batches land out of order.
-    this.#touch = db.prepare(
-      'UPDATE secrets SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)',
-    );
+    this.#touch = db.prepare('UPDATE secrets SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)');
     this.#touchMany = db.transaction((secretIds: Iterable<string>, ts: string) => {
       for (const id of secretIds) this.#touch.run(ts, id, ts);
     });
@@ -224,9 +226,7 @@ export class EventsRepository {
     );
     // Ids grow with time, so the oldest rows are the first ids: no index on ts is needed, and each
     // statement reads at most `maxRows` rows whatever the table holds.
-    this.#deleteOld = db.prepare(
-      'DELETE FROM events WHERE id IN (SELECT id FROM (SELECT id, ts FROM events ORDER BY id LIMIT ?) WHERE ts < ?)',
-    );
+    this.#deleteOld = db.prepare('DELETE FROM events WHERE id IN (SELECT id FROM (SELECT id, ts FROM events ORDER BY id LIMIT ?) WHERE ts < ?)');
   }
 
   /** `count` flat rows from row `start` as the table stores them (refs made on first sight). */
@@ -269,10 +269,7 @@ export class EventsRepository {
   }
 
   /** A secret's request rows, newest first; `before` is an event id, exclusive. */
-  auditForSecret(
-    secretId: string,
-    options: { limit: number; before?: number | undefined; status?: AuditStatusFilter | undefined },
-  ): ProxyAuditEvent[] {
+  auditForSecret(secretId: string, options: { limit: number; before?: number | undefined; status?: AuditStatusFilter | undefined }): ProxyAuditEvent[] {
     const [low, high] = options.status ? STATUS_RANGES[options.status] : ANY_STATUS;
     const rows = this.#audit.all(secretId, options.before ?? Number.MAX_SAFE_INTEGER, low, high, options.limit) as StoredEventRow[];
     return rows.map((row) => toAuditEvent(withIsoTs(row)));
@@ -290,9 +287,9 @@ export class EventsRepository {
     const before = options.cursor ?? Number.MAX_SAFE_INTEGER;
     const since = options.since ? options.since.getTime() : 0;
     const fetch = options.limit + 1;
-    const rows = (options.verdict
-      ? this.#networkByVerdict.all(sandboxId, before, since, options.verdict, fetch)
-      : this.#network.all(sandboxId, before, since, fetch)) as StoredEventRow[];
+    const rows = (
+      options.verdict ? this.#networkByVerdict.all(sandboxId, before, since, options.verdict, fetch) : this.#network.all(sandboxId, before, since, fetch)
+    ) as StoredEventRow[];
     const hasMore = rows.length > options.limit;
     if (hasMore) rows.length = options.limit;
     const last = rows[rows.length - 1];

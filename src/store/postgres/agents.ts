@@ -2,7 +2,16 @@ import { randomBytes } from 'node:crypto';
 import type { AgentStore } from '../../agents/service.js';
 import type { EnvelopeCipher, SealedEnvelope } from '../../secrets/envelope.js';
 import type { SecretValue } from '../../secrets/secret-value.js';
-import { AGENT_COLUMNS, plainAad, toRecord, type AgentFields, type AgentRecord, type AgentRow, type AgentSecretRecord, type AgentSecretRow } from '../agents.js';
+import {
+  AGENT_COLUMNS,
+  plainAad,
+  toRecord,
+  type AgentFields,
+  type AgentRecord,
+  type AgentRow,
+  type AgentSecretRecord,
+  type AgentSecretRow,
+} from '../agents.js';
 import { inTransaction, type PgPool } from './db.js';
 
 /**
@@ -22,8 +31,9 @@ export class PgAgentsRepository implements AgentStore {
 
   async find(idOrName: string): Promise<AgentRecord | undefined> {
     // By id (`agt_…`) first, then by name, as on SQLite: an id match wins over another agent's name.
-    const { rows } = await this.#pool.query<AgentRow>(
-      `SELECT ${AGENT_COLUMNS} FROM agents WHERE id = $1 OR name = $1 ORDER BY (id = $1) DESC LIMIT 1`, [idOrName]);
+    const { rows } = await this.#pool.query<AgentRow>(`SELECT ${AGENT_COLUMNS} FROM agents WHERE id = $1 OR name = $1 ORDER BY (id = $1) DESC LIMIT 1`, [
+      idOrName,
+    ]);
     return rows[0] && toRecord(rows[0]);
   }
 
@@ -88,15 +98,17 @@ export class PgAgentsRepository implements AgentStore {
 
   async plainValues(agentId: string): Promise<Map<string, SecretValue>> {
     const { rows } = await this.#pool.query<{ key: string; value_enc: Buffer; data_key_enc: Buffer }>(
-      "SELECT key, value_enc, data_key_enc FROM agent_secrets WHERE agent_id = $1 AND kind = 'plain' ORDER BY key", [agentId]);
-    const opened = await Promise.all(rows.map(async (r) =>
-      [r.key, await this.#envelope.open({ valueEnc: r.value_enc, dataKeyEnc: r.data_key_enc }, plainAad(agentId, r.key))] as const));
+      "SELECT key, value_enc, data_key_enc FROM agent_secrets WHERE agent_id = $1 AND kind = 'plain' ORDER BY key",
+      [agentId],
+    );
+    const opened = await Promise.all(
+      rows.map(async (r) => [r.key, await this.#envelope.open({ valueEnc: r.value_enc, dataKeyEnc: r.data_key_enc }, plainAad(agentId, r.key))] as const),
+    );
     return new Map(opened);
   }
 
   /** An upsert that may switch a key between kinds, so every value column is always written. */
-  async #put(agentId: string, key: string, kind: AgentSecretRecord['kind'], secretId: string | null,
-    sealed: SealedEnvelope | null): Promise<void> {
+  async #put(agentId: string, key: string, kind: AgentSecretRecord['kind'], secretId: string | null, sealed: SealedEnvelope | null): Promise<void> {
     const now = new Date().toISOString();
     await inTransaction(this.#pool, async (client) => {
       await client.query(

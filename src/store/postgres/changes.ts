@@ -46,10 +46,10 @@ interface ChangeRow {
 
 /** Changes after `seq` (exclusive), oldest first, at most `limit`. */
 export async function changesAfter(client: Pick<PgClient, 'query'>, seq: number, limit: number): Promise<ChangeRecord[]> {
-  const { rows } = await client.query<ChangeRow>(
-    'SELECT seq, kind, subject_id, sidecar, deleted FROM changes WHERE seq > $1 ORDER BY seq LIMIT $2',
-    [seq, limit],
-  );
+  const { rows } = await client.query<ChangeRow>('SELECT seq, kind, subject_id, sidecar, deleted FROM changes WHERE seq > $1 ORDER BY seq LIMIT $2', [
+    seq,
+    limit,
+  ]);
   return rows.map((r) => ({ seq: Number(r.seq), kind: r.kind, subjectId: r.subject_id, sidecar: r.sidecar, deleted: r.deleted }));
 }
 

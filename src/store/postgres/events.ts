@@ -1,7 +1,14 @@
 import type { AuditQuery, NetworkQuery } from '../../api/admin-store.js';
 import {
-  ANY_STATUS, encodeCursor, INSERT_COLUMNS, STATUS_RANGES, toAuditEvent, toNetworkEvent,
-  type EventDbRow, type NetworkPage, type ProxyAuditEvent,
+  ANY_STATUS,
+  encodeCursor,
+  INSERT_COLUMNS,
+  STATUS_RANGES,
+  toAuditEvent,
+  toNetworkEvent,
+  type EventDbRow,
+  type NetworkPage,
+  type ProxyAuditEvent,
 } from '../events.js';
 import { inTransaction, type PgPool } from './db.js';
 
@@ -11,9 +18,25 @@ const PARTITION_LOCK = 0x63707270; // 'cprp'
 
 /** PostgreSQL type of each INSERT_COLUMNS entry, for the unnest() bulk insert. */
 const COLUMN_TYPES: Record<(typeof INSERT_COLUMNS)[number], string> = {
-  kind: 'text', ts: 'float8', sandbox_id: 'text', sandbox_name: 'text', secret_id: 'text', host: 'text', method: 'text',
-  path: 'text', status: 'int4', upstream_status: 'int4', latency_ms: 'float8', error_code: 'text', dst_ip: 'text',
-  dst_port: 'int4', verdict: 'text', match_rule: 'text', bytes_sent: 'int8', bytes_recv: 'int8', request_id: 'text',
+  kind: 'text',
+  ts: 'float8',
+  sandbox_id: 'text',
+  sandbox_name: 'text',
+  secret_id: 'text',
+  host: 'text',
+  method: 'text',
+  path: 'text',
+  status: 'int4',
+  upstream_status: 'int4',
+  latency_ms: 'float8',
+  error_code: 'text',
+  dst_ip: 'text',
+  dst_port: 'int4',
+  verdict: 'text',
+  match_rule: 'text',
+  bytes_sent: 'int8',
+  bytes_recv: 'int8',
+  request_id: 'text',
 };
 const NUMERIC = new Set(['float8', 'int4', 'int8']);
 const ROW_WIDTH = 1 + INSERT_COLUMNS.length;
@@ -90,7 +113,9 @@ export class PgEventsRepository {
     const verdict = query.verdict ? `AND kind = 'connection' AND verdict = $5` : '';
     if (query.verdict) params.push(query.verdict);
     const { rows } = await this.#pool.query<PgEventRow>(
-      `SELECT * FROM events WHERE sandbox_id = $1 AND id < $2::int8 AND ts >= $3 ${verdict} ORDER BY id DESC LIMIT $4`, params);
+      `SELECT * FROM events WHERE sandbox_id = $1 AND id < $2::int8 AND ts >= $3 ${verdict} ORDER BY id DESC LIMIT $4`,
+      params,
+    );
     const hasMore = rows.length > query.limit;
     if (hasMore) rows.length = query.limit;
     const last = rows[rows.length - 1];
@@ -105,7 +130,8 @@ export class PgEventsRepository {
     const oldestKept = Math.floor((now - this.#retentionDays * DAY_MS) / DAY_MS);
     const { rows } = await this.#pool.query<{ name: string }>(
       `SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-       JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'events'`);
+       JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'events'`,
+    );
     const dropped: string[] = [];
     for (const { name } of rows) {
       const day = partitionDay(name);
@@ -168,7 +194,8 @@ function checkRow(row: unknown): void {
   INSERT_COLUMNS.forEach((column, i) => {
     const value = row[i + 1];
     const numeric = NUMERIC.has(COLUMN_TYPES[column]);
-    if (value !== null && typeof value !== (numeric ? 'number' : 'string')) throw new EventBatchError(`${column} must be a ${numeric ? 'number' : 'string'} or null`);
+    if (value !== null && typeof value !== (numeric ? 'number' : 'string'))
+      throw new EventBatchError(`${column} must be a ${numeric ? 'number' : 'string'} or null`);
   });
 }
 
