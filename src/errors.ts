@@ -4,6 +4,8 @@
  * docs/errors.md documents each code with how to fix it.
  */
 
+// One row per code, a table: the formatter would break its longest rows into blocks that only repeat each other.
+// prettier-ignore
 export const REJECTIONS = {
   proxy_auth_required: { status: 407, hint: 'Send Proxy-Authorization: use the HTTPS_PROXY URL from the sandbox env (http://sb:<access_token>@host:port).' },
   sandbox_expired: { status: 407, hint: 'This sandbox is past its expiry (ttl / expires_at); create a new sandbox and start from its env.' },
@@ -11,10 +13,7 @@ export const REJECTIONS = {
   credential_host_mismatch: { status: 403, hint: "This secret may not be sent to this host; add the host to the secret's hosts or call an allowed host." },
   host_denied: { status: 403, hint: "The sandbox's network.deny_out blocks this host." },
   host_not_allowed: { status: 403, hint: "The sandbox's network.allow_out does not include this host." },
-  internal_address_denied: {
-    status: 403,
-    hint: 'Loopback, private and link-local addresses are not reachable; set egress.allowPrivateNetworks or upstream.resolve if this is intended.',
-  },
+  internal_address_denied: { status: 403, hint: 'Loopback, private and link-local addresses are not reachable; set egress.allowPrivateNetworks or upstream.resolve if this is intended.' },
   cleartext_injection_refused: { status: 403, hint: 'Credentials are only injected over https; call https:// instead of http://.' },
   credential_revoked: { status: 503, hint: 'The secret behind this stand-in was deleted; create it again and bind it to a sandbox.' },
   proxy_token_revoked: { status: 503, hint: 'This stand-in was detached from the sandbox; attach the secret again for a new token.' },
@@ -22,14 +21,8 @@ export const REJECTIONS = {
   upstream_unreachable: { status: 502, hint: 'The upstream refused or dropped the connection, or its name did not resolve.' },
   upstream_tls_error: { status: 502, hint: "The upstream's TLS certificate did not verify; add its CA with upstream.caFile if it is private." },
   upstream_timeout: { status: 504, hint: 'The upstream did not connect or answer in time.' },
-  policy_unavailable: {
-    status: 503,
-    hint: 'This sidecar cannot reach its control plane and its policy bundle is older than fleet.maxBundleAgeMs; check fleet.controlUrl and the control plane.',
-  },
-  upstream_encoding_unsupported: {
-    status: 502,
-    hint: 'The upstream answered in a content or transfer coding credproxy cannot decode, so echoes of the injected credential could not be removed and the response was withheld.',
-  },
+  policy_unavailable: { status: 503, hint: 'This sidecar cannot reach its control plane and its policy bundle is older than fleet.maxBundleAgeMs; check fleet.controlUrl and the control plane.' },
+  upstream_encoding_unsupported: { status: 502, hint: 'The upstream answered in a content or transfer coding credproxy cannot decode, so echoes of the injected credential could not be removed and the response was withheld.' },
   inject_error: { status: 502, hint: "The credential could not be placed in the request (e.g. it contains CR/LF); fix the secret's value or auth config." },
   bad_request: { status: 400, hint: 'The request could not be parsed as HTTP/1.1.' },
 } as const;

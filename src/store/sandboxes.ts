@@ -163,17 +163,7 @@ export class SandboxesRepository {
           const holder = this.#addressHolder.get(address) as SandboxRef | undefined;
           if (holder) throw addressClaimed(i, address, holder);
         });
-        this.#insertSandbox.run(
-          id,
-          def.name,
-          this.#rules.mintAccessToken(),
-          JSON.stringify(def.env_vars),
-          JSON.stringify(def.network),
-          JSON.stringify(def.metadata),
-          JSON.stringify(sourceAddresses),
-          now,
-          def.expires_at ?? null,
-        );
+        this.#insertSandbox.run(id, ...definitionColumns(def, this.#rules.mintAccessToken(), sourceAddresses), now, def.expires_at ?? null);
         for (const address of sourceAddresses) this.#claimAddress.run(address, id);
         for (const { envKey, secretName, secret } of resolved) this.#bind(id, envKey, secretName, secret, now);
       })
@@ -272,6 +262,15 @@ export class SandboxesRepository {
   #bind(sandboxId: string, envKey: string, secretName: string, secret: { id: string; provider: string | null }, now: string): void {
     this.#insertBinding.run(sandboxId, envKey, secret.id, secretName, this.#rules.mintStandIn(secret.provider), now);
   }
+}
+
+/** name, access_token, env_vars, network, metadata, source_addresses: the columns both stores insert alike. */
+export function definitionColumns(
+  def: SandboxDefinition,
+  accessToken: string,
+  sourceAddresses: readonly string[],
+): [string, string, string, string, string, string] {
+  return [def.name, accessToken, JSON.stringify(def.env_vars), JSON.stringify(def.network), JSON.stringify(def.metadata), JSON.stringify(sourceAddresses)];
 }
 
 /** A sandbox named in a message: its id and name. */

@@ -69,17 +69,7 @@ export class SecretsRepository {
     const id = randomUUID();
     const now = new Date().toISOString();
     try {
-      this.#insert.run(
-        id,
-        def.name,
-        def.authType,
-        JSON.stringify(def.authConfig),
-        def.provider,
-        JSON.stringify(def.hosts),
-        this.#cipher.seal(def.value, id),
-        now,
-        now,
-      );
+      this.#insert.run(id, ...definitionColumns(def), this.#cipher.seal(def.value, id), now, now);
     } catch (err) {
       if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
         throw new DomainError('secret_name_taken', { name: def.name });
@@ -130,6 +120,11 @@ export class SecretsRepository {
     if (!info) throw new DomainError('secret_not_found', { name });
     return info;
   }
+}
+
+/** name, auth_type, auth_config, provider, hosts: the columns both stores insert alike. */
+export function definitionColumns(def: SecretDefinition): [string, string, string, string | null, string] {
+  return [def.name, def.authType, JSON.stringify(def.authConfig), def.provider, JSON.stringify(def.hosts)];
 }
 
 /** A secrets row, JSON columns parsed. */

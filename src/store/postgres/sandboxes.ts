@@ -6,6 +6,7 @@ import type { SandboxDefinition } from '../../secrets/validate-sandbox.js';
 import {
   addressClaimed,
   BINDING_COLUMNS,
+  definitionColumns,
   NOT_DETACHED,
   notExpired,
   SANDBOX_COLUMNS,
@@ -57,18 +58,7 @@ export class PgSandboxesRepository {
       await client.query(
         `INSERT INTO sandboxes (id, name, access_token, env_vars, network, metadata, source_addresses, sidecar, created_at, expires_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-        [
-          id,
-          def.name,
-          this.#rules.mintAccessToken(),
-          JSON.stringify(def.env_vars),
-          JSON.stringify(def.network),
-          JSON.stringify(def.metadata),
-          JSON.stringify(sourceAddresses),
-          sidecar,
-          now,
-          def.expires_at ?? null,
-        ],
+        [id, ...definitionColumns(def, this.#rules.mintAccessToken(), sourceAddresses), sidecar, now, def.expires_at ?? null],
       );
       for (const [i, address] of sourceAddresses.entries()) await claimAddress(client, sidecar ?? '', address, id, i);
       for (const { envKey, secretName, secret } of resolved) await this.#bind(client, id, envKey, secretName, secret, now);

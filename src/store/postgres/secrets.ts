@@ -3,7 +3,7 @@ import { DomainError } from '../../errors.js';
 import type { EnvelopeCipher } from '../../secrets/envelope.js';
 import type { SecretDefinition } from '../../secrets/validate-secret.js';
 import { cursorKey, pageOf, type ListPage, type PageRequest } from '../list-page.js';
-import { INFO_COLUMNS, toSecretRecord, type SecretRecord, type SecretRow } from '../secrets.js';
+import { definitionColumns, INFO_COLUMNS, toSecretRecord, type SecretRecord, type SecretRow } from '../secrets.js';
 import { recordChange } from './changes.js';
 import { inTransaction, UNIQUE_VIOLATION, type PgPool } from './db.js';
 
@@ -25,18 +25,7 @@ export class PgSecretsRepository {
       const { rows } = await this.#pool.query<SecretRow>(
         `INSERT INTO secrets (id, name, auth_type, auth_config, provider, hosts, value_enc, data_key_enc, key_id, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING ${INFO_COLUMNS}`,
-        [
-          id,
-          def.name,
-          def.authType,
-          JSON.stringify(def.authConfig),
-          def.provider,
-          JSON.stringify(def.hosts),
-          sealed.valueEnc,
-          sealed.dataKeyEnc,
-          sealed.keyId,
-          now,
-        ],
+        [id, ...definitionColumns(def), sealed.valueEnc, sealed.dataKeyEnc, sealed.keyId, now],
       );
       return toSecretRecord(rows[0]!);
     } catch (err) {
