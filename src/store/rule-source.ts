@@ -35,7 +35,8 @@ export interface RuleBindingRow {
   revoked: BindingRevocation;
 }
 
-interface SecretRuleRow {
+/** A secret's rule columns as both stores read them (JSON columns as text). */
+export interface SecretRuleRow {
   id: string;
   name: string;
   auth_type: string;
@@ -87,14 +88,7 @@ export class StoreRuleSource implements RuleSource {
 
   getSecretRule(secretId: string): SecretRuleRecord | undefined {
     const row = this.#secretRule.get(secretId) as SecretRuleRow | undefined;
-    return row && {
-      id: row.id,
-      name: row.name,
-      authType: row.auth_type as AuthType,
-      authConfig: JSON.parse(row.auth_config) as Record<string, unknown>,
-      hosts: JSON.parse(row.hosts) as string[],
-      provider: row.provider,
-    };
+    return row && toSecretRule(row);
   }
 
   revealSecret(secretId: string): SecretValue | undefined {
@@ -124,5 +118,17 @@ export function toBinding(row: RuleBindingRow): BindingRecord {
     secretId: row.secret_id ?? row.deleted_secret_id ?? null,
     secretName: row.secret_name,
     revoked: row.revoked,
+  };
+}
+
+/** A secret's rule, JSON columns parsed; the fleet bundle sends the same fields (store/postgres/fleet.ts). */
+export function toSecretRule(row: SecretRuleRow): SecretRuleRecord & { readonly provider: string | null } {
+  return {
+    id: row.id,
+    name: row.name,
+    authType: row.auth_type as AuthType,
+    authConfig: JSON.parse(row.auth_config) as Record<string, unknown>,
+    hosts: JSON.parse(row.hosts) as string[],
+    provider: row.provider,
   };
 }

@@ -1,9 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { AuthType } from '../../auth-shapes/index.js';
 import { DomainError } from '../../errors.js';
-import type { BindingRecord, SandboxRuleRecord } from '../../rules/source.js';
+import type { BindingRecord, SandboxRuleRecord, SecretRuleRecord } from '../../rules/source.js';
 import type { SealedEnvelope } from '../../secrets/envelope.js';
-import { RULE_BINDING_COLUMNS, RULE_SANDBOX_COLUMNS, toBinding, toSandbox, type RuleBindingRow, type RuleSandboxRow } from '../rule-source.js';
+import { RULE_BINDING_COLUMNS, RULE_SANDBOX_COLUMNS, toBinding, toSandbox, toSecretRule, type RuleBindingRow, type RuleSandboxRow } from '../rule-source.js';
 import { latestChangeSeq, recordChange } from './changes.js';
 import { inTransaction, UNIQUE_VIOLATION, type PgPool } from './db.js';
 
@@ -15,12 +14,8 @@ export interface SidecarInfo {
 }
 
 /** A secret of a bundle before it is opened: rules plus its envelope. */
-export interface BundleSecretRow {
-  readonly id: string;
-  readonly name: string;
-  readonly authType: AuthType;
-  readonly authConfig: Record<string, unknown>;
-  readonly hosts: string[];
+/** A secret's rule as the bundle sends it, with its sealed value. */
+export interface BundleSecretRow extends SecretRuleRecord {
   readonly provider: string | null;
   readonly sealed: Pick<SealedEnvelope, 'valueEnc' | 'dataKeyEnc'>;
 }
@@ -143,15 +138,7 @@ export class PgFleetRepository {
 }
 
 function toBundleSecret(s: SecretDbRow): BundleSecretRow {
-  return {
-    id: s.id,
-    name: s.name,
-    authType: s.auth_type as AuthType,
-    authConfig: JSON.parse(s.auth_config) as Record<string, unknown>,
-    hosts: JSON.parse(s.hosts) as string[],
-    provider: s.provider,
-    sealed: { valueEnc: s.value_enc, dataKeyEnc: s.data_key_enc },
-  };
+  return { ...toSecretRule(s), sealed: { valueEnc: s.value_enc, dataKeyEnc: s.data_key_enc } };
 }
 
 interface SecretDbRow {
